@@ -111,3 +111,19 @@ def loads_yaml(text: str, name: str = "<string>") -> Any:
         raise YamlError(Problem(name, line, f"YAML syntax error: {reason}")) from None
     except yaml.YAMLError as exc:
         raise YamlError(Problem(name, None, f"YAML error: {exc}")) from None
+
+
+def line_for(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    """The line of the deepest node of ``data`` that ``loc`` (a pydantic error path) reaches."""
+    line: int | None = getattr(data, "line", None)
+    node = data
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.line_of(part)
+            node = node[part]
+        else:
+            break
+    return line

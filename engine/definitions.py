@@ -1,0 +1,314 @@
+"""Workflow declarations: the schema of ``workflows/*.yaml``, its loader and validator.
+
+A declaration is data.  ``load_workflow`` parses one file strictly (unknown
+keys are errors), then ``validate`` checks the graph and every name it uses
+against what the caller says exists (roles, guards, templates, parameters).
+All problems are collected and raised together as one
+``InvalidWorkflowDefinition`` whose lines read ``file:line: reason``.
+
+States, triggers and outcome codes exist only here and in the YAML; the rest
+of the code reaches them through a loaded ``Workflow``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from engine.errors import InvalidWorkflowDefinition, Problem
+from engine.yamlio import LineDict, YamlError, line_for, load_yaml
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+FieldType = Literal["int", "text", "bool", "date", "choice"]
+EscalationAction = Literal[
+    "remind_owner", "notify_owner_head", "notify_coordinator", "queue_cooperation_group"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A user-visible text: Latvian first, English available."""
+
+    lv: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, locale: str) -> str:
+        return self.en if locale == "en" else self.lv
+
+
+class LegalRef(_Strict):
+    ref: str = Field(min_length=1)
+    title: Text | None = None
+    tag: Literal["V", "J", "U"] = "V"
+
+
+class Deadline(_Strict):
+    """Exactly one of: N working days, the same working day, or a named config parameter."""
+
+    working_days: int | None = Field(default=None, ge=0)
+    same_day: bool = False
+    param: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Deadline:
+        given = [self.working_days is not None, self.same_day, self.param is not None]
+        if sum(given) != 1:
+            raise ValueError("a deadline needs exactly one of working_days, same_day, param")
+        return self
+
+
+class EscalationStep(_Strict):
+    after: int | str = Field(description="working days after the breach, or a parameter name")
+    action: EscalationAction
+    risk: list[Literal["low", "medium", "high"]] | None = None
+
+
+class FieldSpec(_Strict):
+    type: FieldType
+    title: Text
+    optional: bool = False
+    choices: list[Ident] | None = None
+    min: int | None = None
+
+    @model_validator(mode="after")
+    def _choices_match_type(self) -> FieldSpec:
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError("'choices' is required for type choice, and only for it")
+        return self
+
+
+class Notification(_Strict):
+    to: Ident
+    template: Ident
+
+
+class State(_Strict):
+    title: Text
+    steps: list[str] = Field(default_factory=list, description="rows of the DOMAIN.md table")
+    owner: Ident | None = None
+    deadline: Deadline | None = None
+    remind_before: int | None = Field(default=None, ge=1)
+    legal_ref: str | None = None
+    pausable: bool = False
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    terminal: bool = False
+    outcome: Ident | None = None
+    note: str | None = None
+
+
+class Opening(_Strict):
+    """Who may open a case of this type, what they must supply, whom to tell."""
+
+    roles: list[Ident] = Field(min_length=1)
+    fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
+    notify: list[Notification] = Field(default_factory=list)
+
+
+class Transition(_Strict):
+    trigger: Ident
+    source: list[Ident] = Field(min_length=1)
+    dest: Ident
+    title: Text
+    roles: list[Ident] = Field(min_length=1)
+    fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
+    guards: list[Ident] = Field(default_factory=list)
+    legal_ref: str | None = None
+    notify: list[Notification] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("source"), str):
+            data = {**data, "source": [data["source"]]}
+        return data
+
+
+class Workflow(_Strict):
+    case_type: Ident
+    version: int = Field(ge=1)
+    title: Text
+    reference_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}$")]
+    legal_basis: list[LegalRef] = Field(min_length=1)
+    common: dict[str, Any] | None = Field(
+        default=None, description="YAML anchors shared by states; ignored by the engine"
+    )
+    open: Opening
+    initial: Ident
+    states: dict[Ident, State]
+    transitions: list[Transition]
+
+    # -- lookups used by the engine ------------------------------------------------
+    def state(self, name: str) -> State:
+        try:
+            return self.states[name]
+        except KeyError:
+            raise KeyError(f"{self.case_type} v{self.version} has no state {name!r}") from None
+
+    def transitions_from(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if state in t.source]
+
+    def transition(self, state: str, trigger: str) -> Transition | None:
+        for t in self.transitions:
+            if t.trigger == trigger and state in t.source:
+                return t
+        return None
+
+    @property
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """Terminal state -> outcome code."""
+        return {n: s.outcome for n, s in self.states.items() if s.terminal and s.outcome}
+
+
+@dataclass(frozen=True)
+class KnownNames:
+    """What a declaration may refer to; supplied by the composition root."""
+
+    institution_roles: Collection[str]
+    user_roles: Collection[str]
+    guards: Collection[str]
+    templates: Collection[str] | None = None   # None: templates not checked
+    parameters: Collection[str] | None = None  # None: parameters not checked
+
+
+@dataclass
+class _Collector:
+    file: str
+    raw: Any
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, loc: tuple[int | str, ...], reason: str) -> None:
+        self.problems.append(Problem(self.file, line_for(self.raw, loc), reason))
+
+
+def load_workflow(path: Path, known: KnownNames) -> Workflow:
+    """Parse and validate one declaration; raise ``InvalidWorkflowDefinition`` listing all problems."""
+    try:
+        raw = load_yaml(path)
+    except YamlError as exc:
+        raise InvalidWorkflowDefinition([exc.problem]) from None
+    return parse_workflow(raw, str(path), known)
+
+
+def parse_workflow(raw: Any, file: str, known: KnownNames) -> Workflow:
+    c = _Collector(file, raw)
+    if not isinstance(raw, LineDict):
+        raise InvalidWorkflowDefinition([Problem(file, 1, "a workflow must be a YAML mapping")])
+    try:
+        wf = Workflow.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            where = ".".join(str(p) for p in loc) or "(top)"
+            c.add(loc, f"{where}: {err['msg']}")
+        raise InvalidWorkflowDefinition(c.problems) from None
+    _check(wf, c, known)
+    if c.problems:
+        raise InvalidWorkflowDefinition(c.problems)
+    return wf
+
+
+def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
+    states = wf.states
+    if wf.initial not in states:
+        c.add(("initial",), f"initial state {wf.initial!r} is not declared")
+
+    def check_notify(loc: tuple[int | str, ...], notes: Iterable[Notification]) -> None:
+        for i, n in enumerate(notes):
+            if n.to not in known.institution_roles:
+                c.add((*loc, i, "to"), f"unknown role {n.to!r} as notification recipient")
+            if known.templates is not None and n.template not in known.templates:
+                c.add((*loc, i, "template"), f"unknown template {n.template!r}")
+
+    def check_user_roles(loc: tuple[int | str, ...], roles: Iterable[str]) -> None:
+        for i, r in enumerate(roles):
+            if r not in known.user_roles:
+                c.add((*loc, i), f"unknown user role {r!r}")
+
+    def check_param(loc: tuple[int | str, ...], name: str) -> None:
+        if known.parameters is not None and name not in known.parameters:
+            c.add(loc, f"unknown parameter {name!r} (not in the municipality config)")
+
+    check_user_roles(("open", "roles"), wf.open.roles)
+    check_notify(("open", "notify"), wf.open.notify)
+
+    for name, s in states.items():
+        loc: tuple[int | str, ...] = ("states", name)
+        if s.terminal:
+            if s.deadline is not None:
+                c.add((*loc, "deadline"), f"terminal state {name!r} cannot have a deadline")
+            if s.escalation:
+                c.add((*loc, "escalation"), f"terminal state {name!r} cannot escalate")
+            if not s.outcome:
+                c.add(loc, f"terminal state {name!r} needs an outcome code")
+        else:
+            if s.owner is None:
+                c.add(loc, f"state {name!r} needs an owner role")
+            if s.outcome:
+                c.add((*loc, "outcome"), f"only terminal states have an outcome ({name!r})")
+        if s.owner is not None and s.owner not in known.institution_roles:
+            c.add((*loc, "owner"), f"unknown role {s.owner!r} as owner of state {name!r}")
+        if s.deadline and s.deadline.param:
+            check_param((*loc, "deadline", "param"), s.deadline.param)
+        for i, step in enumerate(s.escalation):
+            if isinstance(step.after, str):
+                check_param((*loc, "escalation", i, "after"), step.after)
+
+    seen: dict[tuple[str, str], int] = {}
+    for i, t in enumerate(wf.transitions):
+        loc = ("transitions", i)
+        for j, src in enumerate(t.source):
+            if src not in states:
+                c.add((*loc, "source", j), f"transition {t.trigger!r}: unknown source state {src!r}")
+            elif states[src].terminal:
+                c.add((*loc, "source", j), f"transition {t.trigger!r} leaves terminal state {src!r}")
+            key = (src, t.trigger)
+            if key in seen:
+                c.add((*loc, "trigger"),
+                      f"duplicate trigger {t.trigger!r} from state {src!r} "
+                      f"(also transition #{seen[key] + 1})")
+            seen.setdefault(key, i)
+        if t.dest not in states:
+            c.add((*loc, "dest"), f"transition {t.trigger!r}: unknown destination state {t.dest!r}")
+        check_user_roles((*loc, "roles"), t.roles)
+        for j, g in enumerate(t.guards):
+            if g not in known.guards:
+                c.add((*loc, "guards", j), f"transition {t.trigger!r}: unknown guard {g!r}")
+        check_notify((*loc, "notify"), t.notify)
+
+    if c.problems:
+        return  # the graph checks below assume valid names
+    reachable = _closure({wf.initial}, {s: {t.dest for t in wf.transitions_from(s)} for s in states})
+    for name in states:
+        if name not in reachable:
+            c.add(("states", name), f"state {name!r} is unreachable from {wf.initial!r}")
+    back: dict[str, set[str]] = {s: set() for s in states}
+    for t in wf.transitions:
+        for src in t.source:
+            back[t.dest].add(src)
+    can_finish = _closure({n for n, s in states.items() if s.terminal}, back)
+    for name, s in states.items():
+        if not s.terminal and name in reachable and name not in can_finish:
+            c.add(("states", name), f"state {name!r} has no path to a terminal state")
+
+
+def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(start), deque(start)
+    while todo:
+        for nxt in edges.get(todo.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

@@ -1,0 +1,93 @@
+"""Named guards that workflow transitions may list under ``guards:``.
+
+A guard is a pure function of a ``GuardContext`` returning ``None`` when the
+transition may proceed, or a sentence saying why not.  The registry is the
+set of names the workflow validator accepts, so a misspelt guard fails at
+load time, not when a coordinator presses the button.
+Thresholds come from municipality parameters, never from literals here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    data: Mapping[str, Any]          # the case's data with this transition's fields applied
+    fields: Mapping[str, Any]        # the fields given with this transition
+    param: Callable[[str], Any]      # municipality parameter lookup
+
+
+Guard = Callable[[GuardContext], str | None]
+GUARDS: dict[str, Guard] = {}
+
+
+def guard(fn: Guard) -> Guard:
+    GUARDS[fn.__name__] = fn
+    return fn
+
+
+@guard
+def absence_threshold_reached(ctx: GuardContext) -> str | None:
+    """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days)."""
+    if ctx.data.get("age_group") == "preschool":
+        limit = int(ctx.param("absences.preschool_unjustified_days"))
+        days = ctx.data.get("unjustified_days")
+        if days is not None and int(days) > limit:
+            return None
+        return f"a pre-school case needs more than {limit} unjustified days (given: {days})"
+    limit = int(ctx.param("absences.unjustified_lessons_per_semester"))
+    lessons = int(ctx.data.get("unjustified_lessons") or 0)
+    if lessons > limit:
+        return None
+    return f"more than {limit} unjustified lessons in the semester are needed (given: {lessons})"
+
+
+@guard
+def social_problem_present(ctx: GuardContext) -> str | None:
+    """Jelgava: JSLP takes an absence case only when it comes with a social problem."""
+    if not ctx.param("jslp.absences_require_social_problem"):
+        return None
+    if ctx.data.get("social_problem") is True:
+        return None
+    return "the social service takes an absence case only when it comes with a social problem"
+
+
+@guard
+def other_reasons_ruled_out(ctx: GuardContext) -> str | None:
+    """Jelgava: JSLP takes an unregistered child only once being abroad etc. is ruled out."""
+    if not ctx.param("jslp.unregistered_requires_abroad_ruled_out"):
+        return None
+    if ctx.data.get("abroad_ruled_out") is True:
+        return None
+    return "being abroad and other exclusion reasons must be ruled out first"
+
+
+@guard
+def substance_use_meets_jslp_threshold(ctx: GuardContext) -> str | None:
+    """Jelgava: JSLP takes a substance case when use reaches a set frequency."""
+    minimum = int(ctx.param("jslp.substances_min_incidents"))
+    count = int(ctx.data.get("incident_count") or 0)
+    if count >= minimum:
+        return None
+    return f"the social service takes a substance case from {minimum} incidents (given: {count})"
+
+
+@guard
+def repeated_substance_use(ctx: GuardContext) -> str | None:
+    """Jelgava: narcologist consultations only for repeated use."""
+    count = int(ctx.data.get("incident_count") or 0)
+    if count >= 2:
+        return None
+    return f"narcologist consultations are for repeated use only (incidents recorded: {count})"
+
+
+@guard
+def parents_not_cooperating(ctx: GuardContext) -> str | None:
+    """MK 474 p. 12: no improvement and the parents do not cooperate."""
+    if ctx.data.get("no_improvement") is True and ctx.data.get("parents_not_cooperating") is True:
+        return None
+    return "MK 474 p. 12 applies only when there is no improvement and the parents do not cooperate"

@@ -1,0 +1,118 @@
+"""All workflow declarations of an installation, by case type and version.
+
+``workflows/<type>.yaml`` is the current version of a case type.  Older
+published versions stay loadable from ``workflows/history/<type>.v<N>.yaml``
+so that cases pinned to them keep working until they are migrated
+(``engine.versioning``).  ``workflows/roles.yaml`` declares the roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.definitions import KnownNames, Workflow, load_workflow
+from engine.errors import InvalidDeclaration, InvalidWorkflowDefinition, Problem, UnknownCaseType
+from engine.guards import GUARDS
+from engine.machine import MachineCache, SharedMachine
+from engine.yamlio import LineDict, YamlError, load_yaml
+
+ROLES_FILE = "roles.yaml"
+HISTORY_DIR = "history"
+
+
+@dataclass(frozen=True)
+class Roles:
+    institution_roles: dict[str, dict[str, str]]
+    user_roles: dict[str, dict[str, str]]
+
+
+def load_roles(directory: Path) -> Roles:
+    path = directory / ROLES_FILE
+    try:
+        raw = load_yaml(path)
+    except YamlError as exc:
+        raise InvalidWorkflowDefinition([exc.problem]) from None
+    problems = []
+    for key in ("institution_roles", "user_roles"):
+        if not isinstance(raw, LineDict) or not isinstance(raw.get(key), dict) or not raw[key]:
+            problems.append(Problem(str(path), getattr(raw, "line", None),
+                                    f"'{key}' must be a non-empty mapping of role -> {{lv, en}}"))
+    if problems:
+        raise InvalidWorkflowDefinition(problems)
+    return Roles(dict(raw["institution_roles"]), dict(raw["user_roles"]))
+
+
+@dataclass
+class WorkflowRegistry:
+    roles: Roles
+    current: dict[str, Workflow] = field(default_factory=dict)
+    versions: dict[tuple[str, int], Workflow] = field(default_factory=dict)
+    machines: MachineCache = field(default_factory=MachineCache)
+
+    @property
+    def case_types(self) -> list[str]:
+        return sorted(self.current)
+
+    def latest(self, case_type: str) -> Workflow:
+        try:
+            return self.current[case_type]
+        except KeyError:
+            raise UnknownCaseType(case_type, self.case_types) from None
+
+    def get(self, case_type: str, version: int) -> Workflow:
+        try:
+            return self.versions[(case_type, version)]
+        except KeyError:
+            self.latest(case_type)  # raises UnknownCaseType for an unknown type
+            raise UnknownCaseType(f"{case_type} v{version}", [
+                f"{t} v{v}" for t, v in sorted(self.versions)]) from None
+
+    def machine(self, workflow: Workflow) -> SharedMachine:
+        return self.machines.get(workflow)
+
+
+def workflow_files(directory: Path) -> list[Path]:
+    files = sorted(p for p in directory.glob("*.yaml") if p.name != ROLES_FILE)
+    return files + sorted((directory / HISTORY_DIR).glob("*.yaml"))
+
+
+def load_registry(
+    directory: Path,
+    *,
+    templates: Collection[str] | None = None,
+    parameters: Collection[str] | None = None,
+) -> WorkflowRegistry:
+    """Load and validate every declaration; one error listing all problems of all files."""
+    roles = load_roles(directory)
+    known = KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters)
+    registry = WorkflowRegistry(roles)
+    problems: list[Problem] = []
+    for path in workflow_files(directory):
+        try:
+            wf = load_workflow(path, known)
+        except InvalidDeclaration as exc:
+            problems.extend(exc.problems)
+            continue
+        key = (wf.case_type, wf.version)
+        if key in registry.versions:
+            problems.append(Problem(str(path), 1, f"{wf.case_type} v{wf.version} is declared twice"))
+            continue
+        registry.versions[key] = wf
+        if path.parent == directory:
+            if path.stem != wf.case_type:
+                problems.append(Problem(str(path), 1,
+                                        f"file name must match case_type {wf.case_type!r}"))
+            registry.current[wf.case_type] = wf
+    for (case_type, version), wf in registry.versions.items():
+        cur = registry.current.get(case_type)
+        if cur is None:
+            problems.append(Problem(str(directory), None,
+                                    f"{case_type} v{version} is in history but has no current file"))
+        elif version > cur.version:
+            problems.append(Problem(str(directory), None,
+                                    f"{case_type}: history holds v{version}, newer than current v{cur.version}"))
+    if problems:
+        raise InvalidWorkflowDefinition(problems)
+    return registry

@@ -1,0 +1,183 @@
+"""Database tables (SQLModel).  Schema changes go through Alembic (``migrations/``).
+
+Invariants kept by the schema itself:
+- ``case_event`` is append-only and ordered by ``(case_id, seq)`` (unique);
+- at most one open ``task`` per case (partial unique index on ``closed_at IS NULL``);
+- the scheduler's claim of due tasks uses the partial index ``ix_task_open_due``.
+Times are stored as UTC (naive in SQLite, ``timestamptz`` in PostgreSQL) and
+always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, **kw: Any) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, **kw))
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=nullable))
+
+
+class Institution(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name_lv: str
+    name_en: str
+    short: str = ""
+    roles: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
+    email: str | None = None
+    head_email: str | None = None
+    active: bool = True
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    display_name: str
+    role: str = Field(max_length=32)
+    institution_code: str | None = Field(default=None, foreign_key="institution.code")
+    email: str | None = None
+    locale: str = "lv"
+    active: bool = True
+
+
+class Child(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    personal_code: str = Field(max_length=12)
+    code_format: str = Field(max_length=8)
+    code_hash: str = Field(index=True, max_length=64, description="keyed hash for lookup")
+    birth_date: date | None = None
+
+
+class ReferenceCounter(SQLModel, table=True):
+    __tablename__ = "reference_counter"
+    prefix: str = Field(primary_key=True, max_length=8)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Case(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(unique=True, max_length=32)
+    case_type: str = Field(index=True, max_length=32)
+    definition_version: int
+    state: str = Field(index=True, max_length=64)
+    status: str = Field(default="open", max_length=16)   # open | closed
+    outcome: str | None = Field(default=None, max_length=64)
+    owner_institution: str | None = Field(default=None, foreign_key="institution.code")
+    school_institution: str | None = Field(default=None, foreign_key="institution.code")
+    child_id: int = Field(foreign_key="child.id", index=True)
+    risk_level: str = Field(default="medium", max_length=8)
+    data: dict[str, Any] = _json()
+    version: int = 1
+    event_seq: int = 0
+    last_event_hash: str = ""
+    opened_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class CaseEvent(SQLModel, table=True):
+    __tablename__ = "case_event"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_case_event_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    seq: int
+    at: datetime = _ts()
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=32)
+    actor_institution: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=16)   # opened | transition | migrated
+    trigger: str | None = Field(default=None, max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    definition_version: int
+    payload: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_task_open_due", "due_at", sqlite_where=sa.text("closed_at IS NULL"),
+                 postgresql_where=sa.text("closed_at IS NULL")),
+        sa.Index("uq_task_one_open_per_case", "case_id", unique=True,
+                 sqlite_where=sa.text("closed_at IS NULL"),
+                 postgresql_where=sa.text("closed_at IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    state: str = Field(max_length=64)
+    assignee_institution: str | None = Field(default=None, foreign_key="institution.code")
+    opened_at: datetime = _ts()
+    due_at: datetime | None = _ts(nullable=True)
+    remind_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    status: str = Field(default="open", max_length=16)   # open | done
+    opened_by_event: int = Field(foreign_key="case_event.id")
+    closed_by_event: int | None = Field(default=None, foreign_key="case_event.id")
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_outbox_queued", "next_attempt_at",
+                               sqlite_where=sa.text("status = 'queued'"),
+                               postgresql_where=sa.text("status = 'queued'")),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    event_id: int = Field(foreign_key="case_event.id")
+    template: str = Field(max_length=64)
+    recipient_role: str = Field(max_length=32)
+    recipient_institution: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="queued", max_length=16)   # queued | sent | failed
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = _ts(nullable=True)
+    payload: dict[str, Any] = _json()
+
+
+class AccessLog(SQLModel, table=True):
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=16)   # read | write | export
+    channel: str = Field(max_length=16)  # cli | web | api | link
+    detail: str | None = None
+
+
+class CalendarOverride(SQLModel, table=True):
+    __tablename__ = "calendar_override"
+    day: date = Field(primary_key=True)
+    kind: str = Field(max_length=16)   # holiday | working_day
+    note: str = ""
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()

@@ -1,0 +1,1 @@
+"""Gaita's composition root: settings, CLI, and (later) scheduler and web app."""

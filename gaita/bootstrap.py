@@ -1,0 +1,63 @@
+"""Assemble the engine's runtime from settings: the one place that wires things."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from engine.calendar import WorkingDayCalendar
+from engine.clock import Clock, FixedClock, SystemClock
+from engine.db import create_db_engine
+from engine.municipality import MunicipalityConfig, load_municipality
+from engine.registry import WorkflowRegistry, load_registry, load_roles
+from engine.runtime import Runtime
+from engine.tables import CalendarOverride
+from gaita.settings import Settings
+from notifications.catalogue import template_names
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: sa.Engine
+    rt: Runtime
+
+
+def load_declarations(settings: Settings) -> tuple[MunicipalityConfig, WorkflowRegistry]:
+    roles = load_roles(settings.workflows)
+    municipality = load_municipality(settings.config, institution_roles=roles.institution_roles)
+    registry = load_registry(settings.workflows, templates=template_names(),
+                             parameters=municipality.parameters)
+    return municipality, registry
+
+
+def make_clock(settings: Settings) -> Clock:
+    return FixedClock(settings.now) if settings.now else SystemClock()
+
+
+def make_calendar(municipality: MunicipalityConfig, db: sa.Engine | None = None) -> WorkingDayCalendar:
+    """The configured calendar plus the administrators' overrides stored in the database."""
+    cal = municipality.calendar
+    holidays, working = set(cal.extra_holidays), set(cal.extra_working_days)
+    if db is not None:
+        table = CalendarOverride.__table__
+        with db.connect() as conn:
+            if sa.inspect(conn).has_table(table.name):
+                for day, kind in conn.execute(sa.select(table.c.day, table.c.kind)):
+                    (holidays if kind == "holiday" else working).add(day)
+                    (working if kind == "holiday" else holidays).discard(day)
+    return WorkingDayCalendar(timezone=cal.timezone, country=cal.country, day_end=cal.day_end,
+                              extra_holidays=holidays, extra_working_days=working)
+
+
+def build_app(settings: Settings) -> App:
+    municipality, registry = load_declarations(settings)
+    db = create_db_engine(settings.database_url)
+    rt = Runtime(
+        registry=registry, municipality=municipality, calendar=make_calendar(municipality, db),
+        clock=make_clock(settings),
+        code_key=hashlib.sha256(b"gaita-personal-code:" + settings.secret_key.encode()).digest(),
+    )
+    return App(settings, db, rt)

@@ -1,0 +1,138 @@
+"""The ``gaita`` command line (Typer + Rich).  The contract is DESIGN.md §7.
+
+Exit codes: 0 ok, 2 usage, 3 not found, 4 not permitted, 5 conflict,
+1 anything else (always with a message, never a bare traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
+from gaita.settings import Settings, load_settings
+
+app = typer.Typer(help="Gaita: case routing for children who drop out of the school system.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+workflows_app = typer.Typer(help="Inspect and validate the workflow declarations.",
+                            no_args_is_help=True)
+case_app = typer.Typer(help="Open, advance and inspect cases.", no_args_is_help=True)
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(case_app, name="case")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exit_code(exc: GaitaError) -> int:
+    if isinstance(exc, NotFound):
+        return 3
+    if isinstance(exc, NotPermitted):
+        return 4
+    if isinstance(exc, StaleCase):
+        return 5
+    return 1
+
+
+def handled(fn: F) -> F:
+    """Turn engine errors into a message on stderr and the contract's exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GaitaError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            raise typer.Exit(exit_code(exc)) from None
+        except (OSError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            raise typer.Exit(1) from None
+    return wrapper  # type: ignore[return-value]
+
+
+class _Options:
+    settings: Settings | None = None
+    overrides: dict[str, Any] = {}
+
+
+@app.callback()
+def main_options(
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (GAITA_DATABASE_URL).")] = None,
+    now: Annotated[str | None, typer.Option(
+        "--now", help="Fix the clock, ISO 8601 with offset (GAITA_NOW).")] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    if now:
+        overrides["now"] = now
+    _Options.overrides = overrides
+    _Options.settings = None
+
+
+def settings(**extra: Any) -> Settings:
+    return load_settings(**{**_Options.overrides, **extra})
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def parse_fields(pairs: list[str] | None) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--field")
+        fields[key.strip()] = value
+    return fields
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Username of the acting user.")]
+FieldOpt = Annotated[list[str] | None, typer.Option("--field", help="A field as key=value (repeatable).")]
+
+
+@app.command()
+@handled
+def init(
+    config: Annotated[Path | None, typer.Option(help="Municipality config folder (GAITA_CONFIG).")] = None,
+    demo: Annotated[bool, typer.Option(help="Add demo users for every role and demo cases.")] = False,
+) -> None:
+    """Create or upgrade the database and load the municipality config (idempotent)."""
+    from gaita.bootstrap import build_app
+    from gaita.dbsetup import load_institutions, migrate
+    from gaita.demo import load_demo
+
+    s = settings(**({"config": config} if config else {}))
+    gaita = build_app(s)
+    migrate(gaita.db)
+    n = load_institutions(gaita.db, gaita.rt.municipality)
+    out.print(f"database ready: {gaita.db.url.render_as_string(hide_password=True)}")
+    out.print(f"config loaded: {s.config} ({n} institutions, "
+              f"{len(gaita.rt.registry.case_types)} case types)")
+    if demo:
+        users, cases = load_demo(gaita.db, gaita.rt)
+        out.print(f"demo: {users} users added, {cases} cases added")
+
+
+from gaita import cli_cases, cli_workflows  # noqa: E402,F401  (register the sub-commands)
+
+
+def main() -> None:
+    app(prog_name="gaita")

@@ -1,0 +1,139 @@
+"""``gaita case open | fire | show | list | verify``."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+
+from engine.cases import FireResult, fire, open_case
+from engine.queries import actor_for, case_view, list_cases
+from engine.runtime import Actor
+from gaita.bootstrap import App, build_app
+from gaita.cli import AsOpt, FieldOpt, JsonOpt, case_app, emit_json, err, handled, out, parse_fields, settings
+
+
+def _app() -> App:
+    return build_app(settings())
+
+
+def _print_result(gaita: App, result: FireResult, as_json: bool) -> None:
+    task = result.task
+    left = (gaita.rt.calendar.working_days_left(gaita.rt.clock.now(), task.due_at)
+            if task and task.due_at else None)
+    if as_json:
+        emit_json({"reference": result.reference, "trigger": result.trigger,
+                   "from": result.from_state, "state": result.to_state,
+                   "version": result.version, "outcome": result.outcome,
+                   "owner": task.assignee if task else None,
+                   "due_at": task.due_at if task else None, "working_days_left": left,
+                   "warnings": list(result.warnings)})
+        return
+    for w in result.warnings:
+        err.print(f"warning: {w}")
+    out.print(f"{result.reference}: {result.from_state or '(new)'} -> {result.to_state}")
+    if task:
+        out.print(f"  owner: {task.assignee}")
+        out.print("  due: " + (_due_text(gaita, task.due_at, left) if task.due_at else "no deadline"))
+    elif result.outcome:
+        out.print(f"  closed: {result.outcome}")
+
+
+def _due_text(gaita: App, due: Any, left: int | None) -> str:
+    local = due.astimezone(gaita.rt.calendar.timezone)
+    return f"{local:%d.%m.%Y %H:%M} ({left} working days left)"
+
+
+@case_app.command("open")
+@handled
+def open_cmd(
+    case_type: str,
+    as_user: AsOpt,
+    child_code: Annotated[str, typer.Option(help="Personal code (old or new format).")],
+    child_name: Annotated[str, typer.Option(help="The child's name (stored, never emailed).")],
+    school: Annotated[str | None, typer.Option(help="Institution code of the school.")] = None,
+    risk: Annotated[str, typer.Option(help="Risk level: low, medium, high.")] = "medium",
+    field: FieldOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a case of TYPE."""
+    gaita = _app()
+    actor = actor_for(gaita.db, as_user)
+    result = open_case(gaita.db, gaita.rt, case_type, actor, child_name=child_name,
+                       child_code=child_code, school=school, fields=parse_fields(field),
+                       risk_level=risk)
+    _print_result(gaita, result, as_json)
+
+
+@case_app.command("fire")
+@handled
+def fire_cmd(
+    reference: str, trigger: str, as_user: AsOpt, field: FieldOpt = None,
+    expect_version: Annotated[int | None, typer.Option(
+        help="Fail with a conflict (exit 5) unless the case is at this version.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fire TRIGGER on the case REFERENCE."""
+    gaita = _app()
+    actor = actor_for(gaita.db, as_user)
+    result = fire(gaita.db, gaita.rt, reference, trigger, actor, parse_fields(field),
+                  expected_version=expect_version)
+    _print_result(gaita, result, as_json)
+
+
+@case_app.command()
+@handled
+def show(reference: str,
+         as_user: Annotated[str | None, typer.Option("--as", help="Show the triggers this user may fire.")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Show a case: state, owner, due date, allowed triggers and timeline."""
+    gaita = _app()
+    actor = actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "auditor")
+    view = case_view(gaita.db, gaita.rt, reference, actor)
+    if as_json:
+        emit_json(view)
+        return
+    out.print(f"[bold]{view['reference']}[/]  {view['title']}  (v{view['definition_version']}, "
+              f"version {view['version']}, risk {view['risk_level']})")
+    out.print(f"state: {view['state']} — {view['state_title']}  [{view['status']}]", markup=False)
+    if view["outcome"]:
+        out.print(f"outcome: {view['outcome']}")
+    if view["owner"]:
+        out.print(f"owner: {view['owner']}")
+        due = (_due_text(gaita, view["due_at"], view["working_days_left"])
+               if view["due_at"] else "no deadline")
+        out.print(f"due: {due}" + ("  [bold red]OVERDUE[/]" if view["overdue"] else ""))
+    out.print("next: " + (", ".join(view["allowed_triggers"]) or "(nothing for this user)"))
+    out.print("timeline:" + ("" if view["chain_ok"] else "  [bold red]HASH CHAIN BROKEN[/]"))
+    for e in view["timeline"]:
+        what = e["trigger"] or e["kind"]
+        mails = ", ".join(f"{m['template']}→{m['recipient_institution']} ({m['status']})"
+                          for m in e["notifications"])
+        at = e['at'].astimezone(gaita.rt.calendar.timezone)
+        out.print(f"  {e['seq']:>3}. {at:%d.%m.%Y %H:%M} {e['actor']}: {what} -> {e['to']}"
+                  + (f"  ✉ {mails}" if mails else ""), markup=False)
+
+
+@case_app.command("list")
+@handled
+def list_cmd(
+    case_type: Annotated[str | None, typer.Option("--type", help="Only this case type.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    overdue: Annotated[bool, typer.Option(help="Only cases whose open task is overdue.")] = False,
+    closed: Annotated[bool, typer.Option(help="Include closed cases.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List cases."""
+    gaita = _app()
+    rows = list_cases(gaita.db, gaita.rt, case_type=case_type, state=state, overdue=overdue,
+                      include_closed=closed)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        left = "" if r["working_days_left"] is None else f"{r['working_days_left']:>4} wd"
+        out.print(f"{r['reference']:<18} {r['case_type']:<20} {r['state']:<26} "
+                  f"{r['owner_institution'] or '-':<22} {left}", markup=False)
+    if not rows:
+        out.print("no cases")

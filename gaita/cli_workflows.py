@@ -1,0 +1,108 @@
+"""``gaita workflows list | validate | show | diagram``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.definitions import KnownNames, load_workflow
+from engine.diagram import mermaid
+from engine.errors import InvalidDeclaration, Problem
+from engine.guards import GUARDS
+from engine.registry import load_roles
+from gaita.bootstrap import load_declarations
+from gaita.cli import JsonOpt, emit_json, err, handled, out, settings, workflows_app
+from notifications.catalogue import template_names
+
+
+@workflows_app.command("list")
+@handled
+def list_workflows(as_json: JsonOpt = False) -> None:
+    """List the case types and their current versions."""
+    _, registry = load_declarations(settings())
+    rows = [{"case_type": wf.case_type, "version": wf.version, "title": wf.title.lv,
+             "title_en": wf.title.en, "states": len(wf.states),
+             "transitions": len(wf.transitions),
+             "versions": sorted(v for t, v in registry.versions if t == wf.case_type)}
+            for wf in (registry.latest(t) for t in registry.case_types)]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['case_type']:<20} v{r['version']}  {r['title']} "
+                  f"({r['states']} states, {r['transitions']} transitions)")
+
+
+@workflows_app.command()
+@handled
+def validate(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="Declarations to check; default: every file in the workflows folder.")] = None,
+) -> None:
+    """Validate declarations; exit 1 listing every problem as file:line: reason."""
+    s = settings()
+    if not files:
+        _, registry = load_declarations(s)
+        for (case_type, version) in sorted(registry.versions):
+            out.print(f"ok  {case_type} v{version}")
+        return
+    municipality, _ = load_declarations(s)
+    roles = load_roles(s.workflows)
+    known = KnownNames(roles.institution_roles, roles.user_roles, GUARDS, template_names(),
+                       municipality.parameters)
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            wf = load_workflow(path, known)
+            out.print(f"ok  {path} ({wf.case_type} v{wf.version})")
+        except InvalidDeclaration as exc:
+            problems.extend(exc.problems)
+    if problems:
+        for p in problems:
+            err.print(str(p))
+        raise typer.Exit(1)
+
+
+@workflows_app.command()
+@handled
+def show(case_type: str, as_json: JsonOpt = False,
+         version: Annotated[int | None, typer.Option(help="A published older version.")] = None) -> None:
+    """Show a declaration: states, owners, deadlines and transitions."""
+    _, registry = load_declarations(settings())
+    wf = registry.get(case_type, version) if version else registry.latest(case_type)
+    if as_json:
+        emit_json(wf.model_dump(mode="json", exclude={"common"}))
+        return
+    out.print(f"[bold]{wf.title.lv}[/] / {wf.title.en}  ({wf.case_type} v{wf.version}, "
+              f"reference {wf.reference_prefix}-YYYY-NNNNN)")
+    out.print("Legal basis: " + "; ".join(ref.ref for ref in wf.legal_basis))
+    out.print(f"\n[bold]States[/] (initial: {wf.initial})")
+    for name, st in wf.states.items():
+        if st.terminal:
+            detail = f"terminal, outcome {st.outcome}"
+        else:
+            dl = st.deadline
+            due = ("no deadline" if dl is None else "same working day" if dl.same_day
+                   else f"{dl.working_days} working days" if dl.working_days is not None
+                   else f"param {dl.param}")
+            detail = f"owner {st.owner}, {due}"
+        steps = f" [{', '.join(st.steps)}]" if st.steps else ""
+        out.print(f"  {name:<28} {st.title.lv} — {detail}{steps}", markup=False)
+    out.print("\n[bold]Transitions[/]")
+    for t in wf.transitions:
+        out.print(f"  {t.trigger:<28} {', '.join(t.source)} -> {t.dest}  "
+                  f"roles: {', '.join(t.roles)}", markup=False)
+
+
+@workflows_app.command()
+@handled
+def diagram(case_type: str,
+            format: Annotated[str, typer.Option("--format", help="Output format: mermaid.")] = "mermaid",
+            locale: Annotated[str, typer.Option(help="lv or en.")] = "lv") -> None:
+    """Print the state diagram generated from the declaration."""
+    if format != "mermaid":
+        raise typer.BadParameter(f"unknown format {format!r}; supported: mermaid", param_hint="--format")
+    _, registry = load_declarations(settings())
+    typer.echo(mermaid(registry.latest(case_type), locale=locale), nl=False)

@@ -1,0 +1,55 @@
+"""``gaita init``: migrate the schema with Alembic and load the municipality config.
+
+Loading is idempotent: institutions are upserted by code, so running ``init``
+again after editing ``config/`` updates them and never duplicates rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from engine.municipality import MunicipalityConfig
+from engine.tables import Institution
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(db: sa.Engine, revision: str = "head") -> None:
+    with db.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def current_revision(db: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def load_institutions(db: sa.Engine, municipality: MunicipalityConfig) -> int:
+    table = Institution.__table__
+    with db.begin() as conn:
+        existing = set(conn.execute(sa.select(table.c.code)).scalars())
+        for inst in municipality.institutions:
+            values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,
+                      "roles": list(inst.roles), "email": inst.email,
+                      "head_email": inst.head_email, "active": True}
+            if inst.code in existing:
+                conn.execute(sa.update(table).where(table.c.code == inst.code).values(**values))
+            else:
+                conn.execute(sa.insert(table).values(code=inst.code, **values))
+        gone = existing - {i.code for i in municipality.institutions}
+        if gone:   # never deleted: cases and users may point at them
+            conn.execute(sa.update(table).where(table.c.code.in_(gone)).values(active=False))
+    return len(municipality.institutions)

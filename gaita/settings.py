@@ -1,0 +1,74 @@
+"""Settings from the environment (prefix ``GAITA_``) or a ``.env`` file.
+
+Loaded once by each entry point (``load_settings``), never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.clock import parse_instant
+from engine.errors import GaitaError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class SettingsError(GaitaError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GAITA_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'gaita.db'}"
+    now: datetime | None = None
+    config: Path = ROOT / "config" / "jelgava"
+    workflows: Path = ROOT / "workflows"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEV_SECRET
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    mail_from: str = "gaita@example.lv"
+    tick_seconds: int = 60
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _parse_now(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_instant(value) if value.strip() else None
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_length(cls, value: str) -> str:
+        if len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from ``environ`` (default: the process environment) plus overrides."""
+    try:
+        if environ is not None:
+            values = {k[6:].lower(): v for k, v in environ.items() if k.startswith("GAITA_")}
+            settings = Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+        else:
+            settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "GAITA_" + ".".join(str(p) for p in first["loc"]).upper()
+        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None
+    if settings.env == "production" and settings.secret_key == DEV_SECRET:
+        raise SettingsError("GAITA_SECRET_KEY must be set in production")
+    return settings

@@ -1,0 +1,1 @@
+"""Alembic migrations of Gaita's database schema (run by ``gaita init``)."""
