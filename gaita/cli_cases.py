@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from engine.cases import FireResult, fire, open_case
+from engine.audit import verify_chain
+from engine.cases import FireResult, fire, load_case_row, open_case
+from engine.errors import PermissionDenied
 from engine.queries import actor_for, case_view, list_cases
 from engine.runtime import Actor
+from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App, build_app
 from gaita.cli import AsOpt, FieldOpt, JsonOpt, case_app, emit_json, err, handled, out, parse_fields, settings
 
@@ -137,3 +141,41 @@ def list_cmd(
                   f"{r['owner_institution'] or '-':<22} {left}", markup=False)
     if not rows:
         out.print("no cases")
+
+
+@case_app.command()
+@handled
+def migrate(
+    plan: Annotated[Path, typer.Argument(help="Migration plan YAML (see docs/examples/).")],
+    as_user: AsOpt,
+    dry_run: Annotated[bool, typer.Option(help="Show what would move; change nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move open cases pinned to an older workflow version to a newer one."""
+    gaita = _app()
+    actor = actor_for(gaita.db, as_user)
+    if actor.role != "admin":
+        raise PermissionDenied(f"only an administrator may migrate cases (you are {actor.role!r})")
+    moved = migrate_cases(gaita.db, gaita.rt, load_plan(plan, gaita.rt.registry), actor,
+                          dry_run=dry_run)
+    if as_json:
+        emit_json([m.__dict__ for m in moved])
+        return
+    for m in moved:
+        out.print(f"{m.reference}: {m.from_state} -> {m.to_state}")
+    out.print(f"{len(moved)} case(s) {'would be ' if dry_run else ''}migrated")
+
+
+@case_app.command()
+@handled
+def verify(reference: str) -> None:
+    """Verify the case's event hash chain; exit 1 if it was tampered with."""
+    gaita = _app()
+    with gaita.db.connect() as conn:
+        case = load_case_row(conn, reference)
+        problems = verify_chain(conn, case["id"])
+    for p in problems:
+        err.print(p)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"{reference}: hash chain verifies ({case['event_seq']} events)")

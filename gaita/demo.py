@@ -46,6 +46,14 @@ def demo_users(rt: Runtime) -> list[dict[str, str | None]]:
 
 
 def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:
+    """Add the demo users, and demo cases if there are none; returns (users, cases) added."""
+    added = load_users(db, rt)
+    with db.connect() as conn:
+        has_cases = conn.execute(sa.select(sa.func.count()).select_from(Case.__table__)).scalar()
+    return added, 0 if has_cases else _demo_cases(db, rt)
+
+
+def load_users(db: sa.Engine, rt: Runtime) -> int:
     users = User.__table__
     with db.begin() as conn:
         known = set(conn.execute(sa.select(users.c.username)).scalars())
@@ -53,8 +61,7 @@ def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:
         if new:
             conn.execute(sa.insert(users), [{**u, "email": None, "locale": "lv", "active": True}
                                             for u in new])
-        has_cases = conn.execute(sa.select(sa.func.count()).select_from(Case.__table__)).scalar()
-    return len(new), 0 if has_cases else _demo_cases(db, rt)
+    return len(new)
 
 
 def _demo_cases(db: sa.Engine, rt: Runtime) -> int:

@@ -1,0 +1,115 @@
+"""Moving running cases from one published workflow version to the next.
+
+Cases are pinned to the version they were opened under.  A migration plan
+(``workflows/migrations/<type>.v<A>-v<B>.yaml``) names the two versions and
+the state renames; every other state must exist in both.  ``migrate_cases``
+moves each open case in one transaction per case: new version and state, a
+``migrated`` event on the hash chain, the open task relabelled.  Closed cases
+stay on their version: their history is never rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.audit import EVENT, event_hash
+from engine.cases import CASE, TASK
+from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
+from engine.registry import WorkflowRegistry
+from engine.runtime import Actor, Runtime
+from engine.yamlio import YamlError, line_for, load_yaml
+
+
+class MigrationPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    case_type: str
+    from_version: int = Field(ge=1)
+    to_version: int = Field(ge=2)
+    rename_states: dict[str, str] = Field(default_factory=dict)
+    note: str | None = None
+
+    def target_state(self, state: str) -> str:
+        return self.rename_states.get(state, state)
+
+
+@dataclass(frozen=True)
+class Moved:
+    reference: str
+    from_state: str
+    to_state: str
+
+
+def load_plan(path: Path, registry: WorkflowRegistry) -> MigrationPlan:
+    """Parse a plan and check it against both versions: every old state must land somewhere."""
+    file = str(path)
+    try:
+        raw = load_yaml(path)
+        plan = MigrationPlan.model_validate(raw)
+    except YamlError as exc:
+        raise InvalidWorkflowDefinition([exc.problem]) from None
+    except ValidationError as exc:
+        raise InvalidWorkflowDefinition(
+            Problem(file, line_for(raw, tuple(e["loc"])), f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+            for e in exc.errors()) from None
+    old = registry.get(plan.case_type, plan.from_version)
+    new = registry.get(plan.case_type, plan.to_version)
+    problems = []
+    for src in plan.rename_states:
+        if src not in old.states:
+            problems.append(Problem(file, raw.line_of("rename_states"),
+                                    f"v{old.version} has no state {src!r} to rename"))
+    for state in old.states:
+        if plan.target_state(state) not in new.states:
+            problems.append(Problem(file, raw.line_of("rename_states"),
+                                    f"state {state!r} of v{old.version} has no counterpart in "
+                                    f"v{new.version} (add it to rename_states)"))
+    if problems:
+        raise InvalidWorkflowDefinition(problems)
+    return plan
+
+
+def migrate_cases(db: sa.Engine, rt: Runtime, plan: MigrationPlan, actor: Actor, *,
+                  dry_run: bool = False) -> list[Moved]:
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(CASE.c.id).where(
+            CASE.c.case_type == plan.case_type, CASE.c.definition_version == plan.from_version,
+            CASE.c.status != "closed").order_by(CASE.c.id)).scalars().all()
+    moved = []
+    for case_id in rows:
+        with db.begin() as conn:
+            case = conn.execute(sa.select(CASE).where(CASE.c.id == case_id)).mappings().one()
+            if case["definition_version"] != plan.from_version:
+                continue   # moved meanwhile by another run
+            dest = plan.target_state(case["state"])
+            moved.append(Moved(case["reference"], case["state"], dest))
+            if dry_run:
+                conn.rollback()
+                continue
+            _move(conn, rt, plan, dict(case), dest, actor)
+    return moved
+
+
+def _move(conn: sa.Connection, rt: Runtime, plan: MigrationPlan, case: dict[str, Any], dest: str,
+          actor: Actor) -> None:
+    now = rt.clock.now()
+    seq = case["event_seq"] + 1
+    event = {"case_id": case["id"], "seq": seq, "at": now, "actor": actor.username,
+             "actor_role": actor.role, "actor_institution": actor.institution, "kind": "migrated",
+             "trigger": None, "from_state": case["state"], "to_state": dest,
+             "definition_version": plan.to_version,
+             "payload": {"from_version": plan.from_version, "to_version": plan.to_version}}
+    digest = event_hash(case["last_event_hash"], event)
+    updated = conn.execute(
+        sa.update(CASE).where(CASE.c.id == case["id"], CASE.c.version == case["version"])
+        .values(definition_version=plan.to_version, state=dest, version=case["version"] + 1,
+                event_seq=seq, last_event_hash=digest, updated_at=now))
+    if updated.rowcount != 1:
+        raise StaleCase(case["reference"], case["version"], None)
+    conn.execute(sa.insert(EVENT).values(**event, prev_hash=case["last_event_hash"], hash=digest))
+    conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))
+                 .values(state=dest))

@@ -1,0 +1,3 @@
+from gaita.cli import main
+
+main()

@@ -1,0 +1,171 @@
+"""The CLI contract (DESIGN.md §7), run as a real subprocess: output, JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gaita.settings import ROOT
+
+NOW = "2026-11-30T09:00:00+02:00"
+SCHOOL = "jelgavas-4-vsk"
+
+
+class Gaita:
+    def __init__(self, db_url: str, tmp_path: Path):
+        self.env = {**os.environ, "GAITA_DATABASE_URL": db_url, "GAITA_NOW": NOW,
+                    "COLUMNS": "200"}
+        self.env.pop("GAITA_CONFIG", None)
+        self.cwd = tmp_path
+
+    def __call__(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "gaita", *args], capture_output=True,
+                              text=True, encoding="utf-8", env={**self.env, **env}, cwd=self.cwd)
+        if ok:
+            assert proc.returncode == 0, proc.stderr + proc.stdout
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Gaita:
+    tmp = tmp_path_factory.mktemp("cli")
+    g = Gaita(f"sqlite:///{tmp / 'gaita.db'}", tmp)
+    g("init", "--demo")
+    return g
+
+
+def open_case(cli: Gaita) -> str:
+    out = cli.json("case", "open", "absences", "--as", "skola", "--school", SCHOOL,
+                   "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
+                   "--field", "age_group=basic")
+    return str(out["reference"])
+
+
+def test_init_is_idempotent(cli: Gaita) -> None:
+    out = cli("init", "--demo").stdout
+    assert "0 users added, 0 cases added" in out
+
+
+def test_absence_case_walks_to_closure_with_owner_and_due_date_at_each_step(cli: Gaita) -> None:
+    ref = open_case(cli)
+    steps = [
+        (["record_unjustified", "--as", "skola", "--field", "parents_reached=false"], SCHOOL, 20),
+        (["report_to_board", "--as", "skola", "--field", "unjustified_lessons=24",
+          "--field", "school_actions=Sarunas ar vecākiem"], "jip", 5),
+        (["refer_to_social_service", "--as", "koordinatore", "--field", "social_problem=jā",
+          "--field", "problem_description=Ģimenes situācija"], "jslp", 10),
+        (["attendance_restored", "--as", "socdienests"], SCHOOL, 40),
+    ]
+    for args, owner, days in steps:
+        out = cli.json("case", "fire", ref, *args)
+        assert (out["owner"], out["working_days_left"]) == (owner, days)
+    out = cli.json("case", "fire", ref, "monitoring_complete", "--as", "koordinatore")
+    assert (out["state"], out["outcome"], out["owner"]) == ("closed_restored", "attendance_restored", None)
+    text = cli("case", "show", ref, "--as", "koordinatore").stdout
+    assert "closed_restored" in text and "task_assigned→jslp" in text
+    assert cli("case", "verify", ref).returncode == 0
+
+
+def test_case_show_lists_owner_due_date_and_the_users_triggers(cli: Gaita) -> None:
+    ref = open_case(cli)
+    text = cli("case", "show", ref, "--as", "skola").stdout
+    assert f"owner: {SCHOOL}" in text and "30.11.2026 23:59 (0 working days left)" in text
+    assert "next: absence_justified, record_unjustified" in text
+    assert "next: (nothing for this user)" in cli("case", "show", ref, "--as", "socdienests").stdout
+    view = cli.json("case", "show", ref)
+    assert view["state"] == "parent_contact" and "Jānis" not in json.dumps(view, ensure_ascii=False)
+
+
+def test_case_list_filters(cli: Gaita) -> None:
+    ref = open_case(cli)
+    rows = cli.json("case", "list", "--type", "absences", "--state", "parent_contact")
+    assert ref in [r["reference"] for r in rows]
+    assert all(r["state"] == "parent_contact" for r in rows)
+    later = cli("case", "list", "--overdue", "--json", GAITA_NOW="2026-12-01T09:00:00+02:00")
+    assert ref in later.stdout
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["case", "open", "nope", "--as", "koordinatore", "--child-code", "120514-21234",
+      "--child-name", "A"], 3, "unknown case type 'nope'"),
+    (["case", "fire", "KAV-1999-00001", "x", "--as", "koordinatore"], 3, "no case with reference"),
+    (["case", "show", "KAV-1999-00001"], 3, "no case with reference"),
+    (["case", "fire", "{ref}", "monitoring_complete", "--as", "koordinatore"], 4,
+     "valid triggers: absence_justified, record_unjustified"),
+    (["case", "fire", "{ref}", "bogus", "--as", "koordinatore"], 4, "has no trigger 'bogus'"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "auditors",
+      "--field", "parents_reached=true"], 4, "role 'auditor' may not fire"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "skola"], 4,
+     "field 'parents_reached': required"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "skola",
+      "--field", "parents_reached=perhaps"], 4, "expected true or false"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "nobody"], 3, "no user 'nobody'"),
+    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+      "120514-21230", "--child-name", "A", "--field", "age_group=basic"], 4, "check digit"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "skola", "--field",
+      "parents_reached=true", "--expect-version", "9"], 5, "changed by someone else"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "skola", "--field", "oops"], 2,
+     "expected key=value"),
+    (["workflows", "diagram", "absences", "--format", "dot"], 2, "unknown format"),
+])
+def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str], code: int,
+                                                      message: str) -> None:
+    ref = open_case(cli)
+    before = cli.json("case", "show", ref)
+    proc = cli(*[a.replace("{ref}", ref) for a in args], ok=False)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    after = cli.json("case", "show", ref)
+    assert after["version"] == before["version"] and after["state"] == before["state"]
+
+
+def test_guard_failure_names_the_guard(cli: Gaita) -> None:
+    ref = open_case(cli)
+    cli("case", "fire", ref, "record_unjustified", "--as", "skola", "--field", "parents_reached=1")
+    proc = cli("case", "fire", ref, "report_to_board", "--as", "skola", "--field",
+               "unjustified_lessons=3", "--field", "school_actions=x", ok=False)
+    assert proc.returncode == 4 and "guard 'absence_threshold_reached' failed" in proc.stderr
+
+
+def test_corrupt_config_is_reported_with_file_and_line(cli: Gaita, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config" / "jelgava", config)
+    (config / "thresholds.yaml").write_text("absences.x: [unclosed\n", encoding="utf-8")
+    proc = cli("case", "list", ok=False, GAITA_CONFIG=str(config))
+    assert proc.returncode == 1 and "thresholds.yaml:" in proc.stderr and "YAML" in proc.stderr
+    proc = cli("case", "list", ok=False, GAITA_CONFIG=str(tmp_path / "missing"))
+    assert proc.returncode == 1 and "missing" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_database_that_cannot_be_opened(cli: Gaita, tmp_path: Path) -> None:
+    proc = cli("case", "list", ok=False,
+               GAITA_DATABASE_URL=f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    assert proc.returncode == 1 and "cannot open database" in proc.stderr
+    proc = cli("--db", "postgresql://nobody@127.0.0.1:1/x", "case", "list", ok=False)
+    assert proc.returncode == 1 and "cannot open database" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_invalid_setting_is_one_clear_message(cli: Gaita) -> None:
+    proc = cli("case", "list", ok=False, GAITA_NOW="yesterday")
+    assert proc.returncode == 1 and "GAITA_NOW" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_workflows_commands(cli: Gaita) -> None:
+    assert "absences" in cli("workflows", "list").stdout
+    assert "ok  absences v1" in cli("workflows", "validate").stdout
+    assert "parent_contact" in cli("workflows", "show", "absences").stdout
+    diagram = cli("workflows", "diagram", "absences", "--format", "mermaid").stdout
+    assert diagram.startswith("stateDiagram-v2") and "parent_contact --> in_school_support" in diagram

@@ -1,0 +1,71 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL, a fixed clock, the Jelgava config.
+
+Tests that take ``db_url`` (or ``gaita``) run once per backend: ``sqlite`` and
+``postgresql``.  Without the server binaries the PostgreSQL variant is skipped
+locally but fails in CI (``CI=true``), where ``make test`` installs them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from engine.clock import FixedClock
+from gaita.bootstrap import App, build_app
+from gaita.dbsetup import load_institutions
+from gaita.demo import load_users
+from gaita.settings import ROOT, load_settings
+from tests.pg import PostgresServer, pg_bin
+
+START = datetime.fromisoformat("2026-11-30T09:00:00+02:00")   # a Monday
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    if pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries missing in CI (make test installs them)")
+        pytest.skip("PostgreSQL server binaries not installed")
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gaita.db'}"
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
+def make_test_app(db_url: str, **settings: object) -> App:
+    s = load_settings({"GAITA_DATABASE_URL": db_url, "GAITA_NOW": START.isoformat()}, **settings)
+    app = build_app(s)
+    SQLModel.metadata.create_all(app.db)
+    load_institutions(app.db, app.rt.municipality)
+    load_users(app.db, app.rt)
+    return app
+
+
+@pytest.fixture
+def gaita(db_url: str) -> Iterator[App]:
+    app = make_test_app(db_url)
+    yield app
+    app.db.dispose()
+
+
+@pytest.fixture
+def clock(gaita: App) -> FixedClock:
+    assert isinstance(gaita.rt.clock, FixedClock)
+    return gaita.rt.clock
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT
