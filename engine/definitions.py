@@ -1,10 +1,11 @@
 """Workflow declarations: the schema of ``workflows/*.yaml``, its loader and validator.
 
 A declaration is data.  ``load_workflow`` parses one file strictly (unknown
-keys are errors), then ``validate`` checks the graph and every name it uses
-against what the caller says exists (roles, guards, templates, parameters).
-All problems are collected and raised together as one
-``InvalidWorkflowDefinition`` whose lines read ``file:line: reason``.
+keys are errors, numbers must be numbers), then checks every name it uses
+against what the caller says exists (roles, guards, templates, parameters),
+then the graph.  Each stage reports all of its problems together as one
+``InvalidWorkflowDefinition`` whose lines read ``file:line: reason``; a later
+stage runs only once the earlier one is clean, since it relies on it.
 
 States, triggers and outcome codes exist only here and in the YAML; the rest
 of the code reaches them through a loaded ``Workflow``.
@@ -18,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, model_validator,
+)
 
 from engine.errors import InvalidWorkflowDefinition, Problem
 from engine.yamlio import LineDict, YamlError, line_for, load_yaml
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Int = Annotated[int, Strict()]   # `true` is not 1 working day
 FieldType = Literal["int", "text", "bool", "date", "choice"]
 EscalationAction = Literal[
     "remind_owner", "notify_owner_head", "notify_coordinator", "queue_cooperation_group"
@@ -53,7 +57,7 @@ class LegalRef(_Strict):
 class Deadline(_Strict):
     """Exactly one of: N working days, the same working day, or a named config parameter."""
 
-    working_days: int | None = Field(default=None, ge=0)
+    working_days: Int | None = Field(default=None, ge=0)
     same_day: bool = False
     param: str | None = None
 
@@ -66,7 +70,7 @@ class Deadline(_Strict):
 
 
 class EscalationStep(_Strict):
-    after: int | str = Field(description="working days after the breach, or a parameter name")
+    after: Int | str = Field(description="working days after the breach, or a parameter name")
     action: EscalationAction
     risk: list[Literal["low", "medium", "high"]] | None = None
 
@@ -76,7 +80,7 @@ class FieldSpec(_Strict):
     title: Text
     optional: bool = False
     choices: list[Ident] | None = None
-    min: int | None = None
+    min: Int | None = None
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
@@ -95,7 +99,7 @@ class State(_Strict):
     steps: list[str] = Field(default_factory=list, description="rows of the DOMAIN.md table")
     owner: Ident | None = None
     deadline: Deadline | None = None
-    remind_before: int | None = Field(default=None, ge=1)
+    remind_before: Int | None = Field(default=None, ge=1)
     legal_ref: str | None = None
     pausable: bool = False
     escalation: list[EscalationStep] = Field(default_factory=list)
@@ -134,7 +138,7 @@ class Transition(_Strict):
 
 class Workflow(_Strict):
     case_type: Ident
-    version: int = Field(ge=1)
+    version: Int = Field(ge=1)
     title: Text
     reference_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}$")]
     legal_basis: list[LegalRef] = Field(min_length=1)
@@ -260,6 +264,8 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 c.add((*loc, "outcome"), f"only terminal states have an outcome ({name!r})")
         if s.owner is not None and s.owner not in known.institution_roles:
             c.add((*loc, "owner"), f"unknown role {s.owner!r} as owner of state {name!r}")
+        if s.remind_before and s.deadline is None:
+            c.add((*loc, "remind_before"), f"state {name!r} has remind_before but no deadline")
         if s.deadline and s.deadline.param:
             check_param((*loc, "deadline", "param"), s.deadline.param)
         for i, step in enumerate(s.escalation):

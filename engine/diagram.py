@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from engine.definitions import Workflow
 
 
@@ -22,3 +24,37 @@ def mermaid(wf: Workflow, *, locale: str = "lv", highlight: str | None = None) -
         lines.append("    classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
         lines.append(f"    class {highlight} current")
     return "\n".join(lines) + "\n"
+
+
+def markdown(wf: Workflow, *, locale: str = "lv", params: Mapping[str, object] | None = None) -> str:
+    """One case type as Markdown: legal basis, states with owners and deadlines, diagram.
+
+    ``params`` (a municipality's parameter values) shows what each ``param:`` deadline is.
+    """
+    def deadline(state_name: str) -> str:
+        d = wf.state(state_name).deadline
+        if d is None:
+            return "—"
+        if d.same_day:
+            return "same working day"
+        if d.working_days is not None:
+            return f"{d.working_days} wd"
+        value = (params or {}).get(d.param or "")
+        return f"{value} wd (`{d.param}`)" if value is not None else f"`{d.param}`"
+
+    out = [f"## {wf.title.en} — *{wf.title.lv}* (`{wf.case_type}` v{wf.version})", "",
+           f"Case references: `{wf.reference_prefix}-YYYY-NNNNN`.", "", "**Legal basis**", ""]
+    out += [f"- {ref.ref}" + (f" — {ref.title.en}" if ref.title else "") + f" [{ref.tag}]"
+            for ref in wf.legal_basis]
+    out += ["", "| state | steps | owner | deadline | legal reference |",
+            "|---|---|---|---|---|"]
+    for name, s in wf.states.items():
+        owner = f"outcome `{s.outcome}`" if s.terminal else (s.owner or "")
+        out.append(f"| `{name}` {s.title.en} | {', '.join(s.steps)} | {owner} | "
+                   f"{deadline(name)} | {s.legal_ref or ''} |")
+    refs = [(t.trigger, t.legal_ref) for t in wf.transitions if t.legal_ref]
+    if refs:
+        out += ["", "**Transitions with a legal duty**", ""]
+        out += [f"- `{trigger}`: {ref}" for trigger, ref in refs]
+    out += ["", "```mermaid", mermaid(wf, locale=locale).rstrip(), "```", ""]
+    return "\n".join(out)

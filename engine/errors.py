@@ -32,7 +32,8 @@ class InvalidDeclaration(GaitaError):
     """A workflow or configuration file is malformed; lists every problem."""
 
     def __init__(self, problems: Iterable[Problem]):
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        # dict.fromkeys: a problem in a shared YAML anchor is reported once, not per alias
+        self.problems: tuple[Problem, ...] = tuple(dict.fromkeys(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

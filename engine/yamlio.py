@@ -55,16 +55,20 @@ class DuplicateKey(yaml.MarkedYAMLError):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> LineDict:
+    own: set[Any] = set()
+    for key_node, _ in node.value:   # duplicates among the mapping's own keys are errors;
+        if key_node.tag == "tag:yaml.org,2002:merge":   # a key overriding a `<<:` merge is not
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if key in own:
+            raise DuplicateKey(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        own.add(key)
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
-    for key_node, value_node in node.value:
+    for key_node, value_node in node.value:   # merged pairs come first; own keys win
         key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise DuplicateKey(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result

@@ -44,6 +44,11 @@ def exit_code(exc: GaitaError) -> int:
     return 1
 
 
+def error(message: object) -> None:
+    """Print a message verbatim: declarations may contain '[...]' that Rich would eat."""
+    err.print(f"error: {message}", markup=False, style="bold red")
+
+
 def handled(fn: F) -> F:
     """Turn engine errors into a message on stderr and the contract's exit code."""
     @functools.wraps(fn)
@@ -51,10 +56,10 @@ def handled(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except GaitaError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            error(exc)
             raise typer.Exit(exit_code(exc)) from None
         except (OSError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            error(exc)
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 

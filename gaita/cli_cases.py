@@ -35,7 +35,7 @@ def _print_result(gaita: App, result: FireResult, as_json: bool) -> None:
                    "warnings": list(result.warnings)})
         return
     for w in result.warnings:
-        err.print(f"warning: {w}")
+        err.print(f"warning: {w}", markup=False)
     out.print(f"{result.reference}: {result.from_state or '(new)'} -> {result.to_state}")
     if task:
         out.print(f"  owner: {task.assignee}")
@@ -175,7 +175,7 @@ def verify(reference: str) -> None:
         case = load_case_row(conn, reference)
         problems = verify_chain(conn, case["id"])
     for p in problems:
-        err.print(p)
+        err.print(p, markup=False)
     if problems:
         raise typer.Exit(1)
     out.print(f"{reference}: hash chain verifies ({case['event_seq']} events)")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from engine.definitions import KnownNames, load_workflow
-from engine.diagram import mermaid
+from engine.diagram import markdown, mermaid
 from engine.errors import InvalidDeclaration, Problem
 from engine.guards import GUARDS
 from engine.registry import load_roles
@@ -61,7 +61,7 @@ def validate(
             problems.extend(exc.problems)
     if problems:
         for p in problems:
-            err.print(str(p))
+            err.print(str(p), markup=False)
         raise typer.Exit(1)
 
 
@@ -106,3 +106,24 @@ def diagram(case_type: str,
         raise typer.BadParameter(f"unknown format {format!r}; supported: mermaid", param_hint="--format")
     _, registry = load_declarations(settings())
     typer.echo(mermaid(registry.latest(case_type), locale=locale), nl=False)
+
+
+DOCS_HEADER = """# Workflows
+
+Generated from `workflows/*.yaml` by `gaita workflows docs > docs/workflows.md`
+(a test fails when this file is out of date).  `wd` = working days on the
+Latvian calendar; a `param` deadline is set in `config/<municipality>/parameters.yaml`
+(the value shown is Jelgava's).
+Evidence tags: [V] verified, [J] Jelgava programme, [U] unverified (see DOMAIN.md).
+
+"""
+
+
+@workflows_app.command()
+@handled
+def docs(locale: Annotated[str, typer.Option(help="Diagram labels: lv or en.")] = "lv") -> None:
+    """Print docs/workflows.md: every case type's states, legal references and diagram."""
+    municipality, registry = load_declarations(settings())
+    params = {name: p.value for name, p in municipality.parameters.items()}
+    typer.echo(DOCS_HEADER + "\n".join(markdown(registry.latest(t), locale=locale, params=params)
+                                       for t in registry.case_types), nl=False)

@@ -169,3 +169,9 @@ def test_workflows_commands(cli: Gaita) -> None:
     assert "parent_contact" in cli("workflows", "show", "absences").stdout
     diagram = cli("workflows", "diagram", "absences", "--format", "mermaid").stdout
     assert diagram.startswith("stateDiagram-v2") and "parent_contact --> in_school_support" in diagram
+
+
+def test_docs_workflows_md_is_generated_from_the_declarations(cli: Gaita) -> None:
+    generated = cli("workflows", "docs").stdout
+    committed = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
+    assert generated == committed, "regenerate: gaita workflows docs > docs/workflows.md"

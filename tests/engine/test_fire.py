@@ -141,6 +141,7 @@ def test_bad_opening_is_refused_and_writes_nothing(
         gaita: App, kwargs: dict[str, Any], error: type, message: str) -> None:
     args: dict[str, Any] = {"child_name": "Anna", "child_code": CODE, "school": SCHOOL,
                             "fields": {"age_group": "basic"}}
+    kwargs = dict(kwargs)   # the parameter dict is shared by both backends
     user = kwargs.pop("user", "koordinatore")
     case_type = kwargs.pop("case_type", "absences")
     args.update(kwargs)

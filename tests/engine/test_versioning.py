@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def publish_v2(tmp_path: Path) -> Path:
     (wf / "history").mkdir(exist_ok=True)
     v1 = (wf / "absences.yaml").read_text(encoding="utf-8")
     (wf / "history" / "absences.v1.yaml").write_text(v1, encoding="utf-8")
-    v2 = v1.replace("version: 1", "version: 2", 1).replace("board_assessment", "board_review")
+    v2 = re.sub(r"(?<!absences\.)board_assessment(?!_days)", "board_review",
+                v1.replace("version: 1", "version: 2", 1))
+    assert v2.count("board_review") == v1.count("board_assessment") - 1   # all but the param
     (wf / "absences.yaml").write_text(v2, encoding="utf-8")
     return wf
 
