@@ -4,7 +4,8 @@ A guard is a pure function of a ``GuardContext`` returning ``None`` when the
 transition may proceed, or a sentence saying why not.  The registry is the
 set of names the workflow validator accepts, so a misspelt guard fails at
 load time, not when a coordinator presses the button.
-Thresholds come from municipality parameters, never from literals here.
+Thresholds come from municipality parameters, never from literals here
+("repeated" means more than once by definition, not by configuration).
 """
 
 from __future__ import annotations
@@ -46,24 +47,26 @@ def absence_threshold_reached(ctx: GuardContext) -> str | None:
     return f"more than {limit} unjustified lessons in the semester are needed (given: {lessons})"
 
 
+def _required_flag(ctx: GuardContext, rule: str, field: str, reason: str) -> str | None:
+    """Passes unless the municipality's ``rule`` is on and the case's ``field`` is not true."""
+    if not ctx.param(rule) or ctx.data.get(field) is True:
+        return None
+    return reason
+
+
 @guard
 def social_problem_present(ctx: GuardContext) -> str | None:
     """Jelgava: JSLP takes an absence case only when it comes with a social problem."""
-    if not ctx.param("jslp.absences_require_social_problem"):
-        return None
-    if ctx.data.get("social_problem") is True:
-        return None
-    return "the social service takes an absence case only when it comes with a social problem"
+    return _required_flag(ctx, "jslp.absences_require_social_problem", "social_problem",
+                          "the social service takes an absence case only when it comes with a "
+                          "social problem")
 
 
 @guard
 def other_reasons_ruled_out(ctx: GuardContext) -> str | None:
     """Jelgava: JSLP takes an unregistered child only once being abroad etc. is ruled out."""
-    if not ctx.param("jslp.unregistered_requires_abroad_ruled_out"):
-        return None
-    if ctx.data.get("abroad_ruled_out") is True:
-        return None
-    return "being abroad and other exclusion reasons must be ruled out first"
+    return _required_flag(ctx, "jslp.unregistered_requires_abroad_ruled_out", "abroad_ruled_out",
+                          "being abroad and other exclusion reasons must be ruled out first")
 
 
 @guard
@@ -78,9 +81,9 @@ def substance_use_meets_jslp_threshold(ctx: GuardContext) -> str | None:
 
 @guard
 def repeated_substance_use(ctx: GuardContext) -> str | None:
-    """Jelgava: narcologist consultations only for repeated use."""
+    """Jelgava: narcologist consultations only for repeated use (a second incident or more)."""
     count = int(ctx.data.get("incident_count") or 0)
-    if count >= 2:
+    if count > 1:
         return None
     return f"narcologist consultations are for repeated use only (incidents recorded: {count})"
 
