@@ -1,0 +1,144 @@
+"""``python -m bench [--json]``: run the benchmarks and print one table.
+
+Rows (each ratio is A/B, both measured in this run):
+* fire() vs Core / Core prebuilt: µs per durable transition through
+  ``engine.cases.fire`` against the same five writes as plain SQLAlchemy Core,
+  statements built per call or built once (``bench.transitions``,
+  ``bench.baseline``), on SQLite (WAL) and PostgreSQL (skipped without binaries);
+* per-case machines vs shared: memory and time of 10,000 ``transitions``
+  machines against the one shared machine (``bench.memory``).
+Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from importlib.metadata import version
+from typing import Any
+
+from bench import memory, transitions
+
+TARGET = 1.5   # fire() may cost at most 1.5x the raw Core writes
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "cpu": cpu, "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "sqlalchemy": version("sqlalchemy"), "transitions": version("transitions"),
+            "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--cases", type=int, default=2000, help="absences cases per database")
+    p.add_argument("--transitions", type=int, default=3000, help="timed transitions per side")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved fire/core/prebuilt blocks")
+    p.add_argument("--warmup", type=int, default=300, help="untimed transitions per side")
+    p.add_argument("--memory-cases", type=int, default=10_000, help="case states for memory")
+    p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    return p.parse_args(argv)
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    kw = {"cases": args.cases, "transitions": args.transitions, "rounds": args.rounds,
+          "warmup": args.warmup}
+    out: dict[str, Any] = {"machine": machine_info(), "target_ratio": TARGET, "phase_seconds": {}}
+    def phase(name: str, title: str, run: Callable[[], dict[str, Any]]) -> None:
+        log(title)
+        t0 = time.perf_counter()
+        out[name] = run()
+        out["phase_seconds"][name] = round(time.perf_counter() - t0, 1)
+    phase("sqlite", "SQLite (WAL file in a temp dir)", lambda: transitions.run_sqlite(log, **kw))
+    if args.no_pg:
+        out["postgresql"] = {"backend": "postgresql", "skipped": "--no-pg"}
+    else:
+        phase("postgresql", "PostgreSQL (throwaway server from tests.pg)",
+              lambda: transitions.run_postgres(log, **kw))
+    out["machine"]["postgresql"] = out["postgresql"].get("version")
+    from gaita.bootstrap import load_declarations
+    from gaita.settings import load_settings
+
+    wf = load_declarations(load_settings({}))[1].latest(transitions.CASE_TYPE)
+    phase("memory", "Memory: shared machine vs one machine per case",
+          lambda: memory.run(wf, args.memory_cases, log))
+    return out
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def table(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    rows: list[tuple[str, str, str, str, str]] = []
+    for key, name in (("sqlite", "SQLite WAL"), ("postgresql", "PostgreSQL")):
+        t = r[key]
+        if "skipped" in t:
+            rows.append((f"{name}: fire() vs Core", "skipped", "skipped", "-", t["skipped"]))
+            continue
+        for base, label, ratio in (("core", "Core", "ratio"),
+                                   ("prebuilt", "Core prebuilt", "ratio_prebuilt")):
+            verdict = "within" if t[ratio] <= TARGET else "OVER"
+            rows.append((f"{name}: fire() vs {label}, µs/transition", _n(t["fire_us"]),
+                         _n(t[f"{base}_us"]), f"{t[ratio]:.2f}x", f"{verdict} {TARGET}x target"))
+        rows.append((f"{name}: fire() vs Core prebuilt, transitions/s", _n(t["fire_per_s"]),
+                     _n(t["prebuilt_per_s"]), f"{t['prebuilt_us'] / t['fire_us']:.2f}x",
+                     f"Core {t['core_per_s']:,.0f}/s; {t['transitions']:,} each, "
+                     f"{t['cases']:,} cases"))
+    mem = r["memory"]
+    s, p, n = mem["shared"], mem["per_case"], f"{mem['cases']:,}"
+    for label, field, ratio in (("MB current", "current_bytes", "ratio_current"),
+                                ("MB peak", "peak_bytes", "ratio_peak")):
+        rows.append((f"{n} cases: per-case machines vs shared, {label}",
+                     _n(p[field] / 1e6, 2), _n(s[field] / 1e6, 3), f"{mem[ratio]:,.0f}x",
+                     "tracemalloc"))
+    rows.append((f"{n} cases: per-case machines vs shared, µs/case", _n(p["us_per_case"], 1),
+                 _n(s["us_per_case"], 1), f"{mem['ratio_time']:,.0f}x",
+                 "build + fire vs set proxy + fire"))
+    head = ("figure", "A", "B", "A/B", "note")
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
+    def line(row: tuple[str, ...]) -> str:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
+        return "  ".join(cells + [row[4]]).rstrip()
+    title = (f"Gaita bench {m['date']} | {m['nproc']} CPU ({m['cpu']}), {m['os']}, "
+             f"load {m['loadavg_1min_at_start']} | "
+             f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '-'}, "
+             f"SQLAlchemy {m['sqlalchemy']}, transitions {m['transitions']}")
+    rule = "-" * len(line(head))
+    return "\n".join([title, rule, line(head), rule, *map(line, rows), rule,
+                      f"total run time {r['seconds']:.0f} s ("
+                      + ", ".join(f"{k} {v:.0f} s" for k, v in r["phase_seconds"].items()) + ")"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    result = collect(args)
+    result["seconds"] = time.perf_counter() - t0
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The baselines for ``bench.transitions``: the same five writes as ``fire()``, raw.
+
+One transaction per transition, plain SQLAlchemy Core on the same SQLModel
+tables, in two styles:
+
+* ``core_steps``: statements built on every call with ``.where(...).values(...)``,
+  the way ``engine.cases`` builds them (so the ratio isolates the engine's own work);
+* ``prebuilt_steps``: the same statements built once with ``bindparam`` and
+  executed with parameter dicts (no per-call construction or cache-key work).
+
+The writes:
+
+1. UPDATE case SET state, version+1, event_seq, last_event_hash, owner,
+   updated_at, data WHERE id=? AND version=?  (rowcount must be 1);
+2. INSERT case_event ... RETURNING id;
+3. UPDATE task SET closed_at, status, closed_by_event WHERE case_id=? AND open;
+4. INSERT task (next state, assignee, due/remind);
+5. INSERT outbox (one row per declared notification).
+
+Nothing is read or checked: no case SELECT, no trigger/role/field/guard check,
+no machine, no event hash (a constant is written), no deadline arithmetic.
+Everything that varies per case (id, version, sequence, state, data) is kept
+in memory; what varies per trigger is worked out once by ``plan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+import sqlalchemy as sa
+
+from engine.audit import EVENT
+from engine.cases import CASE, OUTBOX, TASK, deadline_for, resolve_role
+from engine.runtime import Actor, Runtime
+
+HASH = "0" * 64
+
+
+class Slot(Protocol):
+    reference: str
+    id: int
+    state: str
+    version: int
+    event_seq: int
+    data: dict[str, Any]
+
+
+class Step(NamedTuple):
+    """What the baseline writes for one trigger, worked out once, outside the timing."""
+
+    trigger: str
+    dest: str
+    assignee: str | None
+    due: datetime | None
+    remind: datetime | None
+    notify: tuple[tuple[str, str, str | None], ...]   # (template, role, institution)
+
+
+def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> dict[str, Step]:
+    """The Step for each (source state -> trigger) of ``cycle``, keyed by source state."""
+    wf = rt.registry.latest(case_type)
+    now = rt.clock.now()
+    case = {"school_institution": school}
+    steps = {}
+    for source, trigger in cycle.items():
+        t = wf.transition(source, trigger)
+        assert t is not None, (source, trigger)
+        due, remind = deadline_for(rt, wf, t.dest, now)
+        steps[source] = Step(trigger, t.dest, resolve_role(rt, wf.state(t.dest).owner or "", case),
+                             due, remind, tuple((n.template, n.to, resolve_role(rt, n.to, case))
+                                                for n in t.notify))
+    return steps
+
+
+def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
+               steps: Mapping[str, Step], case_type: str, now: datetime) -> None:
+    """``k`` transitions, each the five raw writes in one transaction."""
+    for _ in range(k):
+        s = take()
+        p = steps[s.state]
+        seq = s.event_seq + 1
+        with db.begin() as conn:
+            updated = conn.execute(sa.update(CASE).where(
+                CASE.c.id == s.id, CASE.c.version == s.version).values(
+                state=p.dest, version=s.version + 1, event_seq=seq, last_event_hash=HASH,
+                owner_institution=p.assignee, updated_at=now, data=s.data))
+            if updated.rowcount != 1:
+                raise RuntimeError(f"baseline version check failed for case {s.id}")
+            event_id = conn.execute(sa.insert(EVENT).values(
+                case_id=s.id, seq=seq, at=now, actor=actor.username, actor_role=actor.role,
+                actor_institution=actor.institution, kind="transition", trigger=p.trigger,
+                from_state=s.state, to_state=p.dest, definition_version=1, payload={},
+                prev_hash=HASH, hash=HASH).returning(EVENT.c.id)).scalar_one()
+            conn.execute(sa.update(TASK).where(TASK.c.case_id == s.id, TASK.c.closed_at.is_(None))
+                         .values(closed_at=now, status="done", closed_by_event=event_id))
+            conn.execute(sa.insert(TASK).values(
+                case_id=s.id, state=p.dest, assignee_institution=p.assignee, opened_at=now,
+                due_at=p.due, remind_at=p.remind, status="open", opened_by_event=event_id))
+            conn.execute(sa.insert(OUTBOX), [{
+                "case_id": s.id, "event_id": event_id, "template": template,
+                "recipient_role": role, "recipient_institution": inst, "status": "queued",
+                "created_at": now, "next_attempt_at": now, "attempts": 0,
+                "payload": {"reference": s.reference, "case_type": case_type, "state": p.dest,
+                            "due_at": p.due.isoformat() if p.due else None},
+            } for template, role, inst in p.notify])
+        s.state, s.version, s.event_seq = p.dest, s.version + 1, seq
+
+
+def _p(column: sa.Column[Any], name: str | None = None) -> sa.BindParameter[Any]:
+    return sa.bindparam(name or column.key, type_=column.type)
+
+
+_UPDATE_CASE = sa.update(CASE).where(CASE.c.id == _p(CASE.c.id, "w_id"),
+                                     CASE.c.version == _p(CASE.c.version, "w_version")).values(
+    {c: _p(c) for c in (CASE.c.state, CASE.c.version, CASE.c.event_seq, CASE.c.last_event_hash,
+                        CASE.c.owner_institution, CASE.c.updated_at, CASE.c.data)})
+_INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
+_CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == _p(TASK.c.case_id, "w_case"),
+                                    TASK.c.closed_at.is_(None)).values(
+    {c: _p(c) for c in (TASK.c.closed_at, TASK.c.status, TASK.c.closed_by_event)})
+_INSERT_TASK = sa.insert(TASK)
+_INSERT_OUTBOX = sa.insert(OUTBOX)
+
+
+def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
+                   steps: Mapping[str, Step], case_type: str, now: datetime) -> None:
+    """``k`` transitions, the same five writes with statements built once."""
+    for _ in range(k):
+        s = take()
+        p = steps[s.state]
+        seq = s.event_seq + 1
+        with db.begin() as conn:
+            updated = conn.execute(_UPDATE_CASE, {
+                "w_id": s.id, "w_version": s.version, "state": p.dest, "version": s.version + 1,
+                "event_seq": seq, "last_event_hash": HASH, "owner_institution": p.assignee,
+                "updated_at": now, "data": s.data})
+            if updated.rowcount != 1:
+                raise RuntimeError(f"baseline version check failed for case {s.id}")
+            event_id = conn.execute(_INSERT_EVENT, {
+                "case_id": s.id, "seq": seq, "at": now, "actor": actor.username,
+                "actor_role": actor.role, "actor_institution": actor.institution,
+                "kind": "transition", "trigger": p.trigger, "from_state": s.state,
+                "to_state": p.dest, "definition_version": 1, "payload": {},
+                "prev_hash": HASH, "hash": HASH}).scalar_one()
+            conn.execute(_CLOSE_TASK, {"w_case": s.id, "closed_at": now, "status": "done",
+                                       "closed_by_event": event_id})
+            conn.execute(_INSERT_TASK, {
+                "case_id": s.id, "state": p.dest, "assignee_institution": p.assignee,
+                "opened_at": now, "due_at": p.due, "remind_at": p.remind, "status": "open",
+                "opened_by_event": event_id})
+            conn.execute(_INSERT_OUTBOX, [{
+                "case_id": s.id, "event_id": event_id, "template": template,
+                "recipient_role": role, "recipient_institution": inst, "status": "queued",
+                "created_at": now, "next_attempt_at": now, "attempts": 0,
+                "payload": {"reference": s.reference, "case_type": case_type, "state": p.dest,
+                            "due_at": p.due.isoformat() if p.due else None},
+            } for template, role, inst in p.notify])
+        s.state, s.version, s.event_seq = p.dest, s.version + 1, seq
