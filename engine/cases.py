@@ -52,8 +52,6 @@ _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == sa.bindparam("b_case_id"),
 _INSERT_TASK = sa.insert(TASK)
 _INSERT_OUTBOX = sa.insert(OUTBOX)
 
-SCHOOL_ROLE = "school"   # the one institution role resolved per case, not per municipality
-STAFF_ROLE = "institution_staff"  # user role limited to its own institution's tasks
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,8 @@ def open_case(
     if actor.role not in wf.open.roles:
         raise PermissionDenied(
             f"role {actor.role!r} may not open {case_type} cases; permitted: {', '.join(wf.open.roles)}")
-    if actor.role == STAFF_ROLE and school != actor.institution:
+    roles = rt.registry.roles
+    if roles.own_tasks_only(actor.role) and school != actor.institution:
         raise PermissionDenied("institution staff may open cases only for their own institution "
                                f"(use --school {actor.institution})")
     if risk_level not in ("low", "medium", "high"):
@@ -96,8 +95,8 @@ def open_case(
     now = rt.clock.now()
     with db.begin() as conn:
         if school is not None:
-            _require_school(conn, school)
-        elif any(s.owner == SCHOOL_ROLE for s in wf.states.values()):
+            _require_school(conn, school, roles.per_case)
+        elif any(s.owner in roles.per_case for s in wf.states.values()):
             raise FieldError("school", f"{case_type} cases need a school (--school CODE)")
         child_id = conn.execute(sa.insert(CHILD).values(
             name=child_name.strip(), personal_code=code.code, code_format=code.format,
@@ -153,9 +152,10 @@ def open_task_assignee(conn: sa.Connection, case_id: int) -> str | None:
         TASK.c.case_id == case_id, TASK.c.closed_at.is_(None))).scalar_one_or_none()
 
 
-def allowed_triggers(wf: Workflow, state: str, actor: Actor, assignee: str | None) -> list[str]:
+def allowed_triggers(rt: Runtime, wf: Workflow, state: str, actor: Actor,
+                     assignee: str | None) -> list[str]:
     """The triggers this actor may fire now (guards and fields not yet checked)."""
-    if actor.role == STAFF_ROLE and actor.institution != assignee:
+    if rt.registry.roles.own_tasks_only(actor.role) and actor.institution != assignee:
         return []
     return [t.trigger for t in wf.transitions_from(state) if actor.role in t.roles]
 
@@ -172,7 +172,7 @@ def check_transition(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mappi
     if actor.role not in transition.roles:
         raise PermissionDenied(f"role {actor.role!r} may not fire {trigger!r}; "
                                f"permitted roles: {', '.join(transition.roles)}")
-    if actor.role == STAFF_ROLE:
+    if rt.registry.roles.own_tasks_only(actor.role):
         assignee = open_task_assignee(conn, case["id"])
         if actor.institution != assignee:
             raise PermissionDenied(f"{trigger!r} belongs to the institution holding the task "
@@ -240,7 +240,7 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
 
 def resolve_role(rt: Runtime, role: str, case: Mapping[str, Any]) -> str | None:
     """The institution code playing ``role`` for this case."""
-    if role == SCHOOL_ROLE:
+    if role in rt.registry.roles.per_case:
         return case["school_institution"]
     return rt.municipality.institution_for_role(role).code
 
@@ -268,11 +268,11 @@ def code_lookup_hash(key: bytes, digits: str) -> str:
     return hmac.new(key, digits.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def _require_school(conn: sa.Connection, code: str) -> None:
+def _require_school(conn: sa.Connection, code: str, per_case: frozenset[str]) -> None:
     roles = conn.execute(sa.select(INSTITUTION.c.roles).where(INSTITUTION.c.code == code)).scalar()
     if roles is None:
         raise NotFound(f"no institution {code!r}")
-    if SCHOOL_ROLE not in roles:
+    if not per_case & set(roles):
         raise FieldError("school", f"institution {code!r} is not a school")
 
 

@@ -20,7 +20,6 @@ from pydantic import TypeAdapter, ValidationError
 from engine.errors import ConfigError, Problem
 from engine.yamlio import YamlError, line_for, load_yaml
 
-SHARED_ROLE = "school"
 FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
          "thresholds.yaml", "services.yaml", "calendar.yaml", "parameters.yaml")
 PARAMETER_FILES = ("thresholds.yaml", "parameters.yaml")
@@ -150,6 +149,7 @@ class MunicipalityConfig(_Model):
     calendar: CalendarSettings
     parameters: dict[str, Parameter]
     institution_roles: frozenset[str]
+    shared_roles: frozenset[str] = frozenset()   # roles held by many institutions (schools)
 
     def institution(self, code: str) -> Institution:
         for inst in self.institutions:
@@ -165,7 +165,7 @@ class MunicipalityConfig(_Model):
     def institution_for_role(self, role: str) -> Institution:
         """The one institution holding ``role``; not for ``school``, which many hold."""
         holders = self.institutions_with_role(role)
-        if len(holders) == 1 and role != SHARED_ROLE:
+        if len(holders) == 1 and role not in self.shared_roles:
             return holders[0]
         codes = ", ".join(i.code for i in holders) or "none"
         raise self._missing("institutions.yaml", f"role {role!r} needs exactly one holder, found: {codes}")
@@ -210,8 +210,9 @@ def _find(data: Any, path: Loc, at: Loc = ()) -> Iterator[tuple[Loc, Any]]:
 class _Loader:
     """Collects every problem; cross-checks read the raw YAML, so they run despite schema errors."""
 
-    def __init__(self, directory: Path, roles: frozenset[str]):
-        self.dir, self.roles, self.raw, self.problems = directory, roles, dict[str, Any](), list[Problem]()
+    def __init__(self, directory: Path, roles: frozenset[str], shared: frozenset[str]):
+        self.dir, self.roles, self.shared = directory, roles, shared
+        self.raw, self.problems = dict[str, Any](), list[Problem]()
 
     def add(self, file: str, loc: Loc, reason: str) -> None:
         self.problems.append(Problem(str(self.dir / file), line_for(self.raw.get(file), loc), reason))
@@ -245,9 +246,10 @@ class _Loader:
             code = insts[loc[0]].get("code")
             if role not in self.roles:
                 self.add("institutions.yaml", loc, f"unknown institution role {role!r}; declared: {known}")
-            elif role != SHARED_ROLE and holder.get(role, code) != code:
+            elif role not in self.shared and holder.get(role, code) != code:
+                shared = ", ".join(sorted(self.shared)) or "none"
                 self.add("institutions.yaml", loc, f"role {role!r} is already held by {holder[role]!r}; "
-                         f"only {SHARED_ROLE!r} may be held by more than one institution")
+                         f"only per-case roles ({shared}) may be held by more than one institution")
             holder.setdefault(role, code)
 
     def check_references(self) -> None:
@@ -273,12 +275,17 @@ class _Loader:
                 owner.setdefault(name, f"{self.dir / file}:{line_for(self.raw[file], (*at, key))}")
 
 
-def load_municipality(directory: Path, *, institution_roles: Collection[str]) -> MunicipalityConfig:
-    """Load and cross-check a folder; ``institution_roles`` come from ``workflows/roles.yaml``."""
+def load_municipality(directory: Path, *, institution_roles: Collection[str],
+                      shared_roles: Collection[str] = ()) -> MunicipalityConfig:
+    """Load and cross-check a folder; the roles come from ``workflows/roles.yaml``.
+
+    ``shared_roles`` (e.g. ``school``) may be held by many institutions; every other
+    role by exactly one.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError([Problem(str(directory), None, "municipality config directory not found")])
-    ld = _Loader(directory, frozenset(institution_roles))
+    ld = _Loader(directory, frozenset(institution_roles), frozenset(shared_roles))
     loaded = [ld.load(file) for file in FILES]
     municipality, insts, group, thresholds, services, calendar, extra = loaded
     ld.check_roles()
@@ -296,4 +303,5 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str]) ->
     return MunicipalityConfig(
         directory=str(directory), municipality=municipality, institutions=insts, cooperation_group=group,
         services=services.services, external_resources=services.external_resources, calendar=calendar,
-        institution_roles=frozenset(institution_roles), parameters={**thresholds, **extra, **meetings})
+        institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
+        parameters={**thresholds, **extra, **meetings})

@@ -51,7 +51,7 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "owner": assignee, "school": case["school_institution"],
         "due_at": due, "working_days_left": rt.calendar.working_days_left(now, due) if due else None,
         "overdue": bool(due and now > due),
-        "allowed_triggers": allowed_triggers(wf, case["state"], actor, assignee),
+        "allowed_triggers": allowed_triggers(rt, wf, case["state"], actor, assignee),
         "data": case["data"], "chain_ok": not chain,
         "timeline": [{
             "seq": e["seq"], "at": e["at"], "actor": e["actor"], "kind": e["kind"],

@@ -10,38 +10,74 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.definitions import KnownNames, Workflow, load_workflow
 from engine.errors import InvalidDeclaration, InvalidWorkflowDefinition, Problem, UnknownCaseType
 from engine.guards import GUARDS
 from engine.machine import MachineCache, SharedMachine
-from engine.yamlio import LineDict, YamlError, load_yaml
+from engine.yamlio import YamlError, line_for, load_yaml
 
 ROLES_FILE = "roles.yaml"
 HISTORY_DIR = "history"
 
 
+class RoleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lv: str
+    en: str
+    per_case: bool = False
+    scope: Literal["all", "own_tasks"] = "all"
+    administers: bool = False
+    read_only: bool = False
+
+
+class _RolesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    institution_roles: dict[str, RoleSpec] = Field(min_length=1)
+    user_roles: dict[str, RoleSpec] = Field(min_length=1)
+
+
 @dataclass(frozen=True)
 class Roles:
-    institution_roles: dict[str, dict[str, str]]
-    user_roles: dict[str, dict[str, str]]
+    institution_roles: dict[str, RoleSpec]
+    user_roles: dict[str, RoleSpec]
+
+    @cached_property
+    def per_case(self) -> frozenset[str]:
+        """Institution roles resolved per case (the case's school), not per municipality."""
+        return frozenset(r for r, spec in self.institution_roles.items() if spec.per_case)
+
+    def own_tasks_only(self, user_role: str) -> bool:
+        spec = self.user_roles.get(user_role)
+        return spec is not None and spec.scope == "own_tasks"
+
+    def administers(self, user_role: str) -> bool:
+        spec = self.user_roles.get(user_role)
+        return spec is not None and spec.administers
 
 
 def load_roles(directory: Path) -> Roles:
     path = directory / ROLES_FILE
     try:
         raw = load_yaml(path)
+        parsed = _RolesFile.model_validate(raw)
     except YamlError as exc:
         raise InvalidWorkflowDefinition([exc.problem]) from None
-    problems = []
-    for key in ("institution_roles", "user_roles"):
-        if not isinstance(raw, LineDict) or not isinstance(raw.get(key), dict) or not raw[key]:
-            problems.append(Problem(str(path), getattr(raw, "line", None),
-                                    f"'{key}' must be a non-empty mapping of role -> {{lv, en}}"))
-    if problems:
-        raise InvalidWorkflowDefinition(problems)
-    return Roles(dict(raw["institution_roles"]), dict(raw["user_roles"]))
+    except ValidationError as exc:
+        raise InvalidWorkflowDefinition(
+            Problem(str(path), line_for(raw, tuple(e["loc"])),
+                    f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}")
+            for e in exc.errors()) from None
+    per_case = [r for r, spec in parsed.institution_roles.items() if spec.per_case]
+    if len(per_case) > 1:   # a case stores one per-case institution (its school)
+        raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of("institution_roles"),
+                                                 f"only one role may be per_case, got {per_case}")])
+    return Roles(parsed.institution_roles, parsed.user_roles)
 
 
 @dataclass

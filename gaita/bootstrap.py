@@ -27,7 +27,8 @@ class App:
 
 def load_declarations(settings: Settings) -> tuple[MunicipalityConfig, WorkflowRegistry]:
     roles = load_roles(settings.workflows)
-    municipality = load_municipality(settings.config, institution_roles=roles.institution_roles)
+    municipality = load_municipality(settings.config, institution_roles=roles.institution_roles,
+                                     shared_roles=roles.per_case)
     registry = load_registry(settings.workflows, templates=template_names(),
                              parameters=municipality.parameters)
     return municipality, registry

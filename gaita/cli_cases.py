@@ -93,7 +93,8 @@ def show(reference: str,
          as_json: JsonOpt = False) -> None:
     """Show a case: state, owner, due date, allowed triggers and timeline."""
     gaita = _app()
-    actor = actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "auditor")
+    # Without --as: an anonymous reader, recorded in the access log, offered no triggers.
+    actor = actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "")
     view = case_view(gaita.db, gaita.rt, reference, actor)
     if as_json:
         emit_json(view)
@@ -154,7 +155,7 @@ def migrate(
     """Move open cases pinned to an older workflow version to a newer one."""
     gaita = _app()
     actor = actor_for(gaita.db, as_user)
-    if actor.role != "admin":
+    if not gaita.rt.registry.roles.administers(actor.role):
         raise PermissionDenied(f"only an administrator may migrate cases (you are {actor.role!r})")
     moved = migrate_cases(gaita.db, gaita.rt, load_plan(plan, gaita.rt.registry), actor,
                           dry_run=dry_run)

@@ -1,48 +1,87 @@
-"""Demo data for ``gaita init --demo``: a user for every role and a few cases.
+"""Demo data for ``gaita init --demo``, from ``config/<municipality>/demo.yaml``.
 
 Idempotent: users are created once; demo cases are added only when the
-database has no case yet.  Children are invented; their personal codes are
-generated with a valid checksum.
+database has no case yet.  The children are invented; their personal codes
+are generated with a valid checksum.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.cases import fire, open_case
 from engine.definitions import FieldSpec, Workflow
-from engine.errors import NotPermitted
+from engine.errors import ConfigError, NotPermitted, Problem
+from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
 from engine.tables import Case, User
+from engine.yamlio import YamlError, line_for, load_yaml
 
+DEMO_FILE = "demo.yaml"
 CHILDREN = ["Anna Bērziņa", "Jānis Kalniņš", "Līga Ozoliņa", "Ēriks Šņore", "Ģirts Čakste",
             "Žanete Ķēniņa", "Ņikita Ļaudāms", "Ūna Zvaigzne"]
 
 
-def demo_users(rt: Runtime) -> list[dict[str, str | None]]:
-    m = rt.municipality
-    school = m.institutions_with_role("school")[0].code
-    board = m.institution_for_role("education_board").code
-    def staff(username: str, name: str, role: str) -> dict[str, str | None]:
-        return {"username": username, "display_name": name, "role": "institution_staff",
-                "institution_code": m.institution_for_role(role).code}
-    return [
-        {"username": "koordinatore", "display_name": "Inese Koordinatore", "role": "coordinator",
-         "institution_code": board},
-        {"username": "skola", "display_name": "Skolas sociālā pedagoģe", "role": "institution_staff",
-         "institution_code": school},
-        staff("socdienests", "Sociālā darbiniece", "social_service"),
-        staff("policija", "Pašvaldības policijas inspektors", "municipal_police"),
-        staff("barintiesa", "Bāriņtiesas speciāliste", "orphans_court"),
-        {"username": "grupa", "display_name": "Sadarbības grupas locekle", "role": "group_member",
-         "institution_code": m.institution_for_role("social_service").code},
-        {"username": "vaditajs", "display_name": "Sadarbības grupas vadītājs", "role": "group_chair",
-         "institution_code": None},
-        {"username": "admin", "display_name": "Administrators", "role": "admin",
-         "institution_code": None},
-        {"username": "auditors", "display_name": "Auditors", "role": "auditor",
-         "institution_code": None},
-    ]
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemoUser(_Strict):
+    username: str
+    display_name: str
+    role: str
+    institution: str | None = None
+
+
+class DemoCases(_Strict):
+    opened_by: str
+    school: str
+
+
+class DemoData(_Strict):
+    users: list[DemoUser]
+    cases: DemoCases
+
+
+def load_demo_data(rt: Runtime) -> DemoData:
+    path = Path(rt.municipality.directory) / DEMO_FILE
+    try:
+        raw = load_yaml(path)
+        data = DemoData.model_validate(raw)
+    except YamlError as exc:
+        raise ConfigError([exc.problem]) from None
+    except ValidationError as exc:
+        raise ConfigError(Problem(str(path), line_for(raw, tuple(e["loc"])),
+                                  f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+                          for e in exc.errors()) from None
+    problems = []
+    codes = {i.code for i in rt.municipality.institutions}
+    for i, user in enumerate(data.users):
+        if user.role not in rt.registry.roles.user_roles:
+            problems.append(Problem(str(path), line_for(raw, ("users", i)),
+                                    f"unknown user role {user.role!r}"))
+        if user.institution is not None and user.institution not in codes:
+            problems.append(Problem(str(path), line_for(raw, ("users", i)),
+                                    f"unknown institution {user.institution!r}"))
+    if problems:
+        raise ConfigError(problems)
+    return data
+
+
+def load_users(db: sa.Engine, rt: Runtime) -> int:
+    """Create the demo users that do not exist yet; returns how many were added."""
+    users = User.__table__
+    with db.begin() as conn:
+        known = set(conn.execute(sa.select(users.c.username)).scalars())
+        new = [{"username": u.username, "display_name": u.display_name, "role": u.role,
+                "institution_code": u.institution, "email": None, "locale": "lv", "active": True}
+               for u in load_demo_data(rt).users if u.username not in known]
+        if new:
+            conn.execute(sa.insert(users), new)
+    return len(new)
 
 
 def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:
@@ -50,40 +89,26 @@ def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:
     added = load_users(db, rt)
     with db.connect() as conn:
         has_cases = conn.execute(sa.select(sa.func.count()).select_from(Case.__table__)).scalar()
-    return added, 0 if has_cases else _demo_cases(db, rt)
+    return added, 0 if has_cases else _demo_cases(db, rt, load_demo_data(rt).cases)
 
 
-def load_users(db: sa.Engine, rt: Runtime) -> int:
-    users = User.__table__
-    with db.begin() as conn:
-        known = set(conn.execute(sa.select(users.c.username)).scalars())
-        new = [u for u in demo_users(rt) if u["username"] not in known]
-        if new:
-            conn.execute(sa.insert(users), [{**u, "email": None, "locale": "lv", "active": True}
-                                            for u in new])
-    return len(new)
-
-
-def _demo_cases(db: sa.Engine, rt: Runtime) -> int:
-    coordinator = Actor("koordinatore", "coordinator", rt.municipality.institution_for_role(
-        "education_board").code)
-    school = rt.municipality.institutions_with_role("school")[0].code
+def _demo_cases(db: sa.Engine, rt: Runtime, spec: DemoCases) -> int:
+    actor = actor_for(db, spec.opened_by)
     count = 0
-    for i, case_type in enumerate(rt.registry.case_types):
+    for case_type in rt.registry.case_types:
         wf = rt.registry.latest(case_type)
         for steps in (0, 1, 3):
-            child = CHILDREN[count % len(CHILDREN)]
-            result = open_case(db, rt, case_type, coordinator, child_name=child,
-                               child_code=demo_code(count), school=school,
+            result = open_case(db, rt, case_type, actor, child_name=CHILDREN[count % len(CHILDREN)],
+                               child_code=demo_code(count), school=spec.school,
                                fields=sample_fields(wf.open.fields), risk_level="medium")
             count += 1
-            _walk(db, rt, wf, result.reference, steps, coordinator)
+            _walk(db, rt, wf, result.reference, steps, actor)
     return count
 
 
 def _walk(db: sa.Engine, rt: Runtime, wf: Workflow, reference: str, steps: int,
           actor: Actor) -> None:
-    """Fire up to ``steps`` coordinator triggers that lead to non-terminal states."""
+    """Fire up to ``steps`` triggers the actor may fire that lead to non-terminal states."""
     state = wf.initial
     for _ in range(steps):
         for t in wf.transitions_from(state):
@@ -99,6 +124,7 @@ def _walk(db: sa.Engine, rt: Runtime, wf: Workflow, reference: str, steps: int,
 
 
 def sample_fields(specs: dict[str, FieldSpec]) -> dict[str, object]:
+    """Valid values for declared fields (numbers high enough to pass threshold guards)."""
     values: dict[str, object] = {}
     for name, spec in specs.items():
         if spec.type == "int":

@@ -684,7 +684,8 @@ def test_a_broken_roles_file_is_reported_by_name(workflows_copy: Path) -> None:
 @pytest.fixture(scope="module")
 def real_known() -> KnownNames:
     roles = load_roles(WORKFLOWS)
-    municipality = load_municipality(ROOT / "config" / "jelgava", institution_roles=roles.institution_roles)
+    municipality = load_municipality(ROOT / "config" / "jelgava", institution_roles=roles.institution_roles,
+                                     shared_roles=roles.per_case)
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, template_names(),
                       municipality.parameters)
 
