@@ -50,7 +50,7 @@ class PersonalCode:
         return self.code.replace("-", "")
 
 
-def _expected_check(digits: str) -> int:
+def expected_check(digits: str) -> int:
     """The check value for the first ten digits; 10 means no valid check digit exists."""
     return (1101 - sum(w * int(d) for w, d in zip(_WEIGHTS, digits[:10]))) % 11
 
@@ -59,7 +59,7 @@ def checksum_ok(digits: str) -> bool:
     """Whether the 11th digit is the correct check digit.  ``digits``: exactly 11 ASCII digits."""
     if len(digits) != 11 or not _DIGITS.issuperset(digits):
         raise ValueError("checksum_ok expects exactly 11 digits")
-    check = _expected_check(digits)
+    check = expected_check(digits)
     return check < 10 and check == int(digits[10])
 
 
@@ -112,7 +112,7 @@ def parse_personal_code(raw: str) -> PersonalCode:
         warnings = () if checksum_ok(digits) else (NEW_FORMAT_CHECKSUM_WARNING,)
         return PersonalCode(code=code, format="new", birth_date=None, warnings=warnings)
     birth_date = _birth_date(raw, digits)
-    expected = _expected_check(digits)
+    expected = expected_check(digits)
     if expected == 10:
         raise InvalidPersonalCode(
             raw, "no check digit can be valid for the first 10 digits (checksum gives 10)"

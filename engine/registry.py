@@ -141,7 +141,7 @@ def load_registry(
                 problems.append(Problem(str(path), 1,
                                         f"file name must match case_type {wf.case_type!r}"))
             registry.current[wf.case_type] = wf
-    for (case_type, version), wf in registry.versions.items():
+    for case_type, version in registry.versions:
         cur = registry.current.get(case_type)
         if cur is None:
             problems.append(Problem(str(directory), None,
