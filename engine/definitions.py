@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from engine.errors import InvalidWorkflowDefinition, Problem
-from engine.yamlio import LineDict, YamlError, line_for, load_yaml
+from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_problems
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Int = Annotated[int, Strict()]   # `true` is not 1 working day
@@ -213,11 +213,7 @@ def parse_workflow(raw: Any, file: str, known: KnownNames) -> Workflow:
     try:
         wf = Workflow.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            where = ".".join(str(p) for p in loc) or "(top)"
-            c.add(loc, f"{where}: {err['msg']}")
-        raise InvalidWorkflowDefinition(c.problems) from None
+        raise InvalidWorkflowDefinition(validation_problems(file, raw, exc)) from None
     _check(wf, c, known)
     if c.problems:
         raise InvalidWorkflowDefinition(c.problems)

@@ -14,13 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.definitions import KnownNames, Workflow, load_workflow
 from engine.errors import InvalidDeclaration, InvalidWorkflowDefinition, Problem, UnknownCaseType
 from engine.guards import GUARDS
 from engine.machine import MachineCache, SharedMachine
-from engine.yamlio import YamlError, line_for, load_yaml
+from engine.yamlio import load_model
 
 ROLES_FILE = "roles.yaml"
 HISTORY_DIR = "history"
@@ -63,16 +63,7 @@ class Roles:
 
 def load_roles(directory: Path) -> Roles:
     path = directory / ROLES_FILE
-    try:
-        raw = load_yaml(path)
-        parsed = _RolesFile.model_validate(raw)
-    except YamlError as exc:
-        raise InvalidWorkflowDefinition([exc.problem]) from None
-    except ValidationError as exc:
-        raise InvalidWorkflowDefinition(
-            Problem(str(path), line_for(raw, tuple(e["loc"])),
-                    f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}")
-            for e in exc.errors()) from None
+    parsed, raw = load_model(path, _RolesFile, InvalidWorkflowDefinition)
     per_case = [r for r, spec in parsed.institution_roles.items() if spec.per_case]
     if len(per_case) > 1:   # a case stores one per-case institution (its school)
         raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of("institution_roles"),

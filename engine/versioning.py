@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import EVENT, event_hash
 from engine.cases import CASE, TASK
 from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
-from engine.yamlio import YamlError, line_for, load_yaml
+from engine.yamlio import load_model
 
 
 class MigrationPlan(BaseModel):
@@ -47,15 +47,7 @@ class Moved:
 def load_plan(path: Path, registry: WorkflowRegistry) -> MigrationPlan:
     """Parse a plan and check it against both versions: every old state must land somewhere."""
     file = str(path)
-    try:
-        raw = load_yaml(path)
-        plan = MigrationPlan.model_validate(raw)
-    except YamlError as exc:
-        raise InvalidWorkflowDefinition([exc.problem]) from None
-    except ValidationError as exc:
-        raise InvalidWorkflowDefinition(
-            Problem(file, line_for(raw, tuple(e["loc"])), f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-            for e in exc.errors()) from None
+    plan, raw = load_model(path, MigrationPlan, InvalidWorkflowDefinition)
     old = registry.get(plan.case_type, plan.from_version)
     new = registry.get(plan.case_type, plan.to_version)
     problems = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from engine.errors import Problem
+from engine.errors import InvalidDeclaration, Problem
 
 
 class LineDict(dict):  # type: ignore[type-arg]
@@ -135,3 +136,28 @@ def line_for(data: Any, loc: tuple[int | str, ...]) -> int | None:
         else:
             break
     return line
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validation_problems(file: str, raw: Any, exc: ValidationError) -> list[Problem]:
+    """Pydantic errors as ``file:line: path: message`` problems."""
+    return [Problem(file, line_for(raw, tuple(e["loc"])),
+                    f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}")
+            for e in exc.errors()]
+
+
+def load_model(path: Path, model: type[M], error: type[InvalidDeclaration]) -> tuple[M, Any]:
+    """Parse ``path`` into ``model``; any defect raises ``error`` listing every problem.
+
+    Returns the model and the raw (line-aware) data, for checks that need lines.
+    """
+    try:
+        raw = load_yaml(path)
+    except YamlError as exc:
+        raise error([exc.problem]) from None
+    try:
+        return model.model_validate(raw), raw
+    except ValidationError as exc:
+        raise error(validation_problems(str(path), raw, exc)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from engine.cases import fire, open_case
 from engine.definitions import FieldSpec, Workflow
@@ -19,7 +19,7 @@ from engine.personal_code import expected_check
 from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
 from engine.tables import Case, User
-from engine.yamlio import YamlError, line_for, load_yaml
+from engine.yamlio import line_for, load_model
 
 DEMO_FILE = "demo.yaml"
 CHILDREN = ["Anna Bērziņa", "Jānis Kalniņš", "Līga Ozoliņa", "Ēriks Šņore", "Ģirts Čakste",
@@ -49,15 +49,7 @@ class DemoData(_Strict):
 
 def load_demo_data(rt: Runtime) -> DemoData:
     path = Path(rt.municipality.directory) / DEMO_FILE
-    try:
-        raw = load_yaml(path)
-        data = DemoData.model_validate(raw)
-    except YamlError as exc:
-        raise ConfigError([exc.problem]) from None
-    except ValidationError as exc:
-        raise ConfigError(Problem(str(path), line_for(raw, tuple(e["loc"])),
-                                  f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                          for e in exc.errors()) from None
+    data, raw = load_model(path, DemoData, ConfigError)
     problems = []
     codes = {i.code for i in rt.municipality.institutions}
     for i, user in enumerate(data.users):
