@@ -21,6 +21,8 @@ from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
 from gaita.settings import Settings, load_settings
 
 app = typer.Typer(help="Gaita: case routing for children who drop out of the school system.",
+                  epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 not permitted "
+                         "(state, role, field, guard, personal code), 5 conflict (stale version).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 workflows_app = typer.Typer(help="Inspect and validate the workflow declarations.",
                             no_args_is_help=True)
@@ -116,7 +118,9 @@ FieldOpt = Annotated[list[str] | None, typer.Option("--field", help="A field as 
 @app.command()
 @handled
 def init(
-    config: Annotated[Path | None, typer.Option(help="Municipality config folder (GAITA_CONFIG).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Municipality config folder (default GAITA_CONFIG). Other commands read "
+             "GAITA_CONFIG, so set it to the same folder.")] = None,
     demo: Annotated[bool, typer.Option(help="Add demo users for every role and demo cases.")] = False,
 ) -> None:
     """Create or upgrade the database and load the municipality config (idempotent)."""
