@@ -33,15 +33,19 @@ def guard(fn: Guard) -> Guard:
 
 @guard
 def absence_threshold_reached(ctx: GuardContext) -> str | None:
-    """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days)."""
+    """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days).
+
+    The counts are the ones given with this report, never a count stored by an
+    earlier one: the threshold is per semester.
+    """
     if ctx.data.get("age_group") == "preschool":
         limit = int(ctx.param("absences.preschool_unjustified_days"))
-        days = ctx.data.get("unjustified_days")
+        days = ctx.fields.get("unjustified_days")
         if days is not None and int(days) > limit:
             return None
         return f"a pre-school case needs more than {limit} unjustified days (given: {days})"
     limit = int(ctx.param("absences.unjustified_lessons_per_semester"))
-    lessons = int(ctx.data.get("unjustified_lessons") or 0)
+    lessons = int(ctx.fields.get("unjustified_lessons") or 0)
     if lessons > limit:
         return None
     return f"more than {limit} unjustified lessons in the semester are needed (given: {lessons})"

@@ -17,9 +17,11 @@ JELGAVA = {
 }
 
 
-def check(name: str, data: dict[str, Any], **params: Any) -> str | None:
+def check(name: str, data: dict[str, Any], fields: dict[str, Any] | None = None,
+          **params: Any) -> str | None:
     values = {**JELGAVA, **params}
-    return GUARDS[name](GuardContext(data=data, fields=data, param=values.__getitem__))
+    return GUARDS[name](GuardContext(data=data, fields=data if fields is None else fields,
+                                     param=values.__getitem__))
 
 
 @pytest.mark.parametrize(("data", "passes"), [
@@ -31,6 +33,13 @@ def check(name: str, data: dict[str, Any], **params: Any) -> str | None:
 ])
 def test_absence_threshold_follows_mk_89(data: dict[str, Any], passes: bool) -> None:
     assert (check("absence_threshold_reached", data) is None) is passes
+
+
+def test_absence_threshold_uses_this_reports_count_not_an_earlier_one() -> None:
+    earlier = {"age_group": "preschool", "unjustified_days": 9}
+    assert check("absence_threshold_reached", earlier, fields={"unjustified_lessons": 0}) is not None
+    earlier = {"age_group": "basic", "unjustified_lessons": 30}
+    assert check("absence_threshold_reached", earlier, fields={"unjustified_lessons": 4}) is not None
 
 
 def test_absence_threshold_is_configurable() -> None:
