@@ -23,14 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.audit import EVENT, event_hash
-from engine.definitions import Notification, Transition, Workflow
+from engine.definitions import RISK_LEVELS, Notification, Transition, Workflow
 from engine.errors import (
     CaseNotFound, FieldError, GuardFailed, NotFound, PermissionDenied, StaleCase,
     TransitionNotAllowed, UnknownTrigger,
 )
 from engine.fields import coerce_fields
 from engine.guards import GUARDS, GuardContext
-from engine.personal_code import parse_personal_code
+from engine.personal_code import PersonalCode, parse_personal_code
 from engine.runtime import Actor, Runtime
 from engine.tables import Case, Child, Institution, Outbox, ReferenceCounter, Task
 
@@ -86,8 +86,8 @@ def open_case(
     if roles.own_tasks_only(actor.role) and school != actor.institution:
         raise PermissionDenied("institution staff may open cases only for their own institution "
                                f"(use --school {actor.institution})")
-    if risk_level not in ("low", "medium", "high"):
-        raise FieldError("risk_level", f"expected low, medium or high, got {risk_level!r}")
+    if risk_level not in RISK_LEVELS:
+        raise FieldError("risk_level", f"expected one of {', '.join(RISK_LEVELS)}, got {risk_level!r}")
     if not child_name.strip():
         raise FieldError("child_name", "required")
     code = parse_personal_code(child_code)
@@ -98,10 +98,7 @@ def open_case(
             _require_school(conn, school, roles.per_case)
         elif any(s.owner in roles.per_case for s in wf.states.values()):
             raise FieldError("school", f"{case_type} cases need a school (--school CODE)")
-        child_id = conn.execute(sa.insert(CHILD).values(
-            name=child_name.strip(), personal_code=code.code, code_format=code.format,
-            birth_date=code.birth_date, code_hash=code_lookup_hash(rt.code_key, code.digits()),
-        ).returning(CHILD.c.id)).scalar_one()
+        child_id = _child_id(conn, rt, child_name.strip(), code)
         reference = _next_reference(conn, wf.reference_prefix, rt.calendar.local_date(now).year)
         case_id = conn.execute(sa.insert(CASE).values(
             reference=reference, case_type=wf.case_type, definition_version=wf.version,
@@ -123,13 +120,13 @@ def fire(
     now = rt.clock.now()
     with db.begin() as conn:
         case = load_case_row(conn, reference)
+        if expected_version is not None and expected_version != case["version"]:
+            raise StaleCase(reference, expected_version, case["version"])
         wf = rt.registry.get(case["case_type"], case["definition_version"])
         transition = check_transition(conn, rt, wf, case, trigger, actor)
         given = coerce_fields(transition.fields, fields or {})
         data = {**case["data"], **given}
         _check_guards(rt, transition, data, given)
-        if expected_version is not None and expected_version != case["version"]:
-            raise StaleCase(reference, expected_version, case["version"])
         dest = rt.registry.machine(wf).next_state(case["state"], trigger)
         assert dest == transition.dest, "machine and declaration disagree"
         task = _advance(conn, rt, wf, {**case, "data": data}, actor, now, kind="transition",
@@ -262,6 +259,21 @@ def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime
     if spec.remind_before and days > spec.remind_before:
         remind = rt.calendar.due_at(start, days - spec.remind_before)
     return due, remind
+
+
+def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -> int:
+    """The child with this personal code (found by keyed hash), created if new.
+
+    One row per child links repeated cases (a second substance case, a reopened
+    absence case) to the same child.
+    """
+    digest = code_lookup_hash(rt.code_key, code.digits())
+    found = conn.execute(sa.select(CHILD.c.id).where(CHILD.c.code_hash == digest)).scalar()
+    if found is not None:
+        return int(found)
+    return int(conn.execute(sa.insert(CHILD).values(
+        name=name, personal_code=code.code, code_format=code.format, birth_date=code.birth_date,
+        code_hash=digest).returning(CHILD.c.id)).scalar_one())
 
 
 def code_lookup_hash(key: bytes, digits: str) -> str:

@@ -29,6 +29,8 @@ from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_p
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Int = Annotated[int, Strict()]   # `true` is not 1 working day
 FieldType = Literal["int", "text", "bool", "date", "choice"]
+RiskLevel = Literal["low", "medium", "high"]
+RISK_LEVELS: tuple[str, ...] = RiskLevel.__args__
 EscalationAction = Literal[
     "remind_owner", "notify_owner_head", "notify_coordinator", "queue_cooperation_group"
 ]
@@ -72,7 +74,7 @@ class Deadline(_Strict):
 class EscalationStep(_Strict):
     after: Int | str = Field(description="working days after the breach, or a parameter name")
     action: EscalationAction
-    risk: list[Literal["low", "medium", "high"]] | None = None
+    risk: list[RiskLevel] | None = None
 
 
 class FieldSpec(_Strict):
