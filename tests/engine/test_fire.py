@@ -179,3 +179,12 @@ def test_tampered_event_breaks_the_hash_chain(gaita: App) -> None:
         case_id = conn.execute(sa.select(Case.__table__.c.id)).scalar_one()
         problems = verify_chain(conn, case_id)
     assert problems and "event 1" in problems[0]
+
+
+def test_repeated_cases_for_one_child_share_the_child_row(gaita: App) -> None:
+    first, second = open_absence(gaita), open_absence(gaita)
+    assert first != second
+    with gaita.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Child.__table__)).scalar() == 1
+        children = conn.execute(sa.select(Case.__table__.c.child_id)).scalars().all()
+    assert len(set(children)) == 1
