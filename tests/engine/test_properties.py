@@ -2,7 +2,8 @@
 
 For every declared case type Hypothesis opens cases and fires random triggers
 (declared or not, valid from the current state or not) as random demo users,
-with valid sample fields or junk, on a fresh SQLite file per example.  After
+with valid sample fields or junk, on a fresh SQLite file (and, in the
+``...OnPostgresql`` variants, a fresh PostgreSQL database) per example.  After
 every step the database must satisfy the engine's invariants:
 
 (a) a refused ``fire`` changed nothing (case, case_event, task, outbox, child);
@@ -23,6 +24,8 @@ version), and never anything but a ``GaitaError``.
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -51,6 +54,7 @@ from engine.tables import Case, CaseEvent, Child, Outbox, Task, User
 from gaita.demo import CHILDREN, demo_code, sample_fields
 from gaita.settings import ROOT
 from tests.conftest import make_test_app
+from tests.pg import PostgresServer, pg_bin
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +64,7 @@ UNDECLARED_TRIGGER = "no_such_trigger"
 
 SETTINGS = settings(max_examples=25, stateful_step_count=15, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
+PG_SETTINGS = settings(SETTINGS, max_examples=10)   # a database per example costs more
 
 # The declarations, known at collection time.  Only the workflow files are read
 # here (not the municipality config); the machines then run on each app's registry.
@@ -175,7 +180,21 @@ def steps_to_a_guard(wf: Workflow) -> dict[str, int]:
     return dist
 
 
-def make_machine(case_type: str) -> type[RuleBasedStateMachine]:
+_PG: list[PostgresServer] = []   # one server for every PostgreSQL example, started on first use
+
+
+def database_url(backend: str, tmp: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp}/gaita.db"
+    if pg_bin() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL server binaries not installed")
+    if not _PG:
+        _PG.append(PostgresServer())
+        atexit.register(_PG[0].stop)
+    return _PG[0].new_database()
+
+
+def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
     declared = DECLARED.latest(case_type)
     triggers = declared.triggers
     to_guard = steps_to_a_guard(declared)
@@ -187,7 +206,7 @@ def make_machine(case_type: str) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.tmp = tempfile.mkdtemp(prefix="gaita-prop-")
             try:
-                self.app = make_test_app(f"sqlite:///{self.tmp}/gaita.db")
+                self.app = make_test_app(database_url(backend, self.tmp))
             except BaseException:   # teardown is not called when __init__ fails
                 shutil.rmtree(self.tmp, ignore_errors=True)
                 raise
@@ -398,18 +417,20 @@ def make_machine(case_type: str) -> type[RuleBasedStateMachine]:
                     assert c["last_event_hash"] == events[-1].hash
 
     WorkflowMachine.__name__ = WorkflowMachine.__qualname__ = (
-        "".join(p.title() for p in case_type.split("_")) + "Machine")
-    WorkflowMachine.TestCase.settings = SETTINGS
+        "".join(p.title() for p in case_type.split("_")) + "Machine"
+        + ("" if backend == "sqlite" else "OnPostgresql"))
+    WorkflowMachine.TestCase.settings = SETTINGS if backend == "sqlite" else PG_SETTINGS
     return WorkflowMachine
 
 
-def _expose(case_type: str) -> None:
-    """One ``unittest.TestCase`` per case type, e.g. ``TestAbsencesMachine``, for pytest."""
-    machine = make_machine(case_type)
+def _expose(case_type: str, backend: str) -> None:
+    """One ``unittest.TestCase`` per case type and backend, e.g. ``TestAbsencesMachine``."""
+    machine = make_machine(case_type, backend)
     test = machine.TestCase
     test.__name__ = test.__qualname__ = f"Test{machine.__name__}"
-    globals()[test.__name__] = test
+    globals()[test.__name__] = test if backend == "sqlite" else pytest.mark.pg(test)
 
 
 for _case_type in DECLARED.case_types:
-    _expose(_case_type)
+    for _backend in ("sqlite", "postgresql"):
+        _expose(_case_type, _backend)

@@ -37,16 +37,15 @@ def publish_v2(tmp_path: Path) -> Path:
     return wf
 
 
-def test_running_cases_move_to_v2_and_keep_their_history(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    old = make_test_app(url)
+def test_running_cases_move_to_v2_and_keep_their_history(tmp_path: Path, db_url: str) -> None:
+    old = make_test_app(db_url)
     moved_ref = open_absence(old)
     act(old, moved_ref, "record_unjustified", "skola", parents_reached="true")
     act(old, moved_ref, "report_to_board", "skola", unjustified_lessons=30, school_actions="x")
     closed_ref = open_absence(old)
     act(old, closed_ref, "absence_justified", "skola", reason="ārsta zīme")
 
-    new = make_test_app(url, workflows=publish_v2(tmp_path))
+    new = make_test_app(db_url, workflows=publish_v2(tmp_path))
     admin = actor_for(new.db, "admin")
     plan = load_plan(PLAN, new.rt.registry)
     assert [m.reference for m in migrate_cases(new.db, new.rt, plan, admin, dry_run=True)] == [moved_ref]
