@@ -34,7 +34,6 @@ from itertools import cycle
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from bench.baseline import core_steps, plan, prebuilt_steps
 from engine.audit import EVENT
@@ -42,11 +41,11 @@ from engine.cases import CASE, fire, open_case
 from engine.queries import actor_for
 from engine.runtime import Actor
 from gaita.bootstrap import App, build_app
-from gaita.dbsetup import load_institutions
-from gaita.demo import demo_code, load_users
+from gaita.demo import demo_code
 from gaita.settings import load_settings
+from tests.conftest import START, make_test_app
 
-NOW = "2026-11-30T09:00:00+02:00"   # tests.conftest.START, a Monday
+NOW = START.isoformat()   # a Monday
 CASE_TYPE = "absences"
 USER = "koordinatore"
 CYCLE = {"in_school_support": "attendance_restored", "attendance_monitoring": "absences_resumed"}
@@ -76,11 +75,8 @@ class Bed:
 def populate(url: str, n: int) -> None:
     """Schema, institutions and demo users (as ``tests.conftest.make_test_app``), then
     ``n`` absences cases opened and moved to in_school_support through the engine."""
-    app = build_app(load_settings({"GAITA_DATABASE_URL": url, "GAITA_NOW": NOW}))
+    app = make_test_app(url)
     db, rt = app.db, app.rt
-    SQLModel.metadata.create_all(db)
-    load_institutions(db, rt.municipality)
-    load_users(db, rt)
     actor = actor_for(db, USER)
     school = rt.municipality.institutions_with_role("school")[0].code
     refs = [open_case(db, rt, CASE_TYPE, actor, child_name=f"Bench Child {i}",
@@ -92,7 +88,7 @@ def populate(url: str, n: int) -> None:
 
 
 def attach(url: str) -> Bed:
-    app = build_app(load_settings({"GAITA_DATABASE_URL": url, "GAITA_NOW": NOW}))
+    app = build_app(load_settings({"GAITA_DATABASE_URL": url, "GAITA_NOW": NOW}), create=True)
     with app.db.connect() as conn:
         rows = conn.execute(sa.select(CASE.c.reference, CASE.c.id, CASE.c.state, CASE.c.version,
                                       CASE.c.event_seq, CASE.c.data).order_by(CASE.c.id)).all()

@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.audit import EVENT, event_hash
 from engine.definitions import RISK_LEVELS, Notification, Transition, Workflow
@@ -268,12 +270,10 @@ def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -
     absence case) to the same child.
     """
     digest = code_lookup_hash(rt.code_key, code.digits())
-    found = conn.execute(sa.select(CHILD.c.id).where(CHILD.c.code_hash == digest)).scalar()
-    if found is not None:
-        return int(found)
-    return int(conn.execute(sa.insert(CHILD).values(
+    conn.execute(_upsert(conn)(CHILD).values(
         name=name, personal_code=code.code, code_format=code.format, birth_date=code.birth_date,
-        code_hash=digest).returning(CHILD.c.id)).scalar_one())
+        code_hash=digest).on_conflict_do_nothing(index_elements=[CHILD.c.code_hash]))
+    return int(conn.execute(sa.select(CHILD.c.id).where(CHILD.c.code_hash == digest)).scalar_one())
 
 
 def code_lookup_hash(key: bytes, digits: str) -> str:
@@ -288,10 +288,15 @@ def _require_school(conn: sa.Connection, code: str, per_case: frozenset[str]) ->
         raise FieldError("school", f"institution {code!r} is not a school")
 
 
+def _upsert(conn: sa.Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
 def _next_reference(conn: sa.Connection, prefix: str, year: int) -> str:
-    bumped = conn.execute(sa.update(COUNTER).where(COUNTER.c.prefix == prefix, COUNTER.c.year == year)
-                          .values(last=COUNTER.c.last + 1).returning(COUNTER.c.last)).scalar()
-    if bumped is None:
-        conn.execute(sa.insert(COUNTER).values(prefix=prefix, year=year, last=1))
-        bumped = 1
-    return f"{prefix}-{year}-{bumped:05d}"
+    """Atomic even when two openings of the first case of a year race."""
+    stmt = _upsert(conn)(COUNTER).values(prefix=prefix, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[COUNTER.c.prefix, COUNTER.c.year],
+                                      set_={"last": COUNTER.c.last + 1})
+    number = conn.execute(stmt.returning(COUNTER.c.last)).scalar_one()
+    return f"{prefix}-{year}-{number:05d}"

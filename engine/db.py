@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,17 +11,28 @@ from sqlalchemy.engine import make_url
 from engine.errors import DatabaseUnavailable
 
 
-def create_db_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """Build an engine and prove it opens; ``DatabaseUnavailable`` names the reason."""
+def create_db_engine(url: str, *, create: bool = False, **kwargs: Any) -> sa.Engine:
+    """Build an engine and prove it opens; ``DatabaseUnavailable`` names the reason.
+
+    A SQLite file must already exist unless ``create`` (``gaita init``) is set, so
+    a mistyped path is an error instead of a new empty database.  Statement
+    parameters are never put into error messages: they may hold a child's data.
+    """
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseUnavailable(url, "not a database URL (e.g. sqlite:///var/gaita.db)") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise DatabaseUnavailable(safe_url(url), "no such database file; run `gaita init` first")
     try:
-        engine = sa.create_engine(parsed, **kwargs)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        engine = sa.create_engine(parsed, hide_parameters=True, **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise DatabaseUnavailable(safe_url(url), str(exc)) from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)

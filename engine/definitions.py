@@ -23,7 +23,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, model_validator,
 )
 
-from engine.errors import InvalidWorkflowDefinition, Problem
+from engine.errors import InvalidWorkflowDefinition, Problem, UnknownState
 from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_problems
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -157,7 +157,7 @@ class Workflow(_Strict):
         try:
             return self.states[name]
         except KeyError:
-            raise KeyError(f"{self.case_type} v{self.version} has no state {name!r}") from None
+            raise UnknownState(f"{self.case_type} v{self.version}", name, list(self.states)) from None
 
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.source]

@@ -71,7 +71,8 @@ class Child(SQLModel, table=True):
     name: str
     personal_code: str = Field(max_length=12)
     code_format: str = Field(max_length=8)
-    code_hash: str = Field(index=True, max_length=64, description="keyed hash for lookup")
+    code_hash: str = Field(index=True, unique=True, max_length=64,
+                           description="keyed hash of the personal code, for lookup")
     birth_date: date | None = None
 
 

@@ -14,6 +14,7 @@ from engine.municipality import MunicipalityConfig, load_municipality
 from engine.registry import WorkflowRegistry, load_registry, load_roles
 from engine.runtime import Runtime
 from engine.tables import CalendarOverride
+from gaita.dbsetup import require_current_schema
 from gaita.settings import Settings
 from notifications.catalogue import template_names
 
@@ -53,9 +54,13 @@ def make_calendar(municipality: MunicipalityConfig, db: sa.Engine | None = None)
                               extra_holidays=holidays, extra_working_days=working)
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, *, create: bool = False) -> App:
+    """Everything a command needs.  Without ``create`` the database must exist at the
+    schema revision this code expects (``gaita init`` creates or upgrades it)."""
     municipality, registry = load_declarations(settings)
-    db = create_db_engine(settings.database_url)
+    db = create_db_engine(settings.database_url, create=create)
+    if not create:
+        require_current_schema(db)
     rt = Runtime(
         registry=registry, municipality=municipality, calendar=make_calendar(municipality, db),
         clock=make_clock(settings),

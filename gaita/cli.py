@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 
@@ -62,6 +63,10 @@ def handled(fn: F) -> F:
             raise typer.Exit(exit_code(exc)) from None
         except (OSError, ValueError) as exc:
             error(exc)
+            raise typer.Exit(1) from None
+        except sa.exc.SQLAlchemyError as exc:   # parameters are hidden: no child data here
+            orig = getattr(exc, "orig", None) or exc
+            error(f"database error: {str(orig).strip().splitlines()[0]}")
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 
@@ -129,7 +134,7 @@ def init(
     from gaita.demo import load_demo
 
     s = settings(**({"config": config} if config else {}))
-    gaita = build_app(s)
+    gaita = build_app(s, create=True)
     migrate(gaita.db)
     n = load_institutions(gaita.db, gaita.rt.municipality)
     out.print(f"database ready: {gaita.db.url.render_as_string(hide_password=True)}")

@@ -11,18 +11,37 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from engine.errors import GaitaError
 from engine.municipality import MunicipalityConfig
 from engine.tables import Institution
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(connection: sa.Connection) -> Config:
+class SchemaOutOfDate(GaitaError):
+    pass
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     cfg.attributes["connection"] = connection
     return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current_schema(db: sa.Engine) -> None:
+    current, head = current_revision(db), head_revision()
+    if current != head:
+        found = "no Gaita schema" if current is None else f"schema revision {current}"
+        raise SchemaOutOfDate(f"the database has {found}, this version needs {head}; "
+                              "run `gaita init` to create or upgrade it")
 
 
 def migrate(db: sa.Engine, revision: str = "head") -> None:
@@ -31,8 +50,6 @@ def migrate(db: sa.Engine, revision: str = "head") -> None:
 
 
 def current_revision(db: sa.Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with db.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

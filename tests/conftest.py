@@ -46,7 +46,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def make_test_app(db_url: str, **settings: object) -> App:
     s = load_settings({"GAITA_DATABASE_URL": db_url, "GAITA_NOW": START.isoformat()}, **settings)
-    app = build_app(s)
+    app = build_app(s, create=True)
     SQLModel.metadata.create_all(app.db)
     load_institutions(app.db, app.rt.municipality)
     load_users(app.db, app.rt)

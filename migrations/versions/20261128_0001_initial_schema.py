@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('child', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_child_code_hash'), ['code_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_child_code_hash'), ['code_hash'], unique=True)
 
     op.create_table('institution',
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),

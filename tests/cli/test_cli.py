@@ -150,8 +150,14 @@ def test_corrupt_config_is_reported_with_file_and_line(cli: Gaita, tmp_path: Pat
 
 
 def test_database_that_cannot_be_opened(cli: Gaita, tmp_path: Path) -> None:
-    proc = cli("case", "list", ok=False,
-               GAITA_DATABASE_URL=f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    missing = tmp_path / "no" / "such" / "dir.db"
+    proc = cli("case", "list", ok=False, GAITA_DATABASE_URL=f"sqlite:///{missing}")
+    assert proc.returncode == 1 and "cannot open database" in proc.stderr
+    assert "run `gaita init`" in proc.stderr and not missing.parent.exists()   # nothing created
+    (tmp_path / "empty.db").write_bytes(b"")
+    proc = cli("case", "list", ok=False, GAITA_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert proc.returncode == 1 and "no Gaita schema" in proc.stderr
+    proc = cli("--db", "mysql://a@127.0.0.1/c", "case", "list", ok=False)
     assert proc.returncode == 1 and "cannot open database" in proc.stderr
     proc = cli("--db", "postgresql://nobody@127.0.0.1:1/x", "case", "list", ok=False)
     assert proc.returncode == 1 and "cannot open database" in proc.stderr

@@ -188,3 +188,15 @@ def test_repeated_cases_for_one_child_share_the_child_row(gaita: App) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(Child.__table__)).scalar() == 1
         children = conn.execute(sa.select(Case.__table__.c.child_id)).scalars().all()
     assert len(set(children)) == 1
+
+
+def test_concurrent_openings_get_distinct_references_and_one_child(gaita: App) -> None:
+    """The first cases of a year race for the reference counter; the same child twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        refs = list(pool.map(lambda _: open_absence(gaita), range(12)))
+    assert len(set(refs)) == 12
+    assert sorted(refs) == [f"KAV-2026-{n:05d}" for n in range(1, 13)]
+    with gaita.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Child.__table__)).scalar() == 1

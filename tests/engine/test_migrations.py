@@ -12,7 +12,7 @@ from gaita.dbsetup import current_revision, migrate
 
 
 def test_empty_database_migrates_to_head_and_matches_the_models(db_url: str) -> None:
-    db = create_db_engine(db_url)
+    db = create_db_engine(db_url, create=True)
     assert current_revision(db) is None
     migrate(db)
     head = current_revision(db)
@@ -28,7 +28,7 @@ def test_empty_database_migrates_to_head_and_matches_the_models(db_url: str) -> 
 
 
 def test_sqlite_uses_wal(tmp_path: object) -> None:
-    db = create_db_engine(f"sqlite:///{tmp_path}/w.db")
+    db = create_db_engine(f"sqlite:///{tmp_path}/w.db", create=True)
     with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
