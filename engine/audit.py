@@ -40,8 +40,14 @@ def _iso(value: datetime) -> str:
 
 
 def verify_chain(conn: sa.Connection, case_id: int) -> list[str]:
-    """Problems found in one case's chain; an empty list means it verifies."""
+    """Problems found in one case's chain; an empty list means it verifies.
+
+    The case row records the last event's number and hash, so removing events
+    from the end of the chain is found too.
+    """
     problems: list[str] = []
+    head = conn.execute(sa.text("SELECT event_seq, last_event_hash FROM \"case\" WHERE id = :id"),
+                        {"id": case_id}).one()
     prev, expected_seq = "", 1
     rows = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case_id).order_by(EVENT.c.seq))
     for row in rows.mappings():
@@ -52,6 +58,10 @@ def verify_chain(conn: sa.Connection, case_id: int) -> list[str]:
         if event_hash(row["prev_hash"], row) != row["hash"]:
             problems.append(f"event {row['seq']}: hash does not match its content")
         prev, expected_seq = row["hash"], row["seq"] + 1
+    if (expected_seq - 1, prev) != (head.event_seq, head.last_event_hash):
+        problems.append(f"the case records {head.event_seq} events ending in "
+                        f"{head.last_event_hash[:12]}…, the chain has {expected_seq - 1} "
+                        f"ending in {prev[:12] or '(none)'}…")
     return problems
 
 

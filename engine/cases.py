@@ -195,12 +195,9 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
     """Apply one step: state + version, chained event, task hand-over, outbox rows."""
     dest = wf.state(to_state)
     assignee = None if dest.terminal else resolve_role(rt, dest.owner or "", case)
-    seq = case["event_seq"] + 1
-    event = {"case_id": case["id"], "seq": seq, "at": now, "actor": actor.username,
-             "actor_role": actor.role, "actor_institution": actor.institution, "kind": kind,
-             "trigger": trigger, "from_state": from_state, "to_state": to_state,
-             "definition_version": wf.version, "payload": dict(payload)}
-    digest = event_hash(case["last_event_hash"], event)
+    event = next_event(case, actor, now, kind=kind, trigger=trigger, from_state=from_state,
+                       to_state=to_state, definition_version=wf.version, payload=payload)
+    seq, digest = event["seq"], event["hash"]
     closed = dest.terminal
     updated = conn.execute(_UPDATE_CASE, {
         "b_id": case["id"], "b_version": case["version"],
@@ -212,8 +209,7 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
     if updated.rowcount != 1:
         actual = conn.execute(sa.select(CASE.c.version).where(CASE.c.id == case["id"])).scalar()
         raise StaleCase(case["reference"], case["version"], actual)
-    event_id = conn.execute(_INSERT_EVENT, {
-        **event, "prev_hash": case["last_event_hash"], "hash": digest}).scalar_one()
+    event_id = conn.execute(_INSERT_EVENT, event).scalar_one()
     conn.execute(_CLOSE_TASK, {"b_case_id": case["id"], "closed_at": now, "status": "done",
                                "closed_by_event": event_id})
     task = None
@@ -235,6 +231,20 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
                         "state": to_state, "due_at": due_iso},
         } for n in notify])
     return task
+
+
+def next_event(case: Mapping[str, Any], actor: Actor, now: datetime, *, kind: str,
+               trigger: str | None, from_state: str | None, to_state: str,
+               definition_version: int, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's next ``case_event`` row, chained to its last one."""
+    event = {"case_id": case["id"], "seq": case["event_seq"] + 1, "at": now,
+             "actor": actor.username, "actor_role": actor.role,
+             "actor_institution": actor.institution, "kind": kind, "trigger": trigger,
+             "from_state": from_state, "to_state": to_state,
+             "definition_version": definition_version, "payload": dict(payload),
+             "prev_hash": case["last_event_hash"]}
+    event["hash"] = event_hash(case["last_event_hash"], event)
+    return event
 
 
 def resolve_role(rt: Runtime, role: str, case: Mapping[str, Any]) -> str | None:

@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.audit import EVENT, event_hash
-from engine.cases import CASE, TASK
+from engine.audit import EVENT
+from engine.cases import CASE, TASK, next_event, resolve_role
 from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
@@ -88,20 +88,22 @@ def migrate_cases(db: sa.Engine, rt: Runtime, plan: MigrationPlan, actor: Actor,
 
 def _move(conn: sa.Connection, rt: Runtime, plan: MigrationPlan, case: dict[str, Any], dest: str,
           actor: Actor) -> None:
+    """The open task keeps its due date (a rename does not restart the clock); its
+    assignee follows the new version's owner role for the state."""
     now = rt.clock.now()
-    seq = case["event_seq"] + 1
-    event = {"case_id": case["id"], "seq": seq, "at": now, "actor": actor.username,
-             "actor_role": actor.role, "actor_institution": actor.institution, "kind": "migrated",
-             "trigger": None, "from_state": case["state"], "to_state": dest,
-             "definition_version": plan.to_version,
-             "payload": {"from_version": plan.from_version, "to_version": plan.to_version}}
-    digest = event_hash(case["last_event_hash"], event)
+    event = next_event(case, actor, now, kind="migrated", trigger=None,
+                       from_state=case["state"], to_state=dest,
+                       definition_version=plan.to_version,
+                       payload={"from_version": plan.from_version, "to_version": plan.to_version})
+    state = rt.registry.get(plan.case_type, plan.to_version).state(dest)
+    owner = None if state.terminal else resolve_role(rt, state.owner or "", case)
     updated = conn.execute(
         sa.update(CASE).where(CASE.c.id == case["id"], CASE.c.version == case["version"])
         .values(definition_version=plan.to_version, state=dest, version=case["version"] + 1,
-                event_seq=seq, last_event_hash=digest, updated_at=now))
+                event_seq=event["seq"], last_event_hash=event["hash"], owner_institution=owner,
+                updated_at=now))
     if updated.rowcount != 1:
         raise StaleCase(case["reference"], case["version"], None)
-    conn.execute(sa.insert(EVENT).values(**event, prev_hash=case["last_event_hash"], hash=digest))
+    conn.execute(sa.insert(EVENT).values(**event))
     conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))
-                 .values(state=dest))
+                 .values(state=dest, assignee_institution=owner))

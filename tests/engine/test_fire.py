@@ -200,3 +200,17 @@ def test_concurrent_openings_get_distinct_references_and_one_child(gaita: App) -
     assert sorted(refs) == [f"KAV-2026-{n:05d}" for n in range(1, 13)]
     with gaita.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Child.__table__)).scalar() == 1
+
+
+def test_removing_the_last_event_breaks_the_hash_chain(gaita: App) -> None:
+    ref = open_absence(gaita)
+    act(gaita, ref, "record_unjustified", "skola", parents_reached="true")
+    with gaita.db.begin() as conn:   # someone with database access hides the last step
+        last = conn.execute(sa.text("SELECT id FROM case_event WHERE seq = 2")).scalar_one()
+        conn.execute(sa.text("DELETE FROM outbox WHERE event_id = :e"), {"e": last})
+        conn.execute(sa.text("DELETE FROM task WHERE opened_by_event = :e"), {"e": last})
+        conn.execute(sa.text("UPDATE task SET closed_by_event = NULL, closed_at = NULL"))
+        conn.execute(sa.text("DELETE FROM case_event WHERE id = :e"), {"e": last})
+        case_id = conn.execute(sa.select(Case.__table__.c.id)).scalar_one()
+        problems = verify_chain(conn, case_id)
+    assert problems == [problems[0]] and "records 2 events" in problems[0]
