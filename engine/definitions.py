@@ -14,7 +14,7 @@ of the code reaches them through a loaded ``Workflow``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -186,7 +186,8 @@ class KnownNames:
     user_roles: Collection[str]
     guards: Collection[str]
     templates: Collection[str] | None = None   # None: templates not checked
-    parameters: Collection[str] | None = None  # None: parameters not checked
+    parameters: Collection[str] | None = None  # None: not checked; a Mapping: values checked too
+    read_only_roles: Collection[str] = ()      # user roles that may not change a case
 
 
 @dataclass
@@ -238,10 +239,18 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         for i, r in enumerate(roles):
             if r not in known.user_roles:
                 c.add((*loc, i), f"unknown user role {r!r}")
+            elif r in known.read_only_roles:
+                c.add((*loc, i), f"user role {r!r} is read-only and cannot change a case")
 
     def check_param(loc: tuple[int | str, ...], name: str) -> None:
-        if known.parameters is not None and name not in known.parameters:
+        if known.parameters is None:
+            return
+        if name not in known.parameters:
             c.add(loc, f"unknown parameter {name!r} (not in the municipality config)")
+        elif isinstance(known.parameters, Mapping):
+            value = known.parameters[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                c.add(loc, f"parameter {name!r} is {value!r}; a number of working days is needed")
 
     check_user_roles(("open", "roles"), wf.open.roles)
     check_notify(("open", "notify"), wf.open.notify)

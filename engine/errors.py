@@ -61,7 +61,8 @@ class UnknownCaseType(NotFound):
 class UnknownState(NotFound):
     def __init__(self, case_type: str, state: str, known: Sequence[str]):
         self.case_type, self.state = case_type, state
-        super().__init__(f"{case_type} has no state {state!r}; states: {', '.join(known)}")
+        listed = f"; states: {', '.join(known)}" if known else ""
+        super().__init__(f"{case_type} has no state {state!r}{listed}")
 
 
 class CaseNotFound(NotFound):

@@ -6,6 +6,7 @@ checked against its ``FieldSpec`` and stored as a JSON-safe value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from engine.definitions import FieldSpec
 from engine.errors import FieldError
 
+_INT = re.compile(r"-?[0-9]{1,9}")   # ASCII digits only: int() would also take "٣" and "1_0"
 _TRUE = {"true", "yes", "1", "jā", "ja"}
 _FALSE = {"false", "no", "0", "nē", "ne"}
 
@@ -35,12 +37,9 @@ def coerce_fields(specs: Mapping[str, FieldSpec], given: Mapping[str, Any]) -> d
 
 def _coerce(name: str, spec: FieldSpec, value: Any) -> Any:
     if spec.type == "int":
-        if isinstance(value, bool):
-            raise FieldError(name, "expected a whole number")
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise FieldError(name, f"expected a whole number, got {value!r}") from None
+        if isinstance(value, bool) or not _INT.fullmatch(str(value).strip()):
+            raise FieldError(name, f"expected a whole number (up to 9 digits), got {value!r}")
+        number = int(str(value).strip())
         if spec.min is not None and number < spec.min:
             raise FieldError(name, f"must be at least {spec.min}, got {number}")
         return number

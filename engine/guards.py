@@ -43,7 +43,8 @@ def absence_threshold_reached(ctx: GuardContext) -> str | None:
         days = ctx.fields.get("unjustified_days")
         if days is not None and int(days) > limit:
             return None
-        return f"a pre-school case needs more than {limit} unjustified days (given: {days})"
+        given = "none" if days is None else days
+        return f"a pre-school case needs more than {limit} unjustified days (given: {given})"
     limit = int(ctx.param("absences.unjustified_lessons_per_semester"))
     lessons = int(ctx.fields.get("unjustified_lessons") or 0)
     if lessons > limit:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from engine.audit import EVENT, log_access, verify_chain
 from engine.cases import CASE, OUTBOX, TASK, allowed_triggers, load_case_row
-from engine.errors import UserNotFound
+from engine.errors import UnknownState, UserNotFound
 from engine.runtime import Actor, Runtime
 from engine.tables import User
 
@@ -66,10 +66,10 @@ def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
                state: str | None = None, overdue: bool = False,
                include_closed: bool = False, limit: int = 500) -> list[dict[str, Any]]:
     now = rt.clock.now()
-    if case_type is not None:
-        wf = rt.registry.latest(case_type)
-        if state is not None:
-            wf.state(state)  # unknown state -> error naming it
+    if case_type is not None and state is not None:
+        rt.registry.latest(case_type).state(state)  # an unknown state is an error naming it
+    elif state is not None and not any(state in wf.states for wf in rt.registry.versions.values()):
+        raise UnknownState("any case type", state, [])
     query = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
                        CASE.c.owner_institution, CASE.c.version, TASK.c.due_at)
              .select_from(CASE.outerjoin(TASK, sa.and_(TASK.c.case_id == CASE.c.id,

@@ -8,7 +8,7 @@ so that cases pinned to them keep working until they are migrated
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +51,10 @@ class Roles:
     def per_case(self) -> frozenset[str]:
         """Institution roles resolved per case (the case's school), not per municipality."""
         return frozenset(r for r, spec in self.institution_roles.items() if spec.per_case)
+
+    @cached_property
+    def read_only(self) -> frozenset[str]:
+        return frozenset(r for r, spec in self.user_roles.items() if spec.read_only)
 
     def own_tasks_only(self, user_role: str) -> bool:
         spec = self.user_roles.get(user_role)
@@ -100,6 +104,14 @@ class WorkflowRegistry:
         return self.machines.get(workflow)
 
 
+def known_names(roles: Roles, templates: Collection[str] | None = None,
+                parameters: Collection[str] | Mapping[str, object] | None = None) -> KnownNames:
+    """What declarations may name: these roles, the registered guards, and the given
+    templates and municipality parameters (``None``: not checked)."""
+    return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
+                      read_only_roles=roles.read_only)
+
+
 def workflow_files(directory: Path) -> list[Path]:
     files = sorted(p for p in directory.glob("*.yaml") if p.name != ROLES_FILE)
     return files + sorted((directory / HISTORY_DIR).glob("*.yaml"))
@@ -109,11 +121,11 @@ def load_registry(
     directory: Path,
     *,
     templates: Collection[str] | None = None,
-    parameters: Collection[str] | None = None,
+    parameters: Collection[str] | Mapping[str, object] | None = None,
 ) -> WorkflowRegistry:
     """Load and validate every declaration; one error listing all problems of all files."""
     roles = load_roles(directory)
-    known = KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters)
+    known = known_names(roles, templates, parameters)
     registry = WorkflowRegistry(roles)
     problems: list[Problem] = []
     for path in workflow_files(directory):

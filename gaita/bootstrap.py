@@ -11,7 +11,8 @@ from engine.calendar import WorkingDayCalendar
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.db import create_db_engine
 from engine.municipality import MunicipalityConfig, load_municipality
-from engine.registry import WorkflowRegistry, load_registry, load_roles
+from engine.definitions import KnownNames
+from engine.registry import WorkflowRegistry, known_names, load_registry, load_roles
 from engine.runtime import Runtime
 from engine.tables import CalendarOverride
 from gaita.dbsetup import require_current_schema
@@ -27,12 +28,22 @@ class App:
 
 
 def load_declarations(settings: Settings) -> tuple[MunicipalityConfig, WorkflowRegistry]:
+    municipality, known = load_known_names(settings)
+    registry = load_registry(settings.workflows, templates=known.templates,
+                             parameters=known.parameters)
+    return municipality, registry
+
+
+def load_known_names(settings: Settings) -> tuple[MunicipalityConfig, KnownNames]:
+    """The municipality config, and what workflow declarations may name."""
     roles = load_roles(settings.workflows)
     municipality = load_municipality(settings.config, institution_roles=roles.institution_roles,
                                      shared_roles=roles.per_case)
-    registry = load_registry(settings.workflows, templates=template_names(),
-                             parameters=municipality.parameters)
-    return municipality, registry
+    return municipality, known_names(roles, template_names(), parameter_values(municipality))
+
+
+def parameter_values(municipality: MunicipalityConfig) -> dict[str, object]:
+    return {name: p.value for name, p in municipality.parameters.items()}
 
 
 def make_clock(settings: Settings) -> Clock:

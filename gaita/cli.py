@@ -111,6 +111,8 @@ def parse_fields(pairs: list[str] | None) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--field")
+        if key.strip() in fields:
+            raise typer.BadParameter(f"{key.strip()!r} given twice", param_hint="--field")
         fields[key.strip()] = value
     return fields
 

@@ -7,14 +7,11 @@ from typing import Annotated
 
 import typer
 
-from engine.definitions import KnownNames, load_workflow
+from engine.definitions import load_workflow
 from engine.diagram import markdown, mermaid
 from engine.errors import InvalidDeclaration, Problem
-from engine.guards import GUARDS
-from engine.registry import load_roles
-from gaita.bootstrap import load_declarations
+from gaita.bootstrap import load_declarations, load_known_names
 from gaita.cli import JsonOpt, emit_json, err, handled, out, settings, workflows_app
-from notifications.catalogue import template_names
 
 
 @workflows_app.command("list")
@@ -48,10 +45,7 @@ def validate(
         for (case_type, version) in sorted(registry.versions):
             out.print(f"ok  {case_type} v{version}")
         return
-    municipality, _ = load_declarations(s)
-    roles = load_roles(s.workflows)
-    known = KnownNames(roles.institution_roles, roles.user_roles, GUARDS, template_names(),
-                       municipality.parameters)
+    _, known = load_known_names(s)   # the folder's other files need not be valid
     problems: list[Problem] = []
     for path in files:
         try:
@@ -71,7 +65,7 @@ def show(case_type: str, as_json: JsonOpt = False,
          version: Annotated[int | None, typer.Option(help="A published older version.")] = None) -> None:
     """Show a declaration: states, owners, deadlines and transitions."""
     _, registry = load_declarations(settings())
-    wf = registry.get(case_type, version) if version else registry.latest(case_type)
+    wf = registry.get(case_type, version) if version is not None else registry.latest(case_type)
     if as_json:
         emit_json(wf.model_dump(mode="json", exclude={"common"}))
         return

@@ -117,6 +117,10 @@ def test_case_list_filters(cli: Gaita) -> None:
     (["case", "fire", "{ref}", "record_unjustified", "--as", "skola", "--field", "oops"], 2,
      "expected key=value"),
     (["workflows", "diagram", "absences", "--format", "dot"], 2, "unknown format"),
+    (["case", "fire", "{ref}", "record_unjustified", "--as", "skola", "--field",
+      "parents_reached=true", "--field", "parents_reached=false"], 2, "given twice"),
+    (["case", "list", "--state", "nosuch"], 3, "no state 'nosuch'"),
+    (["case", "list", "--type", "absences", "--state", "nosuch"], 3, "no state 'nosuch'"),
 ])
 def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str], code: int,
                                                       message: str) -> None:

@@ -18,9 +18,9 @@ import pytest
 from engine.definitions import KnownNames, Workflow, load_workflow, parse_workflow
 from engine.errors import InvalidWorkflowDefinition, Problem
 from engine.guards import GUARDS
-from engine.municipality import load_municipality
 from engine.registry import load_registry, load_roles
-from gaita.settings import ROOT
+from gaita.bootstrap import load_known_names
+from gaita.settings import ROOT, load_settings
 from notifications.catalogue import template_names
 
 WORKFLOWS = ROOT / "workflows"
@@ -683,11 +683,8 @@ def test_a_broken_roles_file_is_reported_by_name(workflows_copy: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real_known() -> KnownNames:
-    roles = load_roles(WORKFLOWS)
-    municipality = load_municipality(ROOT / "config" / "jelgava", institution_roles=roles.institution_roles,
-                                     shared_roles=roles.per_case)
-    return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, template_names(),
-                      municipality.parameters)
+    _, known = load_known_names(load_settings({}))   # the Jelgava config, as the CLI loads it
+    return known
 
 
 def test_there_are_real_declarations_to_check() -> None:
@@ -754,3 +751,23 @@ def test_cli_validate_prints_a_bad_state_name_problem_verbatim(tmp_path: Path, k
     assert proc.returncode == 1
     assert expected in proc.stderr
 
+
+
+def test_a_deadline_parameter_that_is_not_a_number_of_days_is_rejected(real_known: KnownNames) -> None:
+    params = {**dict(real_known.parameters or {}), "absences.board_assessment_days": "twenty"}
+    known = KnownNames(real_known.institution_roles, real_known.user_roles, real_known.guards,
+                       real_known.templates, params, real_known.read_only_roles)
+    with pytest.raises(InvalidWorkflowDefinition,
+                       match=r"absences.yaml:\d+: parameter 'absences.board_assessment_days' is 'twenty'"):
+        load_workflow(ABSENCES, known)
+
+
+def test_a_read_only_role_may_not_be_permitted_to_change_a_case(tmp_path: Path,
+                                                                 real_known: KnownNames) -> None:
+    text = ABSENCES.read_text(encoding="utf-8").replace(
+        "    roles: [coordinator]\n    guards: [social_problem_present]",
+        "    roles: [coordinator, auditor]\n    guards: [social_problem_present]")
+    path = tmp_path / "absences.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidWorkflowDefinition, match="'auditor' is read-only"):
+        load_workflow(path, real_known)
