@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-export GAITA_DATABASE_URL ?= sqlite:///$(CURDIR)/var/gaita.db
 
 .PHONY: install run test test-fast bench lock system-test-deps docs clean
+# make docs: regenerate docs/workflows.md from the declarations (a test checks it is current)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,6 @@ system-test-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 run: install
-	mkdir -p var
 	$(BIN)/gaita init --demo
 	$(BIN)/gaita workflows list
 	$(BIN)/gaita case list
@@ -41,7 +40,7 @@ bench: install system-test-deps
 	$(BIN)/python -m bench
 
 docs: install
-	$(BIN)/python -m docs.generate
+	$(BIN)/gaita workflows docs > docs/workflows.md
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^gaita' > requirements.lock.new

@@ -4,7 +4,7 @@ One transaction per transition, plain SQLAlchemy Core on the same SQLModel
 tables, in two styles:
 
 * ``core_steps``: statements built on every call with ``.where(...).values(...)``,
-  the way ``engine.cases`` builds them (so the ratio isolates the engine's own work);
+  the naive way to write them;
 * ``prebuilt_steps``: the same statements built once with ``bindparam`` and
   executed with parameter dicts (no per-call construction or cache-key work).
 

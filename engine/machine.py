@@ -47,9 +47,6 @@ class SharedMachine:
             self._local.proxy = proxy
         return proxy
 
-    def triggers_from(self, state: str) -> list[str]:
-        return [t for t in self._machine.get_triggers(state) if t in self._machine.events]
-
     def next_state(self, state: str, trigger: str) -> str | None:
         """The state ``trigger`` leads to from ``state``, or None if it is not valid there."""
         proxy = self._proxy()

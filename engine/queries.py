@@ -1,4 +1,4 @@
-"""Read side: case views and lists.  Every case read is written to the access log."""
+"""Read side: the case view (written to the access log) and case lists."""
 
 from __future__ import annotations
 

@@ -169,12 +169,16 @@ def migrate(
 
 @case_app.command()
 @handled
-def verify(reference: str) -> None:
+def verify(reference: str, as_json: JsonOpt = False) -> None:
     """Verify the case's event hash chain; exit 1 if it was tampered with."""
     gaita = _app()
     with gaita.db.connect() as conn:
         case = load_case_row(conn, reference)
         problems = verify_chain(conn, case["id"])
+    if as_json:
+        emit_json({"reference": reference, "events": case["event_seq"], "ok": not problems,
+                   "problems": problems})
+        raise typer.Exit(1 if problems else 0)
     for p in problems:
         err.print(p, markup=False)
     if problems:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 from sqlalchemy import create_engine
 
 import engine.tables  # noqa: F401  (registers the tables on the metadata)
+from gaita.settings import load_settings
 from sqlmodel import SQLModel
 
 config = context.config
@@ -20,8 +19,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
-        "GAITA_DATABASE_URL", "sqlite:///var/gaita.db")
+    url = context.get_x_argument(as_dictionary=True).get("url") or load_settings().database_url
     with create_engine(url).connect() as conn:
         _run(conn)
         conn.commit()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from engine.clock import FixedClock
+from engine.tables import AccessLog, Case, CaseEvent, Child, Outbox, ReferenceCounter, Task
 from gaita.bootstrap import App, build_app
 from gaita.dbsetup import load_institutions
 from gaita.demo import load_users
@@ -42,6 +45,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'gaita.db'}"
     server: PostgresServer = request.getfixturevalue("pg_server")
     return server.new_database()
+
+
+def snapshot(db: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table a case write touches: what 'the DB is unchanged' compares."""
+    out = {}
+    with db.connect() as conn:
+        for table in (Case, CaseEvent, Task, Outbox, Child, ReferenceCounter, AccessLog):
+            t = table.__table__
+            out[t.name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
+    return out
 
 
 def make_test_app(db_url: str, **settings: object) -> App:

@@ -15,21 +15,12 @@ from engine.errors import (
 )
 from engine.queries import actor_for, case_view
 from engine.runtime import Actor
-from engine.tables import Case, CaseEvent, Child, Outbox, Task
+from engine.tables import Case, Child, Outbox, Task
 from gaita.bootstrap import App
+from tests.conftest import snapshot
 
 SCHOOL = "jelgavas-4-vsk"
 CODE = "120514-21234"
-
-
-def snapshot(gaita: App) -> dict[str, list[Any]]:
-    """Every row of every case table: what 'the DB is unchanged' compares."""
-    out = {}
-    with gaita.db.connect() as conn:
-        for table in (Case, CaseEvent, Task, Outbox, Child):
-            t = table.__table__
-            out[t.name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
-    return out
 
 
 def open_absence(gaita: App, **kw: Any) -> str:
@@ -92,28 +83,28 @@ def test_latvian_text_survives_the_database(gaita: App) -> None:
 def test_bad_trigger_input_is_refused_and_changes_nothing(
         gaita: App, trigger: str, user: str, fields: dict[str, Any], error: type, message: str) -> None:
     ref = open_absence(gaita)
-    before = snapshot(gaita)
+    before = snapshot(gaita.db)
     with pytest.raises(error, match=message):
         act(gaita, ref, trigger, user, **fields)
-    assert snapshot(gaita) == before
+    assert snapshot(gaita.db) == before
 
 
 def test_failing_guard_is_named_and_changes_nothing(gaita: App) -> None:
     ref = open_absence(gaita)
     act(gaita, ref, "record_unjustified", "skola", parents_reached="true")
-    before = snapshot(gaita)
+    before = snapshot(gaita.db)
     with pytest.raises(GuardFailed, match="absence_threshold_reached.*more than 20"):
         act(gaita, ref, "report_to_board", "skola", unjustified_lessons=20, school_actions="x")
-    assert snapshot(gaita) == before
+    assert snapshot(gaita.db) == before
 
 
 def test_stale_version_is_a_conflict_and_changes_nothing(gaita: App) -> None:
     ref = open_absence(gaita)
-    before = snapshot(gaita)
+    before = snapshot(gaita.db)
     with pytest.raises(StaleCase, match="expected version 7"):
         fire(gaita.db, gaita.rt, ref, "record_unjustified", actor_for(gaita.db, "skola"),
              {"parents_reached": "true"}, expected_version=7)
-    assert snapshot(gaita) == before
+    assert snapshot(gaita.db) == before
 
 
 def test_concurrent_writer_loses_with_a_conflict(gaita: App) -> None:
@@ -145,10 +136,10 @@ def test_bad_opening_is_refused_and_writes_nothing(
     user = kwargs.pop("user", "koordinatore")
     case_type = kwargs.pop("case_type", "absences")
     args.update(kwargs)
-    before = snapshot(gaita)
+    before = snapshot(gaita.db)
     with pytest.raises(error, match=message):
         open_case(gaita.db, gaita.rt, case_type, actor_for(gaita.db, user), **args)
-    assert snapshot(gaita) == before
+    assert snapshot(gaita.db) == before
 
 
 def test_new_format_code_with_bad_checksum_is_a_warning(gaita: App) -> None:

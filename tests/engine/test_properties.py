@@ -53,7 +53,7 @@ from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Child, Outbox, Task, User
 from gaita.demo import CHILDREN, demo_code, sample_fields
 from gaita.settings import ROOT
-from tests.conftest import make_test_app
+from tests.conftest import make_test_app, snapshot
 from tests.pg import PostgresServer, pg_bin
 
 pytestmark = pytest.mark.slow
@@ -75,15 +75,6 @@ junk_value = st.one_of(
     st.sampled_from(["", " ", "maybe", "2026-13-45", "true", "nē", "25", "-1"]),
     st.lists(st.integers(), max_size=2),
 )
-
-
-def snapshot(db: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with db.connect() as conn:
-        out = {}
-        for table in SNAPSHOT_TABLES:
-            t = table.__table__
-            out[t.name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
-    return out
 
 
 def case_row(db: sa.Engine, reference: str) -> dict[str, Any]:
