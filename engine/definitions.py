@@ -188,6 +188,7 @@ class KnownNames:
     templates: Collection[str] | None = None   # None: templates not checked
     parameters: Collection[str] | None = None  # None: not checked; a Mapping: values checked too
     read_only_roles: Collection[str] = ()      # user roles that may not change a case
+    guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)  # fields a guard reads
 
 
 @dataclass
@@ -279,6 +280,7 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)
 
+    declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
     seen: dict[tuple[str, str], int] = {}
     for i, t in enumerate(wf.transitions):
         loc = ("transitions", i)
@@ -299,6 +301,10 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         for j, g in enumerate(t.guards):
             if g not in known.guards:
                 c.add((*loc, "guards", j), f"transition {t.trigger!r}: unknown guard {g!r}")
+            for name in known.guard_fields.get(g, ()):
+                if name not in declared_fields:
+                    c.add((*loc, "guards", j), f"guard {g!r} reads the field {name!r}, which "
+                                               "no opening or transition of this workflow declares")
         check_notify((*loc, "notify"), t.notify)
 
     if c.problems:

@@ -24,14 +24,20 @@ class GuardContext:
 
 Guard = Callable[[GuardContext], str | None]
 GUARDS: dict[str, Guard] = {}
+GUARD_FIELDS: dict[str, tuple[str, ...]] = {}   # the case fields each guard reads
 
 
-def guard(fn: Guard) -> Guard:
-    GUARDS[fn.__name__] = fn
-    return fn
+def guard(*fields: str) -> Callable[[Guard], Guard]:
+    """Register a guard and the case fields it reads; the validator checks that a
+    workflow using the guard declares them."""
+    def register(fn: Guard) -> Guard:
+        GUARDS[fn.__name__] = fn
+        GUARD_FIELDS[fn.__name__] = fields
+        return fn
+    return register
 
 
-@guard
+@guard("age_group", "unjustified_lessons", "unjustified_days")
 def absence_threshold_reached(ctx: GuardContext) -> str | None:
     """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days).
 
@@ -59,7 +65,7 @@ def _required_flag(ctx: GuardContext, rule: str, field: str, reason: str) -> str
     return reason
 
 
-@guard
+@guard("social_problem")
 def social_problem_present(ctx: GuardContext) -> str | None:
     """Jelgava: JSLP takes an absence case only when it comes with a social problem."""
     return _required_flag(ctx, "jslp.absences_require_social_problem", "social_problem",
@@ -67,14 +73,14 @@ def social_problem_present(ctx: GuardContext) -> str | None:
                           "social problem")
 
 
-@guard
+@guard("abroad_ruled_out")
 def other_reasons_ruled_out(ctx: GuardContext) -> str | None:
     """Jelgava: JSLP takes an unregistered child only once being abroad etc. is ruled out."""
     return _required_flag(ctx, "jslp.unregistered_requires_abroad_ruled_out", "abroad_ruled_out",
                           "being abroad and other exclusion reasons must be ruled out first")
 
 
-@guard
+@guard("incident_count")
 def substance_use_meets_jslp_threshold(ctx: GuardContext) -> str | None:
     """Jelgava: JSLP takes a substance case when use reaches a set frequency."""
     minimum = int(ctx.param("jslp.substances_min_incidents"))
@@ -84,7 +90,7 @@ def substance_use_meets_jslp_threshold(ctx: GuardContext) -> str | None:
     return f"the social service takes a substance case from {minimum} incidents (given: {count})"
 
 
-@guard
+@guard("incident_count")
 def repeated_substance_use(ctx: GuardContext) -> str | None:
     """Jelgava: narcologist consultations only for repeated use (a second incident or more)."""
     count = int(ctx.data.get("incident_count") or 0)
@@ -93,7 +99,7 @@ def repeated_substance_use(ctx: GuardContext) -> str | None:
     return f"narcologist consultations are for repeated use only (incidents recorded: {count})"
 
 
-@guard
+@guard("no_improvement", "parents_not_cooperating")
 def parents_not_cooperating(ctx: GuardContext) -> str | None:
     """MK 474 p. 12: no improvement and the parents do not cooperate."""
     if ctx.data.get("no_improvement") is True and ctx.data.get("parents_not_cooperating") is True:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.definitions import KnownNames, Workflow, load_workflow
 from engine.errors import InvalidDeclaration, InvalidWorkflowDefinition, Problem, UnknownCaseType
-from engine.guards import GUARDS
+from engine.guards import GUARD_FIELDS, GUARDS
 from engine.machine import MachineCache, SharedMachine
 from engine.yamlio import load_model
 
@@ -109,7 +109,7 @@ def known_names(roles: Roles, templates: Collection[str] | None = None,
     """What declarations may name: these roles, the registered guards, and the given
     templates and municipality parameters (``None``: not checked)."""
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
-                      read_only_roles=roles.read_only)
+                      read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS)
 
 
 def workflow_files(directory: Path) -> list[Path]:

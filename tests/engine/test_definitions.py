@@ -771,3 +771,16 @@ def test_a_read_only_role_may_not_be_permitted_to_change_a_case(tmp_path: Path,
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InvalidWorkflowDefinition, match="'auditor' is read-only"):
         load_workflow(path, real_known)
+
+
+def test_a_guard_whose_fields_the_workflow_does_not_declare_is_rejected(
+        tmp_path: Path, real_known: KnownNames) -> None:
+    text = ABSENCES.read_text(encoding="utf-8")
+    cut = ("      social_problem:\n        type: bool\n"
+           "        title: {lv: Kavējumi saistīti ar sociālu problēmu, en: Absences come with a social problem}\n")
+    assert cut in text
+    path = tmp_path / "absences.yaml"
+    path.write_text(text.replace(cut, ""), encoding="utf-8")
+    with pytest.raises(InvalidWorkflowDefinition,
+                       match="guard 'social_problem_present' reads the field 'social_problem'"):
+        load_workflow(path, real_known)
