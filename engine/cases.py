@@ -90,8 +90,8 @@ def open_case(
                                f"(use --school {actor.institution})")
     if risk_level not in RISK_LEVELS:
         raise FieldError("risk_level", f"expected one of {', '.join(RISK_LEVELS)}, got {risk_level!r}")
-    if not child_name.strip():
-        raise FieldError("child_name", "required")
+    if not any(ch.isalpha() for ch in child_name):
+        raise FieldError("child_name", "required (a name with letters)")
     code = parse_personal_code(child_code)
     data = coerce_fields(wf.open.fields, fields or {})
     now = rt.clock.now()
@@ -100,7 +100,7 @@ def open_case(
             _require_school(conn, school, roles.per_case)
         elif any(s.owner in roles.per_case for s in wf.states.values()):
             raise FieldError("school", f"{case_type} cases need a school (--school CODE)")
-        child_id = _child_id(conn, rt, child_name.strip(), code)
+        child_id, kept_name = _child_id(conn, rt, " ".join(child_name.split()), code)
         reference = _next_reference(conn, wf.reference_prefix, rt.calendar.local_date(now).year)
         case_id = conn.execute(sa.insert(CASE).values(
             reference=reference, case_type=wf.case_type, definition_version=wf.version,
@@ -112,7 +112,10 @@ def open_case(
                 "version": 0, "event_seq": 0, "last_event_hash": "", "data": data}
         task = _advance(conn, rt, wf, case, actor, now, kind="opened", trigger=None,
                         from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify)
-    return FireResult(reference, None, None, wf.initial, 1, task, warnings=code.warnings)
+    warnings = code.warnings + (
+        ("a child with this personal code is already registered under another name; "
+         "the registered name was kept",) if kept_name else ())
+    return FireResult(reference, None, None, wf.initial, 1, task, warnings=warnings)
 
 
 def fire(
@@ -273,8 +276,9 @@ def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime
     return due, remind
 
 
-def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -> int:
-    """The child with this personal code (found by keyed hash), created if new.
+def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -> tuple[int, bool]:
+    """The child with this personal code (found by keyed hash), created if new, and
+    whether an existing child's different name was kept.
 
     One row per child links repeated cases (a second substance case, a reopened
     absence case) to the same child.
@@ -283,7 +287,8 @@ def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -
     conn.execute(_upsert(conn)(CHILD).values(
         name=name, personal_code=code.code, code_format=code.format, birth_date=code.birth_date,
         code_hash=digest).on_conflict_do_nothing(index_elements=[CHILD.c.code_hash]))
-    return int(conn.execute(sa.select(CHILD.c.id).where(CHILD.c.code_hash == digest)).scalar_one())
+    row = conn.execute(sa.select(CHILD.c.id, CHILD.c.name).where(CHILD.c.code_hash == digest)).one()
+    return int(row.id), row.name != name
 
 
 def code_lookup_hash(key: bytes, digits: str) -> str:

@@ -13,6 +13,7 @@ from engine.errors import (
     CaseNotFound, FieldError, GuardFailed, InvalidPersonalCode, PermissionDenied, StaleCase,
     TransitionNotAllowed, UnknownCaseType, UnknownTrigger,
 )
+from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING
 from engine.queries import actor_for, case_view
 from engine.runtime import Actor
 from engine.tables import Case, Child, Outbox, Task
@@ -126,6 +127,7 @@ def test_concurrent_writer_loses_with_a_conflict(gaita: App) -> None:
     ({"school": None}, FieldError, "need a school"),
     ({"school": "jip"}, FieldError, "not a school"),
     ({"case_type": "nope"}, UnknownCaseType, "unknown case type 'nope'"),
+    ({"child_name": " \u200b "}, FieldError, "child_name"),
     ({"user": "auditors"}, PermissionDenied, "may not open"),
 ])
 def test_bad_opening_is_refused_and_writes_nothing(
@@ -146,7 +148,7 @@ def test_new_format_code_with_bad_checksum_is_a_warning(gaita: App) -> None:
     result = open_case(gaita.db, gaita.rt, "absences", actor_for(gaita.db, "koordinatore"),
                        child_name="Anna", child_code="32000000000", school=SCHOOL,
                        fields={"age_group": "basic"})
-    assert result.warnings or result.reference  # opened either way
+    assert result.warnings == (NEW_FORMAT_CHECKSUM_WARNING,)
 
 
 def test_unknown_case_reference(gaita: App) -> None:
@@ -175,6 +177,10 @@ def test_tampered_event_breaks_the_hash_chain(gaita: App) -> None:
 def test_repeated_cases_for_one_child_share_the_child_row(gaita: App) -> None:
     first, second = open_absence(gaita), open_absence(gaita)
     assert first != second
+    other_name = open_case(gaita.db, gaita.rt, "absences", actor_for(gaita.db, "skola"),
+                           child_name="Jānis  Cits", child_code=CODE, school=SCHOOL,
+                           fields={"age_group": "basic"})
+    assert "registered name was kept" in other_name.warnings[0]
     with gaita.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Child.__table__)).scalar() == 1
         children = conn.execute(sa.select(Case.__table__.c.child_id)).scalars().all()
