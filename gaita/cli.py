@@ -28,8 +28,11 @@ app = typer.Typer(help="Gaita: case routing for children who drop out of the sch
 workflows_app = typer.Typer(help="Inspect and validate the workflow declarations.",
                             no_args_is_help=True)
 case_app = typer.Typer(help="Open, advance and inspect cases.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Administrators' holiday and working-day overrides.",
+                           no_args_is_help=True)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(case_app, name="case")
+app.add_typer(calendar_app, name="calendar")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -147,7 +150,7 @@ def init(
         out.print(f"demo: {users} users added, {cases} cases added")
 
 
-from gaita import cli_cases, cli_workflows  # noqa: E402,F401  (register the sub-commands)
+from gaita import cli_calendar, cli_cases, cli_workflows  # noqa: E402,F401  (register the sub-commands)
 
 
 def main() -> None:

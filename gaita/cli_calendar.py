@@ -1,0 +1,59 @@
+"""``gaita calendar list | set | remove``: administrators' holiday and working-day overrides."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from engine.overrides import list_overrides, remove_override, set_override
+from engine.queries import actor_for
+from gaita.bootstrap import build_app
+from gaita.cli import AsOpt, JsonOpt, calendar_app, emit_json, handled, out, settings
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+@calendar_app.command("list")
+@handled
+def list_cmd(as_json: JsonOpt = False) -> None:
+    """List the overrides added by administrators (the Latvian calendar itself is built in)."""
+    rows = list_overrides(build_app(settings()).db)
+    if as_json:
+        emit_json([{**r, "day": r["day"].isoformat()} for r in rows])
+        return
+    for r in rows:
+        out.print(f"{r['day']:%d.%m.%Y}  {r['kind']:<12} {r['note']}  ({r['created_by']})", markup=False)
+    if not rows:
+        out.print("no overrides")
+
+
+@calendar_app.command("set")
+@handled
+def set_cmd(
+    day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
+    kind: Annotated[str, typer.Option(help="holiday or working_day.")],
+    as_user: AsOpt,
+    note: Annotated[str, typer.Option(help="Why (e.g. the Cabinet order).")] = "",
+) -> None:
+    """Make DAY a holiday or a working day; deadlines computed from now on follow it."""
+    gaita = build_app(settings())
+    set_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day),
+                 kind, note, gaita.rt.clock.now())
+    out.print(f"{day}: {kind}")
+
+
+@calendar_app.command("remove")
+@handled
+def remove_cmd(day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
+               as_user: AsOpt) -> None:
+    """Remove the override on DAY."""
+    gaita = build_app(settings())
+    remove_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day))
+    out.print(f"{day}: override removed")
