@@ -185,3 +185,17 @@ def test_docs_workflows_md_is_generated_from_the_declarations(cli: Gaita) -> Non
     generated = cli("workflows", "docs").stdout
     committed = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
     assert generated == committed, "regenerate: gaita workflows docs > docs/workflows.md"
+
+
+def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
+    assert cli("calendar", "set", "2027-03-01", "--kind", "holiday", "--note", "Rīkojums",
+               "--as", "admin").returncode == 0
+    assert cli.json("calendar", "list") == [{
+        "day": "2027-03-01", "kind": "holiday", "note": "Rīkojums", "created_by": "admin",
+        "created_at": "2026-11-30T07:00:00+00:00"}]
+    proc = cli("calendar", "set", "2027-03-02", "--kind", "holiday", "--as", "skola", ok=False)
+    assert proc.returncode == 4 and "only an administrator" in proc.stderr
+    proc = cli("calendar", "set", "2027-02-30", "--kind", "holiday", "--as", "admin", ok=False)
+    assert proc.returncode == 2 and "expected a date" in proc.stderr
+    cli("calendar", "remove", "2027-03-01", "--as", "admin")
+    assert cli.json("calendar", "list") == []
