@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.tables import AccessLog, CaseEvent
+from engine.tables import AccessLog, Case, CaseEvent
 
+CASE = Case.__table__
 EVENT = CaseEvent.__table__
 ACCESS = AccessLog.__table__
 
@@ -40,17 +41,19 @@ def _iso(value: datetime) -> str:
 
 
 def verify_chain(conn: sa.Connection, case_id: int) -> list[str]:
-    """Problems found in one case's chain; an empty list means it verifies.
-
-    The case row records the last event's number and hash, so removing events
-    from the end of the chain is found too.
-    """
-    problems: list[str] = []
-    head = conn.execute(sa.text("SELECT event_seq, last_event_hash FROM \"case\" WHERE id = :id"),
-                        {"id": case_id}).one()
-    prev, expected_seq = "", 1
+    """Problems found in one case's chain; an empty list means it verifies."""
+    head = conn.execute(sa.select(CASE.c.event_seq, CASE.c.last_event_hash)
+                        .where(CASE.c.id == case_id)).one()
     rows = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case_id).order_by(EVENT.c.seq))
-    for row in rows.mappings():
+    return chain_problems(rows.mappings(), head.event_seq, head.last_event_hash)
+
+
+def chain_problems(events: Iterable[Mapping[str, Any]], head_seq: int, head_hash: str) -> list[str]:
+    """Check events (in ``seq`` order) against each other and against the head the
+    case row records, so removing events from the end of the chain is found too."""
+    problems: list[str] = []
+    prev, expected_seq = "", 1
+    for row in events:
         if row["seq"] != expected_seq:
             problems.append(f"event seq {row['seq']} where {expected_seq} was expected")
         if row["prev_hash"] != prev:
@@ -58,9 +61,9 @@ def verify_chain(conn: sa.Connection, case_id: int) -> list[str]:
         if event_hash(row["prev_hash"], row) != row["hash"]:
             problems.append(f"event {row['seq']}: hash does not match its content")
         prev, expected_seq = row["hash"], row["seq"] + 1
-    if (expected_seq - 1, prev) != (head.event_seq, head.last_event_hash):
-        problems.append(f"the case records {head.event_seq} events ending in "
-                        f"{head.last_event_hash[:12]}…, the chain has {expected_seq - 1} "
+    if (expected_seq - 1, prev) != (head_seq, head_hash):
+        problems.append(f"the case records {head_seq} events ending in "
+                        f"{head_hash[:12]}…, the chain has {expected_seq - 1} "
                         f"ending in {prev[:12] or '(none)'}…")
     return problems
 

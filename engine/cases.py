@@ -128,7 +128,7 @@ def fire(
         if expected_version is not None and expected_version != case["version"]:
             raise StaleCase(reference, expected_version, case["version"])
         wf = rt.registry.get(case["case_type"], case["definition_version"])
-        transition = check_transition(conn, rt, wf, case, trigger, actor)
+        transition = check_transition(rt, wf, case, trigger, actor)
         given = coerce_fields(transition.fields, fields or {})
         data = {**case["data"], **given}
         _check_guards(rt, transition, data, given)
@@ -149,11 +149,6 @@ def load_case_row(conn: sa.Connection, reference: str) -> dict[str, Any]:
     return dict(row)
 
 
-def open_task_assignee(conn: sa.Connection, case_id: int) -> str | None:
-    return conn.execute(sa.select(TASK.c.assignee_institution).where(
-        TASK.c.case_id == case_id, TASK.c.closed_at.is_(None))).scalar_one_or_none()
-
-
 def allowed_triggers(rt: Runtime, wf: Workflow, state: str, actor: Actor,
                      assignee: str | None) -> list[str]:
     """The triggers this actor may fire now (guards and fields not yet checked)."""
@@ -162,8 +157,8 @@ def allowed_triggers(rt: Runtime, wf: Workflow, state: str, actor: Actor,
     return [t.trigger for t in wf.transitions_from(state) if actor.role in t.roles]
 
 
-def check_transition(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, Any],
-                     trigger: str, actor: Actor) -> Transition:
+def check_transition(rt: Runtime, wf: Workflow, case: Mapping[str, Any], trigger: str,
+                     actor: Actor) -> Transition:
     state = case["state"]
     valid = [t.trigger for t in wf.transitions_from(state)]
     if trigger not in wf.triggers:
@@ -175,7 +170,7 @@ def check_transition(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mappi
         raise PermissionDenied(f"role {actor.role!r} may not fire {trigger!r}; "
                                f"permitted roles: {', '.join(transition.roles)}")
     if rt.registry.roles.own_tasks_only(actor.role):
-        assignee = open_task_assignee(conn, case["id"])
+        assignee = case["owner_institution"]   # always the open task's assignee (_advance)
         if actor.institution != assignee:
             raise PermissionDenied(f"{trigger!r} belongs to the institution holding the task "
                                    f"({assignee}), not to {actor.institution}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.audit import EVENT, log_access, verify_chain
+from engine.audit import EVENT, chain_problems, log_access
 from engine.cases import CASE, OUTBOX, TASK, allowed_triggers, load_case_row
 from engine.errors import UnknownState, UserNotFound
 from engine.runtime import Actor, Runtime
@@ -39,7 +39,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         mail = conn.execute(sa.select(OUTBOX.c.event_id, OUTBOX.c.template, OUTBOX.c.recipient_role,
                                       OUTBOX.c.recipient_institution, OUTBOX.c.status)
                             .where(OUTBOX.c.case_id == case["id"])).mappings().all()
-        chain = verify_chain(conn, case["id"])
+
+    chain = chain_problems(events, case["event_seq"], case["last_event_hash"])
     state = wf.state(case["state"])
     assignee = task["assignee_institution"] if task else None
     due = task["due_at"] if task else None

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 import typer
@@ -20,6 +20,9 @@ from rich.console import Console
 
 from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
 from gaita.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gaita.bootstrap import App
 
 app = typer.Typer(help="Gaita: case routing for children who drop out of the school system.",
                   epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 not permitted "
@@ -96,6 +99,13 @@ def main_options(
 
 def settings(**extra: Any) -> Settings:
     return load_settings(**{**_Options.overrides, **extra})
+
+
+def current_app() -> App:
+    """The runtime and database for a command that works on an initialised database."""
+    from gaita.bootstrap import build_app
+
+    return build_app(settings())
 
 
 def emit_json(data: Any) -> None:

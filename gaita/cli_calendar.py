@@ -9,8 +9,7 @@ import typer
 
 from engine.overrides import list_overrides, remove_override, set_override
 from engine.queries import actor_for
-from gaita.bootstrap import build_app
-from gaita.cli import AsOpt, JsonOpt, calendar_app, emit_json, handled, out, settings
+from gaita.cli import AsOpt, JsonOpt, calendar_app, current_app, emit_json, handled, out
 
 
 def _day(text: str) -> date:
@@ -24,7 +23,7 @@ def _day(text: str) -> date:
 @handled
 def list_cmd(as_json: JsonOpt = False) -> None:
     """List the overrides added by administrators (the Latvian calendar itself is built in)."""
-    rows = list_overrides(build_app(settings()).db)
+    rows = list_overrides(current_app().db)
     if as_json:
         emit_json([{**r, "day": r["day"].isoformat()} for r in rows])
         return
@@ -43,7 +42,7 @@ def set_cmd(
     note: Annotated[str, typer.Option(help="Why (e.g. the Cabinet order).")] = "",
 ) -> None:
     """Make DAY a holiday or a working day; deadlines computed from now on follow it."""
-    gaita = build_app(settings())
+    gaita = current_app()
     set_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day),
                  kind, note, gaita.rt.clock.now())
     out.print(f"{day}: {kind}")
@@ -54,6 +53,6 @@ def set_cmd(
 def remove_cmd(day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
                as_user: AsOpt) -> None:
     """Remove the override on DAY."""
-    gaita = build_app(settings())
+    gaita = current_app()
     remove_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day))
     out.print(f"{day}: override removed")

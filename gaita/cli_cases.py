@@ -14,12 +14,10 @@ from engine.errors import PermissionDenied
 from engine.queries import actor_for, case_view, list_cases
 from engine.runtime import Actor
 from engine.versioning import load_plan, migrate_cases
-from gaita.bootstrap import App, build_app
-from gaita.cli import AsOpt, FieldOpt, JsonOpt, case_app, emit_json, err, handled, out, parse_fields, settings
-
-
-def _app() -> App:
-    return build_app(settings())
+from gaita.bootstrap import App
+from gaita.cli import (
+    AsOpt, FieldOpt, JsonOpt, case_app, current_app, emit_json, err, handled, out, parse_fields,
+)
 
 
 def _print_result(gaita: App, result: FireResult, as_json: bool) -> None:
@@ -62,7 +60,7 @@ def open_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Open a case of TYPE."""
-    gaita = _app()
+    gaita = current_app()
     actor = actor_for(gaita.db, as_user)
     result = open_case(gaita.db, gaita.rt, case_type, actor, child_name=child_name,
                        child_code=child_code, school=school, fields=parse_fields(field),
@@ -79,7 +77,7 @@ def fire_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fire TRIGGER on the case REFERENCE."""
-    gaita = _app()
+    gaita = current_app()
     actor = actor_for(gaita.db, as_user)
     result = fire(gaita.db, gaita.rt, reference, trigger, actor, parse_fields(field),
                   expected_version=expect_version)
@@ -92,7 +90,7 @@ def show(reference: str,
          as_user: Annotated[str | None, typer.Option("--as", help="Show the triggers this user may fire.")] = None,
          as_json: JsonOpt = False) -> None:
     """Show a case: state, owner, due date, allowed triggers and timeline."""
-    gaita = _app()
+    gaita = current_app()
     # Without --as: an anonymous reader, recorded in the access log, offered no triggers.
     actor = actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "")
     view = case_view(gaita.db, gaita.rt, reference, actor)
@@ -130,7 +128,7 @@ def list_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """List cases."""
-    gaita = _app()
+    gaita = current_app()
     rows = list_cases(gaita.db, gaita.rt, case_type=case_type, state=state, overdue=overdue,
                       include_closed=closed)
     if as_json:
@@ -153,7 +151,7 @@ def migrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Move open cases pinned to an older workflow version to a newer one."""
-    gaita = _app()
+    gaita = current_app()
     actor = actor_for(gaita.db, as_user)
     if not gaita.rt.registry.roles.administers(actor.role):
         raise PermissionDenied(f"only an administrator may migrate cases (you are {actor.role!r})")
@@ -171,7 +169,7 @@ def migrate(
 @handled
 def verify(reference: str, as_json: JsonOpt = False) -> None:
     """Verify the case's event hash chain; exit 1 if it was tampered with."""
-    gaita = _app()
+    gaita = current_app()
     with gaita.db.connect() as conn:
         case = load_case_row(conn, reference)
         problems = verify_chain(conn, case["id"])
