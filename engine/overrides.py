@@ -20,6 +20,7 @@ from engine.tables import CalendarOverride
 OVERRIDE = CalendarOverride.__table__
 Kind = Literal["holiday", "working_day"]
 KINDS: tuple[str, ...] = Kind.__args__
+HOLIDAY = KINDS[0]
 
 
 def _require_admin(roles: Roles, actor: Actor) -> None:

@@ -14,7 +14,7 @@ from engine.municipality import MunicipalityConfig, load_municipality
 from engine.definitions import KnownNames
 from engine.registry import WorkflowRegistry, known_names, load_registry, load_roles
 from engine.runtime import Runtime
-from engine.tables import CalendarOverride
+from engine.overrides import HOLIDAY, OVERRIDE, list_overrides
 from gaita.dbsetup import require_current_schema
 from gaita.settings import Settings
 from notifications.catalogue import template_names
@@ -54,13 +54,11 @@ def make_calendar(municipality: MunicipalityConfig, db: sa.Engine | None = None)
     """The configured calendar plus the administrators' overrides stored in the database."""
     cal = municipality.calendar
     holidays, working = set(cal.extra_holidays), set(cal.extra_working_days)
-    if db is not None:
-        table = CalendarOverride.__table__
-        with db.connect() as conn:
-            if sa.inspect(conn).has_table(table.name):
-                for day, kind in conn.execute(sa.select(table.c.day, table.c.kind)):
-                    (holidays if kind == "holiday" else working).add(day)
-                    (working if kind == "holiday" else holidays).discard(day)
+    if db is not None and sa.inspect(db).has_table(OVERRIDE.name):   # not yet, before `init`
+        for row in list_overrides(db):   # an override beats the configured list
+            is_holiday = row["kind"] == HOLIDAY
+            (holidays if is_holiday else working).add(row["day"])
+            (working if is_holiday else holidays).discard(row["day"])
     return WorkingDayCalendar(timezone=cal.timezone, country=cal.country, day_end=cal.day_end,
                               extra_holidays=holidays, extra_working_days=working)
 
