@@ -1,0 +1,258 @@
+"""Email templates and the renderer: every template, both locales, real files, no mocks."""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markupsafe import escape
+
+from engine.errors import NotFound
+from notifications.catalogue import TEMPLATES_DIR, template_names
+from notifications.render import LOCALES, Renderer, TemplateError, TemplateMissing
+
+TEMPLATES = (
+    "task_assigned", "case_update", "urgent_report", "task_reminder", "task_overdue", "escalation_head",
+    "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed",
+)
+NO_CASE = {"meeting_agenda", "digest"}          # case and task are None
+
+INSTITUTION = "Jelgavas Spīdolas Valsts ģimnāzija"
+CASE = {
+    "reference": "KAV-2026-00001",
+    "type_title": "Neattaisnoti mācību stundu kavējumi",
+    "state_title": "Sazināties ar vecākiem",
+    "url": "https://gaita.jelgava.lv/lietas/KAV-2026-00001",
+}
+TASK = {
+    "title": "Sazināties ar vecākiem",
+    "institution": INSTITUTION,
+    "due": "03.12.2026 23:59",
+    "days_left": 3,
+    "overdue_days": None,
+}
+PURPOSES = ("acknowledge", "accept", "decline", "done", "more_time")
+ACTIONS = [{"purpose": p, "url": f"https://gaita.jelgava.lv/darbiba/{p}?zime=ab12&v=1"} for p in PURPOSES]
+LABELS = {
+    "lv": ("Apstiprināt saņemšanu", "Pieņemt uzdevumu", "Atteikties (norādot iemeslu)",
+           "Atzīmēt kā izpildītu", "Lūgt termiņa pagarinājumu"),
+    "en": ("Confirm receipt", "Accept the task", "Decline (with a reason)", "Mark as done", "Ask for more time"),
+}
+DAYS_LEFT = {"lv": "3 darba dienas atlikušas", "en": "3 working days left"}
+SENT_BY = {"lv": "Nosūtīts automātiski no sistēmas Gaita", "en": "Sent automatically by Gaita"}
+
+
+def row(reference: str, days_left: int) -> dict[str, Any]:
+    return {"reference": reference, "title": "Sazināties ar vecākiem", "due": "01.12.2026 23:59",
+            "days_left": days_left, "url": f"https://gaita.jelgava.lv/lietas/{reference}"}
+
+
+EXTRA: dict[str, dict[str, Any]] = {
+    "escalation_head": {"level": 2},
+    "group_queued": {"reason": "Ģimene nesadarbojas ar skolu", "risk": "high"},
+    "meeting_agenda": {
+        "meeting": {"when": "10.12.2026 14:00", "place": "Lielā iela 11, 201. kabinets"},
+        "items": [{"reference": "VARD-2026-00003", "type_title": "Vardarbība pret bērnu",
+                   "reason": "Atkārtots ziņojums", "url": "https://gaita.jelgava.lv/lietas/VARD-2026-00003"}],
+    },
+    "decision_task": {"decision": "Sagatavot ģimenes atbalsta plānu un iesniegt to grupai"},
+    "digest": {"open": [row("ATK-2026-00007", 8)], "due_soon": [row("NEREG-2026-00005", 1)],
+               "overdue": [row("KAV-2026-00002", -2)]},
+    "delivery_failed": {"failed_template": "task_assigned", "failed_recipient": "Jelgavas 4. vidusskola",
+                        "error": "550 5.1.1 <skola@example.lv>: Recipient address rejected"},
+}
+# Template-specific values the body must show (text and HTML).
+EXTRA_SHOWN: dict[str, tuple[str, ...]] = {
+    "escalation_head": ("2",),
+    "group_queued": ("Ģimene nesadarbojas ar skolu",),
+    "meeting_agenda": ("10.12.2026 14:00", "Lielā iela 11, 201. kabinets", "VARD-2026-00003",
+                       "Atkārtots ziņojums", "https://gaita.jelgava.lv/lietas/VARD-2026-00003"),
+    "decision_task": ("Sagatavot ģimenes atbalsta plānu un iesniegt to grupai",),
+    "digest": ("ATK-2026-00007", "NEREG-2026-00005", "KAV-2026-00002", "https://gaita.jelgava.lv/lietas/KAV-2026-00002"),
+    "delivery_failed": ("Jelgavas 4. vidusskola", "task_assigned", "550 5.1.1"),
+}
+
+
+def context(template: str, **changes: Any) -> dict[str, Any]:
+    bare = template in NO_CASE
+    values: dict[str, Any] = {
+        "locale": "lv",
+        "municipality": "Jelgavas valstspilsētas pašvaldība",
+        "recipient": {"name": INSTITUTION},
+        "case": None if bare else deepcopy(CASE),
+        "task": None if bare else deepcopy(TASK),
+        "actions": [] if bare else deepcopy(ACTIONS),
+        "extra": deepcopy(EXTRA.get(template, {})),
+    }
+    values.update(changes)
+    return values
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def test_the_catalogue_is_the_full_template_set_in_both_locales_as_text_and_html() -> None:
+    assert template_names() == frozenset(TEMPLATES)
+    assert LOCALES == ("lv", "en")
+    for name in TEMPLATES:
+        for locale in LOCALES:
+            for suffix in (".txt", ".html"):
+                assert (TEMPLATES_DIR / locale / f"{name}{suffix}").is_file(), f"{locale}/{name}{suffix}"
+
+
+def test_the_catalogue_leaves_out_partials(tmp_path: Path) -> None:
+    (tmp_path / "lv").mkdir()
+    for name in ("notice.txt", "notice.html", "_common.txt", "_layout.html", "only_html.html"):
+        (tmp_path / "lv" / name).write_text("x\n", encoding="utf-8")
+    assert template_names(tmp_path) == frozenset({"notice"})
+    assert not any(name.startswith("_") for name in template_names())
+
+
+def test_every_text_template_is_a_subject_line_an_empty_line_and_a_body() -> None:
+    for name in TEMPLATES:
+        for locale in LOCALES:
+            lines = (TEMPLATES_DIR / locale / f"{name}.txt").read_text(encoding="utf-8").split("\n")
+            assert lines[0].strip() and lines[1] == "", f"{locale}/{name}.txt"
+
+
+def test_no_template_refers_to_personal_data() -> None:
+    tag = re.compile(r"\{[{%].*?[}%]\}", re.S)
+    for path in TEMPLATES_DIR.rglob("*.*"):
+        for expression in tag.findall(path.read_text(encoding="utf-8")):
+            names = re.sub(r"\"[^\"]*\"|'[^']*'", "", expression)       # identifiers, not wording
+            assert not re.search(r"child|person|birth|address|code", names), (path, expression)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_renders_the_facts_of_the_case_and_task(renderer: Renderer, name: str, locale: str) -> None:
+    ctx = context(name, locale=locale)
+    out = renderer.render(name, locale, ctx)
+
+    assert out.subject and out.subject == out.subject.strip() and "\n" not in out.subject
+    assert out.html.lstrip().startswith("<!DOCTYPE html>") and f'<html lang="{locale}">' in out.html
+    assert SENT_BY[locale] in out.text and SENT_BY[locale] in out.html
+    assert INSTITUTION in out.text and INSTITUTION in out.html          # diacritics survive, unescaped
+    for body in (out.subject, out.text, out.html):
+        assert "{{" not in body and "{%" not in body and "None" not in body
+    for tag in ("<script", "src=", "<link", "@import"):
+        assert tag not in out.html
+
+    if ctx["case"]:
+        assert CASE["reference"] in out.subject
+        for value in (CASE["reference"], CASE["type_title"], CASE["url"]):
+            assert value in out.text and value in out.html, value
+    if ctx["task"]:
+        for value in (TASK["title"], TASK["due"], TASK["institution"], DAYS_LEFT[locale]):
+            assert value in out.text and value in out.html, value
+    if ctx["actions"]:
+        for label, action in zip(LABELS[locale], ACTIONS, strict=True):
+            assert f"{label}: {action['url']}" in out.text
+            assert f'<a href="{escape(action["url"])}">{label}</a>' in out.html
+    for value in EXTRA_SHOWN.get(name, ()):
+        assert value in out.text and escape(value) in out.html, value
+
+
+@pytest.mark.parametrize(("days_left", "overdue_days", "lv", "en"), [
+    (3, None, "3 darba dienas atlikušas", "3 working days left"),
+    (1, None, "1 darba diena atlikusi", "1 working day left"),
+    (21, None, "21 darba diena atlikusi", "21 working days left"),
+    (11, None, "11 darba dienas atlikušas", "11 working days left"),
+    (0, None, "termiņš beidzas šodien", "due today"),
+    (-1, None, "termiņš nokavēts par 1 darba dienu", "overdue by 1 working day"),
+    (-4, 4, "termiņš nokavēts par 4 darba dienām", "overdue by 4 working days"),
+    (None, 2, "termiņš nokavēts par 2 darba dienām", "overdue by 2 working days"),
+    (0, 0, "termiņš nokavēts", "overdue"),
+])
+def test_working_days_left_are_worded_in_singular_plural_and_overdue(
+        renderer: Renderer, days_left: int | None, overdue_days: int | None, lv: str, en: str) -> None:
+    task = dict(TASK, days_left=days_left, overdue_days=overdue_days)
+    for locale, phrase in (("lv", lv), ("en", en)):
+        out = renderer.render("task_overdue", locale, context("task_overdue", task=task))
+        assert f"{TASK['due']} ({phrase})" in out.text
+        assert f"{TASK['due']}</strong> ({phrase})" in out.html
+
+
+def test_html_is_escaped_and_text_is_not(renderer: Renderer) -> None:
+    name = '<script>alert("x")</script> & Co'
+    task = dict(TASK, institution="Skola <b>", title="Saruna & plāns")
+    out = renderer.render("escalation_head", "lv", context("escalation_head", recipient={"name": name}, task=task))
+    assert name in out.text and "Skola <b>" in out.subject and "Saruna & plāns" in out.text
+    assert "<script>" not in out.html and "<b>" not in out.html
+    assert str(escape(name)) in out.html and "Skola &lt;b&gt;" in out.html and "Saruna &amp; plāns" in out.html
+
+
+def test_an_unknown_locale_falls_back_to_latvian(renderer: Renderer) -> None:
+    ctx = context("task_assigned")
+    assert renderer.render("task_assigned", "de", ctx) == renderer.render("task_assigned", "lv", ctx)
+    assert '<html lang="lv">' in renderer.render("task_assigned", "", ctx).html
+
+
+def test_a_missing_english_file_falls_back_to_latvian(tmp_path: Path) -> None:
+    (tmp_path / "lv").mkdir()
+    (tmp_path / "lv" / "notice.txt").write_text("Paziņojums {{ municipality }}\n\nTeksts\n", encoding="utf-8")
+    (tmp_path / "lv" / "notice.html").write_text('<p lang="{{ locale }}">Teksts</p>\n', encoding="utf-8")
+    out = Renderer(tmp_path).render("notice", "en", context("notice"))
+    assert (out.subject, out.text) == ("Paziņojums Jelgavas valstspilsētas pašvaldība", "Teksts\n")
+    assert out.html == '<p lang="lv">Teksts</p>\n'
+
+
+def test_an_unknown_template_is_a_clear_not_found(renderer: Renderer) -> None:
+    for name in ("no_such_template", "_common", "../lv/task_assigned"):
+        with pytest.raises(TemplateMissing) as info:
+            renderer.render(name, "lv", context("task_assigned"))
+        assert isinstance(info.value, NotFound)
+        assert str(info.value) == f"no email template {name!r} (looked in notifications/templates/lv)"
+
+
+def test_a_missing_or_unknown_context_key_names_the_template(renderer: Renderer) -> None:
+    ctx = context("task_assigned")
+    del ctx["task"]
+    with pytest.raises(TemplateError, match=r"'task_assigned' \(lv\).*missing context keys: task"):
+        renderer.render("task_assigned", "lv", ctx)
+    with pytest.raises(TemplateError, match=r"'task_assigned' \(en\).*unknown context keys: child"):
+        renderer.render("task_assigned", "en", {**context("task_assigned"), "child": {"name": "X"}})
+
+
+def test_a_missing_variable_names_the_template_and_the_variable(renderer: Renderer) -> None:
+    task = {k: v for k, v in TASK.items() if k != "institution"}
+    with pytest.raises(TemplateError, match=r"'task_assigned' \(lv\).*_details\.txt:\d+: .*'institution'"):
+        renderer.render("task_assigned", "lv", context("task_assigned", task=task))
+    with pytest.raises(TemplateError, match=r"'escalation_head' \(en\).*'level'"):
+        renderer.render("escalation_head", "en", context("escalation_head", extra={}))
+    with pytest.raises(TemplateError, match="'task_assigned'"):
+        renderer.render("task_assigned", "lv", context("task_assigned", task=None))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", ["case_update", "group_queued", "urgent_report", "delivery_failed"])
+def test_notices_without_a_task_render(renderer: Renderer, name: str, locale: str) -> None:
+    out = renderer.render(name, locale, context(name, task=None, actions=[]))
+    assert CASE["reference"] in out.subject and CASE["url"] in out.text and CASE["url"] in out.html
+    assert "None" not in out.text
+
+
+def test_a_delivery_failure_without_a_case_renders(renderer: Renderer) -> None:
+    out = renderer.render("delivery_failed", "lv", context("delivery_failed", case=None, task=None, actions=[]))
+    assert out.subject == "E-pastu neizdevās piegādāt: Jelgavas 4. vidusskola"
+    assert "Lūdzam sazināties ar iestādi citā veidā" in out.text
+
+
+@pytest.mark.parametrize(("locale", "nothing"), [("lv", "Jums nav atvērtu uzdevumu."), ("en", "You have no open tasks.")])
+def test_an_empty_digest_says_so(renderer: Renderer, locale: str, nothing: str) -> None:
+    out = renderer.render("digest", locale, context("digest", extra={"open": [], "due_soon": [], "overdue": []}))
+    assert nothing in out.text and nothing in out.html
+
+
+def test_a_subject_must_be_followed_by_an_empty_line(tmp_path: Path) -> None:
+    (tmp_path / "lv").mkdir()
+    (tmp_path / "lv" / "notice.txt").write_text("Temats{% if case %} {{ case.reference }}{% endif %}\n\nTeksts\n",
+                                                encoding="utf-8")
+    (tmp_path / "lv" / "notice.html").write_text("<p>Teksts</p>\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match="'notice'.*subject line, an empty line"):
+        Renderer(tmp_path).render("notice", "lv", context("task_assigned"))
