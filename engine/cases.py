@@ -51,8 +51,13 @@ _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == sa.bindparam("b_id"),
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
 _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == sa.bindparam("b_case_id"),
                                     TASK.c.closed_at.is_(None))
-_INSERT_TASK = sa.insert(TASK)
+#: The municipality parameter for states that declare no ``acknowledge_within``.
+DEFAULT_ACKNOWLEDGE_PARAM = "tasks.acknowledge_days"
+
+_INSERT_TASK = sa.insert(TASK).returning(TASK.c.id)
 _INSERT_OUTBOX = sa.insert(OUTBOX)
+_UPDATE_CASE_EVENT = sa.update(CASE).where(CASE.c.id == sa.bindparam("b_id"),
+                                           CASE.c.version == sa.bindparam("b_version"))
 
 
 
@@ -61,6 +66,7 @@ class TaskInfo:
     state: str
     assignee: str | None
     due_at: datetime | None
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,21 +128,33 @@ def fire(
     db: sa.Engine, rt: Runtime, reference: str, trigger: str, actor: Actor,
     fields: Mapping[str, Any] | None = None, *, expected_version: int | None = None,
 ) -> FireResult:
-    now = rt.clock.now()
     with db.begin() as conn:
-        case = load_case_row(conn, reference)
-        if expected_version is not None and expected_version != case["version"]:
-            raise StaleCase(reference, expected_version, case["version"])
-        wf = rt.registry.get(case["case_type"], case["definition_version"])
-        transition = check_transition(rt, wf, case, trigger, actor)
-        given = coerce_fields(transition.fields, fields or {})
-        data = {**case["data"], **given}
-        _check_guards(rt, transition, data, given)
-        dest = rt.registry.machine(wf).next_state(case["state"], trigger)
-        assert dest == transition.dest, "machine and declaration disagree"
-        task = _advance(conn, rt, wf, {**case, "data": data}, actor, now, kind="transition",
-                        trigger=trigger, from_state=case["state"], to_state=dest,
-                        payload=given, notify=transition.notify)
+        return fire_in(conn, rt, reference, trigger, actor, fields,
+                       expected_version=expected_version)
+
+
+def fire_in(
+    conn: sa.Connection, rt: Runtime, reference: str, trigger: str, actor: Actor,
+    fields: Mapping[str, Any] | None = None, *, expected_version: int | None = None,
+    note: str | None = None,
+) -> FireResult:
+    """``fire`` inside the caller's transaction (``engine.tasks`` completes a task
+    this way, with the assignee's ``note`` kept in the event)."""
+    now = rt.clock.now()
+    case = load_case_row(conn, reference)
+    if expected_version is not None and expected_version != case["version"]:
+        raise StaleCase(reference, expected_version, case["version"])
+    wf = rt.registry.get(case["case_type"], case["definition_version"])
+    transition = check_transition(rt, wf, case, trigger, actor)
+    given = coerce_fields(transition.fields, fields or {})
+    data = {**case["data"], **given}
+    _check_guards(rt, transition, data, given)
+    dest = rt.registry.machine(wf).next_state(case["state"], trigger)
+    assert dest == transition.dest, "machine and declaration disagree"
+    payload = given if note is None else {**given, "note": note}
+    task = _advance(conn, rt, wf, {**case, "data": data}, actor, now, kind="transition",
+                    trigger=trigger, from_state=case["state"], to_state=dest,
+                    payload=payload, notify=transition.notify)
     state = wf.state(dest)
     return FireResult(reference, trigger, case["state"], dest, case["version"] + 1, task,
                       outcome=state.outcome if state.terminal else None)
@@ -213,22 +231,51 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
     task = None
     if not closed:
         due, remind = deadline_for(rt, wf, to_state, now)
-        conn.execute(_INSERT_TASK, {
+        task_id = conn.execute(_INSERT_TASK, {
             "case_id": case["id"], "state": to_state, "assignee_institution": assignee,
             "opened_at": now, "due_at": due, "remind_at": remind, "status": "open",
-            "opened_by_event": event_id, "closed_at": None, "closed_by_event": None})
-        task = TaskInfo(to_state, assignee, due)
+            "ack_due_at": acknowledge_due(rt, wf, to_state, now),
+            "opened_by_event": event_id, "closed_at": None, "closed_by_event": None}).scalar_one()
+        task = TaskInfo(to_state, assignee, due, task_id)
     if notify:
-        due_iso = task.due_at.isoformat() if task and task.due_at else None
-        conn.execute(_INSERT_OUTBOX, [{
-            "case_id": case["id"], "event_id": event_id, "template": n.template,
-            "recipient_role": n.to, "recipient_institution": resolve_role(rt, n.to, case),
-            "status": "queued", "created_at": now, "next_attempt_at": now, "attempts": 0,
-            "last_error": None, "sent_at": None,
-            "payload": {"reference": case["reference"], "case_type": wf.case_type,
-                        "state": to_state, "due_at": due_iso},
-        } for n in notify])
+        queue_mail(conn, case, event_id, now, [
+            (n.template, n.to, resolve_role(rt, n.to, case)) for n in notify], task)
     return task
+
+
+def queue_mail(conn: sa.Connection, case: Mapping[str, Any], event_id: int, now: datetime,
+               recipients: Sequence[tuple[str, str, str | None]], task: TaskInfo | None,
+               extra: Mapping[str, Any] | None = None) -> None:
+    """Outbox rows for (template, recipient role, institution); the email to the
+    institution holding the open task carries that task's action links.  ``extra``
+    is handed to the template as is (references and codes, never personal data)."""
+    payload: dict[str, Any] = {"reference": case["reference"]}
+    if extra:
+        payload["extra"] = dict(extra)
+    conn.execute(_INSERT_OUTBOX, [{
+        "case_id": case["id"], "event_id": event_id, "template": template,
+        "task_id": task.id if task and institution == task.assignee else None,
+        "recipient_role": role, "recipient_institution": institution, "recipient_user": None,
+        "status": "queued", "created_at": now, "queued_at": now, "next_attempt_at": now, "attempts": 0,
+        "claim_token": None, "last_error": None, "sent_at": None, "sent_to": None,
+        "payload": payload,
+    } for template, role, institution in recipients])
+
+
+def append_event(conn: sa.Connection, wf: Workflow, case: Mapping[str, Any], actor: Actor,
+                 now: datetime, *, kind: str, payload: Mapping[str, Any]) -> int:
+    """Record something that happened on a case without changing its state (an
+    institution's answer, a failed email).  Bumps the case's version, so a
+    concurrent change is refused as stale rather than interleaved."""
+    event = next_event(case, actor, now, kind=kind, trigger=None, from_state=case["state"],
+                       to_state=case["state"], definition_version=wf.version, payload=payload)
+    updated = conn.execute(_UPDATE_CASE_EVENT, {
+        "b_id": case["id"], "b_version": case["version"], "version": case["version"] + 1,
+        "event_seq": event["seq"], "last_event_hash": event["hash"], "updated_at": now})
+    if updated.rowcount != 1:
+        actual = conn.execute(sa.select(CASE.c.version).where(CASE.c.id == case["id"])).scalar()
+        raise StaleCase(case["reference"], case["version"], actual)
+    return int(conn.execute(_INSERT_EVENT, event).scalar_one())
 
 
 def next_event(case: Mapping[str, Any], actor: Actor, now: datetime, *, kind: str,
@@ -269,6 +316,15 @@ def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime
     if spec.remind_before and days > spec.remind_before:
         remind = rt.calendar.due_at(start, days - spec.remind_before)
     return due, remind
+
+
+def acknowledge_due(rt: Runtime, wf: Workflow, state: str, start: datetime) -> datetime:
+    """When the assignee must have confirmed receipt of a task entering ``state``."""
+    within = wf.state(state).acknowledge_within
+    if within is None:
+        within = DEFAULT_ACKNOWLEDGE_PARAM
+    days = int(rt.param(within)) if isinstance(within, str) else within  # type: ignore[call-overload]
+    return rt.calendar.due_at(start, days)
 
 
 def _child_id(conn: sa.Connection, rt: Runtime, name: str, code: PersonalCode) -> tuple[int, bool]:

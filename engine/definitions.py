@@ -102,6 +102,9 @@ class State(_Strict):
     owner: Ident | None = None
     deadline: Deadline | None = None
     remind_before: Int | None = Field(default=None, ge=1)
+    acknowledge_within: Int | str | None = Field(
+        default=None, description="working days (or a parameter) for the assignee to confirm "
+        "receipt; default: the parameter tasks.acknowledge_days")
     legal_ref: str | None = None
     pausable: bool = False
     escalation: list[EscalationStep] = Field(default_factory=list)
@@ -276,6 +279,10 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             c.add((*loc, "remind_before"), f"state {name!r} has remind_before but no deadline")
         if s.deadline and s.deadline.param:
             check_param((*loc, "deadline", "param"), s.deadline.param)
+        if isinstance(s.acknowledge_within, str):
+            check_param((*loc, "acknowledge_within"), s.acknowledge_within)
+        if s.acknowledge_within is not None and s.terminal:
+            c.add((*loc, "acknowledge_within"), f"terminal state {name!r} has no task to acknowledge")
         for i, step in enumerate(s.escalation):
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)

@@ -78,8 +78,11 @@ class Institution(_Model):
     name: LocalizedText
     short: Text
     roles: tuple[Text, ...] = ()
-    email: Email
-    head_email: Email
+    # Checked when mail is sent: a missing address fails that email visibly
+    # (notifications.delivery), it does not stop the municipality loading.
+    email: Email | None = None
+    head_email: Email | None = None
+    locale: Literal["lv", "en"] | None = None   # default: the municipality's
 
 
 class Parameter(_Model):

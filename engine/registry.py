@@ -31,6 +31,7 @@ class RoleSpec(BaseModel):
     lv: str
     en: str
     per_case: bool = False
+    coordinates: bool = False
     scope: Literal["all", "own_tasks"] = "all"
     administers: bool = False
     read_only: bool = False
@@ -56,6 +57,16 @@ class Roles:
     def read_only(self) -> frozenset[str]:
         return frozenset(r for r, spec in self.user_roles.items() if spec.read_only)
 
+    @cached_property
+    def coordinating(self) -> str:
+        """The institution role that coordinates cases (``coordinates: true``)."""
+        return next(r for r, spec in self.institution_roles.items() if spec.coordinates)
+
+    @cached_property
+    def own_tasks_role(self) -> str:
+        """The user role an institution acts in through an email link (``scope: own_tasks``)."""
+        return next(r for r, spec in self.user_roles.items() if spec.scope == "own_tasks")
+
     def own_tasks_only(self, user_role: str) -> bool:
         spec = self.user_roles.get(user_role)
         return spec is not None and spec.scope == "own_tasks"
@@ -72,6 +83,15 @@ def load_roles(directory: Path) -> Roles:
     if len(per_case) > 1:   # a case stores one per-case institution (its school)
         raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of("institution_roles"),
                                                  f"only one role may be per_case, got {per_case}")])
+    for what, marked, want in (
+            ("institution", [r for r, spec in parsed.institution_roles.items() if spec.coordinates],
+             "coordinates: true"),
+            ("user", [r for r, spec in parsed.user_roles.items() if spec.scope == "own_tasks"],
+             "scope: own_tasks")):
+        if len(marked) != 1:
+            raise InvalidWorkflowDefinition([Problem(
+                str(path), raw.line_of(f"{what}_roles"),
+                f"exactly one {what} role must have `{want}`, got {marked or 'none'}")])
     return Roles(parsed.institution_roles, parsed.user_roles)
 
 

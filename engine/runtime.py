@@ -19,6 +19,11 @@ class Actor:
     institution: str | None = None
 
 
+#: The actor of what Gaita does by itself (recording an unacknowledged task, a
+#: failed email).  Not a user role: nobody can log in or act as it.
+SYSTEM = Actor("gaita", "system")
+
+
 @dataclass
 class Runtime:
     registry: WorkflowRegistry

@@ -52,6 +52,7 @@ class Institution(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
     email: str | None = None
     head_email: str | None = None
+    locale: str = Field(default="lv", max_length=8)
     active: bool = True
 
 
@@ -63,6 +64,7 @@ class User(SQLModel, table=True):
     institution_code: str | None = Field(default=None, foreign_key="institution.code")
     email: str | None = None
     locale: str = "lv"
+    digest: bool = False   # opted in to a copy of the institution's digest
     active: bool = True
 
 
@@ -114,7 +116,7 @@ class CaseEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     actor_role: str = Field(max_length=32)
     actor_institution: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=16)   # opened | transition | migrated
+    kind: str = Field(max_length=16)   # opened | transition | migrated | task | mail_failed | unacknowledged
     trigger: str | None = Field(default=None, max_length=64)
     from_state: str | None = Field(default=None, max_length=64)
     to_state: str = Field(max_length=64)
@@ -143,6 +145,14 @@ class Task(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)   # open | done
     opened_by_event: int = Field(foreign_key="case_event.id")
     closed_by_event: int | None = Field(default=None, foreign_key="case_event.id")
+    # What the assignee answered (engine.tasks); the reasons are in the events.
+    ack_due_at: datetime | None = _ts(nullable=True)
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    accepted_at: datetime | None = _ts(nullable=True)
+    declined_at: datetime | None = _ts(nullable=True)
+    reported_done_at: datetime | None = _ts(nullable=True)
+    unacknowledged_at: datetime | None = _ts(nullable=True)   # ack_due_at passed, recorded
+    extension_days: int | None = None   # a pending request for more time
 
 
 class Outbox(SQLModel, table=True):
@@ -150,18 +160,38 @@ class Outbox(SQLModel, table=True):
                                sqlite_where=sa.text("status = 'queued'"),
                                postgresql_where=sa.text("status = 'queued'")),)
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
-    event_id: int = Field(foreign_key="case_event.id")
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id", index=True)
     template: str = Field(max_length=64)
-    recipient_role: str = Field(max_length=32)
+    recipient_role: str | None = Field(default=None, max_length=32)
     recipient_institution: str | None = Field(default=None, max_length=64)
+    recipient_user: str | None = Field(default=None, max_length=64)
     status: str = Field(default="queued", max_length=16)   # queued | sent | failed
-    created_at: datetime = _ts()
+    created_at: datetime = _ts()     # also part of the stable Message-ID
+    queued_at: datetime = _ts()      # start of the retry window (reset by `gaita outbox retry`)
+    # When the row may next be claimed.  A worker's claim pushes it forward by
+    # the lease, so a crashed worker's rows come back when the lease runs out.
     next_attempt_at: datetime = _ts()
+    claim_token: str | None = Field(default=None, max_length=32)
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = _ts(nullable=True)
+    sent_to: str | None = None
     payload: dict[str, Any] = _json()
+
+
+class ActionToken(SQLModel, table=True):
+    """A used action link.  Links are signed and carry no state of their own;
+    this row makes each (email, purpose) link single-use."""
+    __tablename__ = "action_token"
+    __table_args__ = (sa.UniqueConstraint("outbox_id", "purpose", name="uq_action_token_use"),)
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id")
+    task_id: int = Field(foreign_key="task.id", index=True)
+    purpose: str = Field(max_length=16)
+    used_at: datetime = _ts()
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
 
 
 class AccessLog(SQLModel, table=True):

@@ -61,7 +61,9 @@ def load_institutions(db: sa.Engine, municipality: MunicipalityConfig) -> int:
         for inst in municipality.institutions:
             values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,
                       "roles": list(inst.roles), "email": inst.email,
-                      "head_email": inst.head_email, "active": True}
+                      "head_email": inst.head_email,
+                      "locale": inst.locale or municipality.municipality.default_locale,
+                      "active": True}
             if inst.code in existing:
                 conn.execute(sa.update(table).where(table.c.code == inst.code).values(**values))
             else:
