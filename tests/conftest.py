@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from engine.clock import FixedClock
-from engine.tables import AccessLog, Case, CaseEvent, Child, Outbox, ReferenceCounter, Task
+from engine.tables import (
+    AccessLog, ActionToken, Case, CaseEvent, Child, Outbox, ReferenceCounter, Task,
+)
 from gaita.bootstrap import App, build_app
 from gaita.dbsetup import load_institutions
 from gaita.demo import load_users
@@ -51,7 +53,7 @@ def snapshot(db: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a case write touches: what 'the DB is unchanged' compares."""
     out = {}
     with db.connect() as conn:
-        for table in (Case, CaseEvent, Task, Outbox, Child, ReferenceCounter, AccessLog):
+        for table in (Case, CaseEvent, Task, Outbox, ActionToken, Child, ReferenceCounter, AccessLog):
             t = table.__table__
             out[t.name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
     return out
