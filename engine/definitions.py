@@ -258,6 +258,12 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
 
     check_user_roles(("open", "roles"), wf.open.roles)
     check_notify(("open", "notify"), wf.open.notify)
+    first = states.get(wf.initial)
+    told = {n.to for n in wf.open.notify}
+    if (first is not None and first.owner in known.institution_roles
+            and told <= set(known.institution_roles) and first.owner not in told):
+        c.add(("open", "notify"), f"opening a case opens a task for {first.owner!r}, which must "
+                                  "be among its notified roles")
 
     for name, s in states.items():
         loc: tuple[int | str, ...] = ("states", name)
@@ -313,6 +319,13 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                     c.add((*loc, "guards", j), f"guard {g!r} reads the field {name!r}, which "
                                                "no opening or transition of this workflow declares")
         check_notify((*loc, "notify"), t.notify)
+        dest = states.get(t.dest)
+        told = {n.to for n in t.notify}
+        if (dest is not None and dest.owner in known.institution_roles
+                and told <= set(known.institution_roles) and dest.owner not in told):
+            # The email to the new owner is what carries the task's action links.
+            c.add((*loc, "notify"), f"transition {t.trigger!r} opens a task for {dest.owner!r}, "
+                                    "which must be among its notified roles")
 
     if c.problems:
         return  # the graph checks below assume valid names

@@ -328,6 +328,19 @@ def test_an_unknown_template_is_rejected_at_the_template(tmp_path: Path, known: 
     assert_only_problem(exc, path, line_containing(text, "court_letter"), "unknown template 'court_letter'")
 
 
+def test_a_transition_that_does_not_tell_the_new_owner_is_rejected_at_its_notify(
+        tmp_path: Path, known: KnownNames) -> None:
+    # The email to the new owner carries the task's action links.
+    path, text = write_corrupted(tmp_path, ("    notify:\n      - {to: municipal_police, template: task_assigned}\n",
+                                            "    notify:\n      - {to: school, template: case_update}\n"))
+    exc = rejection(path, known)
+    lines = text.splitlines()
+    start = lines.index("  - trigger: involve_police")
+    notify = next(n for n in range(start, len(lines)) if lines[n] == "    notify:") + 1
+    assert_only_problem(exc, path, notify, "transition 'involve_police' opens a task for "
+                        "'municipal_police', which must be among its notified roles")
+
+
 def test_templates_are_not_checked_when_none_are_known(tmp_path: Path, known: KnownNames) -> None:
     path, _ = write_corrupted(tmp_path, ("      - {to: orphans_court, template: urgent_report}\n",
                                          "      - {to: orphans_court, template: court_letter}\n"))
@@ -447,6 +460,8 @@ TRAP_ENTRY = """\
     dest: waiting_forever
     title: {lv: Gaidīt, en: Wait}
     roles: [coordinator]
+    notify:
+      - {to: school, template: task_assigned}
 """
 
 TRAP_LOOP = """\
@@ -455,6 +470,8 @@ TRAP_LOOP = """\
     dest: waiting_forever
     title: {lv: Gaidīt vēl, en: Keep waiting}
     roles: [coordinator]
+    notify:
+      - {to: school, template: task_assigned}
 """
 
 
