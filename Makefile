@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
-#   make run    install, migrate, load the Jelgava config (+ demo data), show the cases
-#   make test   install test dependencies (incl. the PostgreSQL server) and run the suite
+#   make run    install, migrate, load the Jelgava config (+ demo data), start the mail
+#               catcher and the app (web links + delivery worker) on SQLite
+#   make test   install test dependencies (PostgreSQL server, chromium) and run the suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -18,17 +19,27 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-# PostgreSQL's server binaries, for the tests that start their own server.
+# Debian packages the tests need: PostgreSQL's server binaries (the tests start
+# their own server) and chromium (the browser tests drive it with Playwright).
 system-test-deps:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
-	  echo "installing the PostgreSQL server (Debian package postgresql)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && test -x /usr/bin/chromium || { \
+	  echo "installing Debian packages postgresql and chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql chromium >/dev/null; }
+
+# The local mail catcher (mail-devel): SMTP on 1025 (GAITA_SMTP_PORT's default),
+# every email in one inbox at http://127.0.0.1:8025 (IMAP 1143, user dev@gaita.test,
+# password dev).  It keeps mail in memory only.
+MAILCATCHER = $(BIN)/mail_devel --host 127.0.0.1 --smtp-port 1025 --http-port 8025 \
+              --imap-port 1143 --user dev@gaita.test --password dev
 
 run: install
 	$(BIN)/gaita init --demo
-	$(BIN)/gaita workflows list
 	$(BIN)/gaita case list
-	@echo "Try: $(BIN)/gaita case show KAV-$$(date +%Y)-00002 --as koordinatore   (see README: 5-minute tour)"
+	@echo "Mail catcher: http://127.0.0.1:8025   App: http://127.0.0.1:8000   (README: 5-minute tour)"
+	@$(MAILCATCHER) >var/mailcatcher.log 2>&1 & CATCHER=$$!; \
+	  trap 'kill $$CATCHER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/gaita serve
 
 test: install system-test-deps
 	$(BIN)/pytest

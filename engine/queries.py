@@ -1,4 +1,5 @@
-"""Read side: the case view (written to the access log) and case lists."""
+"""Read side: the case view (written to the access log), case lists, and what an
+email action link's page shows of its task."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from engine.audit import EVENT, chain_problems, log_access
 from engine.cases import CASE, OUTBOX, TASK, allowed_triggers, load_case_row
 from engine.errors import UnknownState, UserNotFound
 from engine.runtime import Actor, Runtime
-from engine.tables import User
+from engine.tables import ActionToken, User
+from engine.tasks import TaskNotFound
 
-USER = User.__table__
+USER, ACTION_TOKEN = User.__table__, ActionToken.__table__
 
 
 def actor_for(db: sa.Engine, username: str) -> Actor:
@@ -36,9 +38,12 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
             TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))).mappings().first()
         events = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case["id"])
                               .order_by(EVENT.c.seq)).mappings().all()
-        mail = conn.execute(sa.select(OUTBOX.c.event_id, OUTBOX.c.template, OUTBOX.c.recipient_role,
-                                      OUTBOX.c.recipient_institution, OUTBOX.c.status)
-                            .where(OUTBOX.c.case_id == case["id"])).mappings().all()
+        mail = conn.execute(sa.select(
+            OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.template, OUTBOX.c.recipient_role,
+            OUTBOX.c.recipient_institution, OUTBOX.c.status, OUTBOX.c.attempts,
+            OUTBOX.c.last_error, TASK.c.acknowledged_at,
+        ).select_from(OUTBOX.outerjoin(TASK, TASK.c.id == OUTBOX.c.task_id))
+            .where(OUTBOX.c.case_id == case["id"]).order_by(OUTBOX.c.id)).mappings().all()
 
     chain = chain_problems(events, case["event_seq"], case["last_event_hash"])
     state = wf.state(case["state"])
@@ -53,14 +58,30 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "due_at": due, "working_days_left": rt.calendar.working_days_left(now, due) if due else None,
         "overdue": bool(due and now > due),
         "allowed_triggers": allowed_triggers(rt, wf, case["state"], actor, assignee),
+        "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": case["data"], "chain_ok": not chain,
         "timeline": [{
             "seq": e["seq"], "at": e["at"], "actor": e["actor"], "kind": e["kind"],
             "trigger": e["trigger"], "from": e["from_state"], "to": e["to_state"],
             "fields": e["payload"],
-            "notifications": [dict(m) for m in mail if m["event_id"] == e["id"]],
+            "notifications": [_delivery(m) for m in mail if m["event_id"] == e["id"]],
         } for e in events],
     }
+
+
+#: The open task's answers shown with a case (``engine.tasks``).
+TASK_ANSWERS = ("id", "ack_due_at", "acknowledged_at", "accepted_at", "declined_at",
+                "reported_done_at", "unacknowledged_at", "extension_days")
+
+
+def _delivery(mail: Any) -> dict[str, Any]:
+    """An email's delivery status: queued, sent, failed, or acknowledged (the task's
+    receipt was confirmed after the email was sent)."""
+    row = {k: mail[k] for k in ("id", "template", "recipient_role", "recipient_institution",
+                                "status", "attempts", "last_error")}
+    if mail["status"] == "sent" and mail["acknowledged_at"] is not None:
+        row["status"] = "acknowledged"
+    return row
 
 
 def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
@@ -88,3 +109,83 @@ def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
         rows = conn.execute(query).mappings().all()
     return [{**r, "working_days_left": rt.calendar.working_days_left(now, r["due_at"])
              if r["due_at"] else None} for r in rows]
+
+
+# --- Email action links (served by gaita.web) ------------------------------------------
+
+
+def link_actor(rt: Runtime, institution: str) -> Actor:
+    """Who acts through an email action link: the institution itself (``link:<code>``),
+    in the user role of staff acting on their own tasks."""
+    return Actor(f"link:{institution}", rt.registry.roles.own_tasks_role, institution)
+
+
+def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | None = None,
+                  log: str | None = None) -> dict[str, Any]:
+    """What an action-link page shows of one task, and for whom the link speaks.
+
+    The link speaks for the institution its email went to (``outbox_id``'s
+    recipient; without ``outbox_id``, the task's assignee).  ``log`` ("read" or
+    "write") writes this access to the access log as that institution's link
+    actor, channel ``link``.  No child identity is part of the result.  Raises
+    ``TaskNotFound`` for an unknown task, or an email that is not this task's.
+    """
+    now = rt.clock.now()
+    with db.begin() as conn:
+        task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().first()
+        if task is None:
+            raise TaskNotFound(task_id)
+        case = conn.execute(sa.select(
+            CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
+            CASE.c.state, CASE.c.status).where(CASE.c.id == task["case_id"])).mappings().one()
+        institution = task["assignee_institution"]
+        used: frozenset[str] = frozenset()
+        if outbox_id is not None:
+            mail = conn.execute(sa.select(OUTBOX.c.task_id, OUTBOX.c.recipient_institution)
+                                .where(OUTBOX.c.id == outbox_id)).first()
+            if mail is None or mail.task_id != task_id or mail.recipient_institution is None:
+                raise TaskNotFound(task_id)
+            institution = mail.recipient_institution
+            used = frozenset(conn.execute(sa.select(ACTION_TOKEN.c.purpose).where(
+                ACTION_TOKEN.c.outbox_id == outbox_id)).scalars())
+        actor = link_actor(rt, institution) if institution else None
+        if log is not None and actor is not None:
+            log_access(conn, case["id"], actor.username, log, "link", now)
+    wf = rt.registry.get(case["case_type"], case["definition_version"])
+    closed = task["closed_at"] is not None
+    transitions = []
+    if not closed and actor is not None:
+        for trigger in allowed_triggers(rt, wf, task["state"], actor,
+                                        task["assignee_institution"]):
+            t = wf.transition(task["state"], trigger)
+            if t is not None:
+                transitions.append({"trigger": t.trigger, "title": _texts(t.title),
+                                    "fields": dict(t.fields)})
+    return {
+        "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
+        "case_type": case["case_type"], "case_title": _texts(wf.title),
+        "state": task["state"], "task_title": _texts(wf.state(task["state"]).title),
+        "case_state": case["state"], "case_state_title": _texts(wf.state(case["state"]).title),
+        "case_closed": case["status"] == "closed",
+        "assignee": task["assignee_institution"],
+        "institution": institution, "institution_name": _institution_name(rt, institution),
+        "actor": actor, "due_at": task["due_at"], "closed": closed,
+        "acknowledged_at": task["acknowledged_at"], "accepted_at": task["accepted_at"],
+        "declined_at": task["declined_at"], "reported_done_at": task["reported_done_at"],
+        "extension_days": task["extension_days"], "used": used,
+        "transitions": transitions,
+    }
+
+
+def _texts(text: Any) -> dict[str, str]:
+    return {"lv": text.lv, "en": text.en}
+
+
+def _institution_name(rt: Runtime, code: str | None) -> dict[str, str]:
+    if code is None:
+        return {"lv": "", "en": ""}
+    try:
+        name = rt.municipality.institution(code).name
+    except KeyError:   # ConfigLookupError: in the database but no longer configured
+        return {"lv": code, "en": code}
+    return {"lv": name.lv, "en": name.en}

@@ -13,6 +13,7 @@ receipt in time, for the scheduler's escalation (issue #4).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -98,7 +99,7 @@ def answer(
         task = _open_task(conn, task_id)
         case = load_case_row(conn, task["reference"])
         _check_actor(rt, actor, task)
-        _check_order(task, action)
+        check_answer(task, action)
         if action is TaskAction.DONE and trigger is not None:
             fired = fire_in(conn, rt, case["reference"], trigger, actor, fields, note=reason)
             _use_link(conn, link, task_id, action, now, None)
@@ -198,7 +199,9 @@ def _check_actor(rt: Runtime, actor: Actor, task: dict[str, Any]) -> None:
                                f"{task['assignee_institution']}, not to {actor.institution}")
 
 
-def _check_order(task: dict[str, Any], action: TaskAction) -> None:
+def check_answer(task: Mapping[str, Any], action: TaskAction) -> None:
+    """Raise ``AlreadyAnswered`` unless ``action`` may still be given on ``task`` (a row
+    with ``reference`` and the answer columns); the link pages ask before showing a form."""
     def already(what: str, at: datetime) -> AlreadyAnswered:
         return AlreadyAnswered(f"the task of {task['reference']} was already {what} "
                                f"({at.isoformat(timespec='minutes')})")

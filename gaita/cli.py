@@ -160,7 +160,10 @@ def init(
         out.print(f"demo: {users} users added, {cases} cases added")
 
 
-from gaita import cli_calendar, cli_cases, cli_workflows  # noqa: E402,F401  (register the sub-commands)
+# Register the sub-commands (their modules import ``app`` from here).
+from gaita import (  # noqa: E402,F401
+    cli_calendar, cli_cases, cli_mail, cli_serve, cli_workflows,
+)
 
 
 def main() -> None:

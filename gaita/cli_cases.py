@@ -13,6 +13,7 @@ from engine.cases import FireResult, fire, load_case_row, open_case
 from engine.errors import PermissionDenied
 from engine.queries import actor_for, case_view, list_cases
 from engine.runtime import Actor
+from engine.tasks import TaskAction, answer, decide_extension, open_task_of
 from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App
 from gaita.cli import (
@@ -84,6 +85,41 @@ def fire_cmd(
     _print_result(gaita, result, as_json)
 
 
+@case_app.command("answer")
+@handled
+def answer_cmd(
+    reference: str,
+    action: Annotated[TaskAction, typer.Argument(help="The institution's answer on its open task.")],
+    as_user: AsOpt,
+    reason: Annotated[str | None, typer.Option(
+        help="Why (required for decline and more_time; a note for done).")] = None,
+    days: Annotated[int | None, typer.Option(help="more_time: extra working days asked for.")] = None,
+) -> None:
+    """Answer the open task of REFERENCE as its institution (what the email links do)."""
+    gaita = current_app()
+    actor = actor_for(gaita.db, as_user)
+    result = answer(gaita.db, gaita.rt, open_task_of(gaita.db, reference), action, actor,
+                    reason=reason, days=days)
+    out.print(f"{result.reference}: task {result.task_id} {action.value} recorded", markup=False)
+
+
+@case_app.command("extension")
+@handled
+def extension_cmd(
+    reference: str, as_user: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve/--refuse", help="The decision.")],
+) -> None:
+    """Decide on the open task's request for more time; approval moves the due date."""
+    gaita = current_app()
+    due = decide_extension(gaita.db, gaita.rt, reference, actor_for(gaita.db, as_user),
+                           approve=approve)
+    if approve and due is not None:
+        local = due.astimezone(gaita.rt.calendar.timezone)
+        out.print(f"{reference}: approved; now due {local:%d.%m.%Y %H:%M}")
+    else:
+        out.print(f"{reference}: {'approved' if approve else 'refused'}")
+
+
 @case_app.command()
 @handled
 def show(reference: str,
@@ -107,15 +143,37 @@ def show(reference: str,
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])
                if view["due_at"] else "no deadline")
         out.print(f"due: {due}" + ("  [bold red]OVERDUE[/]" if view["overdue"] else ""))
+    if view["task"]:
+        out.print(f"task: {_answers(gaita, view['task'])}", markup=False)
     out.print("next: " + (", ".join(view["allowed_triggers"]) or "(nothing for this user)"))
     out.print("timeline:" + ("" if view["chain_ok"] else "  [bold red]HASH CHAIN BROKEN[/]"))
     for e in view["timeline"]:
         what = e["trigger"] or e["kind"]
-        mails = ", ".join(f"{m['template']}→{m['recipient_institution']} ({m['status']})"
-                          for m in e["notifications"])
+        if "action" in e["fields"]:   # an institution's answer, or a decision on it
+            what = f"{e['kind']} {e['fields']['action']}"
+        if "reason" in e["fields"] or "error" in e["fields"]:
+            what += f" ({e['fields'].get('reason') or e['fields']['error']})"
+        mails = ", ".join(
+            f"{m['template']}→{m['recipient_institution']} ({m['status']}"
+            + (f": {m['last_error']}" if m["status"] == "failed" else "") + ")"
+            for m in e["notifications"])
         at = e['at'].astimezone(gaita.rt.calendar.timezone)
         out.print(f"  {e['seq']:>3}. {at:%d.%m.%Y %H:%M} {e['actor']}: {what} -> {e['to']}"
                   + (f"  ✉ {mails}" if mails else ""), markup=False)
+
+
+def _answers(gaita: App, task: dict[str, Any]) -> str:
+    """The assignee's answers on the open task, e.g. "acknowledged 30.11.2026 10:02"."""
+    tz = gaita.rt.calendar.timezone
+    parts = [f"{label} {task[key].astimezone(tz):%d.%m.%Y %H:%M}" for key, label in (
+        ("acknowledged_at", "acknowledged"), ("accepted_at", "accepted"),
+        ("declined_at", "DECLINED"), ("reported_done_at", "reported done"),
+        ("unacknowledged_at", "NOT ACKNOWLEDGED in time, recorded")) if task[key]]
+    if task["extension_days"]:
+        parts.append(f"asks {task['extension_days']} more working days (awaiting decision)")
+    if not task["acknowledged_at"] and task["ack_due_at"]:
+        parts.append(f"receipt to be acknowledged by {task['ack_due_at'].astimezone(tz):%d.%m.%Y %H:%M}")
+    return "; ".join(parts) or "no answer yet"
 
 
 @case_app.command("list")

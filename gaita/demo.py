@@ -8,6 +8,7 @@ are generated with a valid checksum.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,9 @@ class DemoUser(_Strict):
     display_name: str
     role: str
     institution: str | None = None
+    email: str | None = None
+    locale: Literal["lv", "en"] = "lv"
+    digest: bool = False   # a copy of the institution's digest
 
 
 class DemoCases(_Strict):
@@ -70,7 +74,8 @@ def load_users(db: sa.Engine, rt: Runtime) -> int:
     with db.begin() as conn:
         known = set(conn.execute(sa.select(users.c.username)).scalars())
         new = [{"username": u.username, "display_name": u.display_name, "role": u.role,
-                "institution_code": u.institution, "email": None, "locale": "lv", "active": True}
+                "institution_code": u.institution, "email": u.email, "locale": u.locale,
+                "digest": u.digest, "active": True}
                for u in load_demo_data(rt).users if u.username not in known]
         if new:
             conn.execute(sa.insert(users), new)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.clock import parse_instant
@@ -39,7 +39,15 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "gaita@example.lv"
+    # Delivery retries (4xx, dropped connections): first delay, doubling up to the
+    # cap, with jitter, until the give-up window from the email's creation ends.
+    mail_retry_first_seconds: int = Field(default=60, gt=0)
+    mail_retry_max_seconds: int = Field(default=6 * 3600, gt=0)
+    mail_give_up_hours: float = Field(default=96, gt=0)
+    mail_lease_seconds: int = Field(default=300, gt=0)   # a worker's hold on claimed rows
+    mail_poll_seconds: int = Field(default=10, gt=0)     # `gaita serve` delivers this often
     tick_seconds: int = 60
 
     @field_validator("now", mode="before")
@@ -47,6 +55,13 @@ class Settings(BaseSettings):
     def _parse_now(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_instant(value) if value.strip() else None
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError(f"must be an email address, got {value!r}")
         return value
 
     @field_validator("secret_key")

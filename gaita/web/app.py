@@ -1,0 +1,113 @@
+"""The web application: today the pages behind the email action links.
+
+``create_app(app)`` wraps an assembled ``gaita.bootstrap.App`` (settings,
+database, runtime) in a FastAPI application.  Every error is a clear page
+chosen by the exception's class, never a traceback; anything unforeseen is a
+plain 500 page, logged.  Every response carries the security headers
+(``gaita.web.security``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Scope
+
+from engine.errors import DatabaseUnavailable, NotFound, StaleCase
+from engine.tasks import AlreadyAnswered, TaskClosed
+from gaita.bootstrap import App
+from gaita.web.i18n import translator
+from gaita.web.links import PageError, lang_of, router
+from gaita.web.render import local_time, render
+from gaita.web.security import SecurityMiddleware
+from notifications.links import LinkError, LinkExpired, LinkSigner, LinkTampered, WrongPurpose
+
+log = logging.getLogger("gaita.web")
+
+#: Error pages by exception class (the most specific class registered wins).
+ERROR_PAGES: tuple[tuple[type[Exception], int, str], ...] = (
+    (LinkTampered, 400, "tampered"),
+    (LinkExpired, 410, "expired"),
+    (WrongPurpose, 400, "wrong_purpose"),
+    (LinkError, 400, "invalid"),
+    (TaskClosed, 410, "closed"),
+    (AlreadyAnswered, 409, "answered"),
+    (StaleCase, 409, "conflict"),
+    (NotFound, 404, "not_found"),
+    (DatabaseUnavailable, 503, "unavailable"),
+)
+#: Framework errors (no route, wrong method, unreadable form) by status.
+_HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method", 413: "too_large"}
+
+
+def create_app(app: App) -> FastAPI:
+    web = FastAPI(title="Gaita", docs_url=None, redoc_url=None, openapi_url=None)
+    web.state.gaita = app
+    web.state.link_signer = LinkSigner(app.settings.secret_key)
+    web.include_router(router)
+
+    @web.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for cls, status, kind in ERROR_PAGES:
+        web.add_exception_handler(cls, _page_for(app, status, kind))
+    web.add_exception_handler(PageError, _page_error(app))
+    web.add_exception_handler(StarletteHTTPException, _http_error(app))
+    web.add_exception_handler(RequestValidationError, _page_for(app, 400, "bad_request"))
+    web.add_middleware(SecurityMiddleware, error_page=lambda scope: server_error_page(app, scope))
+    return web
+
+
+def error_page(app: App, request: Request, status: int, kind: str, **values: object) -> Response:
+    lang = lang_of(request)
+    t = translator(lang)
+    return render("error.html", lang=lang, rt=app.rt, status=status,
+                  switch_lang=request.method == "GET", page_title=t(f"error.{kind}.title"),
+                  message=t(f"error.{kind}.text", **values))
+
+
+def server_error_page(app: App, scope: Scope) -> Response:
+    """The page for an error nobody handled: no details (they are in the log)."""
+    try:
+        return error_page(app, Request(scope), 500, "server")
+    except Exception:   # the page itself failed: the plainest answer
+        log.exception("the error page failed")
+        return PlainTextResponse("Kļūda / Error", status_code=500)
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _page_for(app: App, status: int, kind: str) -> Handler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        values: dict[str, object] = {}
+        if isinstance(exc, LinkExpired):
+            values["expired_at"] = local_time(app.rt, exc.expired_at)
+        elif isinstance(exc, WrongPurpose):
+            values["purpose"] = translator(lang_of(request))(f"{exc.purpose.value}.title")
+        return error_page(app, request, status, kind, **values)
+    return handle
+
+
+def _page_error(app: App) -> Handler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        return error_page(app, request, exc.status, exc.kind)
+    return handle
+
+
+def _http_error(app: App) -> Handler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        kind = _HTTP_KINDS.get(exc.status_code, "bad_request" if exc.status_code < 500 else "server")
+        response = error_page(app, request, exc.status_code, kind)
+        if exc.headers:   # e.g. Allow on 405
+            response.headers.update(exc.headers)
+        return response
+    return handle

@@ -1,0 +1,175 @@
+"""From an outbox row to an email: recipient, template context, MIME message.
+
+The recipient is resolved when the email is sent, from the municipality
+config (institutions) or the user table, so a corrected address takes
+effect for mail still queued.  The context carries the case reference, the
+task, the due date and links, and never anything about the child: the
+context is built here from the case, task and institution rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.errors import ConfigError, GaitaError
+from engine.runtime import Runtime
+from engine.tables import Case, CaseEvent, Institution, Task, User
+from engine.tasks import TaskAction
+from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
+from notifications.render import LOCALES, Renderer
+
+CASE, EVENT, TASK, USER = Case.__table__, CaseEvent.__table__, Task.__table__, User.__table__
+INSTITUTION = Institution.__table__
+
+#: Outbox payload ``{"to": "head"}`` addresses the institution's head (escalations).
+TO_HEAD = "head"
+
+
+class RecipientError(GaitaError):
+    """No usable address for an email: a configuration problem, never a silent drop."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    mail_from: str
+    base_url: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    address: str
+    locale: str
+
+
+def message_id(row: Mapping[str, Any], mail_from: str) -> str:
+    """Stable per outbox row: a resend after a crash carries the same Message-ID."""
+    domain = mail_from.rpartition("@")[2] or "gaita.invalid"
+    stamp = row["created_at"].strftime("%Y%m%d%H%M%S")
+    return f"<gaita.outbox.{row['id']}.{stamp}@{domain}>"
+
+
+class Composer:
+    def __init__(self, rt: Runtime, settings: MailSettings, renderer: Renderer | None = None):
+        self.rt = rt
+        self.settings = settings
+        self.renderer = renderer or Renderer()
+        self.signer = LinkSigner(settings.secret_key)
+
+    def compose(self, conn: sa.Connection, row: Mapping[str, Any]) -> EmailMessage:
+        """The email for one outbox row; raises ``RecipientError`` or ``ConfigError``."""
+        to = self.recipient(conn, row)
+        rendered = self.renderer.render(row["template"], to.locale, self.context(conn, row, to))
+        msg = EmailMessage()
+        msg["From"] = self.settings.mail_from
+        msg["To"] = to.address
+        msg["Subject"] = rendered.subject
+        msg["Message-ID"] = message_id(row, self.settings.mail_from)
+        msg["Date"] = format_datetime(self.rt.clock.now())
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(rendered.text, charset="utf-8")
+        msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+        msg["Content-Language"] = to.locale   # after set_content, which drops Content-* headers
+        return msg
+
+    def recipient(self, conn: sa.Connection, row: Mapping[str, Any]) -> Recipient:
+        if row["recipient_user"]:
+            user = conn.execute(sa.select(USER).where(
+                USER.c.username == row["recipient_user"])).mappings().first()
+            if user is None or not user.active:
+                raise RecipientError(f"user {row['recipient_user']!r} does not exist or is inactive")
+            if not user.email:
+                raise RecipientError(f"user {row['recipient_user']!r} has no email address")
+            return Recipient(user.display_name, user.email, _locale(user.locale))
+        code = row["recipient_institution"]
+        if code is None:
+            raise RecipientError(f"no institution holds role {row['recipient_role']!r} for this "
+                                 "case (a case needs a school to email it)")
+        try:
+            inst = self.rt.municipality.institution(code)
+        except ConfigError:
+            raise RecipientError(f"institution {code!r} is no longer in "
+                                 f"{self._config_file()}") from None
+        to_head = row["payload"].get("to") == TO_HEAD
+        address = inst.head_email if to_head else inst.email
+        if not address:
+            field = "head_email" if to_head else "email"
+            raise RecipientError(f"institution {code!r} has no {field} in {self._config_file()}")
+        locale = _locale(inst.locale or self.rt.municipality.municipality.default_locale)
+        return Recipient(getattr(inst.name, locale), address, locale)
+
+    def context(self, conn: sa.Connection, row: Mapping[str, Any],
+                to: Recipient) -> dict[str, Any]:
+        loc = to.locale
+        ctx: dict[str, Any] = {
+            "locale": loc, "recipient": {"name": to.name},
+            "municipality": getattr(self.rt.municipality.municipality.name, loc),
+            "case": None, "task": None, "actions": [],
+            "extra": dict(row["payload"].get("extra", {})),
+        }
+        if row["case_id"] is None:
+            return ctx
+        case = conn.execute(sa.select(CASE).where(CASE.c.id == row["case_id"])).mappings().one()
+        wf = self.rt.registry.get(case.case_type, case.definition_version)
+        state = case.state
+        if row["event_id"] is not None:   # the state the email is about, not where the case is now
+            state = conn.execute(sa.select(EVENT.c.to_state).where(
+                EVENT.c.id == row["event_id"])).scalar_one()
+        ctx["case"] = {"reference": case.reference, "type_title": getattr(wf.title, loc),
+                       "state_title": getattr(wf.state(state).title, loc),
+                       "url": case_url(self.settings.base_url, case.reference)}
+        task_id = row["task_id"] or row["payload"].get("task")
+        if task_id is not None:
+            task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().one()
+            ctx["task"] = self._task(task, wf.state(task.state).title, loc)
+            if row["task_id"] is not None and task.closed_at is None:
+                ctx["actions"] = self.actions(row)
+        return ctx
+
+    def actions(self, row: Mapping[str, Any]) -> list[dict[str, str]]:
+        expires = link_expiry(self.rt, row["created_at"])
+        out = []
+        for purpose in TaskAction:
+            token = self.signer.sign(ActionLink(row["id"], row["task_id"], purpose, expires))
+            out.append({"purpose": purpose.value,
+                        "url": self.settings.base_url + action_path(purpose, token)})
+        return out
+
+    def _task(self, task: Mapping[str, Any], title: Any, loc: str) -> dict[str, Any]:
+        now, cal = self.rt.clock.now(), self.rt.calendar
+        due: datetime | None = task["due_at"]
+        inst = task["assignee_institution"]
+        days_left = cal.working_days_left(now, due) if due else None
+        return {
+            "title": getattr(title, loc),
+            "institution": getattr(self.rt.municipality.institution(inst).name, loc) if inst else "",
+            "due": format_local(self.rt, due) if due else None,
+            "days_left": days_left,
+            "overdue_days": -days_left if due and now > due and days_left is not None else None,
+        }
+
+    def _config_file(self) -> str:
+        return str(Path(self.rt.municipality.directory, "institutions.yaml"))   # a str in the config
+
+
+def case_url(base_url: str, reference: str) -> str:
+    """The case's page in the web app (the web-app issue serves it)."""
+    return f"{base_url}/cases/{reference}"
+
+
+def format_local(rt: Runtime, instant: datetime) -> str:
+    """``03.12.2026 23:59`` in the municipality's time zone (Latvian date order)."""
+    return instant.astimezone(rt.calendar.timezone).strftime("%d.%m.%Y %H:%M")
+
+
+def _locale(value: str) -> str:
+    return value if value in LOCALES else LOCALES[0]

@@ -1,0 +1,281 @@
+"""The delivery worker: claims outbox rows with a lease and sends them over SMTP.
+
+At-least-once, with no duplicates under different identities:
+
+* **Claim.** One ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`` moves
+  the claimed rows' ``next_attempt_at`` forward by the lease and stamps them
+  with this run's ``claim_token``.  On PostgreSQL the subquery takes
+  ``FOR UPDATE SKIP LOCKED``, so concurrent workers claim disjoint rows; on
+  SQLite the single statement holds the database's one write lock.  A worker
+  that dies mid-send leaves its rows queued; they are claimed again when the
+  lease runs out and resent with the same ``Message-ID``.
+* **Outcome.** Only the holder of the claim may record the outcome.  2xx:
+  ``sent``.  4xx, a dropped connection, a timeout or a refusal while
+  connecting (such as a wrong login): retried with exponential backoff and
+  jitter until ``give_up_after`` (default 4 days).
+  5xx, or no usable recipient address: ``failed`` (a dead letter), with an
+  event on the case and a ``delivery_failed`` email to the coordinating
+  institution.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import aiosmtplib
+import sqlalchemy as sa
+
+from engine.cases import append_event, load_case_row, queue_mail, resolve_role
+from engine.errors import ConfigError, StaleCase
+from engine.runtime import SYSTEM, Runtime
+from engine.tables import Case, Outbox
+from notifications.compose import Composer, MailSettings, RecipientError
+from notifications.render import TemplateError, TemplateMissing
+
+log = logging.getLogger(__name__)
+
+OUTBOX, CASE = Outbox.__table__, Case.__table__
+FAILURE_TEMPLATE = "delivery_failed"
+FAILURE_EVENT = "mail_failed"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    tls: Literal["none", "starttls", "tls"] = "none"
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    tls_context: ssl.SSLContext | None = None   # default: the system's trust store
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff ``first * factor**(attempt-1)``, capped, ±``jitter``; give up after
+    ``give_up_after`` from the row's ``queued_at``.  The defaults retry for 4 days."""
+
+    first: timedelta = timedelta(minutes=1)
+    factor: float = 2.0
+    cap: timedelta = timedelta(hours=6)
+    jitter: float = 0.2
+    give_up_after: timedelta = timedelta(days=4)
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        base = min(self.first * self.factor ** max(attempt - 1, 0), self.cap)
+        return base * (1 + rng.uniform(-self.jitter, self.jitter))
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"sent": len(self.sent), "retrying": len(self.retrying), "failed": len(self.failed)}
+
+    @property
+    def total(self) -> int:
+        return len(self.sent) + len(self.retrying) + len(self.failed)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+
+class Permanent(Exception):
+    """The row cannot be delivered (5xx, no address): fail it."""
+
+
+class Transient(Exception):
+    """Try again later (4xx, connection trouble)."""
+
+
+class DeliveryWorker:
+    def __init__(self, db: sa.Engine, rt: Runtime, smtp: SmtpSettings, mail: MailSettings, *,
+                 retry: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=5),
+                 batch: int = 100, composer: Composer | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.db, self.rt, self.smtp = db, rt, smtp
+        self.retry = retry or RetryPolicy()
+        self.lease, self.batch = lease, batch
+        self.composer = composer or Composer(rt, mail)
+        self.rng = rng or random.Random()
+        self._claim = _claim_statement(db.dialect.name)
+
+    async def deliver(self, *, limit: int | None = None) -> DeliveryReport:
+        """Send everything due now (at most ``limit`` rows), batch by batch."""
+        report = DeliveryReport()
+        while limit is None or report.total < limit:
+            size = self.batch if limit is None else min(self.batch, limit - report.total)
+            token, rows = self.claim(size)
+            if not rows:
+                break
+            report.add(await self._send_batch(token, rows))
+        return report
+
+    def claim(self, limit: int) -> tuple[str, list[dict[str, Any]]]:
+        token = secrets.token_hex(8)
+        now = self.rt.clock.now()
+        with self.db.begin() as conn:
+            rows = conn.execute(self._claim, {
+                "b_now": now, "b_limit": limit, "claim_token": token,
+                "next_attempt_at": now + self.lease}).mappings().all()
+        return token, sorted((dict(r) for r in rows), key=lambda r: r["id"])
+
+    async def _send_batch(self, token: str, rows: Sequence[dict[str, Any]]) -> DeliveryReport:
+        report = DeliveryReport()
+        client: aiosmtplib.SMTP | None = None
+        try:
+            for row in rows:
+                try:
+                    with self.db.connect() as conn:
+                        message = self.composer.compose(conn, row)
+                except (RecipientError, ConfigError, TemplateMissing, TemplateError) as exc:
+                    self._fail(token, row, str(exc))
+                    report.failed.append(row["id"])
+                    continue
+                try:
+                    if client is None or not client.is_connected:
+                        client = await self._connect()
+                    await client.send_message(message)
+                except Exception as exc:   # noqa: BLE001 - classified; unknown ones re-raised
+                    outcome = _classify(exc)
+                    if isinstance(outcome, Permanent):
+                        self._fail(token, row, str(outcome))
+                        report.failed.append(row["id"])
+                    else:
+                        client = await _drop(client)
+                        if self._retry(token, row, str(outcome)):
+                            report.retrying.append(row["id"])
+                        else:
+                            report.failed.append(row["id"])
+                    continue
+                self._sent(token, row, message["To"])
+                report.sent.append(row["id"])
+        finally:
+            await _drop(client)
+        return report
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.smtp
+        client = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.tls == "tls",
+            start_tls=s.tls == "starttls", username=s.user, password=s.password,
+            tls_context=s.tls_context)
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPResponseException as exc:
+            # A refusal while opening the session (greeting, STARTTLS, login) is about
+            # this server's settings, not about the email: retry it, never dead-letter.
+            raise Transient(f"{exc.code} {exc.message} (while connecting to "
+                            f"{s.host}:{s.port})") from exc
+        return client
+
+    # -- outcomes: each only by the holder of the claim -------------------------------
+
+    def _sent(self, token: str, row: Mapping[str, Any], address: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(_owned(row, token).values(
+                status="sent", sent_at=self.rt.clock.now(), sent_to=address, claim_token=None,
+                last_error=None))
+
+    def _retry(self, token: str, row: Mapping[str, Any], error: str) -> bool:
+        """Schedule the next attempt; False (and failed) once the retry window is over."""
+        now = self.rt.clock.now()
+        if now - row["queued_at"] >= self.retry.give_up_after:
+            self._fail(token, row, f"gave up after {row['attempts']} attempts: {error}")
+            return False
+        with self.db.begin() as conn:
+            conn.execute(_owned(row, token).values(
+                next_attempt_at=now + self.retry.delay(row["attempts"], self.rng),
+                claim_token=None, last_error=error))
+        log.info("outbox %s: will retry (%s)", row["id"], error)
+        return True
+
+    def _fail(self, token: str, row: Mapping[str, Any], error: str) -> None:
+        """Dead letter: failed row, an event on the case, and the coordinator told."""
+        log.warning("outbox %s failed: %s", row["id"], error)
+        for _ in range(3):   # a user's change to the case may race the event; retry
+            try:
+                with self.db.begin() as conn:
+                    done = conn.execute(_owned(row, token).values(
+                        status="failed", claim_token=None, last_error=error)).rowcount
+                    if done and row["case_id"] is not None:
+                        self._record_failure(conn, row, error)
+                return
+            except StaleCase:
+                continue
+        raise RuntimeError(f"outbox {row['id']}: the case kept changing while recording a failure")
+
+    def _record_failure(self, conn: sa.Connection, row: Mapping[str, Any], error: str) -> None:
+        reference = conn.execute(sa.select(CASE.c.reference).where(
+            CASE.c.id == row["case_id"])).scalar_one()
+        case = load_case_row(conn, reference)
+        wf = self.rt.registry.get(case["case_type"], case["definition_version"])
+        now = self.rt.clock.now()
+        event_id = append_event(conn, wf, case, SYSTEM, now, kind=FAILURE_EVENT, payload={
+            "outbox": row["id"], "template": row["template"],
+            "recipient": row["recipient_institution"] or row["recipient_user"], "error": error})
+        if row["template"] == FAILURE_TEMPLATE:
+            return   # never a failure notice about a failure notice
+        role = self.rt.registry.roles.coordinating
+        recipient = row["recipient_institution"] or row["recipient_user"] or ""
+        name = recipient
+        if row["recipient_institution"]:
+            try:
+                name = self.rt.municipality.institution(recipient).name.lv
+            except ConfigError:
+                pass
+        queue_mail(conn, case, event_id, now, [(FAILURE_TEMPLATE, role, resolve_role(
+            self.rt, role, case))], None, extra={
+            "failed_template": row["template"], "failed_recipient": name, "error": error})
+
+
+def _claim_statement(dialect: str) -> sa.Update:
+    due = (sa.select(OUTBOX.c.id)
+           .where(OUTBOX.c.status == "queued", OUTBOX.c.next_attempt_at <= sa.bindparam("b_now"))
+           .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+           .limit(sa.bindparam("b_limit")))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return (sa.update(OUTBOX).where(OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(attempts=OUTBOX.c.attempts + 1).returning(*OUTBOX.c))
+
+
+def _owned(row: Mapping[str, Any], token: str) -> sa.Update:
+    return sa.update(OUTBOX).where(OUTBOX.c.id == row["id"], OUTBOX.c.claim_token == token)
+
+
+def _classify(exc: BaseException) -> Permanent | Transient:
+    """5xx is permanent; 4xx, disconnects, timeouts and refused connections are not."""
+    if isinstance(exc, Transient):
+        return exc
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        return Permanent(text) if all(c >= 500 for c in codes) else Transient(text)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+        return Permanent(text) if exc.code >= 500 else Transient(text)
+    if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
+        return Transient(f"{type(exc).__name__}: {exc}")
+    raise exc
+
+
+async def _drop(client: aiosmtplib.SMTP | None) -> None:
+    if client is not None and client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+    return None

@@ -1,0 +1,88 @@
+"""The digest: one email per institution listing its open, due-soon and overdue tasks.
+
+References, task titles and due dates only.  The institution's mailbox gets
+it in the institution's language; staff users of the institution who opted
+in (``user.digest``) get their own copy in their language.  The rows are
+queued in the outbox like every other email, so delivery, retries and
+failures work the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.runtime import Runtime
+from engine.tables import Case, Outbox, Task, User
+from notifications.compose import case_url, format_local
+from notifications.render import LOCALES
+
+CASE, TASK, USER, OUTBOX = Case.__table__, Task.__table__, User.__table__, Outbox.__table__
+DIGEST_TEMPLATE = "digest"
+DUE_SOON_PARAM = "digest.due_soon_days"
+
+
+@dataclass(frozen=True)
+class DigestQueued:
+    institution: str
+    recipients: int
+    tasks: int
+
+
+def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueued]:
+    """Queue today's digests; institutions with no open task get none."""
+    now = rt.clock.now()
+    with db.begin() as conn:
+        tasks = conn.execute(sa.select(
+            TASK.c.assignee_institution, TASK.c.state, TASK.c.due_at, CASE.c.reference,
+            CASE.c.case_type, CASE.c.definition_version,
+        ).join(CASE, CASE.c.id == TASK.c.case_id).where(
+            TASK.c.closed_at.is_(None), TASK.c.assignee_institution.is_not(None),
+        ).order_by(TASK.c.due_at, CASE.c.reference)).mappings().all()
+        by_institution: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for t in tasks:
+            by_institution[t["assignee_institution"]].append(t)
+        subscribers = conn.execute(sa.select(USER.c.username, USER.c.locale, USER.c.institution_code)
+                                   .where(USER.c.digest.is_(True), USER.c.active.is_(True))).all()
+        queued = []
+        for code, rows in sorted(by_institution.items()):
+            inst = rt.municipality.institution(code)
+            copies = [(None, inst.locale or rt.municipality.municipality.default_locale)]
+            copies += [(u.username, u.locale) for u in subscribers if u.institution_code == code]
+            conn.execute(sa.insert(OUTBOX), [{
+                "case_id": None, "event_id": None, "task_id": None, "template": DIGEST_TEMPLATE,
+                "recipient_role": None, "recipient_institution": None if user else code,
+                "recipient_user": user, "status": "queued", "created_at": now, "queued_at": now,
+                "next_attempt_at": now, "attempts": 0, "claim_token": None, "last_error": None,
+                "sent_at": None, "sent_to": None,
+                "payload": {"extra": digest_lists(rt, rows, locale, base_url)},
+            } for user, locale in copies])
+            queued.append(DigestQueued(code, len(copies), len(rows)))
+    return queued
+
+
+def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
+                 base_url: str) -> dict[str, list[dict[str, Any]]]:
+    """``{"open", "due_soon", "overdue"}``: each task in exactly one list."""
+    loc = locale if locale in LOCALES else LOCALES[0]
+    now, cal = rt.clock.now(), rt.calendar
+    soon = int(rt.param(DUE_SOON_PARAM))  # type: ignore[call-overload]
+    lists: dict[str, list[dict[str, Any]]] = {"open": [], "due_soon": [], "overdue": []}
+    for t in tasks:
+        wf = rt.registry.get(t["case_type"], t["definition_version"])
+        due = t["due_at"]
+        left = cal.working_days_left(now, due) if due else None
+        row = {"reference": t["reference"], "title": getattr(wf.state(t["state"]).title, loc),
+               "due": format_local(rt, due) if due else None, "days_left": left,
+               "url": case_url(base_url, t["reference"])}
+        if due is not None and now > due:
+            lists["overdue"].append(row)
+        elif left is not None and left <= soon:
+            lists["due_soon"].append(row)
+        else:
+            lists["open"].append(row)
+    return lists
