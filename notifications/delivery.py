@@ -135,6 +135,7 @@ class DeliveryWorker:
     async def _send_batch(self, token: str, rows: Sequence[dict[str, Any]]) -> DeliveryReport:
         report = DeliveryReport()
         client: aiosmtplib.SMTP | None = None
+        down: str | None = None   # the server could not be reached: the batch waits
         try:
             for row in rows:
                 try:
@@ -144,9 +145,18 @@ class DeliveryWorker:
                     self._fail(token, row, str(exc))
                     report.failed.append(row["id"])
                     continue
-                try:
-                    if client is None or not client.is_connected:
+                if down is None and (client is None or not client.is_connected):
+                    try:
                         client = await self._connect()
+                    except Exception as exc:   # noqa: BLE001 - classified; unknown ones re-raised
+                        # One timeout per batch, not one per row: an unreachable server
+                        # must not hold the batch past its lease.
+                        down = str(_classify(exc))
+                if down is not None:
+                    self._later(token, row, down, report)
+                    continue
+                assert client is not None
+                try:
                     await client.send_message(message)
                 except Exception as exc:   # noqa: BLE001 - classified; unknown ones re-raised
                     outcome = _classify(exc)
@@ -155,16 +165,20 @@ class DeliveryWorker:
                         report.failed.append(row["id"])
                     else:
                         client = await _drop(client)
-                        if self._retry(token, row, str(outcome)):
-                            report.retrying.append(row["id"])
-                        else:
-                            report.failed.append(row["id"])
+                        self._later(token, row, str(outcome), report)
                     continue
-                self._sent(token, row, message["To"])
-                report.sent.append(row["id"])
+                if self._sent(token, row, message["To"]):
+                    report.sent.append(row["id"])
         finally:
             await _drop(client)
         return report
+
+    def _later(self, token: str, row: Mapping[str, Any], error: str,
+               report: DeliveryReport) -> None:
+        if self._retry(token, row, error):
+            report.retrying.append(row["id"])
+        else:
+            report.failed.append(row["id"])
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.smtp
@@ -183,11 +197,16 @@ class DeliveryWorker:
 
     # -- outcomes: each only by the holder of the claim -------------------------------
 
-    def _sent(self, token: str, row: Mapping[str, Any], address: str) -> None:
+    def _sent(self, token: str, row: Mapping[str, Any], address: str) -> bool:
+        """Record the delivery; False if the claim was lost (the lease ran out and another
+        worker took the row: it will resend under the same Message-ID)."""
         with self.db.begin() as conn:
-            conn.execute(_owned(row, token).values(
+            held = conn.execute(_owned(row, token).values(
                 status="sent", sent_at=self.rt.clock.now(), sent_to=address, claim_token=None,
-                last_error=None))
+                last_error=None)).rowcount
+        if not held:
+            log.warning("outbox %s: sent, but the claim had expired", row["id"])
+        return bool(held)
 
     def _retry(self, token: str, row: Mapping[str, Any], error: str) -> bool:
         """Schedule the next attempt; False (and failed) once the retry window is over."""
