@@ -5,9 +5,14 @@ Rows (each ratio is A/B, both measured in this run):
   ``engine.cases.fire`` against the same five writes as plain SQLAlchemy Core,
   statements built per call or built once (``bench.transitions``,
   ``bench.baseline``), on SQLite (WAL) and PostgreSQL (skipped without binaries);
+* email delivery: ``DeliveryWorker.deliver()`` against the same messages, composed
+  beforehand, sent with plain aiosmtplib to an in-process aiosmtpd; and per message,
+  Jinja rendering and the whole ``Composer.compose`` against building the bare
+  ``EmailMessage`` (``bench.mail``);
 * per-case machines vs shared: memory and time of 10,000 ``transitions``
   machines against the one shared machine (``bench.memory``).
-Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table.
+Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table;
+``--only mail`` (or transitions, memory) runs one part.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from bench import memory, transitions
+from bench import mail, memory, transitions
 
 TARGET = 1.5   # fire() may cost at most 1.5x the raw Core writes
+Row = tuple[str, str, str, str, str]   # figure, A, B, A/B, note
 
 
 def log(message: str) -> None:
@@ -45,6 +51,8 @@ def machine_info() -> dict[str, Any]:
             else os.cpu_count(), "cpu": cpu, "os": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "sqlalchemy": version("sqlalchemy"), "transitions": version("transitions"),
+            "aiosmtplib": version("aiosmtplib"), "aiosmtpd": version("aiosmtpd"),
+            "jinja2": version("jinja2"),
             "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
 
 
@@ -53,10 +61,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--cases", type=int, default=2000, help="absences cases per database")
     p.add_argument("--transitions", type=int, default=3000, help="timed transitions per side")
-    p.add_argument("--rounds", type=int, default=4, help="interleaved fire/core/prebuilt blocks")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="interleaved blocks (fire/core/prebuilt; raw/worker emails)")
     p.add_argument("--warmup", type=int, default=300, help="untimed transitions per side")
     p.add_argument("--memory-cases", type=int, default=10_000, help="case states for memory")
+    p.add_argument("--emails", type=int, default=1000, help="queued emails for the mail bench")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    p.add_argument("--only", choices=("all", "transitions", "mail", "memory"), default="all",
+                   help="run one part only")
     return p.parse_args(argv)
 
 
@@ -69,19 +81,27 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         out[name] = run()
         out["phase_seconds"][name] = round(time.perf_counter() - t0, 1)
-    phase("sqlite", "SQLite (WAL file in a temp dir)", lambda: transitions.run_sqlite(log, **kw))
-    if args.no_pg:
-        out["postgresql"] = {"backend": "postgresql", "skipped": "--no-pg"}
-    else:
-        phase("postgresql", "PostgreSQL (throwaway server from tests.pg)",
-              lambda: transitions.run_postgres(log, **kw))
-    out["machine"]["postgresql"] = out["postgresql"].get("version")
-    from gaita.bootstrap import load_declarations
-    from gaita.settings import load_settings
+    wanted = {"transitions", "mail", "memory"} if args.only == "all" else {args.only}
+    out["machine"]["postgresql"] = None
+    if "transitions" in wanted:
+        phase("sqlite", "SQLite (WAL file in a temp dir)",
+              lambda: transitions.run_sqlite(log, **kw))
+        if args.no_pg:
+            out["postgresql"] = {"backend": "postgresql", "skipped": "--no-pg"}
+        else:
+            phase("postgresql", "PostgreSQL (throwaway server from tests.pg)",
+                  lambda: transitions.run_postgres(log, **kw))
+        out["machine"]["postgresql"] = out["postgresql"].get("version")
+    if "mail" in wanted:
+        phase("mail", f"Email delivery: {args.emails} emails, SQLite WAL, aiosmtpd on localhost",
+              lambda: mail.run(log, emails=args.emails, rounds=args.rounds))
+    if "memory" in wanted:
+        from gaita.bootstrap import load_declarations
+        from gaita.settings import load_settings
 
-    wf = load_declarations(load_settings({}))[1].latest(transitions.CASE_TYPE)
-    phase("memory", "Memory: shared machine vs one machine per case",
-          lambda: memory.run(wf, args.memory_cases, log))
+        wf = load_declarations(load_settings({}))[1].latest(transitions.CASE_TYPE)
+        phase("memory", "Memory: shared machine vs one machine per case",
+              lambda: memory.run(wf, args.memory_cases, log))
     return out
 
 
@@ -91,8 +111,10 @@ def _n(value: float, digits: int = 0) -> str:
 
 def table(r: dict[str, Any]) -> str:
     m = r["machine"]
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[Row] = []
     for key, name in (("sqlite", "SQLite WAL"), ("postgresql", "PostgreSQL")):
+        if key not in r:
+            continue
         t = r[key]
         if "skipped" in t:
             rows.append((f"{name}: fire() vs Core", "skipped", "skipped", "-", t["skipped"]))
@@ -106,7 +128,47 @@ def table(r: dict[str, Any]) -> str:
                      _n(t["prebuilt_per_s"]), f"{t['prebuilt_us'] / t['fire_us']:.2f}x",
                      f"Core {t['core_per_s']:,.0f}/s; {t['transitions']:,} each, "
                      f"{t['cases']:,} cases"))
-    mem = r["memory"]
+    if "mail" in r:
+        rows += mail_rows(r["mail"])
+    if "memory" in r:
+        rows += memory_rows(r["memory"])
+    head = ("figure", "A", "B", "A/B", "note")
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
+    def line(row: tuple[str, ...]) -> str:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
+        return "  ".join(cells + [row[4]]).rstrip()
+    title = (f"Gaita bench {m['date']} | {m['nproc']} CPU ({m['cpu']}), {m['os']}, "
+             f"load {m['loadavg_1min_at_start']} | "
+             f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '-'}, "
+             f"SQLAlchemy {m['sqlalchemy']}, transitions {m['transitions']}, "
+             f"aiosmtplib {m['aiosmtplib']}, aiosmtpd {m['aiosmtpd']}, Jinja2 {m['jinja2']}")
+    rule = "-" * len(line(head))
+    return "\n".join([title, rule, line(head), rule, *map(line, rows), rule,
+                      f"total run time {r['seconds']:.0f} s ("
+                      + ", ".join(f"{k} {v:.0f} s" for k, v in r["phase_seconds"].items()) + ")"])
+
+
+def mail_rows(e: dict[str, Any]) -> list[Row]:
+    n, st = f"{e['emails']:,}", e["worker_steps_us"]
+    return [
+        ("Email delivery: worker vs raw aiosmtplib, µs/email", _n(e["worker_us"]),
+         _n(e["raw_us"]), f"{e['ratio']:.2f}x",
+         f"{n} each, SQLite WAL, aiosmtpd in-process; server got {e['received']['raw']:,} + "
+         f"{e['received']['worker']:,}"),
+        ("Email delivery: worker vs raw aiosmtplib, emails/s", _n(e["worker_per_s"]),
+         _n(e["raw_per_s"]), f"{e['raw_us'] / e['worker_us']:.2f}x",
+         f"worker µs: compose {st['compose']:,.0f}, send+rest {st['send_and_rest']:,.0f}, "
+         f"mark sent {st['mark_sent']:,.0f}, claim+connect {st['claim'] + st['connect']:,.0f}"),
+        ("Email render (Jinja text+HTML) vs bare EmailMessage, µs", _n(e["render_us"]),
+         _n(e["mime_us"]), f"{e['ratio_render']:.2f}x", f"{n} task_assigned, lv"),
+        ("Email compose (reads+render+links+MIME) vs bare EmailMessage, µs",
+         _n(e["compose_us"]), _n(e["mime_us"]), f"{e['ratio_compose']:.2f}x",
+         "Composer.compose(conn, row)"),
+    ]
+
+
+def memory_rows(mem: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
     s, p, n = mem["shared"], mem["per_case"], f"{mem['cases']:,}"
     for label, field, ratio in (("MB current", "current_bytes", "ratio_current"),
                                 ("MB peak", "peak_bytes", "ratio_peak")):
@@ -116,19 +178,7 @@ def table(r: dict[str, Any]) -> str:
     rows.append((f"{n} cases: per-case machines vs shared, µs/case", _n(p["us_per_case"], 1),
                  _n(s["us_per_case"], 1), f"{mem['ratio_time']:,.0f}x",
                  "build + fire vs set proxy + fire"))
-    head = ("figure", "A", "B", "A/B", "note")
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
-    def line(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
-        return "  ".join(cells + [row[4]]).rstrip()
-    title = (f"Gaita bench {m['date']} | {m['nproc']} CPU ({m['cpu']}), {m['os']}, "
-             f"load {m['loadavg_1min_at_start']} | "
-             f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '-'}, "
-             f"SQLAlchemy {m['sqlalchemy']}, transitions {m['transitions']}")
-    rule = "-" * len(line(head))
-    return "\n".join([title, rule, line(head), rule, *map(line, rows), rule,
-                      f"total run time {r['seconds']:.0f} s ("
-                      + ", ".join(f"{k} {v:.0f} s" for k, v in r["phase_seconds"].items()) + ")"])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,15 @@ tables, in two styles:
 The writes:
 
 1. UPDATE case SET state, version+1, event_seq, last_event_hash, owner,
-   updated_at, data WHERE id=? AND version=?  (rowcount must be 1);
+   updated_at, data, status, outcome, closed_at WHERE id=? AND version=?
+   (rowcount must be 1);
 2. INSERT case_event ... RETURNING id;
 3. UPDATE task SET closed_at, status, closed_by_event WHERE case_id=? AND open;
-4. INSERT task (next state, assignee, due/remind);
-5. INSERT outbox (one row per declared notification).
+4. INSERT task (next state, assignee, due/remind, ack_due_at) ... RETURNING id;
+5. INSERT outbox (one row per declared notification, every column
+   ``engine.cases.queue_mail`` writes: the new task's id on the email to its
+   assignee, queued_at, recipient_user, claim_token, sent_to, and the payload
+   ``{"reference": ...}``).
 
 Nothing is read or checked: no case SELECT, no trigger/role/field/guard check,
 no machine, no event hash (a constant is written), no deadline arithmetic.
@@ -32,7 +36,7 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 
 from engine.audit import EVENT
-from engine.cases import CASE, OUTBOX, TASK, deadline_for, resolve_role
+from engine.cases import CASE, OUTBOX, TASK, acknowledge_due, deadline_for, resolve_role
 from engine.runtime import Actor, Runtime
 
 HASH = "0" * 64
@@ -55,6 +59,7 @@ class Step(NamedTuple):
     assignee: str | None
     due: datetime | None
     remind: datetime | None
+    ack_due: datetime
     notify: tuple[tuple[str, str, str | None], ...]   # (template, role, institution)
 
 
@@ -69,13 +74,27 @@ def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> 
         assert t is not None, (source, trigger)
         due, remind = deadline_for(rt, wf, t.dest, now)
         steps[source] = Step(trigger, t.dest, resolve_role(rt, wf.state(t.dest).owner or "", case),
-                             due, remind, tuple((n.template, n.to, resolve_role(rt, n.to, case))
-                                                for n in t.notify))
+                             due, remind, acknowledge_due(rt, wf, t.dest, now),
+                             tuple((n.template, n.to, resolve_role(rt, n.to, case))
+                                   for n in t.notify))
     return steps
 
 
+def _outbox_rows(s: Slot, p: Step, event_id: int, task_id: int,
+                 now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows ``engine.cases.queue_mail`` writes (the email to the new task's
+    assignee carries the task's id)."""
+    return [{"case_id": s.id, "event_id": event_id, "template": template,
+             "task_id": task_id if inst == p.assignee else None,
+             "recipient_role": role, "recipient_institution": inst, "recipient_user": None,
+             "status": "queued", "created_at": now, "queued_at": now, "next_attempt_at": now,
+             "attempts": 0, "claim_token": None, "last_error": None, "sent_at": None,
+             "sent_to": None, "payload": {"reference": s.reference}}
+            for template, role, inst in p.notify]
+
+
 def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
-               steps: Mapping[str, Step], case_type: str, now: datetime) -> None:
+               steps: Mapping[str, Step], now: datetime) -> None:
     """``k`` transitions, each the five raw writes in one transaction."""
     for _ in range(k):
         s = take()
@@ -85,7 +104,8 @@ def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
             updated = conn.execute(sa.update(CASE).where(
                 CASE.c.id == s.id, CASE.c.version == s.version).values(
                 state=p.dest, version=s.version + 1, event_seq=seq, last_event_hash=HASH,
-                owner_institution=p.assignee, updated_at=now, data=s.data))
+                owner_institution=p.assignee, updated_at=now, data=s.data, status="open",
+                outcome=None, closed_at=None))
             if updated.rowcount != 1:
                 raise RuntimeError(f"baseline version check failed for case {s.id}")
             event_id = conn.execute(sa.insert(EVENT).values(
@@ -95,16 +115,13 @@ def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
                 prev_hash=HASH, hash=HASH).returning(EVENT.c.id)).scalar_one()
             conn.execute(sa.update(TASK).where(TASK.c.case_id == s.id, TASK.c.closed_at.is_(None))
                          .values(closed_at=now, status="done", closed_by_event=event_id))
-            conn.execute(sa.insert(TASK).values(
+            task_id = conn.execute(sa.insert(TASK).values(
                 case_id=s.id, state=p.dest, assignee_institution=p.assignee, opened_at=now,
-                due_at=p.due, remind_at=p.remind, status="open", opened_by_event=event_id))
-            conn.execute(sa.insert(OUTBOX), [{
-                "case_id": s.id, "event_id": event_id, "template": template,
-                "recipient_role": role, "recipient_institution": inst, "status": "queued",
-                "created_at": now, "next_attempt_at": now, "attempts": 0,
-                "payload": {"reference": s.reference, "case_type": case_type, "state": p.dest,
-                            "due_at": p.due.isoformat() if p.due else None},
-            } for template, role, inst in p.notify])
+                due_at=p.due, remind_at=p.remind, status="open", ack_due_at=p.ack_due,
+                opened_by_event=event_id, closed_at=None, closed_by_event=None,
+            ).returning(TASK.c.id)).scalar_one()
+            if p.notify:
+                conn.execute(sa.insert(OUTBOX), _outbox_rows(s, p, event_id, task_id, now))
         s.state, s.version, s.event_seq = p.dest, s.version + 1, seq
 
 
@@ -115,17 +132,18 @@ def _p(column: sa.Column[Any], name: str | None = None) -> sa.BindParameter[Any]
 _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == _p(CASE.c.id, "w_id"),
                                      CASE.c.version == _p(CASE.c.version, "w_version")).values(
     {c: _p(c) for c in (CASE.c.state, CASE.c.version, CASE.c.event_seq, CASE.c.last_event_hash,
-                        CASE.c.owner_institution, CASE.c.updated_at, CASE.c.data)})
+                        CASE.c.owner_institution, CASE.c.updated_at, CASE.c.data,
+                        CASE.c.status, CASE.c.outcome, CASE.c.closed_at)})
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
 _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == _p(TASK.c.case_id, "w_case"),
                                     TASK.c.closed_at.is_(None)).values(
     {c: _p(c) for c in (TASK.c.closed_at, TASK.c.status, TASK.c.closed_by_event)})
-_INSERT_TASK = sa.insert(TASK)
+_INSERT_TASK = sa.insert(TASK).returning(TASK.c.id)
 _INSERT_OUTBOX = sa.insert(OUTBOX)
 
 
 def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
-                   steps: Mapping[str, Step], case_type: str, now: datetime) -> None:
+                   steps: Mapping[str, Step], now: datetime) -> None:
     """``k`` transitions, the same five writes with statements built once."""
     for _ in range(k):
         s = take()
@@ -135,7 +153,8 @@ def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int
             updated = conn.execute(_UPDATE_CASE, {
                 "w_id": s.id, "w_version": s.version, "state": p.dest, "version": s.version + 1,
                 "event_seq": seq, "last_event_hash": HASH, "owner_institution": p.assignee,
-                "updated_at": now, "data": s.data})
+                "updated_at": now, "data": s.data, "status": "open", "outcome": None,
+                "closed_at": None})
             if updated.rowcount != 1:
                 raise RuntimeError(f"baseline version check failed for case {s.id}")
             event_id = conn.execute(_INSERT_EVENT, {
@@ -146,15 +165,11 @@ def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int
                 "prev_hash": HASH, "hash": HASH}).scalar_one()
             conn.execute(_CLOSE_TASK, {"w_case": s.id, "closed_at": now, "status": "done",
                                        "closed_by_event": event_id})
-            conn.execute(_INSERT_TASK, {
+            task_id = conn.execute(_INSERT_TASK, {
                 "case_id": s.id, "state": p.dest, "assignee_institution": p.assignee,
                 "opened_at": now, "due_at": p.due, "remind_at": p.remind, "status": "open",
-                "opened_by_event": event_id})
-            conn.execute(_INSERT_OUTBOX, [{
-                "case_id": s.id, "event_id": event_id, "template": template,
-                "recipient_role": role, "recipient_institution": inst, "status": "queued",
-                "created_at": now, "next_attempt_at": now, "attempts": 0,
-                "payload": {"reference": s.reference, "case_type": case_type, "state": p.dest,
-                            "due_at": p.due.isoformat() if p.due else None},
-            } for template, role, inst in p.notify])
+                "ack_due_at": p.ack_due, "opened_by_event": event_id, "closed_at": None,
+                "closed_by_event": None}).scalar_one()
+            if p.notify:
+                conn.execute(_INSERT_OUTBOX, _outbox_rows(s, p, event_id, task_id, now))
         s.state, s.version, s.event_seq = p.dest, s.version + 1, seq

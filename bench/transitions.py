@@ -117,8 +117,7 @@ def measure(url_fire: str, clone: Callable[[str], str], *, cases: int, transitio
         rt = beds["core"].app.rt
         steps = plan(rt, CASE_TYPE, CYCLE, rt.municipality.institutions_with_role("school")[0].code)
         def raw(bed: Bed, how: Callable[..., None]) -> Callable[[int], None]:
-            return lambda k: how(bed.app.db, bed.actor, bed.take, k, steps, CASE_TYPE,
-                                 rt.clock.now())
+            return lambda k: how(bed.app.db, bed.actor, bed.take, k, steps, rt.clock.now())
         sides = {"fire": lambda k: fire_steps(beds["fire"], k),
                  "core": raw(beds["core"], core_steps),
                  "prebuilt": raw(beds["prebuilt"], prebuilt_steps)}
