@@ -45,6 +45,7 @@ async def background(app: App, stop: asyncio.Event) -> None:
 
 
 def serve(app: App, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
     server = uvicorn.Server(uvicorn.Config(create_app(app), host=host, port=port,
                                            log_level="info", proxy_headers=True,
                                            access_log=False))   # links carry tokens
