@@ -247,19 +247,41 @@ def queue_mail(conn: sa.Connection, case: Mapping[str, Any], event_id: int, now:
                recipients: Sequence[tuple[str, str, str | None]], task: TaskInfo | None,
                extra: Mapping[str, Any] | None = None) -> None:
     """Outbox rows for (template, recipient role, institution); the email to the
-    institution holding the open task carries that task's action links.  ``extra``
-    is handed to the template as is (references and codes, never personal data)."""
-    payload: dict[str, Any] = {"reference": case["reference"]}
+    institution holding the open task carries that task's action links."""
+    conn.execute(_INSERT_OUTBOX, [outbox_row(
+        now, template, case=case, event_id=event_id, role=role, institution=institution,
+        task_id=task.id if task and institution == task.assignee else None, extra=extra,
+    ) for template, role, institution in recipients])
+
+
+def tell_coordinating(conn: sa.Connection, rt: Runtime, now: datetime, template: str, *,
+                      case: Mapping[str, Any] | None = None, event_id: int | None = None,
+                      extra: Mapping[str, Any] | None = None) -> None:
+    """Queue ``template`` to the coordinating institution (``coordinates: true``)."""
+    role = rt.registry.roles.coordinating
+    institution = (resolve_role(rt, role, case) if case is not None
+                   else rt.municipality.institution_for_role(role).code)
+    conn.execute(_INSERT_OUTBOX, outbox_row(now, template, case=case, event_id=event_id,
+                                            role=role, institution=institution, extra=extra))
+
+
+def outbox_row(now: datetime, template: str, *, case: Mapping[str, Any] | None = None,
+               event_id: int | None = None, task_id: int | None = None, role: str | None = None,
+               institution: str | None = None, user: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A new, queued outbox row.  ``extra`` is handed to the template as is
+    (references, codes and counts, never personal data)."""
+    payload: dict[str, Any] = {"reference": case["reference"]} if case is not None else {}
     if extra:
         payload["extra"] = dict(extra)
-    conn.execute(_INSERT_OUTBOX, [{
-        "case_id": case["id"], "event_id": event_id, "template": template,
-        "task_id": task.id if task and institution == task.assignee else None,
-        "recipient_role": role, "recipient_institution": institution, "recipient_user": None,
-        "status": "queued", "created_at": now, "queued_at": now, "next_attempt_at": now, "attempts": 0,
+    return {
+        "case_id": case["id"] if case is not None else None, "event_id": event_id,
+        "task_id": task_id, "template": template, "recipient_role": role,
+        "recipient_institution": institution, "recipient_user": user, "status": "queued",
+        "created_at": now, "queued_at": now, "next_attempt_at": now, "attempts": 0,
         "claim_token": None, "last_error": None, "sent_at": None, "sent_to": None,
         "payload": payload,
-    } for template, role, institution in recipients])
+    }
 
 
 def append_event(conn: sa.Connection, wf: Workflow, case: Mapping[str, Any], actor: Actor,

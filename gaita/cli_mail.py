@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 import typer
 
-from engine.errors import NotFound, NotPermitted
 from engine.tables import Case, Outbox
 from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
 from gaita.mail import delivery_worker, mail_settings
+from notifications.delivery import requeue
 from notifications.digest import queue_digests
 
 outbox_app = typer.Typer(help="Outgoing email: list, deliver now, retry a failed one.",
@@ -77,17 +77,10 @@ def deliver_cmd(
 @outbox_app.command("retry")
 @handled
 def retry_cmd(row_id: Annotated[int, typer.Argument(metavar="ID", help="The outbox row.")]) -> None:
-    """Queue a failed email again, to be sent now (e.g. after fixing an address)."""
+    """Queue a failed email again, to be sent now with a fresh retry window (e.g. after
+    fixing an address in the config; restart `gaita serve` to make it read the change)."""
     gaita = current_app()
-    now = gaita.rt.clock.now()
-    with gaita.db.begin() as conn:
-        status = conn.execute(sa.select(OUTBOX.c.status).where(OUTBOX.c.id == row_id)).scalar()
-        if status is None:
-            raise NotFound(f"no outbox row {row_id}")
-        if status != "failed":
-            raise NotPermitted(f"outbox row {row_id} is {status}; only failed emails are retried")
-        conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == row_id).values(
-            status="queued", queued_at=now, next_attempt_at=now, claim_token=None))
+    requeue(gaita.db, gaita.rt, row_id)
     out.print(f"outbox {row_id}: queued again; `gaita outbox deliver` sends it")
 
 

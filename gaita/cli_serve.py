@@ -16,7 +16,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run the web app (email action links) with the delivery worker in the background."""
+    """Run the web app (email action links); in the background, deliver the outbox every
+    GAITA_MAIL_POLL_SECONDS and record unacknowledged tasks every GAITA_TICK_SECONDS."""
     from gaita.serve import serve as run
 
     gaita = current_app()

@@ -24,17 +24,19 @@ log = logging.getLogger("gaita.serve")
 
 
 async def background(app: App, stop: asyncio.Event) -> None:
+    """Runs beside the web server; the work itself runs in a thread, so that database
+    waits (SQLite's busy timeout) never hold up the pages."""
     worker = delivery_worker(app)
     poll, tick = app.settings.mail_poll_seconds, app.settings.tick_seconds
     since_tick = tick   # record at start-up
     while not stop.is_set():
         try:
-            report = await worker.deliver()
+            report = await asyncio.to_thread(asyncio.run, worker.deliver())
             if report.total:
                 log.info("outbox: %s", report.counts())
             if since_tick >= tick:
                 since_tick = 0
-                marked = record_unacknowledged(app.db, app.rt)
+                marked = await asyncio.to_thread(record_unacknowledged, app.db, app.rt)
                 if marked:
                     log.info("unacknowledged tasks recorded: %s", [r for r, _ in marked])
         except Exception:   # keep serving; the rows stay queued and are retried

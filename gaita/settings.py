@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.clock import parse_instant
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "gaita@example.lv"
     # Delivery retries (4xx, dropped connections): first delay, doubling up to the
-    # cap, with jitter, until the give-up window from the email's creation ends.
+    # cap, with jitter, until the give-up window from the email's queueing ends.
     mail_retry_first_seconds: int = Field(default=60, gt=0)
     mail_retry_max_seconds: int = Field(default=6 * 3600, gt=0)
     mail_give_up_hours: float = Field(default=96, gt=0)
@@ -60,9 +61,20 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _address(cls, value: str) -> str:
-        if "@" not in value or value.startswith("@") or value.endswith("@"):
+        address = parseaddr(value)[1]   # "Gaita <gaita@jelgava.lv>" is fine too
+        user, at, domain = address.rpartition("@")
+        if not (user and at and domain):
             raise ValueError(f"must be an email address, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        # The worker renews its lease every third of it; one send (connect + DATA)
+        # must fit in what is left, or another worker could take the row meanwhile.
+        if self.mail_lease_seconds < 4 * self.smtp_timeout:
+            raise ValueError(f"GAITA_MAIL_LEASE_SECONDS ({self.mail_lease_seconds}) must be at "
+                             f"least 4 x GAITA_SMTP_TIMEOUT ({self.smtp_timeout:g})")
+        return self
 
     @field_validator("secret_key")
     @classmethod
@@ -82,8 +94,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:   # a rule across settings names them itself
+            raise SettingsError(f"invalid settings: {message}") from None
         name = "GAITA_" + ".".join(str(p) for p in first["loc"]).upper()
-        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None
+        raise SettingsError(f"invalid setting {name}: {message}") from None
     if settings.env == "production" and settings.secret_key == DEV_SECRET:
         raise SettingsError("GAITA_SECRET_KEY must be set in production")
     return settings

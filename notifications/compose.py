@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.errors import ConfigError, GaitaError
+from engine.errors import ConfigError, GaitaError, NotFound
 from engine.runtime import Runtime
 from engine.tables import Case, CaseEvent, Institution, Task, User
 from engine.tasks import TaskAction
@@ -53,7 +53,7 @@ class Recipient:
 
 def message_id(row: Mapping[str, Any], mail_from: str) -> str:
     """Stable per outbox row: a resend after a crash carries the same Message-ID."""
-    domain = mail_from.rpartition("@")[2] or "gaita.invalid"
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "gaita.invalid"
     stamp = row["created_at"].strftime("%Y%m%d%H%M%S")
     return f"<gaita.outbox.{row['id']}.{stamp}@{domain}>"
 
@@ -120,17 +120,19 @@ class Composer:
             return ctx
         case = conn.execute(sa.select(CASE).where(CASE.c.id == row["case_id"])).mappings().one()
         wf = self.rt.registry.get(case.case_type, case.definition_version)
-        state = case.state
+        state, versions = case.state, [case.definition_version]
         if row["event_id"] is not None:   # the state the email is about, not where the case is now
-            state = conn.execute(sa.select(EVENT.c.to_state).where(
-                EVENT.c.id == row["event_id"])).scalar_one()
+            event = conn.execute(sa.select(EVENT.c.to_state, EVENT.c.definition_version).where(
+                EVENT.c.id == row["event_id"])).one()
+            state, versions = event.to_state, [event.definition_version, *versions]
         ctx["case"] = {"reference": case.reference, "type_title": getattr(wf.title, loc),
-                       "state_title": getattr(wf.state(state).title, loc),
+                       "state_title": self._state_title(case.case_type, versions, state, loc),
                        "url": case_url(self.settings.base_url, case.reference)}
         task_id = row["task_id"] or row["payload"].get("task")
         if task_id is not None:
             task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().one()
-            ctx["task"] = self._task(task, wf.state(task.state).title, loc)
+            ctx["task"] = self._task(
+                task, self._state_title(case.case_type, versions, task.state, loc), loc)
             if row["task_id"] is not None and task.closed_at is None:
                 ctx["actions"] = self.actions(row)
         return ctx
@@ -144,13 +146,23 @@ class Composer:
                         "url": self.settings.base_url + action_path(purpose, token)})
         return out
 
-    def _task(self, task: Mapping[str, Any], title: Any, loc: str) -> dict[str, Any]:
+    def _state_title(self, case_type: str, versions: list[int], state: str, loc: str) -> str:
+        """The state's title in the first of ``versions`` that has it (a state renamed
+        by a version migration keeps its old title in emails queued before)."""
+        for version in versions:
+            try:
+                return str(getattr(self.rt.registry.get(case_type, version).state(state).title, loc))
+            except NotFound:
+                continue
+        return state
+
+    def _task(self, task: Mapping[str, Any], title: str, loc: str) -> dict[str, Any]:
         now, cal = self.rt.clock.now(), self.rt.calendar
         due: datetime | None = task["due_at"]
         inst = task["assignee_institution"]
         days_left = cal.working_days_left(now, due) if due else None
         return {
-            "title": getattr(title, loc),
+            "title": title,
             "institution": getattr(self.rt.municipality.institution(inst).name, loc) if inst else "",
             "due": format_local(self.rt, due) if due else None,
             "days_left": days_left,

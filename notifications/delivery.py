@@ -20,6 +20,7 @@ At-least-once, with no duplicates under different identities:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import secrets
@@ -32,8 +33,8 @@ from typing import Any, Literal
 import aiosmtplib
 import sqlalchemy as sa
 
-from engine.cases import append_event, load_case_row, queue_mail, resolve_role
-from engine.errors import ConfigError, StaleCase
+from engine.cases import append_event, load_case_row, tell_coordinating
+from engine.errors import ConfigError, NotFound, NotPermitted, StaleCase
 from engine.runtime import SYSTEM, Runtime
 from engine.tables import Case, Outbox
 from notifications.compose import Composer, MailSettings, RecipientError
@@ -136,13 +137,26 @@ class DeliveryWorker:
         report = DeliveryReport()
         client: aiosmtplib.SMTP | None = None
         down: str | None = None   # the server could not be reached: the batch waits
+        held = {r["id"] for r in rows}
+        renewed = self.rt.clock.now()
         try:
             for row in rows:
+                if self.rt.clock.now() - renewed >= self.lease / 3:
+                    held, renewed = self._renew(token, held), self.rt.clock.now()
+                if row["id"] not in held:
+                    continue   # the lease ran out and another worker has the row
+                held.discard(row["id"])
                 try:
                     with self.db.connect() as conn:
                         message = self.composer.compose(conn, row)
                 except (RecipientError, ConfigError, TemplateMissing, TemplateError) as exc:
                     self._fail(token, row, str(exc))
+                    report.failed.append(row["id"])
+                    continue
+                except Exception as exc:   # noqa: BLE001 - one bad row must not stall the queue
+                    log.exception("outbox %s: the email could not be built", row["id"])
+                    self._fail(token, row, f"the email could not be built: "
+                                           f"{type(exc).__name__}: {exc}")
                     report.failed.append(row["id"])
                     continue
                 if down is None and (client is None or not client.is_connected):
@@ -172,6 +186,16 @@ class DeliveryWorker:
         finally:
             await _drop(client)
         return report
+
+    def _renew(self, token: str, ids: set[int]) -> set[int]:
+        """Extend the lease on the batch's unsent rows; the ids still held."""
+        if not ids:
+            return ids
+        with self.db.begin() as conn:
+            return set(conn.execute(
+                sa.update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.claim_token == token)
+                .values(next_attempt_at=self.rt.clock.now() + self.lease)
+                .returning(OUTBOX.c.id)).scalars())
 
     def _later(self, token: str, row: Mapping[str, Any], error: str,
                report: DeliveryReport) -> None:
@@ -215,49 +239,71 @@ class DeliveryWorker:
             self._fail(token, row, f"gave up after {row['attempts']} attempts: {error}")
             return False
         with self.db.begin() as conn:
-            conn.execute(_owned(row, token).values(
+            held = conn.execute(_owned(row, token).values(
                 next_attempt_at=now + self.retry.delay(row["attempts"], self.rng),
-                claim_token=None, last_error=error))
-        log.info("outbox %s: will retry (%s)", row["id"], error)
+                claim_token=None, last_error=error)).rowcount
+        if held:
+            log.info("outbox %s: will retry (%s)", row["id"], error)
         return True
 
     def _fail(self, token: str, row: Mapping[str, Any], error: str) -> None:
-        """Dead letter: failed row, an event on the case, and the coordinator told."""
+        """Dead letter: failed row, an event on the case, and the coordinator told.
+        The failed row and the notice are recorded even when the event cannot be."""
         log.warning("outbox %s failed: %s", row["id"], error)
+        failed = _owned(row, token).values(status="failed", claim_token=None, last_error=error)
         for _ in range(3):   # a user's change to the case may race the event; retry
             try:
                 with self.db.begin() as conn:
-                    done = conn.execute(_owned(row, token).values(
-                        status="failed", claim_token=None, last_error=error)).rowcount
-                    if done and row["case_id"] is not None:
-                        self._record_failure(conn, row, error)
+                    if conn.execute(failed).rowcount:   # else: the claim was lost
+                        self._record_failure(conn, row, error, on_case=True)
                 return
             except StaleCase:
                 continue
-        raise RuntimeError(f"outbox {row['id']}: the case kept changing while recording a failure")
+            except Exception:   # noqa: BLE001 - e.g. a case type no longer declared
+                log.exception("outbox %s: the failure could not be recorded on the case",
+                              row["id"])
+                break
+        with self.db.begin() as conn:
+            if conn.execute(failed).rowcount:
+                self._record_failure(conn, row, error, on_case=False)
 
-    def _record_failure(self, conn: sa.Connection, row: Mapping[str, Any], error: str) -> None:
-        reference = conn.execute(sa.select(CASE.c.reference).where(
-            CASE.c.id == row["case_id"])).scalar_one()
-        case = load_case_row(conn, reference)
-        wf = self.rt.registry.get(case["case_type"], case["definition_version"])
+    def _record_failure(self, conn: sa.Connection, row: Mapping[str, Any], error: str, *,
+                        on_case: bool) -> None:
         now = self.rt.clock.now()
-        event_id = append_event(conn, wf, case, SYSTEM, now, kind=FAILURE_EVENT, payload={
-            "outbox": row["id"], "template": row["template"],
-            "recipient": row["recipient_institution"] or row["recipient_user"], "error": error})
+        case, event_id = None, None
+        recipient = row["recipient_institution"] or row["recipient_user"] or ""
+        if not on_case and "reference" in row["payload"]:
+            error = f"{error} (case {row['payload']['reference']})"
+        if on_case and row["case_id"] is not None:
+            reference = conn.execute(sa.select(CASE.c.reference).where(
+                CASE.c.id == row["case_id"])).scalar_one()
+            case = load_case_row(conn, reference)
+            wf = self.rt.registry.get(case["case_type"], case["definition_version"])
+            event_id = append_event(conn, wf, case, SYSTEM, now, kind=FAILURE_EVENT, payload={
+                "outbox": row["id"], "template": row["template"], "recipient": recipient,
+                "error": error})
         if row["template"] == FAILURE_TEMPLATE:
             return   # never a failure notice about a failure notice
-        role = self.rt.registry.roles.coordinating
-        recipient = row["recipient_institution"] or row["recipient_user"] or ""
         name = recipient
         if row["recipient_institution"]:
-            try:
+            with contextlib.suppress(ConfigError):
                 name = self.rt.municipality.institution(recipient).name.lv
-            except ConfigError:
-                pass
-        queue_mail(conn, case, event_id, now, [(FAILURE_TEMPLATE, role, resolve_role(
-            self.rt, role, case))], None, extra={
-            "failed_template": row["template"], "failed_recipient": name, "error": error})
+        tell_coordinating(conn, self.rt, now, FAILURE_TEMPLATE, case=case, event_id=event_id,
+                          extra={"failed_template": row["template"], "failed_recipient": name,
+                                 "error": error})
+
+
+def requeue(db: sa.Engine, rt: Runtime, outbox_id: int) -> None:
+    """Queue a failed email again, to be sent now with a fresh retry window."""
+    now = rt.clock.now()
+    with db.begin() as conn:
+        status = conn.execute(sa.select(OUTBOX.c.status).where(OUTBOX.c.id == outbox_id)).scalar()
+        if status is None:
+            raise NotFound(f"no outbox row {outbox_id}")
+        if status != "failed":
+            raise NotPermitted(f"outbox row {outbox_id} is {status}; only failed emails are retried")
+        conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == outbox_id).values(
+            status="queued", queued_at=now, next_attempt_at=now, attempts=0, claim_token=None))
 
 
 def _claim_statement(dialect: str) -> sa.Update:

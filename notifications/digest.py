@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.cases import outbox_row
 from engine.runtime import Runtime
 from engine.tables import Case, Outbox, Task, User
 from notifications.compose import case_url, format_local
@@ -53,14 +54,9 @@ def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueue
             inst = rt.municipality.institution(code)
             copies = [(None, inst.locale or rt.municipality.municipality.default_locale)]
             copies += [(u.username, u.locale) for u in subscribers if u.institution_code == code]
-            conn.execute(sa.insert(OUTBOX), [{
-                "case_id": None, "event_id": None, "task_id": None, "template": DIGEST_TEMPLATE,
-                "recipient_role": None, "recipient_institution": None if user else code,
-                "recipient_user": user, "status": "queued", "created_at": now, "queued_at": now,
-                "next_attempt_at": now, "attempts": 0, "claim_token": None, "last_error": None,
-                "sent_at": None, "sent_to": None,
-                "payload": {"extra": digest_lists(rt, rows, locale, base_url)},
-            } for user, locale in copies])
+            conn.execute(sa.insert(OUTBOX), [outbox_row(
+                now, DIGEST_TEMPLATE, institution=None if user else code, user=user,
+                extra=digest_lists(rt, rows, locale, base_url)) for user, locale in copies])
             queued.append(DigestQueued(code, len(copies), len(rows)))
     return queued
 
