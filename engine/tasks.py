@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases import (
-    CASE, TASK, FireResult, append_event, fire_in, load_case_row, queue_mail, resolve_role,
+    CASE, TASK, FireResult, TaskInfo, append_event, fire_in, load_case_row, queue_mail,
+    tell_coordinating,
 )
 from engine.errors import NotFound, NotPermitted, PermissionDenied
 from engine.runtime import SYSTEM, Actor, Runtime
@@ -114,8 +115,9 @@ def answer(
         conn.execute(sa.update(TASK).where(TASK.c.id == task_id).values(**_task_change(
             task, action, now, days)))
         _use_link(conn, link, task_id, action, now, event_id)
-        if action is not TaskAction.ACKNOWLEDGE:
-            _tell_coordinator(conn, rt, case, event_id, now)
+        if action is not TaskAction.ACKNOWLEDGE:   # the answer, never the free text
+            tell_coordinating(conn, rt, now, ANSWER_TEMPLATE, case=case, event_id=event_id,
+                              extra={"answer": action.value, "days": days})
     return AnswerResult(case["reference"], task_id, action, event_id)
 
 
@@ -133,10 +135,16 @@ def open_task_of(db: sa.Engine, reference: str) -> int:
 def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *,
                      approve: bool) -> datetime | None:
     """Approve or refuse the open task's pending request for more time.  Approval
-    moves the due date by the requested working days; returns the new due date."""
+    moves the due date (and the reminder) by the requested working days; the
+    institution is told either way.  Returns the due date after the decision.
+
+    Decided by the coordinating institution's users (or an administrator)."""
     roles = rt.registry.roles
-    if actor.role in roles.read_only or roles.own_tasks_only(actor.role):
-        raise PermissionDenied(f"role {actor.role!r} may not decide on requests for more time")
+    coordinating = rt.municipality.institution_for_role(roles.coordinating).code
+    if (actor.role in roles.read_only or roles.own_tasks_only(actor.role)
+            or not (roles.administers(actor.role) or actor.institution == coordinating)):
+        raise PermissionDenied(f"requests for more time are decided by {coordinating}'s "
+                               f"coordinators, not by role {actor.role!r} of {actor.institution}")
     now = rt.clock.now()
     with db.begin() as conn:
         case = load_case_row(conn, reference)
@@ -145,15 +153,22 @@ def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *
         if task is None or task["extension_days"] is None:
             raise NotFound(f"{reference} has no pending request for more time")
         wf = rt.registry.get(case["case_type"], case["definition_version"])
-        due = task["due_at"]
+        days = task["extension_days"]
+        due, remind = task["due_at"], task["remind_at"]
         if approve and due is not None:
-            due = rt.calendar.due_at(due, task["extension_days"])
-        append_event(conn, wf, case, actor, now, kind=TASK_EVENT, payload={
-            "action": "extension_approved" if approve else "extension_refused",
-            "task": task["id"], "days": task["extension_days"],
+            due = rt.calendar.due_at(due, days)
+            remind = rt.calendar.due_at(remind, days) if remind is not None else None
+        decision = "extension_approved" if approve else "extension_refused"
+        event_id = append_event(conn, wf, case, actor, now, kind=TASK_EVENT, payload={
+            "action": decision, "task": task["id"], "days": days,
             "due_at": due.isoformat() if due else None})
         conn.execute(sa.update(TASK).where(TASK.c.id == task["id"]).values(
-            extension_days=None, due_at=due))
+            extension_days=None, due_at=due, remind_at=remind))
+        assignee, owner = task["assignee_institution"], wf.state(task["state"]).owner
+        assert owner is not None, "a state with a task has an owner"
+        queue_mail(conn, case, event_id, now, [(ANSWER_TEMPLATE, owner, assignee)],   # with links
+                   TaskInfo(task["state"], assignee, due, task["id"]),
+                   extra={"answer": decision, "days": days})
     return due
 
 
@@ -170,12 +185,16 @@ def record_unacknowledged(db: sa.Engine, rt: Runtime) -> list[tuple[str, int]]:
             TASK.c.declined_at.is_(None), TASK.c.unacknowledged_at.is_(None),
         ).order_by(TASK.c.id)).all()
         for task_id, reference in rows:
+            still = conn.execute(sa.update(TASK).where(   # not answered in the meantime
+                TASK.c.id == task_id, TASK.c.acknowledged_at.is_(None),
+                TASK.c.unacknowledged_at.is_(None), TASK.c.closed_at.is_(None),
+            ).values(unacknowledged_at=now)).rowcount
+            if not still:
+                continue
             case = load_case_row(conn, reference)
             wf = rt.registry.get(case["case_type"], case["definition_version"])
             append_event(conn, wf, case, SYSTEM, now, kind=UNACKNOWLEDGED_EVENT,
                          payload={"task": task_id})
-            conn.execute(sa.update(TASK).where(TASK.c.id == task_id).values(
-                unacknowledged_at=now))
             marked.append((reference, task_id))
     return marked
 
@@ -211,7 +230,8 @@ def check_answer(task: Mapping[str, Any], action: TaskAction) -> None:
         raise already("acknowledged", task["acknowledged_at"])
     if action is TaskAction.ACCEPT and task["accepted_at"] is not None:
         raise already("accepted", task["accepted_at"])
-    if action is TaskAction.DONE and task["reported_done_at"] is not None:
+    if task["reported_done_at"] is not None and action in (
+            TaskAction.DONE, TaskAction.ACCEPT, TaskAction.DECLINE):
         raise already("reported done", task["reported_done_at"])
     if action is TaskAction.MORE_TIME and task["extension_days"] is not None:
         raise AlreadyAnswered(f"the task of {task['reference']} already has a request for "
@@ -245,12 +265,3 @@ def _use_link(conn: sa.Connection, link: int | None, task_id: int, action: TaskA
                 event_id=event_id))
     except IntegrityError:
         raise AlreadyAnswered("this link has already been used") from None
-
-
-def _tell_coordinator(conn: sa.Connection, rt: Runtime, case: dict[str, Any], event_id: int,
-                      now: datetime) -> None:
-    role = rt.registry.roles.coordinating
-    queue_mail(conn, case, event_id, now, [(ANSWER_TEMPLATE, role, resolve_role(rt, role, case))],
-               None)
-
-

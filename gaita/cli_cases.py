@@ -94,13 +94,21 @@ def answer_cmd(
     reason: Annotated[str | None, typer.Option(
         help="Why (required for decline and more_time; a note for done).")] = None,
     days: Annotated[int | None, typer.Option(help="more_time: extra working days asked for.")] = None,
+    trigger: Annotated[str | None, typer.Option(
+        help="done: also fire this transition (with --field), as the email's done page offers.")] = None,
+    field: FieldOpt = None,
 ) -> None:
     """Answer the open task of REFERENCE as its institution (what the email links do)."""
     gaita = current_app()
     actor = actor_for(gaita.db, as_user)
+    if (trigger or field) and action is not TaskAction.DONE:
+        raise typer.BadParameter("--trigger and --field go with 'done' only", param_hint="--trigger")
     result = answer(gaita.db, gaita.rt, open_task_of(gaita.db, reference), action, actor,
-                    reason=reason, days=days)
-    out.print(f"{result.reference}: task {result.task_id} {action.value} recorded", markup=False)
+                    reason=reason, days=days, trigger=trigger, fields=parse_fields(field))
+    if result.fired is not None:
+        _print_result(gaita, result.fired, False)
+    else:
+        out.print(f"{result.reference}: task {result.task_id} {action.value} recorded", markup=False)
 
 
 @case_app.command("extension")

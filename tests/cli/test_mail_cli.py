@@ -81,6 +81,11 @@ def test_answers_from_the_cli_show_as_delivery_and_task_status(cli: Gaita) -> No
     out = cli("case", "extension", ref, "--approve", "--as", "koordinatore").stdout
     assert "approved; now due 02.12.2026 23:59" in out
     assert cli.json("case", "show", ref)["task"]["extension_days"] is None
+    wrong = cli("case", "answer", ref, "accept", "--as", "skola", "--trigger", "x", ok=False)
+    assert wrong.returncode == 2 and "go with 'done' only" in wrong.stderr
+    done = cli("case", "answer", ref, "done", "--as", "skola", "--reason", "Sazvanīti",
+               "--trigger", "record_unjustified", "--field", "parents_reached=jā").stdout
+    assert "parent_contact -> in_school_support" in done
 
 
 def test_sweep_records_tasks_not_acknowledged_in_time_once(cli: Gaita) -> None:

@@ -178,3 +178,38 @@ def test_an_acknowledged_task_is_never_recorded_as_unacknowledged(gaita: App, cl
     answer(gaita.db, gaita.rt, task_id, TaskAction.ACKNOWLEDGE, STAFF)
     clock.advance(days=30)
     assert record_unacknowledged(gaita.db, gaita.rt) == []
+
+
+def test_only_the_coordinating_institution_decides_on_more_time_and_the_institution_is_told(
+        gaita: App) -> None:
+    ref = open_absence(gaita)
+    act(gaita, ref, "record_unjustified", "skola", parents_reached=True)
+    task_id = open_task_of(gaita.db, ref)
+    before = task_row(gaita, task_id)
+    answer(gaita.db, gaita.rt, task_id, TaskAction.MORE_TIME, STAFF, reason="Ārsta izziņa", days=2)
+    with gaita.db.connect() as conn:
+        told = conn.execute(sa.select(OUTBOX).order_by(OUTBOX.c.id.desc())).mappings().first()
+    assert told["recipient_institution"] == "jip"
+    assert told["payload"]["extra"] == {"answer": "more_time", "days": 2}   # never the reason
+    for outsider in (Actor("grupa", "group_member", "jslp"), Actor("vaditajs", "group_chair", "dome")):
+        with pytest.raises(PermissionDenied, match="decided by jip's coordinators"):
+            decide_extension(gaita.db, gaita.rt, ref, outsider, approve=True)
+    decide_extension(gaita.db, gaita.rt, ref, Actor("admin", "admin"), approve=True)
+    after = task_row(gaita, task_id)
+    cal = gaita.rt.calendar
+    assert after["due_at"] == cal.due_at(before["due_at"], 2)
+    assert after["remind_at"] == cal.due_at(before["remind_at"], 2)
+    with gaita.db.connect() as conn:
+        told = conn.execute(sa.select(OUTBOX).order_by(OUTBOX.c.id.desc())).mappings().first()
+    assert (told["recipient_institution"], told["task_id"]) == (SCHOOL, task_id)   # with links
+    assert told["payload"]["extra"] == {"answer": "extension_approved", "days": 2}
+
+
+def test_after_done_is_reported_the_task_cannot_be_accepted_or_declined(gaita: App) -> None:
+    ref = open_absence(gaita)
+    act(gaita, ref, "record_unjustified", "skola", parents_reached=True)
+    task_id = open_task_of(gaita.db, ref)
+    answer(gaita.db, gaita.rt, task_id, TaskAction.DONE, STAFF, reason="Paveikts")
+    for action in (TaskAction.ACCEPT, TaskAction.DECLINE, TaskAction.DONE):
+        with pytest.raises(AlreadyAnswered, match="already reported done"):
+            answer(gaita.db, gaita.rt, task_id, action, STAFF, reason="x")
