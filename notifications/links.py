@@ -13,6 +13,7 @@ The expiry is counted in working days from the email's creation
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,7 +66,8 @@ class ActionLink:
 
 class LinkSigner:
     def __init__(self, secret_key: str) -> None:
-        self._serializer = URLSafeSerializer(secret_key, salt=_SALT)
+        self._serializer = URLSafeSerializer(
+            secret_key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
     def sign(self, link: ActionLink) -> str:
         return self._serializer.dumps([link.outbox_id, link.task_id, link.purpose.value,

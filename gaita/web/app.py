@@ -23,8 +23,9 @@ from engine.tasks import AlreadyAnswered, TaskClosed
 from gaita.bootstrap import App
 from gaita.web.i18n import translator
 from gaita.web.links import PageError, lang_of, router
-from gaita.web.render import local_time, render
+from gaita.web.render import render
 from gaita.web.security import SecurityMiddleware
+from notifications.compose import format_local
 from notifications.links import LinkError, LinkExpired, LinkSigner, LinkTampered, WrongPurpose
 
 log = logging.getLogger("gaita.web")
@@ -88,7 +89,7 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         values: dict[str, object] = {}
         if isinstance(exc, LinkExpired):
-            values["expired_at"] = local_time(app.rt, exc.expired_at)
+            values["expired_at"] = format_local(app.rt, exc.expired_at)
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(lang_of(request))(f"{exc.purpose.value}.title")
         return error_page(app, request, status, kind, **values)

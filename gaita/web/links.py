@@ -27,8 +27,9 @@ from engine.tasks import (
 )
 from gaita.bootstrap import App
 from gaita.web.i18n import pick_lang, translator
-from gaita.web.render import local_time, render
+from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
+from notifications.compose import format_local
 from notifications.links import ActionLink, LinkSigner, action_path
 
 router = APIRouter()
@@ -87,7 +88,7 @@ def show_link(request: Request, purpose: str, token: str) -> Response:
     assert nonce is not None
     response = _form_page(request, link, token, task, csrf_value(app.settings.secret_key, nonce, token),
                           values={}, errors=[], status=200)
-    response.set_cookie(value=nonce, httponly=True, samesite="strict", **cookie)
+    response.set_cookie(value=nonce, httponly=True, samesite="lax", **cookie)
     return response
 
 
@@ -216,6 +217,7 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
     return render(
         "confirm.html", lang=lang, rt=app.rt, status=status, switch_lang=request.method == "GET",
         page_title=t(f"{link.purpose.value}.title"), purpose=link.purpose.value, task=task,
-        due_text=local_time(app.rt, task["due_at"]), action=action, csrf=csrf, values=values,
+        due_text=format_local(app.rt, task["due_at"]) if task["due_at"] else None,
+        action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
         max_days=MAX_DAYS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,3 @@ def render(template: str, *, lang: str, rt: Runtime, status: int = 200,
         lang=lang, t=translator(lang), switch_lang=switch_lang,
         municipality=name.en if lang == "en" else name.lv, **context)
     return HTMLResponse(html, status_code=status)
-
-
-def local_time(rt: Runtime, instant: datetime | None) -> str | None:
-    """An instant as the municipality's local ``DD.MM.YYYY HH:MM``."""
-    if instant is None:
-        return None
-    return instant.astimezone(rt.calendar.timezone).strftime("%d.%m.%Y %H:%M")
