@@ -50,7 +50,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     raw: bytes
     answer: str
-    tls: bool = False                 # the session had switched to TLS (STARTTLS)
+    tls: bool = False                 # the session was encrypted (STARTTLS or implicit TLS)
     authenticated: bool = False
     auth_data: Any = None
 
@@ -88,7 +88,9 @@ class ScriptedHandler:
         with self._lock:
             self.received.append(Received(
                 str(envelope.mail_from), tuple(envelope.rcpt_tos), raw, answer,
-                tls=session.ssl is not None, authenticated=bool(session.authenticated),
+                tls=session.ssl is not None   # STARTTLS, or TLS from the first byte:
+                or server.transport.get_extra_info("ssl_object") is not None,
+                authenticated=bool(session.authenticated),
                 auth_data=session.auth_data))
         if answer == DROP:
             server.transport.close()

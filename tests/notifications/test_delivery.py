@@ -608,3 +608,23 @@ def test_a_refused_login_is_retried_not_a_dead_letter(
         assert len(tls_smtp.accepted) == 2
     finally:
         app.db.dispose()
+
+
+def test_implicit_tls_delivers(db_url: str, certificate: tuple[Path, Path]) -> None:
+    """GAITA_SMTP_TLS=tls: TLS from the first byte (SMTPS, usually port 465)."""
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with SmtpServer(ssl_context=context) as smtps:
+        app = make_test_app(db_url)
+        try:
+            open_absence(app)
+            trust = ssl.create_default_context(cafile=str(cert))
+            worker = DeliveryWorker(
+                app.db, app.rt, SmtpSettings("127.0.0.1", smtps.port, "tls", None, None, 10.0, trust),
+                mail_settings(app), rng=random.Random(0))
+            assert asyncio.run(worker.deliver()).counts() == {"sent": 1, "retrying": 0, "failed": 0}
+            [got] = smtps.received
+            assert got.accepted and got.tls
+        finally:
+            app.db.dispose()
