@@ -43,6 +43,11 @@ CHILD = Child.__table__
 COUNTER = ReferenceCounter.__table__
 INSTITUTION = Institution.__table__
 
+#: ``task.kind`` of the task a state gives its owner (one open per case); the
+#: cooperation group's decisions add tasks of kind ``decision`` beside it.
+STATE_TASK = "state"
+DECISION_TASK = "decision"
+
 # The hot path's statements, built once: SQLAlchemy spends most of a transition
 # building and cache-keying statements when they are made per call (bench/).
 _SELECT_CASE = sa.select(CASE).where(CASE.c.reference == sa.bindparam("b_reference"))
@@ -50,7 +55,10 @@ _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == sa.bindparam("b_id"),
                                      CASE.c.version == sa.bindparam("b_version"))
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
 _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == sa.bindparam("b_case_id"),
-                                    TASK.c.closed_at.is_(None))
+                                    TASK.c.closed_at.is_(None), TASK.c.kind == STATE_TASK)
+#: Outbox payload ``{"to": TO_HEAD}``: the email goes to the institution's head.
+TO_HEAD = "head"
+
 #: The municipality parameter for states that declare no ``acknowledge_within``.
 DEFAULT_ACKNOWLEDGE_PARAM = "tasks.acknowledge_days"
 
@@ -231,10 +239,12 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
     task = None
     if not closed:
         due, remind = deadline_for(rt, wf, to_state, now)
+        ack_due = acknowledge_due(rt, wf, to_state, now)
         task_id = conn.execute(_INSERT_TASK, {
-            "case_id": case["id"], "state": to_state, "assignee_institution": assignee,
-            "opened_at": now, "due_at": due, "remind_at": remind, "status": "open",
-            "ack_due_at": acknowledge_due(rt, wf, to_state, now),
+            "case_id": case["id"], "kind": STATE_TASK, "state": to_state,
+            "assignee_institution": assignee, "opened_at": now, "due_at": due,
+            "remind_at": remind, "status": "open", "ack_due_at": ack_due,
+            "next_check_at": min(t for t in (remind, due, ack_due) if t is not None),
             "opened_by_event": event_id, "closed_at": None, "closed_by_event": None}).scalar_one()
         task = TaskInfo(to_state, assignee, due, task_id)
     if notify:
@@ -245,35 +255,43 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
 
 def queue_mail(conn: sa.Connection, case: Mapping[str, Any], event_id: int, now: datetime,
                recipients: Sequence[tuple[str, str, str | None]], task: TaskInfo | None,
-               extra: Mapping[str, Any] | None = None) -> None:
+               extra: Mapping[str, Any] | None = None, **payload: Any) -> None:
     """Outbox rows for (template, recipient role, institution); the email to the
     institution holding the open task carries that task's action links."""
     conn.execute(_INSERT_OUTBOX, [outbox_row(
         now, template, case=case, event_id=event_id, role=role, institution=institution,
         task_id=task.id if task and institution == task.assignee else None, extra=extra,
-    ) for template, role, institution in recipients])
+        **payload) for template, role, institution in recipients])
 
 
 def tell_coordinating(conn: sa.Connection, rt: Runtime, now: datetime, template: str, *,
                       case: Mapping[str, Any] | None = None, event_id: int | None = None,
-                      extra: Mapping[str, Any] | None = None) -> None:
+                      extra: Mapping[str, Any] | None = None, **payload: Any) -> None:
     """Queue ``template`` to the coordinating institution (``coordinates: true``)."""
     role = rt.registry.roles.coordinating
     institution = (resolve_role(rt, role, case) if case is not None
                    else rt.municipality.institution_for_role(role).code)
     conn.execute(_INSERT_OUTBOX, outbox_row(now, template, case=case, event_id=event_id,
-                                            role=role, institution=institution, extra=extra))
+                                            role=role, institution=institution, extra=extra,
+                                            **payload))
 
 
 def outbox_row(now: datetime, template: str, *, case: Mapping[str, Any] | None = None,
                event_id: int | None = None, task_id: int | None = None, role: str | None = None,
                institution: str | None = None, user: str | None = None,
-               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               extra: Mapping[str, Any] | None = None, to: str | None = None,
+               task_ref: int | None = None) -> dict[str, Any]:
     """A new, queued outbox row.  ``extra`` is handed to the template as is
-    (references, codes and counts, never personal data)."""
+    (references, codes and counts, never personal data).  ``to="head"`` addresses
+    the institution's head; ``task_ref`` names a task the email is about without
+    giving the recipient its action links."""
     payload: dict[str, Any] = {"reference": case["reference"]} if case is not None else {}
     if extra:
         payload["extra"] = dict(extra)
+    if to is not None:
+        payload["to"] = to
+    if task_ref is not None:
+        payload["task"] = task_ref
     return {
         "case_id": case["id"] if case is not None else None, "event_id": event_id,
         "task_id": task_id, "template": template, "recipient_role": role,

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.audit import EVENT, chain_problems, log_access
-from engine.cases import CASE, OUTBOX, TASK, allowed_triggers, load_case_row
+from engine.cases import CASE, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row
 from engine.errors import UnknownState, UserNotFound
 from engine.runtime import Actor, Runtime
 from engine.tables import ActionToken, User
@@ -35,7 +35,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         log_access(conn, case["id"], actor.username, "read", channel, now)
         wf = rt.registry.get(case["case_type"], case["definition_version"])
         task = conn.execute(sa.select(TASK).where(
-            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))).mappings().first()
+            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+            TASK.c.kind == STATE_TASK)).mappings().first()
         events = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case["id"])
                               .order_by(EVENT.c.seq)).mappings().all()
         mail = conn.execute(sa.select(
@@ -95,7 +96,8 @@ def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
     query = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
                        CASE.c.owner_institution, CASE.c.version, TASK.c.due_at)
              .select_from(CASE.outerjoin(TASK, sa.and_(TASK.c.case_id == CASE.c.id,
-                                                       TASK.c.closed_at.is_(None))))
+                                                       TASK.c.closed_at.is_(None),
+                                                       TASK.c.kind == STATE_TASK)))
              .order_by(CASE.c.id).limit(limit))
     if case_type:
         query = query.where(CASE.c.case_type == case_type)

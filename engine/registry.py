@@ -32,6 +32,7 @@ class RoleSpec(BaseModel):
     en: str
     per_case: bool = False
     coordinates: bool = False
+    escalation_target: bool = False
     scope: Literal["all", "own_tasks"] = "all"
     administers: bool = False
     read_only: bool = False
@@ -63,6 +64,11 @@ class Roles:
         return next(r for r, spec in self.institution_roles.items() if spec.coordinates)
 
     @cached_property
+    def group(self) -> str:
+        """The cooperation group's institution role (``escalation_target: true``)."""
+        return next(r for r, spec in self.institution_roles.items() if spec.escalation_target)
+
+    @cached_property
     def own_tasks_role(self) -> str:
         """The user role an institution acts in through an email link (``scope: own_tasks``)."""
         return next(r for r, spec in self.user_roles.items() if spec.scope == "own_tasks")
@@ -86,6 +92,8 @@ def load_roles(directory: Path) -> Roles:
     for what, marked, want in (
             ("institution", [r for r, spec in parsed.institution_roles.items() if spec.coordinates],
              "coordinates: true"),
+            ("institution", [r for r, spec in parsed.institution_roles.items()
+                             if spec.escalation_target], "escalation_target: true"),
             ("user", [r for r, spec in parsed.user_roles.items() if spec.scope == "own_tasks"],
              "scope: own_tasks")):
         if len(marked) != 1:

@@ -2,8 +2,11 @@
 
 Invariants kept by the schema itself:
 - ``case_event`` is append-only and ordered by ``(case_id, seq)`` (unique);
-- at most one open ``task`` per case (partial unique index on ``closed_at IS NULL``);
-- the scheduler's claim of due tasks uses the partial index ``ix_task_open_due``.
+- at most one open state ``task`` per case (partial unique index on open tasks of
+  kind ``state``); a cooperation-group decision adds ``decision`` tasks beside it;
+- the scheduler claims the tasks it must look at through the partial index
+  ``ix_task_next_check`` (``next_check_at`` of open tasks), and each of its effects
+  is a ``task_effect`` row, unique per (task, effect): at most once, whatever runs.
 Times are stored as UTC (naive in SQLite, ``timestamptz`` in PostgreSQL) and
 always come back timezone-aware.
 """
@@ -104,6 +107,10 @@ class Case(SQLModel, table=True):
     opened_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    # A paused clock (engine.pause): no escalation; due dates move on resume.
+    paused_at: datetime | None = _ts(nullable=True)
+    pause_reason: str | None = Field(default=None, max_length=64)
+    paused_working_days: int = 0   # over the case's life, for time-in-state figures
 
 
 class CaseEvent(SQLModel, table=True):
@@ -131,12 +138,18 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_open_due", "due_at", sqlite_where=sa.text("closed_at IS NULL"),
                  postgresql_where=sa.text("closed_at IS NULL")),
         sa.Index("uq_task_one_open_per_case", "case_id", unique=True,
+                 sqlite_where=sa.text("closed_at IS NULL AND kind = 'state'"),
+                 postgresql_where=sa.text("closed_at IS NULL AND kind = 'state'")),
+        sa.Index("ix_task_next_check", "next_check_at",
                  sqlite_where=sa.text("closed_at IS NULL"),
                  postgresql_where=sa.text("closed_at IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
-    state: str = Field(max_length=64)
+    kind: str = Field(default="state", max_length=16)   # state | decision
+    state: str = Field(max_length=64)   # the case's state when the task opened
+    title: str | None = None            # a decision task's agreed action
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
     assignee_institution: str | None = Field(default=None, foreign_key="institution.code")
     opened_at: datetime = _ts()
     due_at: datetime | None = _ts(nullable=True)
@@ -153,6 +166,84 @@ class Task(SQLModel, table=True):
     reported_done_at: datetime | None = _ts(nullable=True)
     unacknowledged_at: datetime | None = _ts(nullable=True)   # ack_due_at passed, recorded
     extension_days: int | None = None   # a pending request for more time
+    # The scheduler (engine.escalation): when it must look at the task next (NULL:
+    # nothing pending, or the case's clock is paused) and how far it has got.
+    next_check_at: datetime | None = _ts(nullable=True)
+    check_token: str | None = Field(default=None, max_length=32)   # a tick's claim
+    reminded_at: datetime | None = _ts(nullable=True)
+    breached_at: datetime | None = _ts(nullable=True)
+    escalation_step: int = 0   # ladder steps taken
+
+
+class TaskEffect(SQLModel, table=True):
+    """Something the scheduler did for a task (``reminder``, ``breach``, ``step:<n>``,
+    ``unacknowledged``, ``pause_limit``): unique, so no effect happens twice."""
+    __tablename__ = "task_effect"
+    __table_args__ = (sa.UniqueConstraint("task_id", "effect", name="uq_task_effect"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id")
+    effect: str = Field(max_length=32)
+    at: datetime = _ts()
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+
+
+class Escalation(SQLModel, table=True):
+    """A case in the cooperation group's queue.  The group is not an owner: the
+    case keeps its owning institution; the group's decisions add tasks."""
+    __table_args__ = (
+        sa.Index("uq_escalation_open_per_case", "case_id", unique=True,
+                 sqlite_where=sa.text("status IN ('queued', 'scheduled')"),
+                 postgresql_where=sa.text("status IN ('queued', 'scheduled')")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
+    urgent: bool = False
+    status: str = Field(default="queued", max_length=16)   # queued | scheduled | decided | withdrawn
+    queued_at: datetime = _ts()
+    queued_by: str = Field(max_length=64)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+
+
+class Meeting(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    kind: str = Field(default="ordinary", max_length=16)   # ordinary | extraordinary
+    place: str = ""
+    status: str = Field(default="planned", max_length=16)   # planned | held
+    created_at: datetime = _ts()
+
+
+class Decision(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "case_id", name="uq_decision_per_meeting"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id")
+    case_id: int = Field(foreign_key="case.id", index=True)
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    summary: str = ""
+    decided_at: datetime = _ts()
+    decided_by: str = Field(max_length=64)
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+
+
+class DigestRun(SQLModel, table=True):
+    """The day's digests were queued: once a day, however many schedulers run."""
+    __tablename__ = "digest_run"
+    day: date = Field(primary_key=True)
+    at: datetime = _ts()
+
+
+class SchedulerRun(SQLModel, table=True):
+    """One tick: what it looked at and did (``gaita status``)."""
+    __tablename__ = "scheduler_run"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    examined: int = 0
+    effects: dict[str, Any] = _json()
+    duration_ms: float = 0.0
+    runner: str = Field(default="", max_length=64)   # sweep | serve
 
 
 class Outbox(SQLModel, table=True):

@@ -7,8 +7,8 @@ a hash-chained event with the reason, and an outbox row telling the
 coordinating institution.  Completing a task by a declared transition goes
 through ``fire_in``, so guards, fields and roles are checked as for anyone.
 
-``record_unacknowledged`` notes the tasks whose assignee has not confirmed
-receipt in time, for the scheduler's escalation (issue #4).
+The scheduler (``engine.escalation``) records the tasks whose assignee has not
+confirmed receipt in time.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases import (
-    CASE, TASK, FireResult, TaskInfo, append_event, fire_in, load_case_row, queue_mail,
+    CASE, STATE_TASK, TASK, FireResult, TaskInfo, append_event, fire_in, load_case_row, queue_mail,
     tell_coordinating,
 )
 from engine.errors import NotFound, NotPermitted, PermissionDenied
-from engine.runtime import SYSTEM, Actor, Runtime
+from engine.runtime import Actor, Runtime
 from engine.tables import ActionToken
 
 ACTION_TOKEN = ActionToken.__table__
@@ -45,7 +45,6 @@ class TaskAction(StrEnum):
 NEEDS_REASON = frozenset({TaskAction.DECLINE, TaskAction.MORE_TIME})
 #: Event kind of every answer; the action is in the payload.
 TASK_EVENT = "task"
-UNACKNOWLEDGED_EVENT = "unacknowledged"
 #: The email telling the coordinating institution of an answer.
 ANSWER_TEMPLATE = "case_update"
 
@@ -126,7 +125,8 @@ def open_task_of(db: sa.Engine, reference: str) -> int:
     with db.connect() as conn:
         case = load_case_row(conn, reference)
         task_id = conn.execute(sa.select(TASK.c.id).where(
-            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))).scalar()
+            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+            TASK.c.kind == STATE_TASK)).scalar()
     if task_id is None:
         raise NotFound(f"{reference} has no open task (it is {case['status']}, at {case['state']})")
     return int(task_id)
@@ -149,7 +149,8 @@ def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *
     with db.begin() as conn:
         case = load_case_row(conn, reference)
         task = conn.execute(sa.select(TASK).where(
-            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))).mappings().first()
+            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+            TASK.c.kind == STATE_TASK)).mappings().first()
         if task is None or task["extension_days"] is None:
             raise NotFound(f"{reference} has no pending request for more time")
         wf = rt.registry.get(case["case_type"], case["definition_version"])
@@ -170,33 +171,6 @@ def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *
                    TaskInfo(task["state"], assignee, due, task["id"]),
                    extra={"answer": decision, "days": days})
     return due
-
-
-def record_unacknowledged(db: sa.Engine, rt: Runtime) -> list[tuple[str, int]]:
-    """Mark the open tasks whose acknowledgement is overdue, once each, with an event
-    on the case.  Returns (reference, task id) of the tasks marked now."""
-    now = rt.clock.now()
-    marked: list[tuple[str, int]] = []
-    with db.begin() as conn:
-        rows = conn.execute(sa.select(TASK.c.id, CASE.c.reference).join(
-            CASE, CASE.c.id == TASK.c.case_id).where(
-            TASK.c.closed_at.is_(None), TASK.c.ack_due_at <= now,
-            TASK.c.acknowledged_at.is_(None), TASK.c.accepted_at.is_(None),
-            TASK.c.declined_at.is_(None), TASK.c.unacknowledged_at.is_(None),
-        ).order_by(TASK.c.id)).all()
-        for task_id, reference in rows:
-            still = conn.execute(sa.update(TASK).where(   # not answered in the meantime
-                TASK.c.id == task_id, TASK.c.acknowledged_at.is_(None),
-                TASK.c.unacknowledged_at.is_(None), TASK.c.closed_at.is_(None),
-            ).values(unacknowledged_at=now)).rowcount
-            if not still:
-                continue
-            case = load_case_row(conn, reference)
-            wf = rt.registry.get(case["case_type"], case["definition_version"])
-            append_event(conn, wf, case, SYSTEM, now, kind=UNACKNOWLEDGED_EVENT,
-                         payload={"task": task_id})
-            marked.append((reference, task_id))
-    return marked
 
 
 def _open_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:

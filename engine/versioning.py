@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import EVENT
-from engine.cases import CASE, TASK, next_event, resolve_role
+from engine.cases import CASE, STATE_TASK, TASK, next_event, resolve_role
 from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
@@ -105,5 +105,6 @@ def _move(conn: sa.Connection, rt: Runtime, plan: MigrationPlan, case: dict[str,
     if updated.rowcount != 1:
         raise StaleCase(case["reference"], case["version"], None)
     conn.execute(sa.insert(EVENT).values(**event))
-    conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None))
+    conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+                                       TASK.c.kind == STATE_TASK)
                  .values(state=dest, assignee_institution=owner))

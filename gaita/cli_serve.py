@@ -1,13 +1,17 @@
-"""``gaita serve`` and ``gaita sweep``."""
+"""``gaita serve``, ``gaita sweep`` and ``gaita status``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
-from engine.tasks import record_unacknowledged
+from engine.escalation import tick
+from engine.tables import Outbox, SchedulerRun, Task
 from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
+
+RUN, TASK, OUTBOX = SchedulerRun.__table__, Task.__table__, Outbox.__table__
 
 
 @app.command()
@@ -16,8 +20,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run the web app (email action links); in the background, deliver the outbox every
-    GAITA_MAIL_POLL_SECONDS and record unacknowledged tasks every GAITA_TICK_SECONDS."""
+    """Run the web app (email action links) with the scheduler: the tick every
+    GAITA_TICK_SECONDS, email delivery every GAITA_MAIL_POLL_SECONDS, digests daily."""
     from gaita.serve import serve as run
 
     gaita = current_app()
@@ -29,12 +33,55 @@ def serve(
 @app.command()
 @handled
 def sweep(as_json: JsonOpt = False) -> None:
-    """One scheduler tick, for cron: records tasks whose receipt was not acknowledged in time."""
+    """One scheduler tick (cron-friendly): reminders, breaches, escalation steps,
+    unacknowledged tasks.  Safe to run at any time, from any number of processes."""
     gaita = current_app()
-    marked = record_unacknowledged(gaita.db, gaita.rt)
+    report = tick(gaita.db, gaita.rt, runner="sweep")
     if as_json:
-        emit_json({"unacknowledged": [{"reference": r, "task": t} for r, t in marked]})
+        emit_json(report.as_dict())
         return
-    for reference, task_id in marked:
-        out.print(f"{reference}: task {task_id} not acknowledged in time", markup=False)
-    out.print(f"{len(marked)} unacknowledged task(s) recorded")
+    effects = ", ".join(f"{k} {v}" for k, v in sorted(report.effects.items())) or "nothing due"
+    out.print(f"examined {report.examined} task(s): {effects} ({report.seconds * 1000:.0f} ms)",
+              markup=False)
+
+
+@app.command()
+@handled
+def status(as_json: JsonOpt = False) -> None:
+    """Scheduler health: the last tick, when the next is due, and the backlog."""
+    gaita = current_app()
+    now = gaita.rt.clock.now()
+    with gaita.db.connect() as conn:
+        last = conn.execute(sa.select(RUN).order_by(RUN.c.id.desc()).limit(1)).mappings().first()
+        due_now = conn.execute(sa.select(sa.func.count()).select_from(TASK).where(
+            TASK.c.closed_at.is_(None), TASK.c.next_check_at <= now)).scalar_one()
+        next_check = conn.execute(sa.select(sa.func.min(TASK.c.next_check_at)).where(
+            TASK.c.closed_at.is_(None), TASK.c.next_check_at > now)).scalar()
+        overdue = conn.execute(sa.select(sa.func.count()).select_from(TASK).where(
+            TASK.c.closed_at.is_(None), TASK.c.due_at < now)).scalar_one()
+        mail = dict(conn.execute(sa.select(OUTBOX.c.status, sa.func.count())
+                                 .group_by(OUTBOX.c.status)).all())
+    tick_seconds = gaita.settings.tick_seconds
+    stale = last is None or (now - last["started_at"]).total_seconds() > 3 * tick_seconds
+    data = {
+        "last_tick": None if last is None else {
+            "at": last["started_at"], "runner": last["runner"], "examined": last["examined"],
+            "effects": last["effects"], "duration_ms": round(last["duration_ms"], 1)},
+        "tick_seconds": tick_seconds, "healthy": not stale,
+        "tasks_due_now": due_now, "next_task_check": next_check, "overdue_tasks": overdue,
+        "outbox": {k: mail.get(k, 0) for k in ("queued", "sent", "failed")},
+    }
+    if as_json:
+        emit_json(data)
+        return
+    tz = gaita.rt.calendar.timezone
+    if last is None:
+        out.print("last tick: never (run `gaita serve` or `gaita sweep`)")
+    else:
+        out.print(f"last tick: {last['started_at'].astimezone(tz):%d.%m.%Y %H:%M:%S} "
+                  f"({last['runner']}, {last['examined']} examined, "
+                  f"{last['duration_ms']:.0f} ms)" + ("" if not stale else "  [bold red]LATE[/]"))
+    out.print(f"due now: {due_now} task(s); next check: "
+              + (f"{next_check.astimezone(tz):%d.%m.%Y %H:%M}" if next_check else "none"))
+    out.print(f"overdue tasks: {overdue}; outbox: {data['outbox']['queued']} queued, "
+              f"{data['outbox']['failed']} failed")

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     mail_give_up_hours: float = Field(default=96, gt=0)
     mail_lease_seconds: int = Field(default=300, gt=0)   # a worker's hold on claimed rows
     mail_poll_seconds: int = Field(default=10, gt=0)     # `gaita serve` delivers this often
-    tick_seconds: int = 60
+    tick_seconds: int = Field(default=60, gt=0)
+    digest_hour: int = Field(default=7, ge=0, le=23)   # local time of the daily digest
 
     @field_validator("now", mode="before")
     @classmethod

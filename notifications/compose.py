@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.cases import TO_HEAD
 from engine.errors import ConfigError, GaitaError, NotFound
 from engine.runtime import Runtime
 from engine.tables import Case, CaseEvent, Institution, Task, User
@@ -29,8 +30,6 @@ from notifications.render import LOCALES, Renderer
 CASE, EVENT, TASK, USER = Case.__table__, CaseEvent.__table__, Task.__table__, User.__table__
 INSTITUTION = Institution.__table__
 
-#: Outbox payload ``{"to": "head"}`` addresses the institution's head (escalations).
-TO_HEAD = "head"
 
 
 class RecipientError(GaitaError):

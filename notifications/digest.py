@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.cases import outbox_row
 from engine.runtime import Runtime
-from engine.tables import Case, Outbox, Task, User
+from engine.tables import Case, DigestRun, Outbox, Task, User
 from notifications.compose import case_url, format_local
 from notifications.render import LOCALES
 
 CASE, TASK, USER, OUTBOX = Case.__table__, Task.__table__, User.__table__, Outbox.__table__
+DIGEST_RUN = DigestRun.__table__
 DIGEST_TEMPLATE = "digest"
 DUE_SOON_PARAM = "digest.due_soon_days"
 
@@ -34,30 +37,46 @@ class DigestQueued:
     tasks: int
 
 
-def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueued]:
-    """Queue today's digests; institutions with no open task get none."""
-    now = rt.clock.now()
+def queue_digests_once(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueued] | None:
+    """The scheduler's daily digests: queued by the first process to claim today
+    (a ``digest_run`` row), in the same transaction; ``None`` if already done."""
+    today = rt.calendar.local_date(rt.clock.now())
     with db.begin() as conn:
-        tasks = conn.execute(sa.select(
-            TASK.c.assignee_institution, TASK.c.state, TASK.c.due_at, CASE.c.reference,
-            CASE.c.case_type, CASE.c.definition_version,
-        ).join(CASE, CASE.c.id == TASK.c.case_id).where(
-            TASK.c.closed_at.is_(None), TASK.c.assignee_institution.is_not(None),
-        ).order_by(TASK.c.due_at, CASE.c.reference)).mappings().all()
-        by_institution: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for t in tasks:
-            by_institution[t["assignee_institution"]].append(t)
-        subscribers = conn.execute(sa.select(USER.c.username, USER.c.locale, USER.c.institution_code)
-                                   .where(USER.c.digest.is_(True), USER.c.active.is_(True))).all()
-        queued = []
-        for code, rows in sorted(by_institution.items()):
-            inst = rt.municipality.institution(code)
-            copies = [(None, inst.locale or rt.municipality.municipality.default_locale)]
-            copies += [(u.username, u.locale) for u in subscribers if u.institution_code == code]
-            conn.execute(sa.insert(OUTBOX), [outbox_row(
-                now, DIGEST_TEMPLATE, institution=None if user else code, user=user,
-                extra=digest_lists(rt, rows, locale, base_url)) for user, locale in copies])
-            queued.append(DigestQueued(code, len(copies), len(rows)))
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        claimed = conn.execute(insert(DIGEST_RUN).values(day=today, at=rt.clock.now())
+                               .on_conflict_do_nothing().returning(DIGEST_RUN.c.day)).first()
+        return _queue(conn, rt, base_url) if claimed is not None else None
+
+
+def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueued]:
+    """Queue today's digests now (``gaita digest send``); institutions with no open
+    task get none."""
+    with db.begin() as conn:
+        return _queue(conn, rt, base_url)
+
+
+def _queue(conn: sa.Connection, rt: Runtime, base_url: str) -> list[DigestQueued]:
+    now = rt.clock.now()
+    tasks = conn.execute(sa.select(
+        TASK.c.assignee_institution, TASK.c.state, TASK.c.due_at, CASE.c.reference,
+        CASE.c.case_type, CASE.c.definition_version,
+    ).join(CASE, CASE.c.id == TASK.c.case_id).where(
+        TASK.c.closed_at.is_(None), TASK.c.assignee_institution.is_not(None),
+    ).order_by(TASK.c.due_at, CASE.c.reference)).mappings().all()
+    by_institution: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for t in tasks:
+        by_institution[t["assignee_institution"]].append(t)
+    subscribers = conn.execute(sa.select(USER.c.username, USER.c.locale, USER.c.institution_code)
+                               .where(USER.c.digest.is_(True), USER.c.active.is_(True))).all()
+    queued = []
+    for code, rows in sorted(by_institution.items()):
+        inst = rt.municipality.institution(code)
+        copies = [(None, inst.locale or rt.municipality.municipality.default_locale)]
+        copies += [(u.username, u.locale) for u in subscribers if u.institution_code == code]
+        conn.execute(sa.insert(OUTBOX), [outbox_row(
+            now, DIGEST_TEMPLATE, institution=None if user else code, user=user,
+            extra=digest_lists(rt, rows, locale, base_url)) for user, locale in copies])
+        queued.append(DigestQueued(code, len(copies), len(rows)))
     return queued
 
 

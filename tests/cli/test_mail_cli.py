@@ -92,8 +92,8 @@ def test_sweep_records_tasks_not_acknowledged_in_time_once(cli: Gaita) -> None:
     ref = open_case(cli)
     later = "2026-12-10T09:00:00+02:00"
     first = cli.json("--now", later, "sweep")
-    assert ref in [u["reference"] for u in first["unacknowledged"]]
-    assert cli.json("--now", later, "sweep") == {"unacknowledged": []}
+    assert first["effects"]["unacknowledged"] >= 1
+    assert "unacknowledged" not in cli.json("--now", later, "sweep")["effects"]
     assert "NOT ACKNOWLEDGED in time" in cli("--now", later, "case", "show", ref).stdout
 
 

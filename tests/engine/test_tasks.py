@@ -14,8 +14,9 @@ from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Outbox, Task
 from engine.tasks import (
     AlreadyAnswered, ReasonRequired, TaskAction, TaskClosed, answer, decide_extension,
-    open_task_of, record_unacknowledged,
+    open_task_of,
 )
+from engine.escalation import tick
 from gaita.bootstrap import App
 from tests.conftest import snapshot
 from tests.engine.test_fire import SCHOOL, act, open_absence
@@ -164,10 +165,10 @@ def test_unacknowledged_tasks_are_recorded_once_after_the_acknowledgement_deadli
     ack_due = task_row(gaita, task_id)["ack_due_at"]
     days = int(gaita.rt.param("tasks.acknowledge_days"))  # type: ignore[call-overload]
     assert ack_due == gaita.rt.calendar.due_at(clock.now(), days)
-    assert record_unacknowledged(gaita.db, gaita.rt) == []
+    assert tick(gaita.db, gaita.rt).effects == {}
     clock.set(ack_due + timedelta(seconds=1))
-    assert record_unacknowledged(gaita.db, gaita.rt) == [(ref, task_id)]
-    assert record_unacknowledged(gaita.db, gaita.rt) == []
+    assert tick(gaita.db, gaita.rt).effects == {"unacknowledged": 1}
+    assert tick(gaita.db, gaita.rt).effects == {}
     assert task_row(gaita, task_id)["unacknowledged_at"] == clock.now()
     assert last_event(gaita)["kind"] == "unacknowledged"
 
@@ -177,7 +178,7 @@ def test_an_acknowledged_task_is_never_recorded_as_unacknowledged(gaita: App, cl
     task_id = open_task_of(gaita.db, ref)
     answer(gaita.db, gaita.rt, task_id, TaskAction.ACKNOWLEDGE, STAFF)
     clock.advance(days=30)
-    assert record_unacknowledged(gaita.db, gaita.rt) == []
+    assert "unacknowledged" not in tick(gaita.db, gaita.rt).effects
 
 
 def test_only_the_coordinating_institution_decides_on_more_time_and_the_institution_is_told(

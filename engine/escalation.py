@@ -1,0 +1,259 @@
+"""The scheduler's tick: reminders, breaches and the escalation ladder (DESIGN.md §5).
+
+Every open task carries ``next_check_at``: when something may next be due for
+it (its acknowledgement deadline, its reminder, its deadline, its next ladder
+step).  A tick claims the tasks whose time has come through the partial index
+``ix_task_next_check`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's one
+writer elsewhere), so its cost follows the due rows, not the backlog.  For each
+task, in one transaction, it does whatever is due and computes the next check.
+
+Each effect is a ``task_effect`` row, unique per (task, effect): two ticks at
+once, or two processes, or a tick retried after a crash, do each effect once.
+After downtime one tick catches up: every step that fell due meanwhile fires
+once (a reminder whose deadline has already passed is skipped: the breach
+notice says more).
+
+Ladder steps are declared per state (``escalation: [{after, action, risk}]``):
+``after`` working days past the deadline; a step with ``risk`` applies only to
+cases of those risk levels.  Decision tasks (the cooperation group's agreed
+actions) climb the ladder of the case's state, without re-queueing the case
+for the group, which reviews its decisions at its next meeting anyway.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from engine.cases import (
+    CASE, DECISION_TASK, TASK, TO_HEAD, TaskInfo, append_event, load_case_row, queue_mail,
+    tell_coordinating,
+)
+from engine.definitions import EscalationStep, Workflow
+from engine.errors import StaleCase
+from engine.group import queue_for_group
+from engine.runtime import SYSTEM, Runtime
+from engine.tables import SchedulerRun, TaskEffect
+
+EFFECT = TaskEffect.__table__
+RUN = SchedulerRun.__table__
+
+# Effects (task_effect.effect) and the events they write (case_event.kind).
+UNACKNOWLEDGED = "unacknowledged"
+REMINDER = "reminder"
+BREACH = "breach"
+REMINDED_EVENT, OVERDUE_EVENT, ESCALATED_EVENT = "reminded", "overdue", "escalated"
+# Templates (notifications/templates) the tick's emails use.
+REMINDER_TEMPLATE, OVERDUE_TEMPLATE, HEAD_TEMPLATE = "task_reminder", "task_overdue", "escalation_head"
+#: The escalation reason of a case that stalled up its whole ladder.
+STALLED = "stalled"
+URGENT_RISKS = frozenset({"high", "critical"})
+
+
+@dataclass
+class TickReport:
+    started_at: datetime
+    examined: int = 0
+    effects: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    retried: int = 0   # tasks left for the next tick (their case changed meanwhile)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at.isoformat(), "examined": self.examined,
+                "effects": dict(sorted(self.effects.items())), "seconds": round(self.seconds, 4),
+                "retried": self.retried}
+
+
+def tick(db: sa.Engine, rt: Runtime, *, batch: int = 500, lease: timedelta = timedelta(minutes=5),
+         runner: str = "sweep") -> TickReport:
+    """One scheduler tick over every task due now; records a ``scheduler_run``."""
+    t0 = time.perf_counter()
+    now = rt.clock.now()
+    report = TickReport(now)
+    claim = _claim_statement(db.dialect.name)
+    while True:
+        token = secrets.token_hex(8)
+        with db.begin() as conn:
+            rows = [dict(r) for r in conn.execute(claim, {
+                "b_now": now, "b_limit": batch, "check_token": token,
+                "next_check_at": now + lease}).mappings()]
+        report.examined += len(rows)
+        for task in sorted(rows, key=lambda r: r["id"]):
+            _check_with_retry(db, rt, task, token, now, report)
+        if len(rows) < batch:
+            break
+    report.seconds = time.perf_counter() - t0
+    with db.begin() as conn:
+        conn.execute(sa.insert(RUN).values(
+            started_at=now, finished_at=rt.clock.now(), examined=report.examined,
+            effects=dict(report.effects), duration_ms=report.seconds * 1000, runner=runner))
+    return report
+
+
+def _claim_statement(dialect: str) -> sa.Update:
+    task = TASK
+    due = (sa.select(task.c.id)
+           # exactly the partial index's predicate, or SQLite will not use it
+           .where(task.c.closed_at.is_(None), task.c.next_check_at <= sa.bindparam("b_now"))
+           .order_by(task.c.next_check_at).limit(sa.bindparam("b_limit")))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return sa.update(task).where(task.c.id.in_(due.scalar_subquery())).returning(*task.c)
+
+
+def _check_with_retry(db: sa.Engine, rt: Runtime, task: dict[str, Any], token: str,
+                      now: datetime, report: TickReport) -> None:
+    for _ in range(3):   # a user's change to the case races our event: read it again
+        try:
+            with db.begin() as conn:
+                done = _check(conn, rt, task, token, now)
+            report.effects.update(done)
+            return
+        except StaleCase:
+            continue
+    report.retried += 1   # the lease runs out and the next tick takes it
+
+
+def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str,
+           now: datetime) -> Counter[str]:
+    done: Counter[str] = Counter()
+    reference = conn.execute(sa.select(CASE.c.reference).where(
+        CASE.c.id == task["case_id"])).scalar_one()
+    case = load_case_row(conn, reference)
+    changes: dict[str, Any] = {}
+    if case["paused_at"] is not None:   # a paused clock: nothing escalates (engine.pause)
+        _release(conn, task, token, None)
+        return done
+    wf = rt.registry.get(case["case_type"], case["definition_version"])
+    info = TaskInfo(task["state"], task["assignee_institution"], task["due_at"], task["id"])
+
+    def effect(name: str) -> bool:
+        return _record_effect(conn, task["id"], name, now)
+
+    def event(kind: str, **payload: Any) -> int:
+        nonlocal case
+        event_id = append_event(conn, wf, case, SYSTEM, now, kind=kind,
+                                payload={"task": task["id"], **payload})
+        case = load_case_row(conn, reference)
+        return event_id
+
+    if _ack_pending(task) and task["ack_due_at"] <= now and effect(UNACKNOWLEDGED):
+        event(UNACKNOWLEDGED)
+        changes["unacknowledged_at"] = now
+        done[UNACKNOWLEDGED] += 1
+    due = task["due_at"]
+    if (task["reminded_at"] is None and task["remind_at"] is not None and task["remind_at"] <= now
+            and (due is None or now < due) and effect(REMINDER)):
+        queue_mail(conn, case, event(REMINDED_EVENT), now,
+                   [(REMINDER_TEMPLATE, _owner_role(wf, task), info.assignee)], info)
+        changes["reminded_at"] = now
+        done[REMINDER] += 1
+    breached = task["breached_at"]
+    if due is not None and breached is None and due <= now:
+        breached = now
+        changes["breached_at"] = now
+        if effect(BREACH):
+            queue_mail(conn, case, event(OVERDUE_EVENT), now,
+                       [(OVERDUE_TEMPLATE, _owner_role(wf, task), info.assignee)], info)
+            done[BREACH] += 1
+    step = task["escalation_step"]
+    ladder = _ladder(wf, task)
+    while breached is not None and step < len(ladder):
+        s = ladder[step]
+        if s.risk is not None and case["risk_level"] not in s.risk:
+            step += 1   # a step for other risk levels
+            continue
+        if _step_time(rt, due, s) > now:
+            break
+        if effect(f"step:{step}"):
+            _climb(conn, rt, wf, case, task, info, s, step, now, event)
+            done[f"ladder:{s.action}"] += 1
+            case = load_case_row(conn, reference)
+        step += 1
+    changes["escalation_step"] = step
+    _release(conn, task, token, _next_check(rt, task, changes, ladder, step, now), changes)
+    return done
+
+
+def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, Any],
+           task: Mapping[str, Any], info: TaskInfo, s: EscalationStep, step: int,
+           now: datetime, event: Any) -> None:
+    owner = _owner_role(wf, task)
+    event_id = event(ESCALATED_EVENT, step=step + 1, action=s.action)
+    match s.action:
+        case "remind_owner" if s.after != 0:   # at 0 the breach notice is the reminder
+            queue_mail(conn, case, event_id, now, [(OVERDUE_TEMPLATE, owner, info.assignee)], info)
+        case "notify_owner_head":
+            queue_mail(conn, case, event_id, now, [(HEAD_TEMPLATE, owner, info.assignee)], None,
+                       extra={"level": step + 1}, to=TO_HEAD, task_ref=task["id"])
+        case "notify_coordinator":
+            tell_coordinating(conn, rt, now, OVERDUE_TEMPLATE, case=case, event_id=event_id,
+                              task_ref=task["id"])
+        case "queue_cooperation_group":
+            queue_for_group(conn, rt, case, now, reason=STALLED, actor=SYSTEM,
+                            urgent=case["risk_level"] in URGENT_RISKS)
+
+
+def _ladder(wf: Workflow, task: Mapping[str, Any]) -> list[EscalationStep]:
+    steps = wf.state(task["state"]).escalation if task["state"] in wf.states else []
+    if task["kind"] == DECISION_TASK:   # the group follows its own decisions up
+        return [s for s in steps if s.action != "queue_cooperation_group"]
+    return list(steps)
+
+
+def _owner_role(wf: Workflow, task: Mapping[str, Any]) -> str:
+    owner = wf.state(task["state"]).owner if task["state"] in wf.states else None
+    return owner or ""
+
+
+def _step_time(rt: Runtime, due: datetime | None, s: EscalationStep) -> datetime:
+    assert due is not None
+    after = int(rt.param(s.after)) if isinstance(s.after, str) else s.after  # type: ignore[call-overload]
+    return due if after == 0 else rt.calendar.due_at(due, after)
+
+
+def _ack_pending(task: Mapping[str, Any]) -> bool:
+    return (task["ack_due_at"] is not None and task["acknowledged_at"] is None
+            and task["accepted_at"] is None and task["declined_at"] is None
+            and task["unacknowledged_at"] is None)
+
+
+def _next_check(rt: Runtime, task: Mapping[str, Any], changes: Mapping[str, Any],
+                ladder: list[EscalationStep], step: int, now: datetime) -> datetime | None:
+    merged = {**task, **changes}
+    times = []
+    if _ack_pending(merged):
+        times.append(merged["ack_due_at"])
+    due = merged["due_at"]
+    if (merged["reminded_at"] is None and merged["remind_at"] is not None
+            and (due is None or now < due)):
+        times.append(merged["remind_at"])
+    if due is not None and merged["breached_at"] is None:
+        times.append(due)
+    if due is not None and merged["breached_at"] is not None and step < len(ladder):
+        times.append(_step_time(rt, due, ladder[step]))
+    future = [t for t in times if t > now]   # all that was due is done by now
+    return min(future) if future else None
+
+
+def _record_effect(conn: sa.Connection, task_id: int, name: str, now: datetime) -> bool:
+    """True if this effect is new (and now recorded); False if it already happened."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return conn.execute(insert(EFFECT).values(task_id=task_id, effect=name, at=now)
+                        .on_conflict_do_nothing(index_elements=[EFFECT.c.task_id, EFFECT.c.effect])
+                        .returning(EFFECT.c.id)).first() is not None
+
+
+def _release(conn: sa.Connection, task: Mapping[str, Any], token: str,
+             next_check: datetime | None, changes: Mapping[str, Any] | None = None) -> None:
+    conn.execute(sa.update(TASK).where(TASK.c.id == task["id"], TASK.c.check_token == token)
+                 .values(next_check_at=next_check, check_token=None, **(changes or {})))
