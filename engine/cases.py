@@ -126,10 +126,17 @@ def open_case(
                 "version": 0, "event_seq": 0, "last_event_hash": "", "data": data}
         task = _advance(conn, rt, wf, case, actor, now, kind="opened", trigger=None,
                         from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify)
+        # A repeated case for the same child goes to the cooperation group (configured
+        # windows); engine.group imports this module, hence the late import.
+        from engine.group import queue_if_repeated
+        repeated = queue_if_repeated(conn, rt, {
+            "id": case_id, "reference": reference, "case_type": wf.case_type,
+            "child_id": child_id, "risk_level": risk_level}, now)
+        version = 1 if repeated is None else 2
     warnings = code.warnings + (
         ("a child with this personal code is already registered under another name; "
          "the registered name was kept",) if kept_name else ())
-    return FireResult(reference, None, None, wf.initial, 1, task, warnings=warnings)
+    return FireResult(reference, None, None, wf.initial, version, task, warnings=warnings)
 
 
 def fire(
@@ -163,8 +170,13 @@ def fire_in(
     task = _advance(conn, rt, wf, {**case, "data": data}, actor, now, kind="transition",
                     trigger=trigger, from_state=case["state"], to_state=dest,
                     payload=payload, notify=transition.notify)
+    version = case["version"] + 1
+    if transition.escalate is not None:   # e.g. an MK 474 p. 12 report: to the group at once
+        from engine.group import queue_declared   # engine.group imports this module
+        queue_declared(conn, rt, reference, transition.escalate, actor, now)
+        version += 1   # the "queued" event
     state = wf.state(dest)
-    return FireResult(reference, trigger, case["state"], dest, case["version"] + 1, task,
+    return FireResult(reference, trigger, case["state"], dest, version, task,
                       outcome=state.outcome if state.terminal else None)
 
 

@@ -131,6 +131,9 @@ class Transition(_Strict):
     guards: list[Ident] = Field(default_factory=list)
     legal_ref: str | None = None
     notify: list[Notification] = Field(default_factory=list)
+    # Also queue the case for the cooperation group, with this configured reason
+    # (cooperation_group.yaml escalation_reasons), e.g. an MK 474 p. 12 report.
+    escalate: Ident | None = None
     note: str | None = None
 
     @model_validator(mode="before")
@@ -192,6 +195,7 @@ class KnownNames:
     parameters: Collection[str] | None = None  # None: not checked; a Mapping: values checked too
     read_only_roles: Collection[str] = ()      # user roles that may not change a case
     guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)  # fields a guard reads
+    escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
 
 
 @dataclass
@@ -319,6 +323,11 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                     c.add((*loc, "guards", j), f"guard {g!r} reads the field {name!r}, which "
                                                "no opening or transition of this workflow declares")
         check_notify((*loc, "notify"), t.notify)
+        if (t.escalate is not None and known.escalation_reasons is not None
+                and t.escalate not in known.escalation_reasons):
+            c.add((*loc, "escalate"), f"transition {t.trigger!r}: unknown escalation reason "
+                                      f"{t.escalate!r}; configured: "
+                                      f"{', '.join(sorted(known.escalation_reasons)) or '(none)'}")
         dest = states.get(t.dest)
         told = {n.to for n in t.notify}
         if (dest is not None and dest.owner in known.institution_roles

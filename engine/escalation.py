@@ -22,6 +22,7 @@ for the group, which reviews its decisions at its next meeting anyway.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections import Counter
@@ -41,9 +42,11 @@ from engine.cases import (
 from engine.definitions import EscalationStep, Workflow
 from engine.errors import StaleCase
 from engine.group import queue_for_group
+from engine.pause import PAUSE_TOO_LONG_EVENT, flag_long_pause, pause_limit_at, pause_limit_effect
 from engine.runtime import SYSTEM, Runtime
 from engine.tables import SchedulerRun, TaskEffect
 
+log = logging.getLogger(__name__)
 EFFECT = TaskEffect.__table__
 RUN = SchedulerRun.__table__
 
@@ -65,7 +68,7 @@ class TickReport:
     examined: int = 0
     effects: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    retried: int = 0   # tasks left for the next tick (their case changed meanwhile)
+    retried: int = 0   # tasks left for the next tick (case kept changing, or check failed)
 
     def as_dict(self) -> dict[str, Any]:
         return {"started_at": self.started_at.isoformat(), "examined": self.examined,
@@ -120,6 +123,9 @@ def _check_with_retry(db: sa.Engine, rt: Runtime, task: dict[str, Any], token: s
             return
         except StaleCase:
             continue
+        except Exception:   # noqa: BLE001 - one bad task must not stall the tasks after it
+            log.exception("tick: task %s could not be checked; left for its lease", task["id"])
+            break
     report.retried += 1   # the lease runs out and the next tick takes it
 
 
@@ -129,8 +135,27 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
     reference = conn.execute(sa.select(CASE.c.reference).where(
         CASE.c.id == task["case_id"])).scalar_one()
     case = load_case_row(conn, reference)
+    # The task as it is now, read after the case (whose version guards our events):
+    # since the claim a user may have closed it, answered it or moved its deadline,
+    # or another tick may have taken it over when our lease ran out.
+    fresh = conn.execute(sa.select(TASK).where(TASK.c.id == task["id"])).mappings().first()
+    if fresh is None or fresh["check_token"] != token:
+        return done
+    task = dict(fresh)
+    if task["closed_at"] is not None:
+        _release(conn, task, token, None)
+        return done
     changes: dict[str, Any] = {}
     if case["paused_at"] is not None:   # a paused clock: nothing escalates (engine.pause)
+        limit = pause_limit_at(rt, case["paused_at"])
+        if now < limit:   # look again when the pause has run too long
+            _release(conn, task, token, limit)
+            return done
+        # flagged once per pause: by the state task, under an effect naming the pause
+        if task["kind"] != DECISION_TASK and _record_effect(
+                conn, task["id"], pause_limit_effect(case["paused_at"]), now):
+            flag_long_pause(conn, rt, case, task["id"], now)
+            done[PAUSE_TOO_LONG_EVENT] += 1
         _release(conn, task, token, None)
         return done
     wf = rt.registry.get(case["case_type"], case["definition_version"])
@@ -175,7 +200,9 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
         if _step_time(rt, due, s) > now:
             break
         if effect(f"step:{step}"):
-            _climb(conn, rt, wf, case, task, info, s, step, now, event)
+            level = 1 + sum(1 for p in ladder[:step]   # among the steps of the case's tier
+                            if p.risk is None or case["risk_level"] in p.risk)
+            _climb(conn, rt, wf, case, task, info, s, step, level, now, event)
             done[f"ladder:{s.action}"] += 1
             case = load_case_row(conn, reference)
         step += 1
@@ -185,7 +212,7 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
 
 
 def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, Any],
-           task: Mapping[str, Any], info: TaskInfo, s: EscalationStep, step: int,
+           task: Mapping[str, Any], info: TaskInfo, s: EscalationStep, step: int, level: int,
            now: datetime, event: Any) -> None:
     owner = _owner_role(wf, task)
     event_id = event(ESCALATED_EVENT, step=step + 1, action=s.action)
@@ -194,7 +221,7 @@ def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, An
             queue_mail(conn, case, event_id, now, [(OVERDUE_TEMPLATE, owner, info.assignee)], info)
         case "notify_owner_head":
             queue_mail(conn, case, event_id, now, [(HEAD_TEMPLATE, owner, info.assignee)], None,
-                       extra={"level": step + 1}, to=TO_HEAD, task_ref=task["id"])
+                       extra={"level": level}, to=TO_HEAD, task_ref=task["id"])
         case "notify_coordinator":
             tell_coordinating(conn, rt, now, OVERDUE_TEMPLATE, case=case, event_id=event_id,
                               task_ref=task["id"])

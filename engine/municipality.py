@@ -23,6 +23,7 @@ from engine.yamlio import YamlError, line_for, load_yaml
 FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
          "thresholds.yaml", "services.yaml", "calendar.yaml", "parameters.yaml")
 PARAMETER_FILES = ("thresholds.yaml", "parameters.yaml")
+PAUSES_FILE = "pauses.yaml"   # engine.pause: pause reasons and the limit
 Loc = tuple[int | str, ...]
 
 
@@ -105,6 +106,24 @@ class CooperationGroup(_Model):
     members: tuple[Seat, ...]
     unknown_seats: Parameter  # seats the sources do not name
     meetings: dict[ParamName, Parameter]  # joins the namespace as cooperation_group.<name>
+    # Why a case comes before the group (engine.group); ENGINE_REASONS must be among them.
+    escalation_reasons: dict[ReasonCode, EscalationReason] = Field(min_length=1)
+    # case type -> parameter (months): a new case for a child who had a case of the
+    # same type opened within that window is queued with reason ``repeated_case``.
+    repeated_case_windows: dict[ParamName, ParamName] = Field(default_factory=dict)
+
+    def reason(self, code: str) -> EscalationReason | None:
+        return self.escalation_reasons.get(code)
+
+
+class EscalationReason(_Model):
+    title: LocalizedText
+    manual: Annotated[bool, Strict()] = False   # a coordinator may refer a case for it by hand
+    source: Text | None = None
+
+
+#: Escalation reasons the engine gives by itself (engine.escalation, engine.group).
+ENGINE_REASONS = ("stalled", "repeated_case", "follow_up")
 
 
 class Service(_Model):
@@ -137,6 +156,24 @@ class CalendarSettings(_Model):
     extra_working_days: tuple[Annotated[date, Strict()], ...] = ()
 
 
+ReasonCode = Annotated[str, Strict(), _rule(r"[a-z][a-z0-9_]*", "a code like 'child_abroad'")]
+
+
+class PauseReason(_Model):
+    title: LocalizedText
+
+
+class PauseLimit(Parameter):
+    value: Positive   # working days
+    unit: Literal["working_days"] = "working_days"
+
+
+class PauseSettings(_Model):
+    """pauses.yaml: why a case's clock may stop, and after how long a pause is flagged."""
+    max_working_days: PauseLimit
+    reasons: dict[ReasonCode, PauseReason] = Field(min_length=1)
+
+
 class _ServicesFile(_Model):
     services: tuple[Service, ...]
     external_resources: tuple[ExternalResource, ...] = ()
@@ -151,6 +188,7 @@ class MunicipalityConfig(_Model):
     external_resources: tuple[ExternalResource, ...]
     calendar: CalendarSettings
     parameters: dict[str, Parameter]
+    pauses: PauseSettings
     institution_roles: frozenset[str]
     shared_roles: frozenset[str] = frozenset()   # roles held by many institutions (schools)
 
@@ -185,6 +223,7 @@ class MunicipalityConfig(_Model):
 _SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, map(TypeAdapter, (  # in the order of FILES
     Municipality, tuple[Institution, ...], CooperationGroup, dict[ParamName, Parameter],
     _ServicesFile, CalendarSettings, dict[ParamName, Parameter]))))
+_SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
 
 
 def _reason(error: Any) -> str:
@@ -264,6 +303,23 @@ class _Loader:
                 if code not in codes:
                     self.add(file, loc, f"unknown institution {code!r} (not in institutions.yaml)")
 
+    def check_escalation_reasons(self, parameters: dict[str, Parameter]) -> None:
+        group = self.raw.get("cooperation_group.yaml")
+        reasons = group.get("escalation_reasons") if isinstance(group, dict) else None
+        if isinstance(reasons, dict) and reasons:
+            for code in ENGINE_REASONS:
+                if code not in reasons:
+                    self.add("cooperation_group.yaml", ("escalation_reasons",),
+                             f"missing reason {code!r}: the engine gives it itself")
+        windows = group.get("repeated_case_windows") if isinstance(group, dict) else None
+        for case_type, name in windows.items() if isinstance(windows, dict) else ():
+            if isinstance(name, str) and parameters and name not in parameters:
+                self.add("cooperation_group.yaml", ("repeated_case_windows", case_type),
+                         f"unknown parameter {name!r} (not in thresholds.yaml or parameters.yaml)")
+            elif isinstance(name, str) and parameters and type(parameters[name].value) is not int:
+                self.add("cooperation_group.yaml", ("repeated_case_windows", case_type),
+                         f"parameter {name!r} is {parameters[name].value!r}; a number of months is needed")
+
     def check_parameter_names(self) -> None:
         group = self.raw.get("cooperation_group.yaml")
         meetings = group.get("meetings") if isinstance(group, dict) else None
@@ -291,6 +347,7 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
     ld = _Loader(directory, frozenset(institution_roles), frozenset(shared_roles))
     loaded = [ld.load(file) for file in FILES]
     municipality, insts, group, thresholds, services, calendar, extra = loaded
+    loaded.append(pauses := ld.load(PAUSES_FILE))
     ld.check_roles()
     ld.unique("institutions.yaml", ("*", "code"), "institution code")
     ld.unique("services.yaml", ("services", "*", "code"), "service code")
@@ -300,6 +357,7 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         ld.add("cooperation_group.yaml", ("declared_size",),
                f"declared size {group.declared_size}, but chair + members + unknown_seats = {seats}")
     ld.check_parameter_names()
+    ld.check_escalation_reasons({**(thresholds or {}), **(extra or {})})
     if ld.problems or any(value is None for value in loaded):
         raise ConfigError(sorted(ld.problems, key=lambda p: (p.file, p.line or 0)))
     meetings = {f"cooperation_group.{name}": value for name, value in group.meetings.items()}
@@ -307,4 +365,4 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         directory=str(directory), municipality=municipality, institutions=insts, cooperation_group=group,
         services=services.services, external_resources=services.external_resources, calendar=calendar,
         institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
-        parameters={**thresholds, **extra, **meetings})
+        parameters={**thresholds, **extra, **meetings}, pauses=pauses)

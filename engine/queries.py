@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from engine.audit import EVENT, chain_problems, log_access
 from engine.cases import CASE, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row
 from engine.errors import UnknownState, UserNotFound
+from engine.pause import pause_view
 from engine.runtime import Actor, Runtime
 from engine.tables import ActionToken, User
 from engine.tasks import TaskNotFound
@@ -50,14 +51,17 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
     state = wf.state(case["state"])
     assignee = task["assignee_institution"] if task else None
     due = task["due_at"] if task else None
+    as_of = case["paused_at"] or now
     return {
         "reference": case["reference"], "case_type": case["case_type"],
         "definition_version": case["definition_version"], "title": wf.title.lv,
         "state": case["state"], "state_title": state.title.lv, "status": case["status"],
         "outcome": case["outcome"], "version": case["version"], "risk_level": case["risk_level"],
         "owner": assignee, "school": case["school_institution"],
-        "due_at": due, "working_days_left": rt.calendar.working_days_left(now, due) if due else None,
-        "overdue": bool(due and now > due),
+        # a paused clock stands still: days left and overdue as when it was paused
+        "due_at": due, "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
+        "overdue": bool(due and as_of > due),
+        "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
         "allowed_triggers": allowed_triggers(rt, wf, case["state"], actor, assignee),
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": case["data"], "chain_ok": not chain,

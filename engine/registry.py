@@ -36,6 +36,9 @@ class RoleSpec(BaseModel):
     scope: Literal["all", "own_tasks"] = "all"
     administers: bool = False
     read_only: bool = False
+    # A user role that refers cases to the cooperation group by hand, plans its
+    # meetings and records its decisions (engine.group).
+    group_work: bool = False
 
 
 class _RolesFile(BaseModel):
@@ -80,6 +83,11 @@ class Roles:
     def administers(self, user_role: str) -> bool:
         spec = self.user_roles.get(user_role)
         return spec is not None and spec.administers
+
+    @cached_property
+    def group_workers(self) -> frozenset[str]:
+        """User roles with ``group_work: true`` (engine.group)."""
+        return frozenset(r for r, spec in self.user_roles.items() if spec.group_work)
 
 
 def load_roles(directory: Path) -> Roles:
@@ -133,11 +141,13 @@ class WorkflowRegistry:
 
 
 def known_names(roles: Roles, templates: Collection[str] | None = None,
-                parameters: Collection[str] | Mapping[str, object] | None = None) -> KnownNames:
+                parameters: Collection[str] | Mapping[str, object] | None = None,
+                escalation_reasons: Collection[str] | None = None) -> KnownNames:
     """What declarations may name: these roles, the registered guards, and the given
-    templates and municipality parameters (``None``: not checked)."""
+    templates, municipality parameters and escalation reasons (``None``: not checked)."""
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
-                      read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS)
+                      read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS,
+                      escalation_reasons=escalation_reasons)
 
 
 def workflow_files(directory: Path) -> list[Path]:

@@ -6,6 +6,8 @@ transaction through the case's write path (``engine.cases``): the task row,
 a hash-chained event with the reason, and an outbox row telling the
 coordinating institution.  Completing a task by a declared transition goes
 through ``fire_in``, so guards, fields and roles are checked as for anyone.
+A ``decision`` task (an action the cooperation group agreed, engine.group) has
+no transition: answering ``done`` closes it.
 
 The scheduler (``engine.escalation``) records the tasks whose assignee has not
 confirmed receipt in time.
@@ -23,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases import (
-    CASE, STATE_TASK, TASK, FireResult, TaskInfo, append_event, fire_in, load_case_row, queue_mail,
-    tell_coordinating,
+    CASE, DECISION_TASK, STATE_TASK, TASK, FireResult, TaskInfo, append_event, fire_in,
+    load_case_row, queue_mail, tell_coordinating,
 )
 from engine.errors import NotFound, NotPermitted, PermissionDenied
 from engine.runtime import Actor, Runtime
@@ -100,6 +102,10 @@ def answer(
         case = load_case_row(conn, task["reference"])
         _check_actor(rt, actor, task)
         check_answer(task, action)
+        decision_done = task["kind"] == DECISION_TASK and action is TaskAction.DONE
+        if decision_done and trigger is not None:
+            raise NotPermitted("a task the cooperation group agreed is done without a transition "
+                               "(leave out --trigger); the case's own task moves the case")
         if action is TaskAction.DONE and trigger is not None:
             fired = fire_in(conn, rt, case["reference"], trigger, actor, fields, note=reason)
             _use_link(conn, link, task_id, action, now, None)
@@ -111,8 +117,11 @@ def answer(
         if days is not None:
             payload["days"] = days
         event_id = append_event(conn, wf, case, actor, now, kind=TASK_EVENT, payload=payload)
-        conn.execute(sa.update(TASK).where(TASK.c.id == task_id).values(**_task_change(
-            task, action, now, days)))
+        change = _task_change(task, action, now, days)
+        if decision_done:   # no transition closes it: the answer does (engine.group)
+            change.update(closed_at=now, status="done", closed_by_event=event_id,
+                          next_check_at=None, check_token=None)
+        conn.execute(sa.update(TASK).where(TASK.c.id == task_id).values(**change))
         _use_link(conn, link, task_id, action, now, event_id)
         if action is not TaskAction.ACKNOWLEDGE:   # the answer, never the free text
             tell_coordinating(conn, rt, now, ANSWER_TEMPLATE, case=case, event_id=event_id,

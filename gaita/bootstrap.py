@@ -39,7 +39,8 @@ def load_known_names(settings: Settings) -> tuple[MunicipalityConfig, KnownNames
     roles = load_roles(settings.workflows)
     municipality = load_municipality(settings.config, institution_roles=roles.institution_roles,
                                      shared_roles=roles.per_case)
-    return municipality, known_names(roles, template_names(), parameter_values(municipality))
+    return municipality, known_names(roles, template_names(), parameter_values(municipality),
+                                     municipality.cooperation_group.escalation_reasons)
 
 
 def parameter_values(municipality: MunicipalityConfig) -> dict[str, object]:

@@ -151,6 +151,11 @@ def show(reference: str,
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])
                if view["due_at"] else "no deadline")
         out.print(f"due: {due}" + ("  [bold red]OVERDUE[/]" if view["overdue"] else ""))
+    if view["paused"]:
+        p, tz = view["paused"], gaita.rt.calendar.timezone
+        out.print(f"PAUSED since {p['since'].astimezone(tz):%d.%m.%Y %H:%M} ({p['reason']}: "
+                  f"{p['reason_title']['lv']}; {p['working_days']} working days so far"
+                  + ("; OVER THE LIMIT" if p["over_limit"] else "") + ")", markup=False)
     if view["task"]:
         out.print(f"task: {_answers(gaita, view['task'])}", markup=False)
     out.print("next: " + (", ".join(view["allowed_triggers"]) or "(nothing for this user)"))

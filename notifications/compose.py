@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.cases import TO_HEAD
+from engine.cases import DECISION_TASK, TO_HEAD
 from engine.errors import ConfigError, GaitaError, NotFound
 from engine.runtime import Runtime
 from engine.tables import Case, CaseEvent, Institution, Task, User
@@ -130,8 +130,9 @@ class Composer:
         task_id = row["task_id"] or row["payload"].get("task")
         if task_id is not None:
             task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().one()
-            ctx["task"] = self._task(
-                task, self._state_title(case.case_type, versions, task.state, loc), loc)
+            title = (task.title if task.kind == DECISION_TASK and task.title
+                     else self._state_title(case.case_type, versions, task.state, loc))
+            ctx["task"] = self._task(task, title, loc)
             if row["task_id"] is not None and task.closed_at is None:
                 ctx["actions"] = self.actions(row)
         return ctx

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.cases import outbox_row
+from engine.cases import DECISION_TASK, outbox_row
 from engine.runtime import Runtime
 from engine.tables import Case, DigestRun, Outbox, Task, User
 from notifications.compose import case_url, format_local
@@ -58,7 +58,8 @@ def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueue
 def _queue(conn: sa.Connection, rt: Runtime, base_url: str) -> list[DigestQueued]:
     now = rt.clock.now()
     tasks = conn.execute(sa.select(
-        TASK.c.assignee_institution, TASK.c.state, TASK.c.due_at, CASE.c.reference,
+        TASK.c.assignee_institution, TASK.c.state, TASK.c.kind, TASK.c.title, TASK.c.due_at,
+        CASE.c.reference,
         CASE.c.case_type, CASE.c.definition_version,
     ).join(CASE, CASE.c.id == TASK.c.case_id).where(
         TASK.c.closed_at.is_(None), TASK.c.assignee_institution.is_not(None),
@@ -91,7 +92,9 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
         wf = rt.registry.get(t["case_type"], t["definition_version"])
         due = t["due_at"]
         left = cal.working_days_left(now, due) if due else None
-        row = {"reference": t["reference"], "title": getattr(wf.state(t["state"]).title, loc),
+        title = (t["title"] if t["kind"] == DECISION_TASK and t["title"]
+                 else getattr(wf.state(t["state"]).title, loc))
+        row = {"reference": t["reference"], "title": title,
                "due": format_local(rt, due) if due else None, "days_left": left,
                "url": case_url(base_url, t["reference"])}
         if due is not None and now > due:

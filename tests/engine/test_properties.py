@@ -14,7 +14,9 @@ every step the database must satisfy the engine's invariants:
 (d) ``verify_chain`` is empty for every case, and the case row's
     ``version``/``event_seq``/``last_event_hash`` match its events;
 (e) a successful ``fire`` moved the case to exactly the declared ``dest`` of
-    the trigger from the previous state and bumped ``version`` by one.
+    the trigger from the previous state and bumped ``version`` by one (two when
+    the transition declares ``escalate``: the case's ``queued`` event follows;
+    so does a case opened for a child who already has one of its type).
 
 Refusals are also checked against the declaration: the engine must raise the
 error class the declaration calls for (unknown trigger, not valid from this
@@ -208,6 +210,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             self.roles = self.rt.registry.roles
             # reference -> (state, version) as the test expects it to be stored
             self.model: dict[str, tuple[str, int]] = {}
+            self.children: set[int] = set()   # a second case for one is a repeated case
 
         def teardown(self) -> None:
             self.app.db.dispose()
@@ -240,9 +243,13 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                 child_name=CHILDREN[n % len(CHILDREN)], child_code=demo_code(n), school=school,
                 fields=sample_fields(dict(self.wf.open.fields)),
                 risk_level=data.draw(st.sampled_from(["low", "medium", "high"]), label="risk"))
+            # a repeated case is queued for the cooperation group at once (engine.group)
+            repeated = (n in self.children and case_type
+                        in self.rt.municipality.cooperation_group.repeated_case_windows)
+            self.children.add(n)
             assert (result.from_state, result.to_state, result.version) == (
-                None, self.wf.initial, 1)
-            self.model[result.reference] = (self.wf.initial, 1)
+                None, self.wf.initial, 2 if repeated else 1)
+            self.model[result.reference] = (self.wf.initial, 2 if repeated else 1)
             return result.reference
 
         @initialize(target=cases, data=st.data())
@@ -341,16 +348,17 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             declared_t = self.wf.transition(state, trigger)
             assert declared_t is not None
             after_case = case_row(self.db, ref)
-            # (e) exactly the declared destination, version + 1
+            # (e) exactly the declared destination, version + 1 (+ 1: queued for the group)
+            queued = 1 if declared_t.escalate else 0
             assert after_case["state"] == declared_t.dest == result.to_state
-            assert after_case["version"] == version + 1 == result.version
+            assert after_case["version"] == version + 1 + queued == result.version
             assert (result.from_state, result.trigger) == (state, trigger)
             dest = self.wf.state(declared_t.dest)
             assert result.outcome == (dest.outcome if dest.terminal else None)
             assert (result.task is None) == dest.terminal
             with self.db.connect() as conn:
-                last = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == after_case["id"])
-                                     .order_by(EVENT.c.seq.desc()).limit(1)).mappings().one()
+                last = conn.execute(sa.select(EVENT).where(   # the transition's event
+                    EVENT.c.case_id == after_case["id"], EVENT.c.seq == version + 1)).mappings().one()
                 mails = conn.execute(sa.select(sa.func.count()).select_from(OUTBOX).where(
                     OUTBOX.c.event_id == last["id"])).scalar_one()
             assert (last["trigger"], last["from_state"], last["to_state"], last["actor"]) == (
@@ -360,7 +368,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             after = snapshot(self.db)
             assert ([r for r in after["case"] if r[0] != after_case["id"]]
                     == [r for r in before["case"] if r[0] != after_case["id"]])
-            self.model[ref] = (declared_t.dest, version + 1)
+            self.model[ref] = (declared_t.dest, version + 1 + queued)
 
         # -- invariants ----------------------------------------------------------
         @invariant()

@@ -32,9 +32,10 @@ from engine.audit import verify_chain
 from engine.cases import open_case
 from engine.clock import FixedClock
 from engine.runtime import SYSTEM, Actor
-from engine.tables import CaseEvent, Outbox
+from engine.tables import Case, CaseEvent, Outbox
 from engine.yamlio import load_yaml
 from gaita.bootstrap import App, build_app
+from gaita.demo import demo_code
 from gaita.mail import delivery_worker, mail_settings
 from gaita.settings import ROOT
 from notifications.compose import message_id
@@ -86,8 +87,13 @@ def clock(app: App) -> FixedClock:
 
 
 def open_absence(app: App, school: str = SCHOOL) -> str:
+    """The first case is CODE's; each further one is another child's (a second absence
+    case for the same child would also go to the cooperation group: engine.group)."""
+    with app.db.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(Case.__table__)).scalar_one()
     return open_case(app.db, app.rt, "absences", COORDINATOR, child_name=CHILD_NAME,
-                     child_code=CODE, school=school, fields={"age_group": "basic"}).reference
+                     child_code=CODE if n == 0 else demo_code(n), school=school,
+                     fields={"age_group": "basic"}).reference
 
 
 def worker(app: App, **kw: Any) -> DeliveryWorker:

@@ -1,0 +1,214 @@
+"""``gaita escalations list | add`` and ``gaita meeting plan | show | decide | minutes``:
+the cooperation group's queue, meetings and decisions (engine.group)."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from engine.group import (
+    AgreedAction, decide, escalate, escalation_queue, list_meetings, meeting_view, plan_meeting,
+)
+from engine.queries import actor_for
+from engine.runtime import Actor
+from gaita.bootstrap import App
+from gaita.cli import AsOpt, JsonOpt, app, current_app, emit_json, err, handled, out
+from gaita.mail import mail_settings
+from notifications.compose import case_url, format_local
+from notifications.minutes import write_minutes
+
+escalations_app = typer.Typer(help="The cooperation group's queue of escalated cases.",
+                              no_args_is_help=True)
+meeting_app = typer.Typer(help="The cooperation group's meetings: agenda, decisions, minutes.",
+                          no_args_is_help=True)
+app.add_typer(escalations_app, name="escalations")
+app.add_typer(meeting_app, name="meeting")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}",
+                                 param_hint="--date") from None
+
+
+def _local(gaita: App, instant: Any) -> str:
+    return format_local(gaita.rt, instant)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if type(value) is date:   # datetimes: emit_json
+        return value.isoformat()
+    return value
+
+
+@escalations_app.command("list")
+@handled
+def list_cmd(
+    all_: Annotated[bool, typer.Option("--all", help="Also decided and withdrawn referrals.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The queue, most urgent first: urgent, risk, days overdue, institutions, time queued."""
+    gaita = current_app()
+    statuses = ("queued", "scheduled", "decided", "withdrawn") if all_ else ("queued", "scheduled")
+    items = escalation_queue(gaita.db, gaita.rt, statuses=statuses)
+    if as_json:
+        emit_json([i.as_dict() for i in items])
+        return
+    for n, i in enumerate(items, 1):
+        where = f"meeting {i.meeting_id}" if i.meeting_id else i.status
+        out.print(f"{n:>3}. {i.reference:<18} {i.case_type:<20} {'URGENT' if i.urgent else '':<6} "
+                  f"risk {i.risk_level:<8} {i.days_overdue:>3} wd overdue  "
+                  f"{i.institutions} inst.  {', '.join(i.reasons):<30} {where:<10} "
+                  f"queued {_local(gaita, i.queued_at)}", markup=False)
+    if not items:
+        out.print("the queue is empty")
+
+
+@escalations_app.command("add")
+@handled
+def add_cmd(
+    reference: str, as_user: AsOpt,
+    reason: Annotated[str, typer.Option(help="A reason code configured as manual "
+                                             "(cooperation_group.yaml escalation_reasons).")],
+    urgent: Annotated[bool, typer.Option(help="Urgent: an extraordinary meeting may take it.")] = False,
+) -> None:
+    """Refer the case REFERENCE to the cooperation group by hand (coordinators)."""
+    gaita = current_app()
+    escalation_id = escalate(gaita.db, gaita.rt, reference, actor_for(gaita.db, as_user), reason,
+                             urgent=urgent)
+    out.print(f"{reference}: in the cooperation group's queue (escalation {escalation_id}, "
+              f"reason {reason})", markup=False)
+
+
+@meeting_app.command("plan")
+@handled
+def plan_cmd(
+    as_user: AsOpt,
+    day: Annotated[str, typer.Option("--date", help="The meeting day, YYYY-MM-DD.")],
+    extraordinary: Annotated[bool, typer.Option(
+        help="Urgent cases only, held by the next working day.")] = False,
+    place: Annotated[str, typer.Option(help="Where the group meets.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan a meeting: the agenda from the queue (and decisions to review), emailed to the group."""
+    gaita = current_app()
+    plan = plan_meeting(gaita.db, gaita.rt, actor_for(gaita.db, as_user), _day(day),
+                        extraordinary=extraordinary, place=place,
+                        case_url=partial(case_url, mail_settings(gaita).base_url))
+    if as_json:
+        emit_json(plan.as_dict())
+        return
+    for w in plan.warnings:
+        err.print(f"warning: {w}", markup=False)
+    out.print(f"meeting {plan.meeting_id}: {plan.kind}, {plan.day:%d.%m.%Y}"
+              + (f", {plan.place}" if plan.place else "") + f"; {len(plan.items)} case(s)",
+              markup=False)
+    for n, i in enumerate(plan.items, 1):
+        out.print(f"  {n:>2}. {i.reference:<18} {i.case_type:<20} {', '.join(i.reasons)}"
+                  + ("  URGENT" if i.urgent else ""), markup=False)
+
+
+@meeting_app.command("list")
+@handled
+def meetings_cmd(as_json: JsonOpt = False) -> None:
+    """The meetings, by day."""
+    rows = list_meetings(current_app().db)
+    if as_json:
+        emit_json(_jsonable(rows))
+        return
+    for m in rows:
+        out.print(f"{m['id']:>4}  {m['day']:%d.%m.%Y}  {m['kind']:<13} {m['status']:<8} "
+                  f"{m['items']} case(s)  {m['place']}", markup=False)
+    if not rows:
+        out.print("no meetings")
+
+
+def _reader(gaita: App, as_user: str | None) -> Actor:
+    return actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "")
+
+
+@meeting_app.command("show")
+@handled
+def show_cmd(
+    meeting: int,
+    as_user: Annotated[str | None, typer.Option("--as", help="Who reads (access log).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a meeting: its agenda, decisions and agreed tasks."""
+    gaita = current_app()
+    view = meeting_view(gaita.db, gaita.rt, meeting, reader=_reader(gaita, as_user))
+    if as_json:
+        emit_json(_jsonable(view))
+        return
+    out.print(f"meeting {view['id']}: {view['kind']}, {view['day']:%d.%m.%Y}"
+              + (f", {view['place']}" if view["place"] else "") + f" [{view['status']}]",
+              markup=False)
+    for n, item in enumerate(view["items"], 1):
+        out.print(f"  {n:>2}. {item['reference']} ({item['type_title']}): "
+                  f"{'; '.join(item['reason_titles'])}" + ("  URGENT" if item["urgent"] else ""),
+                  markup=False)
+        d = item["decision"]
+        if d is None:
+            out.print("      no decision yet", markup=False)
+            continue
+        out.print(f"      decision: {d['summary']}", markup=False)
+        for a in d["actions"]:
+            out.print(f"      - {a['institution']}: {a['title']} (due {_local(gaita, a['due_at'])}"
+                      + (", done)" if a["done"] else ")"), markup=False)
+    if not view["items"]:
+        out.print("  no cases on the agenda")
+
+
+@meeting_app.command("decide")
+@handled
+def decide_cmd(
+    meeting: int, reference: str, as_user: AsOpt,
+    summary: Annotated[str, typer.Option(help="What the group decided.")],
+    action: Annotated[list[str] | None, typer.Option(
+        help="An agreed action INSTITUTION:WORKING_DAYS:TEXT (repeatable); each becomes "
+             "a tracked task of that institution.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the group's decision on REFERENCE at MEETING."""
+    gaita = current_app()
+    result = decide(gaita.db, gaita.rt, meeting, reference, actor_for(gaita.db, as_user),
+                    summary=summary, actions=[AgreedAction.parse(a) for a in action or []])
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    out.print(f"{reference}: decision {result.decision_id} recorded at meeting {meeting}",
+              markup=False)
+    for t in result.tasks:
+        out.print(f"  task {t.task_id} -> {t.institution}: {t.title} (due {_local(gaita, t.due_at)})",
+                  markup=False)
+
+
+@meeting_app.command("minutes")
+@handled
+def minutes_cmd(
+    meeting: int,
+    to: Annotated[Path, typer.Option("--out", help="The .docx file to write.")],
+    locale: Annotated[str, typer.Option(help="lv or en.")] = "lv",
+    as_user: Annotated[str | None, typer.Option("--as", help="Who exports (access log).")] = None,
+) -> None:
+    """Write the minutes of MEETING as DOCX for signing (references only, no child data)."""
+    if locale not in ("lv", "en"):
+        raise typer.BadParameter("expected lv or en", param_hint="--locale")
+    if to.suffix.lower() != ".docx":
+        raise typer.BadParameter(f"the minutes are a .docx file, got {to.name!r}", param_hint="--out")
+    gaita = current_app()
+    view = meeting_view(gaita.db, gaita.rt, meeting, locale=locale,
+                        reader=_reader(gaita, as_user), action="export")
+    write_minutes(gaita.rt, view, to, locale=locale)
+    out.print(f"minutes of meeting {meeting} written to {to}", markup=False)
