@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -63,10 +64,12 @@ def status(as_json: JsonOpt = False) -> None:
                                  .group_by(OUTBOX.c.status)).all())
     tick_seconds = gaita.settings.tick_seconds
     stale = last is None or (now - last["started_at"]).total_seconds() > 3 * tick_seconds
+    next_tick = None if last is None else last["started_at"] + timedelta(seconds=tick_seconds)
     data = {
         "last_tick": None if last is None else {
             "at": last["started_at"], "runner": last["runner"], "examined": last["examined"],
             "effects": last["effects"], "duration_ms": round(last["duration_ms"], 1)},
+        "next_tick": next_tick,   # when `gaita serve` runs the next one
         "tick_seconds": tick_seconds, "healthy": not stale,
         "tasks_due_now": due_now, "next_task_check": next_check, "overdue_tasks": overdue,
         "outbox": {k: mail.get(k, 0) for k in ("queued", "sent", "failed")},
@@ -81,6 +84,9 @@ def status(as_json: JsonOpt = False) -> None:
         out.print(f"last tick: {last['started_at'].astimezone(tz):%d.%m.%Y %H:%M:%S} "
                   f"({last['runner']}, {last['examined']} examined, "
                   f"{last['duration_ms']:.0f} ms)" + ("" if not stale else "  [bold red]LATE[/]"))
+        assert next_tick is not None
+        out.print(f"next tick: {next_tick.astimezone(tz):%d.%m.%Y %H:%M:%S} "
+                  f"(every {tick_seconds} s under `gaita serve`)")
     out.print(f"due now: {due_now} task(s); next check: "
               + (f"{next_check.astimezone(tz):%d.%m.%Y %H:%M}" if next_check else "none"))
     out.print(f"overdue tasks: {overdue}; outbox: {data['outbox']['queued']} queued, "
