@@ -10,9 +10,13 @@ Rows (each ratio is A/B, both measured in this run):
   Jinja rendering and the whole ``Composer.compose`` against building the bare
   ``EmailMessage`` (``bench.mail``);
 * per-case machines vs shared: memory and time of 10,000 ``transitions``
-  machines against the one shared machine (``bench.memory``).
+  machines against the one shared machine (``bench.memory``);
+* scheduler sweep: one ``engine.escalation.tick`` over 1,000 due tasks with
+  10k, 100k and 1M open tasks on PostgreSQL (10k and 100k on SQLite), largest
+  against smallest; and the tick's claim through ``ix_task_next_check``
+  against the same claim as a full scan (``bench.sweep``).
 Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table;
-``--only mail`` (or transitions, memory) runs one part.
+``--only mail`` (or transitions, memory, sweep) runs one part.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from bench import mail, memory, transitions
+from bench import mail, memory, sweep, transitions
 
-TARGET = 1.5   # fire() may cost at most 1.5x the raw Core writes
+TARGET = 1.5   # fire() at most 1.5x raw Core writes; the tick at 1M tasks at most 1.5x at 10k
 Row = tuple[str, str, str, str, str]   # figure, A, B, A/B, note
 
 
@@ -66,10 +70,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=300, help="untimed transitions per side")
     p.add_argument("--memory-cases", type=int, default=10_000, help="case states for memory")
     p.add_argument("--emails", type=int, default=1000, help="queued emails for the mail bench")
+    p.add_argument("--sweep-sizes", type=_sizes, default=(10_000, 100_000, 1_000_000),
+                   help="open tasks per PostgreSQL database for the sweep (comma-separated)")
+    p.add_argument("--sweep-sqlite-sizes", type=_sizes, default=(10_000, 100_000),
+                   help="open tasks per SQLite database for the sweep (comma-separated)")
+    p.add_argument("--sweep-due", type=int, default=1000, help="due tasks per sweep database")
+    p.add_argument("--sweep-closed", type=float, default=1.0,
+                   help="closed tasks per open task in the sweep's databases")
+    p.add_argument("--sweep-rounds", type=int, default=3, help="timed ticks per sweep database")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
-    p.add_argument("--only", choices=("all", "transitions", "mail", "memory"), default="all",
-                   help="run one part only")
-    return p.parse_args(argv)
+    p.add_argument("--only", choices=("all", "transitions", "mail", "memory", "sweep"),
+                   default="all", help="run one part only")
+    args = p.parse_args(argv)
+    if min(args.sweep_sizes + args.sweep_sqlite_sizes) <= args.sweep_due:
+        p.error("every sweep size must be larger than --sweep-due")
+    return args
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(sorted(int(x.replace("_", "")) for x in text.split(",")))
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,7 +100,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         out[name] = run()
         out["phase_seconds"][name] = round(time.perf_counter() - t0, 1)
-    wanted = {"transitions", "mail", "memory"} if args.only == "all" else {args.only}
+    wanted = {"transitions", "mail", "memory", "sweep"} if args.only == "all" else {args.only}
     out["machine"]["postgresql"] = None
     if "transitions" in wanted:
         phase("sqlite", "SQLite (WAL file in a temp dir)",
@@ -102,11 +121,33 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         wf = load_declarations(load_settings({}))[1].latest(transitions.CASE_TYPE)
         phase("memory", "Memory: shared machine vs one machine per case",
               lambda: memory.run(wf, args.memory_cases, log))
+    if "sweep" in wanted:
+        skw = {"due": args.sweep_due, "closed_per_open": args.sweep_closed,
+               "rounds": args.sweep_rounds, "claims": 9, "scans": 5}
+        phase("sweep_sqlite", "Scheduler sweep, SQLite WAL: "
+              + ", ".join(_size(n) for n in args.sweep_sqlite_sizes) + " open tasks",
+              lambda: sweep.run_sqlite(log, sizes=args.sweep_sqlite_sizes, **skw))
+        if args.no_pg:
+            out["sweep_postgresql"] = {"backend": "postgresql", "skipped": "--no-pg"}
+        else:
+            phase("sweep_postgresql", "Scheduler sweep, PostgreSQL: "
+                  + ", ".join(_size(n) for n in args.sweep_sizes) + " open tasks",
+                  lambda: sweep.run_postgres(log, sizes=args.sweep_sizes, **skw))
+            out["machine"]["postgresql"] = (out["machine"]["postgresql"]
+                                            or out["sweep_postgresql"].get("version"))
     return out
 
 
 def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
+
+
+def _size(n: int) -> str:
+    """10k, 100k, 1M."""
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if n >= div and n % div == 0:
+            return f"{n // div:,}{unit}"
+    return f"{n:,}"
 
 
 def table(r: dict[str, Any]) -> str:
@@ -132,6 +173,9 @@ def table(r: dict[str, Any]) -> str:
         rows += mail_rows(r["mail"])
     if "memory" in r:
         rows += memory_rows(r["memory"])
+    for key, name in (("sweep_postgresql", "PostgreSQL"), ("sweep_sqlite", "SQLite WAL")):
+        if key in r:
+            rows += sweep_rows(name, r[key])
     head = ("figure", "A", "B", "A/B", "note")
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
     def line(row: tuple[str, ...]) -> str:
@@ -179,6 +223,42 @@ def memory_rows(mem: dict[str, Any]) -> list[Row]:
                  _n(s["us_per_case"], 1), f"{mem['ratio_time']:,.0f}x",
                  "build + fire vs set proxy + fire"))
     return rows
+
+
+def sweep_rows(name: str, s: dict[str, Any]) -> list[Row]:
+    if "skipped" in s:
+        return [(f"{name} sweep", "skipped", "skipped", "-", s["skipped"])]
+    small, big = s["points"][0], s["points"][-1]
+    sizes = f"{_size(big['size'])} vs {_size(small['size'])} open"
+    middle = "; ".join(f"{_size(p['size'])}: {p['tick_ms']:,.0f} ms" for p in s["points"][1:-1])
+    verdict = "within" if s["tick_ratio"] <= TARGET else "OVER"
+    closed = ("+ as many closed" if s["closed_per_open"] == 1
+              else f"+ {s['closed_per_open']:g} closed per open")
+    return [
+        (f"{name} sweep: tick over {small['due']:,} due, {sizes}, ms", _n(big["tick_ms"]),
+         _n(small["tick_ms"]), f"{s['tick_ratio']:.2f}x",
+         f"{verdict} {TARGET}x target; {middle + '; ' if middle else ''}{closed}; "
+         f"median of {s['rounds']}"),
+        (f"{name} sweep: claim of {s['batch']}, {sizes}, ms", _n(big["claim_ms"], 2),
+         _n(small["claim_ms"], 2), f"{s['claim_ratio']:.2f}x",
+         f"its SELECT alone {big['search_ms']:.2f} vs {small['search_ms']:.2f} ms"),
+        (f"{name} sweep, {_size(big['size'])} open: claim vs full scan, ms",
+         _n(big["claim_ms"], 2), _n(big["full_scan_ms"], 1),
+         f"{big['claim_ms'] / big['full_scan_ms']:.2f}x",
+         f"full scan {_times(s['scan_ratio'])} slower ({_scan_node(big['full_scan_plan'])})"),
+    ]
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
+def _scan_node(plan: str) -> str:
+    """How the full-scan baseline read the tasks, from its plan."""
+    for node in ("Seq Scan on task", "SCAN task"):
+        if node in plan:
+            return node
+    return plan
 
 
 def main(argv: list[str] | None = None) -> int:

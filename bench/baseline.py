@@ -14,8 +14,11 @@ The writes:
    updated_at, data, status, outcome, closed_at WHERE id=? AND version=?
    (rowcount must be 1);
 2. INSERT case_event ... RETURNING id;
-3. UPDATE task SET closed_at, status, closed_by_event WHERE case_id=? AND open;
-4. INSERT task (next state, assignee, due/remind, ack_due_at) ... RETURNING id;
+3. UPDATE task SET closed_at, status, closed_by_event WHERE case_id=? AND open
+   AND kind='state' (a decision task stays open);
+4. INSERT task (kind 'state', next state, assignee, due/remind, ack_due_at, and
+   next_check_at, the earliest of the three: when the scheduler first looks) ...
+   RETURNING id;
 5. INSERT outbox (one row per declared notification, every column
    ``engine.cases.queue_mail`` writes: the new task's id on the email to its
    assignee, queued_at, recipient_user, claim_token, sent_to, and the payload
@@ -36,7 +39,9 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 
 from engine.audit import EVENT
-from engine.cases import CASE, OUTBOX, TASK, acknowledge_due, deadline_for, resolve_role
+from engine.cases import (
+    CASE, OUTBOX, STATE_TASK, TASK, acknowledge_due, deadline_for, resolve_role,
+)
 from engine.runtime import Actor, Runtime
 
 HASH = "0" * 64
@@ -60,6 +65,7 @@ class Step(NamedTuple):
     due: datetime | None
     remind: datetime | None
     ack_due: datetime
+    next_check: datetime   # the earliest of due, remind and ack_due (engine.cases._advance)
     notify: tuple[tuple[str, str, str | None], ...]   # (template, role, institution)
 
 
@@ -73,8 +79,10 @@ def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> 
         t = wf.transition(source, trigger)
         assert t is not None, (source, trigger)
         due, remind = deadline_for(rt, wf, t.dest, now)
+        ack_due = acknowledge_due(rt, wf, t.dest, now)
         steps[source] = Step(trigger, t.dest, resolve_role(rt, wf.state(t.dest).owner or "", case),
-                             due, remind, acknowledge_due(rt, wf, t.dest, now),
+                             due, remind, ack_due,
+                             min(x for x in (remind, due, ack_due) if x is not None),
                              tuple((n.template, n.to, resolve_role(rt, n.to, case))
                                    for n in t.notify))
     return steps
@@ -113,12 +121,14 @@ def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
                 actor_institution=actor.institution, kind="transition", trigger=p.trigger,
                 from_state=s.state, to_state=p.dest, definition_version=1, payload={},
                 prev_hash=HASH, hash=HASH).returning(EVENT.c.id)).scalar_one()
-            conn.execute(sa.update(TASK).where(TASK.c.case_id == s.id, TASK.c.closed_at.is_(None))
+            conn.execute(sa.update(TASK).where(TASK.c.case_id == s.id, TASK.c.closed_at.is_(None),
+                                               TASK.c.kind == STATE_TASK)
                          .values(closed_at=now, status="done", closed_by_event=event_id))
             task_id = conn.execute(sa.insert(TASK).values(
-                case_id=s.id, state=p.dest, assignee_institution=p.assignee, opened_at=now,
-                due_at=p.due, remind_at=p.remind, status="open", ack_due_at=p.ack_due,
-                opened_by_event=event_id, closed_at=None, closed_by_event=None,
+                case_id=s.id, kind=STATE_TASK, state=p.dest, assignee_institution=p.assignee,
+                opened_at=now, due_at=p.due, remind_at=p.remind, status="open",
+                ack_due_at=p.ack_due, next_check_at=p.next_check, opened_by_event=event_id,
+                closed_at=None, closed_by_event=None,
             ).returning(TASK.c.id)).scalar_one()
             if p.notify:
                 conn.execute(sa.insert(OUTBOX), _outbox_rows(s, p, event_id, task_id, now))
@@ -136,7 +146,8 @@ _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == _p(CASE.c.id, "w_id"),
                         CASE.c.status, CASE.c.outcome, CASE.c.closed_at)})
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
 _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == _p(TASK.c.case_id, "w_case"),
-                                    TASK.c.closed_at.is_(None)).values(
+                                    TASK.c.closed_at.is_(None),
+                                    TASK.c.kind == STATE_TASK).values(
     {c: _p(c) for c in (TASK.c.closed_at, TASK.c.status, TASK.c.closed_by_event)})
 _INSERT_TASK = sa.insert(TASK).returning(TASK.c.id)
 _INSERT_OUTBOX = sa.insert(OUTBOX)
@@ -166,9 +177,10 @@ def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int
             conn.execute(_CLOSE_TASK, {"w_case": s.id, "closed_at": now, "status": "done",
                                        "closed_by_event": event_id})
             task_id = conn.execute(_INSERT_TASK, {
-                "case_id": s.id, "state": p.dest, "assignee_institution": p.assignee,
-                "opened_at": now, "due_at": p.due, "remind_at": p.remind, "status": "open",
-                "ack_due_at": p.ack_due, "opened_by_event": event_id, "closed_at": None,
+                "case_id": s.id, "kind": STATE_TASK, "state": p.dest,
+                "assignee_institution": p.assignee, "opened_at": now, "due_at": p.due,
+                "remind_at": p.remind, "status": "open", "ack_due_at": p.ack_due,
+                "next_check_at": p.next_check, "opened_by_event": event_id, "closed_at": None,
                 "closed_by_event": None}).scalar_one()
             if p.notify:
                 conn.execute(_INSERT_OUTBOX, _outbox_rows(s, p, event_id, task_id, now))
