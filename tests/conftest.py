@@ -25,6 +25,7 @@ from gaita.bootstrap import App, build_app
 from gaita.dbsetup import load_institutions
 from gaita.demo import load_users
 from gaita.settings import ROOT, load_settings
+from tests.notifications.smtp import SmtpServer
 from tests.pg import PostgresServer, pg_bin
 
 START = datetime.fromisoformat("2026-11-30T09:00:00+02:00")   # a Monday
@@ -79,6 +80,13 @@ def gaita(db_url: str) -> Iterator[App]:
 def clock(gaita: App) -> FixedClock:
     assert isinstance(gaita.rt.clock, FixedClock)
     return gaita.rt.clock
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on localhost, answering as a test scripts it."""
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -44,12 +44,6 @@ SUBJECTS = {"task_reminder": "Atgādinājums:", "task_overdue": "Termiņš nokav
 FULL_LADDER = ["remind_owner", "notify_owner_head", "notify_coordinator", "queue_cooperation_group"]
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql",
                                                 marks=[pytest.mark.pg, pytest.mark.slow])])
 def walk_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 

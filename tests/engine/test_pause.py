@@ -21,7 +21,7 @@ from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Escalation, Outbox, Task, TaskEffect
 from engine.tasks import TaskAction, answer, open_task_of
 from gaita.bootstrap import App
-from tests.conftest import START, snapshot
+from tests.conftest import snapshot
 from tests.engine.test_fire import act, open_absence
 from tests.engine.test_municipality import JELGAVA, assert_reports, edit, line_of, load, rejected
 

@@ -67,25 +67,6 @@ COORDINATING_EMAIL = configured_email(COORDINATING)
 
 # -- fixtures and helpers ------------------------------------------------------------
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def app(db_url: str, smtp: SmtpServer) -> Iterator[App]:
-    gaita = make_test_app(db_url, smtp_port=smtp.port, smtp_timeout=10)
-    yield gaita
-    gaita.db.dispose()
-
-
-@pytest.fixture
-def clock(app: App) -> FixedClock:
-    assert isinstance(app.rt.clock, FixedClock)
-    return app.rt.clock
-
-
 def open_absence(app: App, school: str = SCHOOL) -> str:
     """The first case is CODE's; each further one is another child's (a second absence
     case for the same child would also go to the cooperation group: engine.group)."""

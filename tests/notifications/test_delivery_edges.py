@@ -4,7 +4,6 @@ outlive slow servers, failures of emails about no case, requeueing, Message-IDs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,32 +16,12 @@ from gaita.bootstrap import App
 from notifications.compose import message_id
 from notifications.delivery import requeue
 from notifications.digest import queue_digests
-from tests.conftest import make_test_app
 from tests.notifications.smtp import NO_MAILBOX, OK, SmtpServer
 from tests.notifications.test_delivery import (
     COORDINATING, SCHOOL, deliver, open_absence, outbox, row, worker,
 )
 
 CASE, EVENT = Case.__table__, CaseEvent.__table__
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def app(db_url: str, smtp: SmtpServer) -> Iterator[App]:
-    gaita = make_test_app(db_url, smtp_port=smtp.port, smtp_timeout=10)
-    yield gaita
-    gaita.db.dispose()
-
-
-@pytest.fixture
-def clock(app: App) -> FixedClock:
-    assert isinstance(app.rt.clock, FixedClock)
-    return app.rt.clock
 
 
 def test_a_row_that_cannot_be_built_fails_alone_and_the_queue_goes_on(
