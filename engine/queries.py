@@ -109,8 +109,8 @@ def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
         query = query.where(CASE.c.state == state)
     if not include_closed:
         query = query.where(CASE.c.status != "closed")
-    if overdue:
-        query = query.where(TASK.c.due_at < now)
+    if overdue:   # a paused clock stands still: not overdue while paused
+        query = query.where(TASK.c.due_at < now, CASE.c.paused_at.is_(None))
     with db.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [{**r, "working_days_left": rt.calendar.working_days_left(now, r["due_at"])

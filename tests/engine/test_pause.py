@@ -16,7 +16,7 @@ from engine.escalation import tick
 from engine.pause import (
     AlreadyPaused, NotPausable, NotPaused, UnknownPauseReason, pause, pause_limit_at, resume,
 )
-from engine.queries import actor_for, case_view
+from engine.queries import actor_for, case_view, list_cases
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Escalation, Outbox, Task, TaskEffect
 from engine.tasks import TaskAction, answer, open_task_of
@@ -384,3 +384,13 @@ def test_a_bad_pauses_file_is_reported_with_file_and_line(
 def test_the_pauses_file_is_required(config_copy: Path) -> None:
     (config_copy / "pauses.yaml").unlink()
     assert_reports(rejected(config_copy), "pauses.yaml", None, "file not found")
+
+
+def test_a_paused_case_is_not_listed_as_overdue(gaita: App, clock: Any) -> None:
+    ref = supported_case(gaita)
+    pause(gaita.db, gaita.rt, ref, user(gaita, "koordinatore"), "court_proceedings")
+    clock.set(riga("2027-03-01T09:00"))   # long past the task's deadline
+    assert ref not in [r["reference"] for r in list_cases(gaita.db, gaita.rt, overdue=True)]
+    resume(gaita.db, gaita.rt, ref, user(gaita, "koordinatore"))
+    clock.set(riga("2027-06-01T09:00"))
+    assert ref in [r["reference"] for r in list_cases(gaita.db, gaita.rt, overdue=True)]
