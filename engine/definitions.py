@@ -83,6 +83,8 @@ class FieldSpec(_Strict):
     optional: bool = False
     choices: list[Ident] | None = None
     min: Int | None = None
+    group: Ident = Field(default="case_data",
+                         description="the field group (roles.yaml) that sees this field")
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
@@ -196,6 +198,7 @@ class KnownNames:
     read_only_roles: Collection[str] = ()      # user roles that may not change a case
     guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)  # fields a guard reads
     escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
+    field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
 
 
 @dataclass
@@ -298,6 +301,14 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 check_param((*loc, "escalation", i, "after"), step.after)
 
     declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
+    if known.field_groups is not None:
+        for loc, specs in [(("open", "fields"), wf.open.fields), *(
+                (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions))]:
+            for fname, spec in specs.items():
+                if spec.group not in known.field_groups:
+                    c.add((*loc, fname, "group"),
+                          f"field {fname!r}: unknown field group {spec.group!r}; field groups: "
+                          f"{', '.join(known.field_groups)}")
     seen: dict[tuple[str, str], int] = {}
     for i, t in enumerate(wf.transitions):
         loc = ("transitions", i)

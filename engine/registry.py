@@ -33,16 +33,31 @@ class RoleSpec(BaseModel):
     per_case: bool = False
     coordinates: bool = False
     escalation_target: bool = False
-    scope: Literal["all", "own_tasks"] = "all"
+    # Which cases a user role reaches (engine.policy).
+    scope: Literal["all", "own_tasks", "escalated", "none"] = "all"
     administers: bool = False
     read_only: bool = False
     # A user role that refers cases to the cooperation group by hand, plans its
     # meetings and records its decisions (engine.group).
     group_work: bool = False
+    # The field groups this role may see (None: every group not `restricted`).
+    sees: tuple[str, ...] | None = None
+    # An institution role limited to these case types (None: all).
+    case_types: tuple[str, ...] | None = None
+
+
+class FieldGroup(BaseModel):
+    """A part of what a case shows, granted by role (``engine.policy``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lv: str
+    en: str
+    restricted: bool = False   # only roles that name it in `sees:` see it
 
 
 class _RolesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    field_groups: dict[str, FieldGroup] = Field(min_length=1)
     institution_roles: dict[str, RoleSpec] = Field(min_length=1)
     user_roles: dict[str, RoleSpec] = Field(min_length=1)
 
@@ -51,6 +66,13 @@ class _RolesFile(BaseModel):
 class Roles:
     institution_roles: dict[str, RoleSpec]
     user_roles: dict[str, RoleSpec]
+    field_groups: dict[str, FieldGroup] = field(default_factory=dict)
+
+    def sees(self, spec: RoleSpec) -> frozenset[str]:
+        """The field groups one role spec grants."""
+        if spec.sees is not None:
+            return frozenset(spec.sees)
+        return frozenset(g for g, group in self.field_groups.items() if not group.restricted)
 
     @cached_property
     def per_case(self) -> frozenset[str]:
@@ -108,7 +130,16 @@ def load_roles(directory: Path) -> Roles:
             raise InvalidWorkflowDefinition([Problem(
                 str(path), raw.line_of(f"{what}_roles"),
                 f"exactly one {what} role must have `{want}`, got {marked or 'none'}")])
-    return Roles(parsed.institution_roles, parsed.user_roles)
+    for kind, specs in (("institution_roles", parsed.institution_roles),
+                        ("user_roles", parsed.user_roles)):
+        for name, spec in specs.items():
+            unknown = sorted(set(spec.sees or ()) - set(parsed.field_groups))
+            if unknown:
+                raise InvalidWorkflowDefinition([Problem(
+                    str(path), raw[kind].line_of(name),
+                    f"{name}: unknown field group {unknown[0]!r} in sees; "
+                    f"field groups: {', '.join(parsed.field_groups)}")])
+    return Roles(parsed.institution_roles, parsed.user_roles, parsed.field_groups)
 
 
 @dataclass
@@ -147,7 +178,8 @@ def known_names(roles: Roles, templates: Collection[str] | None = None,
     templates, municipality parameters and escalation reasons (``None``: not checked)."""
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
                       read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS,
-                      escalation_reasons=escalation_reasons)
+                      escalation_reasons=escalation_reasons,
+                      field_groups=tuple(roles.field_groups))
 
 
 def workflow_files(directory: Path) -> list[Path]:

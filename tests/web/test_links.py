@@ -16,7 +16,6 @@ from engine.queries import actor_for, link_actor, task_for_link
 from engine.tasks import TaskAction, answer
 from gaita.bootstrap import App
 from gaita.web import create_app
-from gaita.web.i18n import EN, LV
 from gaita.web.security import SECURITY_HEADERS
 from notifications.links import action_path, link_expiry
 from tests.conftest import make_test_app, snapshot
@@ -443,10 +442,6 @@ def test_english(gaita: App, client: TestClient, task: OpenTask) -> None:
     done = client.post(url + "?lang=en", data={"csrf": csrf_of(page.text), "reason": "Not ours"})
     assert "Thank you — the decline is recorded" in done.text
     assert client.get(url + "?lang=xx").text.count('<html lang="lv">') == 1
-
-
-def test_catalogues_have_the_same_words() -> None:
-    assert LV.keys() == EN.keys()
 
 
 def test_security_headers_on_every_response(gaita: App, client: TestClient,
