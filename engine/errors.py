@@ -104,6 +104,14 @@ class PermissionDenied(NotPermitted):
         super().__init__(message)
 
 
+class AccessDenied(PermissionDenied):
+    """The access policy (``engine.policy``) does not let this user reach the case."""
+
+    def __init__(self, reference: str, reason: str):
+        self.reference, self.reason = reference, reason
+        super().__init__(f"no access to case {reference}: {reason}")
+
+
 class FieldError(NotPermitted):
     """A required field is missing or has the wrong type."""
 
@@ -122,6 +130,14 @@ class InvalidPersonalCode(NotPermitted):
     def __init__(self, code: str, reason: str):
         self.code, self.reason = code, reason
         super().__init__(f"invalid personal code: {reason}")
+
+
+class InvalidQuery(GaitaError):
+    """A list or report was asked for with a parameter it does not take (sort key, risk level)."""
+
+    def __init__(self, parameter: str, value: object, allowed: Sequence[str]):
+        self.parameter, self.value, self.allowed = parameter, value, tuple(allowed)
+        super().__init__(f"invalid {parameter} {value!r}; allowed: {', '.join(self.allowed)}")
 
 
 class StaleCase(GaitaError):

@@ -29,11 +29,14 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from engine.definitions import Workflow
 from engine.registry import Roles, WorkflowRegistry
 from engine.runtime import Actor
 from engine.tables import Case, Escalation, Task
 
 CASE, TASK, ESCALATION = Case.__table__, Task.__table__, Escalation.__table__
+#: Field groups the code itself needs to name (the rest are only declared).
+IDENTITY, CASE_DATA = "identity", "case_data"
 
 
 class Action(StrEnum):
@@ -183,6 +186,14 @@ def _may_open(registry: WorkflowRegistry, subject: Subject, case_type: str | Non
 def openable_types(registry: WorkflowRegistry, subject: Subject) -> list[str]:
     return [t for t in registry.case_types
             if decide(registry, subject, Action.OPEN_CASE, case_type=t)]
+
+
+def field_groups_of(wf: Workflow) -> dict[str, str]:
+    """Every declared field of a workflow and the field group that sees it."""
+    groups = {name: spec.group for name, spec in wf.open.fields.items()}
+    for t in wf.transitions:
+        groups.update({name: spec.group for name, spec in t.fields.items()})
+    return groups
 
 
 # --- the same rule for lists -----------------------------------------------------------

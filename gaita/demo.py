@@ -7,13 +7,15 @@ are generated with a valid checksum.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.cases import fire, open_case
+from gaita.accounts import hash_password
 from engine.definitions import FieldSpec, Workflow
 from engine.errors import ConfigError, NotPermitted, Problem
 from engine.personal_code import expected_check
@@ -47,6 +49,7 @@ class DemoCases(_Strict):
 
 
 class DemoData(_Strict):
+    password: str = Field(min_length=12)   # every demo user's (the web app's login)
     users: list[DemoUser]
     cases: DemoCases
 
@@ -71,15 +74,24 @@ def load_demo_data(rt: Runtime) -> DemoData:
 def load_users(db: sa.Engine, rt: Runtime) -> int:
     """Create the demo users that do not exist yet; returns how many were added."""
     users = User.__table__
+    data = load_demo_data(rt)
     with db.begin() as conn:
         known = set(conn.execute(sa.select(users.c.username)).scalars())
+        fresh = [u for u in data.users if u.username not in known]
+        password = _demo_hash(data.password) if fresh else None
         new = [{"username": u.username, "display_name": u.display_name, "role": u.role,
                 "institution_code": u.institution, "email": u.email, "locale": u.locale,
-                "digest": u.digest, "active": True}
-               for u in load_demo_data(rt).users if u.username not in known]
+                "digest": u.digest, "active": True, "password_hash": password}
+               for u in fresh]
         if new:
             conn.execute(sa.insert(users), new)
     return len(new)
+
+
+@cache
+def _demo_hash(password: str) -> str:
+    """One Argon2 hash for all demo users (hashing is slow on purpose)."""
+    return hash_password(password)
 
 
 def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:

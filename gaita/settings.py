@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     mail_poll_seconds: int = Field(default=10, gt=0)     # `gaita serve` delivers this often
     tick_seconds: int = Field(default=60, gt=0)
     digest_hour: int = Field(default=7, ge=0, le=23)   # local time of the daily digest
+    # The web app (gaita.web): sessions end after this much idleness, or this long
+    # after login whatever happens; logins are refused for the window after this
+    # many failures for one user name (or 4x as many from one address).
+    session_idle_minutes: int = Field(default=30, gt=0)
+    session_absolute_hours: int = Field(default=10, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_window_minutes: int = Field(default=15, gt=0)
+    # What `gaita serve` runs: the web app, the scheduler (tick, delivery, digests), or both.
+    serve_web: bool = True
+    serve_scheduler: bool = True
 
     @field_validator("now", mode="before")
     @classmethod

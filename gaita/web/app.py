@@ -1,28 +1,33 @@
-"""The web application: today the pages behind the email action links.
+"""The web application: pages for coordinators, institutions, the cooperation
+group and administrators, the email action-link pages, and the REST API.
 
 ``create_app(app)`` wraps an assembled ``gaita.bootstrap.App`` (settings,
 database, runtime) in a FastAPI application.  Every error is a clear page
-chosen by the exception's class, never a traceback; anything unforeseen is a
-plain 500 page, logged.  Every response carries the security headers
-(``gaita.web.security``).
+chosen by the exception's class (under ``/api/``: an RFC 9457 problem+json),
+never a traceback; anything unforeseen is a plain 500, logged.  Every
+response carries the security headers (``gaita.web.security``).
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from engine.errors import DatabaseUnavailable, NotFound, StaleCase
 from engine.tasks import AlreadyAnswered, TaskClosed
 from gaita.bootstrap import App
+from gaita.web import admin, auth, cases, group, inbox
+from gaita.web.api import create_api
+from gaita.web.errors import CsrfFailed, Forbidden, LoginRequired, PageError, Unauthenticated
 from gaita.web.i18n import translator
-from gaita.web.links import PageError, lang_of, router
+from gaita.web.links import router
 from gaita.web.render import render
 from gaita.web.security import SecurityMiddleware
 from notifications.compose import format_local
@@ -41,16 +46,23 @@ ERROR_PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (StaleCase, 409, "conflict"),
     (NotFound, 404, "not_found"),
     (DatabaseUnavailable, 503, "unavailable"),
+    (CsrfFailed, 403, "csrf"),
+    (Forbidden, 403, "denied"),
+    (Unauthenticated, 401, "login"),
 )
 #: Framework errors (no route, wrong method, unreadable form) by status.
 _HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method", 413: "too_large"}
+PROBLEM_JSON = "application/problem+json"
 
 
 def create_app(app: App) -> FastAPI:
     web = FastAPI(title="Gaita", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.gaita = app
     web.state.link_signer = LinkSigner(app.settings.secret_key)
+    for module in (auth, cases, inbox, group, admin):
+        web.include_router(module.router)
     web.include_router(router)
+    web.mount("/api", create_api(app))
 
     @web.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -58,6 +70,7 @@ def create_app(app: App) -> FastAPI:
 
     for cls, status, kind in ERROR_PAGES:
         web.add_exception_handler(cls, _page_for(app, status, kind))
+    web.add_exception_handler(LoginRequired, _to_login)
     web.add_exception_handler(PageError, _page_error(app))
     web.add_exception_handler(StarletteHTTPException, _http_error(app))
     web.add_exception_handler(RequestValidationError, _page_for(app, 400, "bad_request"))
@@ -65,8 +78,23 @@ def create_app(app: App) -> FastAPI:
     return web
 
 
-def error_page(app: App, request: Request, status: int, kind: str, **values: object) -> Response:
-    lang = lang_of(request)
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_page(app: App, request: Request, status: int, kind: str, *, detail: str = "",
+               **values: object) -> Response:
+    if is_api(request):
+        t = translator("en")
+        return problem(status, t(f"error.{kind}.title"), detail or t(f"error.{kind}.text", **values))
+    lang = auth.lang_of(request)
     t = translator(lang)
     return render("error.html", lang=lang, rt=app.rt, status=status,
                   switch_lang=request.method == "GET", page_title=t(f"error.{kind}.title"),
@@ -91,15 +119,21 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
         if isinstance(exc, LinkExpired):
             values["expired_at"] = format_local(app.rt, exc.expired_at)
         elif isinstance(exc, WrongPurpose):
-            values["purpose"] = translator(lang_of(request))(f"{exc.purpose.value}.title")
-        return error_page(app, request, status, kind, **values)
+            values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
+        detail = exc.reason if isinstance(exc, Forbidden) else str(exc)
+        return error_page(app, request, status, kind, detail=detail, **values)
     return handle
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 def _page_error(app: App) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
-        return error_page(app, request, exc.status, exc.kind)
+        return error_page(app, request, exc.status, exc.kind, detail=exc.detail)
     return handle
 
 

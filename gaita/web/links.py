@@ -25,8 +25,9 @@ from engine.queries import task_for_link
 from engine.tasks import (
     AlreadyAnswered, ReasonRequired, TaskAction, TaskClosed, answer, check_answer,
 )
-from gaita.bootstrap import App
-from gaita.web.i18n import pick_lang, translator
+from gaita.web.auth import gaita_of, lang_of
+from gaita.web.errors import PageError
+from gaita.web.i18n import translator
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
 from notifications.compose import format_local
@@ -43,14 +44,6 @@ MAX_BODY = 64 * 1024
 _DAYS = re.compile(r"[0-9]{1,2}")
 
 
-class PageError(Exception):
-    """Show the error page ``kind`` with HTTP ``status`` (``gaita.web.app`` renders it)."""
-
-    def __init__(self, status: int, kind: str) -> None:
-        super().__init__(kind)
-        self.status, self.kind = status, kind
-
-
 @dataclass(frozen=True)
 class FormError:
     text: str
@@ -64,15 +57,6 @@ class Submitted:
     days: int | None = None
     trigger: str | None = None
     fields: dict[str, Any] | None = None
-
-
-def gaita_of(request: Request) -> App:
-    app: App = request.app.state.gaita
-    return app
-
-
-def lang_of(request: Request) -> str:
-    return pick_lang(request.query_params.get("lang"))
 
 
 @router.get("/link/{purpose}/{token}")

@@ -5,7 +5,7 @@ response, including error pages, and turns any exception nobody handled into
 a plain 500 page: logged here, with no details and no traceback for the
 client.
 
-CSRF for the action-link forms: the confirmation page sets a random nonce in
+CSRF for the forms shown before anyone is logged in (action links, login): the confirmation page sets a random nonce in
 an HttpOnly, SameSite=Lax cookie and puts ``HMAC-SHA256(secret, nonce +
 token)`` in the form; the POST must bring both, matching.  A form copied to
 another site or another link does not carry a valid pair.  (Strict would
@@ -82,16 +82,17 @@ def _route(scope: Scope) -> str:
 # --- CSRF ------------------------------------------------------------------------------
 
 
-def csrf_cookie(base_url: str) -> dict[str, Any]:
-    """The nonce cookie's name and attributes for a site served at ``base_url``.
+def csrf_cookie(base_url: str, path: str = "/link") -> dict[str, Any]:
+    """The nonce cookie's name and attributes for a form under ``path`` on a site
+    served at ``base_url``.
 
     Over HTTPS the ``__Host-`` prefix (Secure, no Domain) binds the cookie to
     this host; browsers accept that prefix only with ``Path=/``.  Over plain
-    HTTP (development) the cookie is ``gaita_csrf`` limited to ``/link``.
+    HTTP (development) the cookie is ``gaita_csrf`` limited to ``path``.
     """
     if base_url.lower().startswith("https://"):
         return {"key": "__Host-gaita_csrf", "path": "/", "secure": True}
-    return {"key": "gaita_csrf", "path": "/link", "secure": False}
+    return {"key": "gaita_csrf", "path": path, "secure": False}
 
 
 def new_nonce() -> str:
