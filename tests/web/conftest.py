@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,3 +101,56 @@ def client(gaita: App) -> Iterator[TestClient]:
 @pytest.fixture
 def task(gaita: App) -> OpenTask:
     return open_task(gaita)
+
+
+# --- logged-in users -------------------------------------------------------------------
+
+#: Every demo user's password (config/jelgava/demo.yaml).
+DEMO_PASSWORD = "gaita-demo-2026"
+_FORM_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def form_csrf(html: str) -> str:
+    """The ``csrf`` hidden field of a page's (first) form."""
+    found = _FORM_CSRF.search(html)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
+
+
+def log_in(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> str:
+    """Log ``client`` in as ``username``; returns the session's CSRF token for forms."""
+    page = client.get("/login")
+    response = client.post("/login", data={"csrf": form_csrf(page.text), "username": username,
+                                           "password": password}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    home = client.get(response.headers["location"])
+    assert home.status_code == 200, home.text
+    return form_csrf(home.text)
+
+
+@pytest.fixture
+def web(db_url: str) -> Iterator[App]:
+    """The app served over HTTPS (``__Host-`` cookies), with demo users."""
+    from tests.conftest import make_test_app
+    app = make_test_app(db_url, base_url="https://testserver")
+    yield app
+    app.db.dispose()
+
+
+@pytest.fixture
+def browser_client(web: App) -> Iterator[Callable[[str | None], TestClient]]:
+    """``browser_client("koordinatore")``: a client logged in as that demo user
+    (``None``: not logged in).  Each call is a separate browser."""
+    clients: list[TestClient] = []
+
+    def make(username: str | None) -> TestClient:
+        c = TestClient(create_app(web), base_url="https://testserver", follow_redirects=False)
+        c.__enter__()
+        clients.append(c)
+        if username is not None:
+            log_in(c, username)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
