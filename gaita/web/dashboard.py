@@ -1,0 +1,7 @@
+"""(being built: dashboard, case list, export)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
