@@ -20,15 +20,36 @@ RUN, TASK, OUTBOX = SchedulerRun.__table__, Task.__table__, Outbox.__table__
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Web processes (default GAITA_WEB_WORKERS, 1).")] = None,
+    scheduler: Annotated[bool | None, typer.Option(
+        "--scheduler/--no-scheduler",
+        help="Also run the scheduler in this process (default GAITA_SERVE_SCHEDULER, on).")] = None,
 ) -> None:
-    """Run the web app (email action links) with the scheduler: the tick every
-    GAITA_TICK_SECONDS, email delivery every GAITA_MAIL_POLL_SECONDS, digests daily."""
+    """Run the web app (pages, REST API, email action links) and, unless told not
+    to, the scheduler: the tick every GAITA_TICK_SECONDS, email delivery every
+    GAITA_MAIL_POLL_SECONDS, digests daily.  With --no-scheduler, run `gaita
+    worker` beside it."""
     from gaita.serve import serve as run
 
     gaita = current_app()
-    out.print(f"serving on http://{host}:{port} (links use GAITA_BASE_URL={gaita.settings.base_url})",
-              markup=False)
-    run(gaita, host, port)
+    s = gaita.settings
+    n = workers or s.web_workers
+    with_jobs = s.serve_scheduler if scheduler is None else scheduler
+    out.print(f"serving on http://{host}:{port} with {n} web process(es)"
+              f"{' and the scheduler' if with_jobs else ''} "
+              f"(links use GAITA_BASE_URL={s.base_url})", markup=False)
+    run(gaita, host, port, workers=n, scheduler=with_jobs)
+
+
+@app.command()
+@handled
+def worker() -> None:
+    """Run the scheduler alone (tick, email delivery, digests), for installations
+    whose web processes run with --no-scheduler.  Several workers may run at once."""
+    from gaita.serve import work
+
+    work(current_app())
 
 
 @app.command()

@@ -1,9 +1,21 @@
-"""``gaita serve``: the web app and, in the same process, the scheduler
-(``gaita.scheduler``: the tick, email delivery and the daily digests)."""
+"""``gaita serve`` and ``gaita worker``: the processes of an installation.
+
+One process by default (``make run``): the web app and, beside it, the
+scheduler (``gaita.scheduler``: the tick, email delivery, the daily digests).
+Larger installations split them, all against one PostgreSQL database:
+
+* ``GAITA_SERVE_SCHEDULER=false gaita serve --workers 4``: web processes only
+  (uvicorn starts the workers; each builds its app from the environment through
+  ``gaita.web.asgi``);
+* ``gaita worker`` (one or more): the scheduler alone.  Every job claims its work
+  in the database, so several workers never do anything twice.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import uvicorn
 
@@ -11,14 +23,38 @@ from gaita.bootstrap import App
 from gaita.scheduler import start_scheduler
 from gaita.web.app import create_app
 
+log = logging.getLogger("gaita.serve")
 
-def serve(app: App, host: str, port: int) -> None:
+
+def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
-    server = uvicorn.Server(uvicorn.Config(create_app(app), host=host, port=port,
-                                           log_level="info", proxy_headers=True,
-                                           access_log=False))   # links carry tokens
-    scheduler = start_scheduler(app)
+
+
+def serve(app: App, host: str, port: int, *, workers: int = 1, scheduler: bool = True) -> None:
+    _logging()
+    # access_log off: action links carry tokens in their paths
+    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": True,
+               "access_log": False}
+    jobs = start_scheduler(app) if scheduler else None
     try:
-        server.run()
+        if workers > 1:   # separate processes: each builds its app from the environment
+            uvicorn.run("gaita.web.asgi:create", factory=True, workers=workers, **options)
+        else:
+            uvicorn.Server(uvicorn.Config(create_app(app), **options)).run()
     finally:
-        scheduler.shutdown(wait=True)
+        if jobs is not None:
+            jobs.shutdown(wait=True)
+
+
+def work(app: App) -> None:
+    """Run the scheduler alone until SIGINT or SIGTERM."""
+    _logging()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    jobs = start_scheduler(app)
+    log.info("worker running: tick, delivery and digests (stop with Ctrl-C)")
+    try:
+        stop.wait()
+    finally:
+        jobs.shutdown(wait=True)

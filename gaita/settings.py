@@ -58,9 +58,10 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=10, gt=0)
     login_max_failures: int = Field(default=5, gt=0)
     login_window_minutes: int = Field(default=15, gt=0)
-    # What `gaita serve` runs: the web app, the scheduler (tick, delivery, digests), or both.
-    serve_web: bool = True
+    # Whether `gaita serve` also runs the scheduler (tick, delivery, digests) in its
+    # process.  false: web processes only; run `gaita worker` separately.
     serve_scheduler: bool = True
+    web_workers: int = Field(default=1, ge=1, le=64)   # `gaita serve` web processes
 
     @field_validator("now", mode="before")
     @classmethod

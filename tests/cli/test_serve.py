@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import Gaita, open_case
+from tests.pg import PostgresServer
 from tests.notifications.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.slow
@@ -57,3 +58,36 @@ def test_serve_answers_and_delivers_the_queue_in_the_background(tmp_path: Path) 
         assert "Application shutdown complete" in output
         assert "outbox: {'sent':" in output          # the background delivery logs its work
         assert "/link/" not in output            # tokens never reach the server's log
+
+
+@pytest.mark.pg
+def test_web_processes_and_a_separate_worker_on_postgresql(tmp_path: Path,
+                                                          pg_server: PostgresServer) -> None:
+    """Two web processes without the scheduler, and `gaita worker` delivering the mail."""
+    with SmtpServer() as smtp:
+        cli = Gaita(pg_server.new_database(), tmp_path)
+        cli.env.update(GAITA_SMTP_PORT=str(smtp.port), GAITA_MAIL_POLL_SECONDS="1",
+                       GAITA_SERVE_SCHEDULER="false")
+        cli.env.pop("GAITA_NOW")
+        cli("init", "--demo")
+        port = free_port()
+        web = subprocess.Popen([sys.executable, "-m", "gaita", "serve", "--port", str(port),
+                                "--workers", "2"], env=cli.env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        worker = None
+        try:
+            wait_for(lambda: healthy(port) or web.poll() is not None)
+            assert web.poll() is None, web.stdout.read() if web.stdout else ""
+            ref = open_case(cli)
+            time.sleep(2)
+            assert not any(ref in m.message["Subject"] for m in smtp.accepted)   # no scheduler
+            worker = subprocess.Popen([sys.executable, "-m", "gaita", "worker"], env=cli.env,
+                                      cwd=tmp_path, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+            wait_for(lambda: any(ref in m.message["Subject"] for m in smtp.accepted))
+        finally:
+            for process in (web, worker):
+                if process is not None:
+                    process.terminate()
+                    process.communicate(timeout=30)
+        assert sum(ref in m.message["Subject"] for m in smtp.accepted) == 1
