@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
-from engine.errors import DatabaseUnavailable, NotFound, StaleCase
+from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
 from engine.tasks import AlreadyAnswered, TaskClosed
 from gaita.bootstrap import App
 from gaita.web import admin, auth, cases, dashboard, group, inbox
@@ -43,6 +43,7 @@ ERROR_PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (LinkError, 400, "invalid"),
     (TaskClosed, 410, "closed"),
     (AlreadyAnswered, 409, "answered"),
+    (AccessDenied, 403, "denied"),
     (StaleCase, 409, "conflict"),
     (NotFound, 404, "not_found"),
     (DatabaseUnavailable, 503, "unavailable"),
@@ -120,7 +121,7 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
             values["expired_at"] = format_local(app.rt, exc.expired_at)
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
-        detail = exc.reason if isinstance(exc, Forbidden) else str(exc)
+        detail = exc.reason if isinstance(exc, (Forbidden, AccessDenied)) else str(exc)
         return error_page(app, request, status, kind, detail=detail, **values)
     return handle
 

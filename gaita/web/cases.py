@@ -1,22 +1,674 @@
-"""(being built: the coordinator's pages)"""
+"""The coordinator's case pages: opening a case, and one case's page.
+
+``GET /cases/new`` lists the case types the user may open; ``/cases/new/{case_type}``
+is the opening form, generated from the declaration's ``open`` (its typed
+fields) with the child, the school and the risk level; its POST calls
+``engine.cases.open_case``.
+
+``GET /cases/{reference}`` is one case as ``engine.queries.case_view`` gives it
+(the access policy decides, the read is logged, fields are redacted by group):
+its summary, its declaration as a diagram (``gaita.web.diagram``), the steps
+the user may take now, the timeline with each event's emails, the notes, and
+for auditors the access log.  Each form is shown only when the policy allows
+it, and its POST asks the policy again (``require_on_case``) before the one
+engine function that writes it: ``fire``, ``add_note``, ``pause``/``resume``,
+``escalate``, ``decide_extension``.  Then a redirect to the page (PRG); an
+error the user can fix shows the page again (422) with what to correct; a
+form older than the case is refused as stale (409, by the app's handler).
+
+The child's name and personal code are shown only when the policy grants the
+``identity`` field group, and never put in a URL.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
 
+from babel import Locale
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
 
-from engine.policy import Action
-from gaita.web.auth import Viewer, gaita_of, web_user
+from engine.cases import fire, load_case_row, open_case
+from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
+from engine.errors import (
+    FieldError, InvalidPersonalCode, NotFound, NotPermitted,
+)
+from engine.fields import coerce_fields
+from engine.group import escalate, manual_reasons, reason_title
+from engine.notes import MAX_NOTE, NOTE, NOTE_GROUPS, add_note
+from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
+from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
+from engine.policy import Action, CaseScope, case_scope, openable_types, visible_groups
+from engine.queries import case_view
+from engine.runtime import SYSTEM
+from engine.tasks import decide_extension
+from gaita.bootstrap import App
+from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.diagram import Texts, outline, svg
+from gaita.web.errors import PageError
+from gaita.web.i18n import BABEL_LOCALES, format_day, translator
+from gaita.web.links import MAX_TEXT, FormError
 from gaita.web.render import page
+from notifications.compose import format_local
 
 router = APIRouter()
 
+ViewerDep = Annotated[Viewer, Depends(web_user)]
+#: The risk level a new case starts with unless the form says otherwise.
+DEFAULT_RISK = "medium"
+#: What ``?notice=`` may say on a case page after a form (anything else is ignored).
+NOTICES = ("opened", "saved", "code_checksum", "name_kept")
+#: Event kinds the timeline describes in words (any other: its code).
+EVENT_KINDS = frozenset({
+    "opened", "transition", "task", NOTE, "paused", "resumed", "pause_too_long", "queued",
+    "scheduled", "decision", "reminded", "overdue", "escalated", "unacknowledged",
+    "mail_failed", "migrated"})
+#: Answers on a task (``engine.tasks``) the timeline describes in words.
+TASK_ANSWERS = frozenset({"acknowledge", "accept", "decline", "done", "more_time",
+                          "extension_approved", "extension_refused"})
+#: Emails the timeline names (``notifications/templates``); any other: its code.
+TEMPLATES = frozenset({"task_assigned", "case_update", "urgent_report", "task_reminder",
+                       "task_overdue", "escalation_head", "group_queued", "meeting_agenda",
+                       "decision_task", "delivery_failed"})
+LADDER_STEPS = frozenset({"remind_owner", "notify_owner_head", "notify_coordinator",
+                          "queue_cooperation_group"})
+#: ``InvalidPersonalCode.reason`` (engine.personal_code) → the message shown, in order.
+_CODE_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key) for pattern, key in (
+        (r"^empty", "cases.code.empty"),
+        (r"at position (?P<position>\d+)", "cases.code.character"),
+        (r"only one hyphen is allowed, got (?P<count>\d+)", "cases.code.hyphens"),
+        (r"11 digits expected, got (?P<count>\d+)", "cases.code.length"),
+        (r"hyphen must come after the 6th digit", "cases.code.hyphen_place"),
+        (r"century digit must be 0, 1 or 2", "cases.code.century"),
+        (r"month (?P<month>\d\d) does not exist", "cases.code.month"),
+        (r"day (?P<day>\d\d) does not exist in month (?P<month>\d\d) \((?P<year>\d+) is not a leap",
+         "cases.code.leap_day"),
+        (r"day (?P<day>\d\d) does not exist in month (?P<month>\d\d)", "cases.code.day"),
+        (r"no check digit can be valid", "cases.code.no_check"),
+        (r"check digit is", "cases.code.check"),
+    ))
 
-@router.get("/dashboard")
-@router.get("/cases")
-def placeholder(request: Request, viewer: Annotated[Viewer, Depends(web_user)]) -> Response:
+
+class Invalid(Exception):
+    """What to correct in a form, found before (or by) the engine."""
+
+    def __init__(self, errors: list[FormError]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+# --- shared ------------------------------------------------------------------------------
+
+
+def require_on_case(app: App, viewer: Viewer, reference: str, action: Action) -> None:
+    """The policy's word on ``action`` on this stored case (``Forbidden`` if no)."""
+    with app.db.connect() as conn:
+        scope = case_scope(conn, load_case_row(conn, reference))
+    viewer.require(app, action, scope)
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    """A form's text fields (the first of repeated names counts)."""
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, value)
+    return values
+
+
+def _days(lang: str, n: int) -> str:
+    """``3 darba dienas`` / ``21 darba diena`` / ``1 working day``: the language's plural."""
+    form = Locale.parse(BABEL_LOCALES[lang]).plural_form(abs(n))
+    return translator(lang)("cases.days.one" if form == "one" else "cases.days.other", n=n)
+
+
+def _institution(app: App, code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    try:
+        name = app.rt.municipality.institution(code).name
+    except KeyError:   # in the database but no longer configured
+        return code
+    return name.en if lang == "en" else name.lv
+
+
+def _field_errors(specs: Mapping[str, FieldSpec], values: Mapping[str, str], prefix: str,
+                  lang: str) -> list[FormError]:
+    """Each declared field the engine would refuse (``engine.fields``), in words."""
+    errors = []
+    for name, spec in specs.items():
+        raw, target = values.get(f"f.{prefix}.{name}", ""), f"f-{prefix}-{name}"
+        if len(raw) > MAX_TEXT:
+            errors.append(FormError(translator(lang)("too_long", limit=MAX_TEXT), target))
+            continue
+        try:
+            coerce_fields({name: spec}, {name: raw})
+        except FieldError:
+            errors.append(FormError(_field_message(spec, raw, lang), target))
+    return errors
+
+
+def _field_message(spec: FieldSpec, raw: str, lang: str) -> str:
+    t, title = translator(lang), spec.title.get(lang)
+    if not raw.strip():
+        return t("cases.field.required", field=title)
+    if spec.type == "int":
+        digits = raw.strip().lstrip("-")
+        if digits.isascii() and digits.isdigit() and len(digits) < 10 and spec.min is not None:
+            return t("cases.field.min", field=title, min=spec.min)
+        return t("cases.field.int", field=title)
+    if spec.type in ("bool", "date", "choice"):
+        return t(f"cases.field.{spec.type}", field=title)
+    return t("field_problem", field=title)
+
+
+def _fields_of(specs: Mapping[str, FieldSpec], values: Mapping[str, str],
+               prefix: str) -> dict[str, str]:
+    return {name: values.get(f"f.{prefix}.{name}", "") for name in specs}
+
+
+def _refused(exc: Exception, lang: str, target: str | None) -> FormError:
+    """An engine refusal the user can act on: what it is, with the engine's own words."""
+    return FormError(translator(lang)("engine_refused"), target, str(exc))
+
+
+# --- opening a case ----------------------------------------------------------------------
+
+
+@router.get("/cases/new")
+def choose_type(request: Request, viewer: ViewerDep) -> Response:
     app = gaita_of(request)
-    viewer.require(app, Action.READ_CASES)
-    return page(request, app, viewer, "cases/placeholder.html", title="Gaita")
+    viewer.require(app, Action.OPEN_CASE)
+    reg = app.rt.registry
+    types = [(ct, reg.latest(ct).title.get(viewer.lang))
+             for ct in openable_types(reg, viewer.subject)]
+    return page(request, app, viewer, "cases/new.html",
+                title=translator(viewer.lang)("cases.new.title"), types=types)
+
+
+@router.get("/cases/new/{case_type}")
+def open_form(request: Request, case_type: str, viewer: ViewerDep) -> Response:
+    app = gaita_of(request)
+    wf = _openable(app, viewer, case_type)
+    return _open_page(request, app, viewer, wf, values={"risk_level": DEFAULT_RISK}, errors=[])
+
+
+@router.post("/cases/new/{case_type}")
+async def open_submit(request: Request, case_type: str) -> Response:
+    viewer, form = await form_user(request)
+    return await run_in_threadpool(_open, request, viewer, case_type, form_values(form))
+
+
+def _openable(app: App, viewer: Viewer, case_type: str) -> Workflow:
+    if case_type not in app.rt.registry.case_types:
+        raise PageError(404, "not_found")
+    viewer.require(app, Action.OPEN_CASE, case_type=case_type)
+    return app.rt.registry.latest(case_type)
+
+
+def _schools(app: App, viewer: Viewer) -> list[tuple[str, str]]:
+    """The institutions a case's school may be (those holding a per-case role); staff
+    acting on their own tasks open cases for their own institution only."""
+    roles = app.rt.registry.roles
+    found = {i.code: i for r in sorted(roles.per_case)
+             for i in app.rt.municipality.institutions_with_role(r)}
+    if roles.own_tasks_only(viewer.subject.role):
+        found = {c: i for c, i in found.items() if c == viewer.subject.institution}
+    return sorted(((c, _institution(app, c, viewer.lang)) for c in found),
+                  key=lambda pair: pair[1])
+
+
+def _school_required(app: App, wf: Workflow) -> bool:
+    per_case = app.rt.registry.roles.per_case
+    return any(s.owner in per_case for s in wf.states.values())
+
+
+def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, str]) -> Response:
+    app = gaita_of(request)
+    wf = _openable(app, viewer, case_type)
+    lang, t = viewer.lang, translator(viewer.lang)
+    errors = _check_opening(app, viewer, wf, values)
+    if not errors:
+        try:
+            result = open_case(
+                app.db, app.rt, case_type, viewer.actor, child_name=values.get("child_name", ""),
+                child_code=values.get("child_code", ""), school=values.get("school") or None,
+                fields=_fields_of(wf.open.fields, values, "open"),
+                risk_level=values.get("risk_level", ""))
+        except InvalidPersonalCode as exc:
+            errors = [_code_error(exc, lang)]
+        except FieldError as exc:   # risk_level, child_name, school or a declared field
+            spec = wf.open.fields.get(exc.field)
+            errors = [_refused(exc, lang, exc.field) if spec is None else FormError(
+                _field_message(spec, values.get(f"f.open.{exc.field}", ""), lang),
+                f"f-open-{exc.field}", str(exc))]
+        except NotFound as exc:   # an institution no longer in the database
+            errors = [FormError(t("cases.open.school_invalid"), "school", str(exc))]
+        except NotPermitted as exc:
+            errors = [_refused(exc, lang, None)]
+        else:
+            notice = "opened"
+            if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:
+                notice = "code_checksum"
+            elif result.warnings:
+                notice = "name_kept"
+            return RedirectResponse(f"/cases/{quote(result.reference)}?notice={notice}",
+                                    status_code=303)
+    return _open_page(request, app, viewer, wf, values=values, errors=errors, status=422)
+
+
+def _check_opening(app: App, viewer: Viewer, wf: Workflow,
+                   values: dict[str, str]) -> list[FormError]:
+    """Everything wrong with an opening form at once (the engine stops at the first)."""
+    lang, t = viewer.lang, translator(viewer.lang)
+    errors: list[FormError] = []
+    name = values.get("child_name", "")
+    if len(name) > 200:
+        errors.append(FormError(t("too_long", limit=200), "child_name"))
+    elif not any(ch.isalpha() for ch in name):
+        errors.append(FormError(t("cases.open.name_required"), "child_name"))
+    try:
+        parse_personal_code(values.get("child_code", ""))
+    except InvalidPersonalCode as exc:
+        errors.append(_code_error(exc, lang))
+    school = values.get("school", "")
+    if school and school not in dict(_schools(app, viewer)):
+        errors.append(FormError(t("cases.open.school_invalid"), "school"))
+    elif not school and _school_required(app, wf):
+        errors.append(FormError(t("cases.open.school_required"), "school"))
+    if values.get("risk_level") not in RISK_LEVELS:
+        errors.append(FormError(t("cases.open.risk_required"), "risk_level"))
+    return errors + _field_errors(wf.open.fields, values, "open", lang)
+
+
+def _code_error(exc: InvalidPersonalCode, lang: str) -> FormError:
+    """The engine's reason for refusing a personal code, said precisely in ``lang``
+    (never repeating the code)."""
+    t = translator(lang)
+    for pattern, key in _CODE_REASONS:
+        found = pattern.search(exc.reason)
+        if found:
+            return FormError(t(key, **found.groupdict()), "child_code")
+    return FormError(t("cases.code.invalid"), "child_code")
+
+
+def _open_page(request: Request, app: App, viewer: Viewer, wf: Workflow, *,
+               values: dict[str, str], errors: list[FormError], status: int = 200) -> Response:
+    t = translator(viewer.lang)
+    return page(request, app, viewer, "cases/open.html", status=status,
+                title=t("cases.open.title", type=wf.title.get(viewer.lang)), wf=wf,
+                values=values, errors=errors, invalid={e.target for e in errors if e.target},
+                schools=_schools(app, viewer), school_required=_school_required(app, wf),
+                risk_levels=[(r, t(f"cases.risk.{r}")) for r in RISK_LEVELS], max_text=MAX_TEXT)
+
+
+# --- the case page -----------------------------------------------------------------------
+
+
+@router.get("/cases/{reference}")
+def show_case(request: Request, reference: str, viewer: ViewerDep) -> Response:
+    notice = request.query_params.get("notice")
+    return _case_page(request, gaita_of(request), viewer, reference,
+                      notice=notice if notice in NOTICES else None)
+
+
+def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
+               values: Mapping[str, str] | None = None, errors: list[FormError] | None = None,
+               form: str | None = None, notice: str | None = None,
+               status: int = 200) -> Response:
+    """The case page; after a refused form: ``errors`` and the ``values`` given in the
+    form ``form`` (its anchor id, opened)."""
+    view = case_view(app.db, app.rt, reference, viewer.actor, channel="web",
+                     subject=viewer.subject)
+    rt, lang = app.rt, viewer.lang
+    t = translator(lang)
+    wf = rt.registry.get(view["case_type"], view["definition_version"])
+    scope = CaseScope(view["case_type"], frozenset(view["involved"]), view["owner"],
+                      view["escalated"])
+    is_open = view["status"] == "open"
+    state = wf.state(view["state"])
+    role_title = {r: (s.en if lang == "en" else s.lv)
+                  for r, s in rt.registry.roles.institution_roles.items()}
+    group_title = {g: (s.en if lang == "en" else s.lv)
+                   for g, s in rt.registry.roles.field_groups.items()}
+
+    def may(action: Action) -> bool:
+        return viewer.may(app, action, scope)
+
+    steps = []
+    if is_open and may(Action.ADVANCE):
+        for trigger in view["allowed_triggers"]:
+            tr = wf.transition(view["state"], trigger)
+            if tr is not None:
+                steps.append({"trigger": trigger, "title": tr.title.get(lang),
+                              "legal_ref": tr.legal_ref, "fields": dict(tr.fields),
+                              "dest": wf.state(tr.dest).title.get(lang)})
+    seen = visible_groups(rt.registry.roles, viewer.subject)
+    note_groups = ([(g, group_title.get(g, g)) for g in NOTE_GROUPS if g in seen]
+                   if may(Action.ADD_NOTE) else [])
+    pausing = may(Action.PAUSE)
+    task = view["task"]
+    timeline = [_event(app, wf, e, lang, group_title) for e in view["timeline"]]
+    notes = [e for e in timeline if e["kind"] == NOTE]
+    diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
+        title=t("cases.diagram.title", type=wf.title.get(lang)),
+        desc=t("cases.diagram.desc", state=state.title.get(lang)),
+        current=t("cases.diagram.current")))
+    return page(
+        request, app, viewer, "cases/case.html", status=status,
+        title=t("cases.case.title", reference=view["reference"]),
+        view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
+        is_open=is_open, summary=_summary(app, view, wf, lang),
+        child=view.get("child"), diagram=diagram,
+        states=outline(wf, lang, role_title), current=view["state"],
+        steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
+        pause_reasons=([(c, r.title.en if lang == "en" else r.title.lv)
+                        for c, r in rt.municipality.pauses.reasons.items()]
+                       if pausing and is_open and state.pausable and not view["paused"] else []),
+        can_resume=pausing and bool(view["paused"]),
+        escalate_reasons=([(c, reason_title(rt, c, lang)) for c in manual_reasons(rt)]
+                          if is_open and may(Action.ESCALATE) else []),
+        extension=(_days(lang, task["extension_days"]) if task and task["extension_days"]
+                   is not None and may(Action.DECIDE_EXTENSION) else None),
+        access_log=[{**row, "at": format_local(rt, row["at"]),
+                     "action_title": t(f"cases.access.{row['action']}")
+                     if row["action"] in ("read", "write", "denied") else row["action"]}
+                    for row in view.get("access_log") or []],
+        has_access_log="access_log" in view,
+        values=values or {}, errors=errors or [], form=form,
+        invalid={e.target for e in errors or [] if e.target},
+        notice=t(f"cases.notice.{notice}") if notice else None, max_text=MAX_TEXT,
+        max_note=MAX_NOTE)
+
+
+def _summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict[str, Any]:
+    """The case's facts in words: due date and days left, answers, pause, risk."""
+    rt, t = app.rt, translator(lang)
+    due_text = None
+    if view["due_at"] is not None:
+        left = view["working_days_left"]
+        if view["overdue"]:
+            when = (t("cases.due.overdue_days", days=_days(lang, -left)) if left < 0
+                    else t("cases.due.overdue"))
+        elif left == 0:
+            when = t("cases.due.today")
+        else:
+            when = t("cases.due.left", days=_days(lang, left))
+        due_text = f"{format_local(rt, view['due_at'])} ({when})"
+    answers = []
+    task = view["task"] or {}
+    for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
+                "unacknowledged_at"):
+        if task.get(key) is not None:
+            answers.append(t(f"cases.answer.{key}", at=format_local(rt, task[key])))
+    if task.get("extension_days") is not None:
+        answers.append(t("cases.answer.extension", days=_days(lang, task["extension_days"])))
+    paused = view["paused"]
+    pause_text = None
+    if paused:
+        pause_text = t("cases.pause.since", at=format_local(rt, paused["since"]),
+                       reason=paused["reason_title"][lang],
+                       days=_days(lang, paused["working_days"]))
+        if paused["over_limit"]:
+            pause_text += " " + t("cases.pause.over_limit")
+    return {
+        "owner": _institution(app, view["owner"], lang),
+        "school": _institution(app, view["school"], lang),
+        "task": wf.state(view["state"]).title.get(lang) if view["task"] else None,
+        "due": due_text, "overdue": view["overdue"], "answers": answers,
+        "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
+        else view["risk_level"],
+        "opened": format_local(rt, view["opened_at"]), "pause": pause_text,
+        "paused_days": view["paused_working_days"],
+        "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
+        "chain_ok": view["chain_ok"],
+    }
+
+
+def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
+           group_title: Mapping[str, str]) -> dict[str, Any]:
+    """One timeline row in words: when, who, what happened, its fields and emails."""
+    rt, t = app.rt, translator(lang)
+    kind, fields = e["kind"], dict(e["fields"])
+
+    def title_of(state: str | None) -> str:
+        return wf.states[state].title.get(lang) if state in wf.states else (state or "")
+
+    specs: Mapping[str, FieldSpec] = {}
+    shown: list[tuple[str, str]] = []
+    if kind == "opened":
+        what = t("cases.event.opened", state=title_of(e["to"]))
+        specs = wf.open.fields
+    elif kind == "transition":
+        tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
+        specs = tr.fields if tr else {}
+        what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
+                 src=title_of(e["from"]), dest=title_of(e["to"]))
+    elif kind == "task":
+        action = fields.get("action")
+        what = (t(f"cases.event.task.{action}") if action in TASK_ANSWERS
+                else t("cases.event.other", kind=f"{kind}:{action}"))
+        if fields.get("days") is not None:
+            shown.append((t("cases.event.days"), _days(lang, int(fields["days"]))))
+        if fields.get("reason"):
+            shown.append((t("cases.event.reason"), str(fields["reason"])))
+        if fields.get("note"):
+            shown.append((t("note"), str(fields["note"])))
+    elif kind == NOTE:
+        group = fields.get("group", "")
+        what = t("cases.event.note", group=group_title.get(group, group))
+    elif kind in ("paused", "resumed", "pause_too_long"):
+        why = rt.municipality.pauses.reasons.get(fields.get("reason") or "")
+        reason = (why.title.en if lang == "en" else why.title.lv) if why else \
+            str(fields.get("reason", ""))
+        what = t(f"cases.event.{kind}", reason=reason,
+                 days=_days(lang, int(fields.get("working_days") or 0)))
+    elif kind == "queued":
+        code = str(fields.get("reason", ""))
+        try:
+            reason = reason_title(rt, code, lang)
+        except NotPermitted:   # no longer configured
+            reason = code
+        what = t("cases.event.queued", reason=reason)
+        if fields.get("urgent"):
+            shown.append((t("cases.event.urgent"), t("yes")))
+    elif kind == "decision":
+        what = t("cases.event.decision")
+        if fields.get("summary"):
+            shown.append((t("cases.event.summary"), str(fields["summary"])))
+    elif kind == "escalated":
+        action = fields.get("action")
+        what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
+                 if action in LADDER_STEPS else str(action))
+    elif kind in EVENT_KINDS:
+        what = t(f"cases.event.{kind}")
+    else:
+        what = t("cases.event.other", kind=kind)
+    for name, spec in specs.items():
+        if name in fields:
+            shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
+    actor = e["actor"]
+    if actor == SYSTEM.username:
+        who = t("cases.actor.system")
+    elif actor.startswith("link:"):
+        who = t("cases.actor.link", institution=_institution(app, actor[5:], lang))
+    else:
+        who = actor
+    return {
+        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who, "kind": kind, "what": what,
+        "fields": shown, "note": fields.get("text") if kind == NOTE else None,
+        "group": group_title.get(fields.get("group", ""), "") if kind == NOTE else None,
+        "mails": [{
+            "template": (t(f"cases.mail.{m['template']}") if m["template"] in TEMPLATES
+                         else m["template"]),
+            "to": _institution(app, m["recipient_institution"], lang) or
+            (m["recipient_role"] or ""),
+            "status": m["status"], "status_title": t(f"cases.mail.status.{m['status']}")
+            if m["status"] in ("queued", "sent", "failed", "acknowledged", "sending")
+            else m["status"], "attempts": m["attempts"],
+        } for m in e["notifications"]],
+    }
+
+
+def _value(spec: FieldSpec, value: Any, lang: str) -> str:
+    t = translator(lang)
+    if spec.type == "bool":
+        return t("yes") if value is True else t("no") if value is False else str(value)
+    if spec.type == "date" and isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value), lang)
+        except ValueError:
+            return value
+    return str(value)
+
+
+# --- the case page's forms ---------------------------------------------------------------
+
+Write = Callable[[App, Viewer, dict[str, str]], str]
+
+
+async def _case_form(request: Request, reference: str, action: Action, form_id: str,
+                     write: Write) -> Response:
+    viewer, form = await form_user(request)
+    return await run_in_threadpool(_case_write, request, viewer, reference, action, form_id,
+                                   write, form_values(form))
+
+
+def _case_write(request: Request, viewer: Viewer, reference: str, action: Action, form_id: str,
+                write: Write, values: dict[str, str]) -> Response:
+    """Ask the policy, let ``write`` call the engine, then back to the page: with a
+    notice, or (422) with what to correct in the form ``form_id``."""
+    app = gaita_of(request)
+    require_on_case(app, viewer, reference, action)
+    try:
+        notice = write(app, viewer, values)
+    except Invalid as exc:
+        errors = exc.errors
+    except NotPermitted as exc:   # FieldError, GuardFailed, TransitionNotAllowed …
+        errors = [_refused(exc, viewer.lang, form_id)]
+    else:
+        return RedirectResponse(f"/cases/{quote(reference)}?notice={notice}", status_code=303)
+    return _case_page(request, app, viewer, reference, values=values, errors=errors,
+                      form=form_id, status=422)
+
+
+def _expected_version(values: Mapping[str, str]) -> int:
+    raw = values.get("expected_version", "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise PageError(400, "bad_request")
+    return int(raw)
+
+
+@router.post("/cases/{reference}/fire/{trigger}")
+async def fire_step(request: Request, reference: str, trigger: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        version = _expected_version(values)
+        with app.db.connect() as conn:
+            case = load_case_row(conn, reference)
+        wf = app.rt.registry.get(case["case_type"], case["definition_version"])
+        tr = wf.transition(case["state"], trigger)
+        specs = tr.fields if tr else {}
+        errors = _field_errors(specs, values, trigger, viewer.lang)
+        if errors:
+            raise Invalid(errors)
+        try:
+            fire(app.db, app.rt, reference, trigger, viewer.actor,
+                 _fields_of(specs, values, trigger), expected_version=version)
+        except FieldError as exc:
+            spec = specs.get(exc.field)
+            if spec is None:
+                raise
+            raise Invalid([FormError(_field_message(spec, values.get(
+                f"f.{trigger}.{exc.field}", ""), viewer.lang), f"f-{trigger}-{exc.field}",
+                str(exc))]) from None
+        return "saved"
+    return await _case_form(request, reference, Action.ADVANCE, f"step-{trigger}", write)
+
+
+@router.post("/cases/{reference}/notes")
+async def note(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        version = _expected_version(values)
+        t = translator(viewer.lang)
+        text, group = values.get("note_text", ""), values.get("note_group", "")
+        errors = []
+        if not text.strip():
+            errors.append(FormError(t("cases.notes.empty"), "note_text"))
+        elif len(text) > MAX_NOTE:
+            errors.append(FormError(t("too_long", limit=MAX_NOTE), "note_text"))
+        if group not in NOTE_GROUPS or group not in visible_groups(
+                app.rt.registry.roles, viewer.subject):
+            errors.append(FormError(t("cases.notes.group_invalid"), "note_group"))
+        if errors:
+            raise Invalid(errors)
+        add_note(app.db, app.rt, reference, viewer.actor, text, group=group,
+                 expected_version=version)
+        return "saved"
+    return await _case_form(request, reference, Action.ADD_NOTE, "note_text", write)
+
+
+@router.post("/cases/{reference}/pause")
+async def pause_case(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        version = _expected_version(values)
+        reason = values.get("pause_reason", "")
+        if reason not in app.rt.municipality.pauses.reasons:
+            raise Invalid([FormError(translator(viewer.lang)("cases.pause.reason_invalid"),
+                                     "pause_reason")])
+        try:
+            pause(app.db, app.rt, reference, viewer.actor, reason, expected_version=version)
+        except (NotPausable, AlreadyPaused) as exc:
+            key = "cases.pause.not_pausable" if isinstance(exc, NotPausable) else \
+                "cases.pause.already"
+            raise Invalid([FormError(translator(viewer.lang)(key), "pause_reason", str(exc))]) \
+                from None
+        return "saved"
+    return await _case_form(request, reference, Action.PAUSE, "pause_reason", write)
+
+
+@router.post("/cases/{reference}/resume")
+async def resume_case(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        try:
+            resume(app.db, app.rt, reference, viewer.actor,
+                   expected_version=_expected_version(values))
+        except NotPaused as exc:
+            raise Invalid([FormError(translator(viewer.lang)("cases.pause.not_paused"), "resume",
+                                     str(exc))]) from None
+        return "saved"
+    return await _case_form(request, reference, Action.PAUSE, "resume", write)
+
+
+@router.post("/cases/{reference}/escalate")
+async def escalate_case(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        reason = values.get("escalate_reason", "")
+        if reason not in manual_reasons(app.rt):
+            raise Invalid([FormError(translator(viewer.lang)("cases.escalate.reason_invalid"),
+                                     "escalate_reason")])
+        escalate(app.db, app.rt, reference, viewer.actor, reason,
+                 urgent=values.get("escalate_urgent") == "true")
+        return "saved"
+    return await _case_form(request, reference, Action.ESCALATE, "escalate_reason", write)
+
+
+@router.post("/cases/{reference}/extension")
+async def decide_more_time(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        choice = values.get("approve", "")
+        if choice not in ("true", "false"):
+            raise PageError(400, "bad_request")
+        try:
+            decide_extension(app.db, app.rt, reference, viewer.actor, approve=choice == "true")
+        except NotFound as exc:   # decided meanwhile, or the task moved on
+            raise Invalid([FormError(translator(viewer.lang)("cases.extension.gone"), None,
+                                     str(exc))]) from None
+        return "saved"
+    return await _case_form(request, reference, Action.DECIDE_EXTENSION, "extension", write)
