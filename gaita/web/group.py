@@ -1,7 +1,357 @@
-"""(being built)"""
+"""The cooperation group's pages: its queue, meetings, decisions and minutes
+(``engine.group``, as ``gaita escalations`` and ``gaita meeting`` use it).
+
+- ``GET /group``: the escalation queue, most urgent first, and the meetings;
+- ``GET /group/meetings/new``, ``POST /group/meetings``: plan a meeting, its
+  agenda taken from the queue (``plan_meeting``), then its page;
+- ``GET /group/meetings/{id}``: the agenda, the decisions recorded and, per case
+  still to decide, a decision form (``POST /group/meetings/{id}/decisions``:
+  ``decide``, whose agreed actions become the institutions' tasks);
+- ``GET /group/meetings/{id}/minutes.docx``: the minutes for signing.
+
+The policy decides: ``Action.READ_GROUP`` to read, ``PLAN_MEETING`` and
+``DECIDE`` to write.  A meeting's page and its minutes are reads of each case on
+its agenda (``meeting_view`` writes the access log).  Pages show references,
+case types, reasons and institutions: never anything about the child.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+from functools import partial
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from engine.errors import FieldError, NotPermitted
+from engine.group import (
+    ESCALATION, EXTRAORDINARY, EXTRAORDINARY_WAIT_PARAM, FOLLOW_UP, HELD, ORDINARY,
+    ORDINARY_WAIT_PARAM, PLANNED, SCHEDULED, AgreedAction, QueueItem, decide, escalation_queue,
+    list_meetings, meeting_view, plan_meeting,
+)
+from engine.policy import Action
+from engine.runtime import SYSTEM
+from engine.tables import User
+from gaita.bootstrap import App
+from gaita.mail import mail_settings
+from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.i18n import format_day, translator
+from gaita.web.inbox import first_values, due_info, working_days
+from gaita.web.links import MAX_TEXT, FormError
+from gaita.web.render import page
+from notifications.compose import case_url, format_local
+from notifications.minutes import write_minutes
 
 router = APIRouter()
+
+USER = User.__table__
+#: Agreed actions one decision form offers.
+ACTION_ROWS = 3
+#: Most working days an agreed action may be given.
+MAX_ACTION_DAYS = 120
+MAX_PLACE = 200
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_DAYS = re.compile(r"[0-9]{1,3}")
+
+
+def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
+    """The words for stored codes: meeting kinds and statuses, risk levels."""
+    t = translator(lang)
+    days = int(app.rt.param(EXTRAORDINARY_WAIT_PARAM))  # type: ignore[call-overload]
+    wait = working_days(lang, days)
+    return {
+        "kind": {ORDINARY: t("group.kind.ordinary"), EXTRAORDINARY: t("group.kind.extraordinary")},
+        "kind_hint": {ORDINARY: t("group.kind_hint.ordinary"),
+                      EXTRAORDINARY: t("group.kind_hint.extraordinary", days=wait)},
+        "status": {PLANNED: t("group.status.planned"), HELD: t("group.status.held")},
+        "risk": {"low": t("group.risk.low"), "medium": t("group.risk.medium"),
+                 "high": t("group.risk.high"), "critical": t("group.risk.critical")},
+    }
+
+
+def _page(request: Request, app: App, viewer: Viewer, template: str, **context: Any) -> Response:
+    return page(request, app, viewer, template, labels=_labels(app, viewer.lang), **context)
+
+
+def _reason_titles(app: App, codes: Sequence[str], lang: str) -> list[str]:
+    group = app.rt.municipality.cooperation_group
+    return [code if (spec := group.reason(code)) is None else str(getattr(spec.title, lang))
+            for code in codes]   # a reason since removed from the configuration: its code
+
+
+def _type_title(app: App, case_type: str, lang: str) -> str:
+    return app.rt.registry.latest(case_type).title.get(lang)
+
+
+def _institutions(app: App, lang: str) -> list[tuple[str, str]]:
+    """The institutions an agreed action may go to: all but the group's own."""
+    m = app.rt.municipality
+    group = m.institution_for_role(app.rt.registry.roles.group).code
+    return sorted(((i.code, str(getattr(i.name, lang))) for i in m.institutions
+                   if i.code != group), key=lambda pair: _collation_key(pair[1]))
+
+
+def _collation_key(text: str) -> tuple[str, str]:
+    """Alphabetical near enough for Latvian: letters first without their marks, case aside."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return bare.casefold(), text
+
+
+# --- the queue --------------------------------------------------------------------------
+
+
+@router.get("/group")
+def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    t, lang, cal = translator(viewer.lang), viewer.lang, app.rt.calendar
+    items = escalation_queue(app.db, app.rt)
+    meetings = list_meetings(app.db)
+    by_id = {m["id"]: m for m in meetings}
+    who = _queued_by(app, items, t("group.by_system"))
+    today = cal.local_date(app.rt.clock.now())
+    rows = [{
+        "item": i, "type_title": _type_title(app, i.case_type, lang),
+        "reasons": _reason_titles(app, i.reasons, lang),
+        "queued_at": format_local(app.rt, i.queued_at),
+        "by": who[i.escalation_id],
+        "waiting": working_days(lang, cal.working_days_between(cal.local_date(i.queued_at), today)),
+        "overdue": working_days(lang, i.days_overdue) if i.days_overdue else None,
+        "meeting": by_id.get(i.meeting_id),
+    } for i in items]
+    name = app.rt.municipality.cooperation_group.name   # the group's own, as configured
+    return _page(request, app, viewer, "group/queue.html", title=str(getattr(name, lang)),
+                 rows=rows, meetings=list(reversed(meetings)),
+                 may_plan=viewer.may(app, Action.PLAN_MEETING))
+
+
+def _queued_by(app: App, items: Sequence[QueueItem], system: str) -> dict[int, str]:
+    """Who queued each escalation: the user's name, or ``system`` for Gaita itself."""
+    if not items:
+        return {}
+    with app.db.connect() as conn:
+        rows = conn.execute(sa.select(ESCALATION.c.id, ESCALATION.c.queued_by, USER.c.display_name)
+                            .outerjoin(USER, USER.c.username == ESCALATION.c.queued_by)
+                            .where(ESCALATION.c.id.in_([i.escalation_id for i in items]))).all()
+    return {r.id: system if r.queued_by == SYSTEM.username else (r.display_name or r.queued_by)
+            for r in rows}
+
+
+# --- planning a meeting -----------------------------------------------------------------
+
+
+@router.get("/group/meetings/new")
+def new_meeting(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.PLAN_MEETING)
+    cal = app.rt.calendar
+    day = cal.next_working_day(cal.local_date(app.rt.clock.now()))
+    return _plan_form(request, app, viewer, {"day": day.isoformat(), "kind": ORDINARY}, [], 200)
+
+
+@router.post("/group/meetings")
+async def plan(request: Request) -> Response:
+    viewer, form = await form_user(request)
+    return await run_in_threadpool(_plan, request, viewer, first_values(form))
+
+
+def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.PLAN_MEETING)
+    t, cal = translator(viewer.lang), app.rt.calendar
+    errors: list[FormError] = []
+    try:
+        day = date.fromisoformat(values.get("day", "").strip())
+    except ValueError:
+        errors.append(FormError(t("group.day_invalid"), "day"))
+    else:
+        if day < cal.local_date(app.rt.clock.now()):
+            errors.append(FormError(t("group.day_past"), "day"))
+        elif not cal.is_working_day(day):
+            errors.append(FormError(t("group.day_not_working",
+                                      next=format_day(cal.next_working_day(day), viewer.lang)),
+                                    "day"))
+    kind = values.get("kind", "")
+    if kind not in (ORDINARY, EXTRAORDINARY):
+        errors.append(FormError(t("group.kind_invalid"), "kind-ordinary"))
+    place = values.get("place", "")
+    if len(place) > MAX_PLACE:
+        errors.append(FormError(t("too_long", limit=MAX_PLACE), "place"))
+    if not errors:
+        try:
+            planned = plan_meeting(app.db, app.rt, viewer.actor, day,
+                                   extraordinary=kind == EXTRAORDINARY, place=place,
+                                   case_url=partial(case_url, mail_settings(app).base_url))
+        except NotPermitted as exc:   # e.g. no urgent case for an extraordinary meeting
+            errors.append(FormError(t("engine_refused"), None, str(exc)))
+        else:
+            return RedirectResponse(f"/group/meetings/{planned.meeting_id}?planned=1",
+                                    status_code=303)
+    return _plan_form(request, app, viewer, values, errors, 422)
+
+
+def _plan_form(request: Request, app: App, viewer: Viewer, values: dict[str, str],
+               errors: Sequence[FormError], status: int) -> Response:
+    t = translator(viewer.lang)
+    items = escalation_queue(app.db, app.rt, statuses=("queued",))
+    return _page(request, app, viewer, "group/new.html", status=status,
+                 title=t("group.plan_title"), values=values, errors=errors,
+                 invalid={e.target for e in errors if e.target}, queued=len(items),
+                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE)
+
+
+# --- a meeting ------------------------------------------------------------------------
+
+
+@router.get("/group/meetings/{meeting_id}")
+def meeting_page(request: Request, meeting_id: int,
+                 viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    return _meeting(request, app, viewer, meeting_id)
+
+
+@router.post("/group/meetings/{meeting_id}/decisions")
+async def record_decision(request: Request, meeting_id: int) -> Response:
+    viewer, form = await form_user(request)
+    return await run_in_threadpool(_decide, request, viewer, meeting_id, first_values(form))
+
+
+def _decide(request: Request, viewer: Viewer, meeting_id: int, values: dict[str, str]) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.DECIDE)
+    t = translator(viewer.lang)
+    reference = values.get("reference", "")
+    summary, actions, errors = _read_decision(app, viewer.lang, values, _form_id(reference))
+    if not errors:
+        try:
+            decide(app.db, app.rt, meeting_id, reference, viewer.actor, summary=summary,
+                   actions=actions)
+        except FieldError as exc:
+            target = f"{_form_id(reference)}-summary" if exc.field == "summary" else None
+            errors = [FormError(t("engine_refused"), target, str(exc))]
+        except NotPermitted as exc:   # not on the agenda, decided already, a day too early
+            errors = [FormError(t("engine_refused"), None, str(exc))]
+        else:
+            return RedirectResponse(f"/group/meetings/{meeting_id}?decided={quote(reference)}"
+                                    f"#{_form_id(reference)}", status_code=303)
+    return _meeting(request, app, viewer, meeting_id, failed=reference, values=values,
+                    errors=errors, status=422)
+
+
+def _form_id(reference: str) -> str:
+    return "case-" + re.sub(r"[^A-Za-z0-9-]", "", reference)
+
+
+def _read_decision(app: App, lang: str, values: dict[str, str],
+                   form: str) -> tuple[str, list[AgreedAction], list[FormError]]:
+    """The summary and the filled action rows of a decision form, or what to correct."""
+    t = translator(lang)
+    errors: list[FormError] = []
+    summary = values.get("summary", "").strip()
+    if not summary:
+        errors.append(FormError(t("group.summary_required"), f"{form}-summary"))
+    elif len(summary) > MAX_TEXT:
+        errors.append(FormError(t("too_long", limit=MAX_TEXT), f"{form}-summary"))
+    codes = {code for code, _ in _institutions(app, lang)}
+    actions = []
+    for n in range(1, ACTION_ROWS + 1):
+        code, days, text = (values.get(f"a{n}.{k}", "").strip()
+                            for k in ("institution", "days", "text"))
+        if not (code or days or text):
+            continue   # an empty row
+        ok = True
+        if code not in codes:
+            errors.append(FormError(t("group.action_institution", n=n),
+                                    f"{form}-a{n}-institution"))
+            ok = False
+        if not (_DAYS.fullmatch(days) and 1 <= int(days) <= MAX_ACTION_DAYS):
+            errors.append(FormError(t("group.action_days", n=n, max=MAX_ACTION_DAYS),
+                                    f"{form}-a{n}-days"))
+            ok = False
+        if not text or len(text) > MAX_TEXT:
+            errors.append(FormError(t("group.action_text", n=n, limit=MAX_TEXT),
+                                    f"{form}-a{n}-text"))
+            ok = False
+        if ok:
+            actions.append(AgreedAction(code, int(days), text))
+    return summary, actions, errors
+
+
+def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
+             failed: str | None = None, values: dict[str, str] | None = None,
+             errors: Sequence[FormError] = (), status: int = 200) -> Response:
+    rt, lang, t = app.rt, viewer.lang, translator(viewer.lang)
+    view = meeting_view(app.db, rt, meeting_id, locale=lang, reader=viewer.actor, channel="web")
+    now = rt.clock.now()
+    today = rt.calendar.local_date(now)
+    for item in view["items"]:
+        item["form_id"] = _form_id(item["reference"])
+        if item["decision"] is None:
+            continue
+        item["decision"]["decided_text"] = format_local(rt, item["decision"]["decided_at"])
+        for action in item["decision"]["actions"]:
+            action["due_day"] = rt.calendar.local_date(action["due_at"])
+            action["due"] = None if action["done"] else due_info(rt, lang, action["due_at"], now)
+    notice = None
+    if request.query_params.get("planned") and status == 200:
+        notice = t("group.planned", cases=len(view["items"]))
+    decided = request.query_params.get("decided")
+    shown = next((i for i in view["items"] if i["reference"] == decided and i["decision"]), None)
+    if shown is not None and status == 200:
+        notice = t("group.decided", reference=shown["reference"],
+                   tasks=len(shown["decision"]["actions"]))
+    title = t("group.meeting_title", id=view["id"], day=format_day(view["day"], lang))
+    return _page(request, app, viewer, "group/meeting.html", status=status, title=title,
+                 meeting=view, notice=notice, warnings=_wait_warnings(app, view, lang),
+                 may_decide=viewer.may(app, Action.DECIDE), day_reached=view["day"] <= today,
+                 institutions=_institutions(app, lang), rows=ACTION_ROWS,
+                 max_days=MAX_ACTION_DAYS, max_text=MAX_TEXT, failed=failed, values=values or {},
+                 errors=errors, invalid={e.target for e in errors if e.target},
+                 scheduled=SCHEDULED)
+
+
+def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:
+    """A planned meeting's cases that will have waited longer than the group's limit by its
+    day (what ``plan_meeting`` warned of, in the reader's language)."""
+    if view["status"] != PLANNED:
+        return []
+    rt, t, cal = app.rt, translator(lang), app.rt.calendar
+    limit = int(rt.param(ORDINARY_WAIT_PARAM))  # type: ignore[call-overload]
+    out = []
+    for item in escalation_queue(app.db, rt, statuses=(SCHEDULED,)):
+        if item.meeting_id != view["id"] or item.reasons == (FOLLOW_UP,):
+            continue   # a review is not a case waiting for the group
+        queued = cal.local_date(item.queued_at)
+        if view["day"] > cal.add_working_days(queued, limit):
+            out.append(t("group.waited_too_long", reference=item.reference,
+                         queued=format_day(queued, lang),
+                         waited=working_days(lang, cal.working_days_between(queued, view["day"])),
+                         limit=working_days(lang, limit)))
+    return out
+
+
+# --- the minutes ----------------------------------------------------------------------
+
+
+@router.get("/group/meetings/{meeting_id}/minutes.docx")
+def minutes(request: Request, meeting_id: int, viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    view = meeting_view(app.db, app.rt, meeting_id, locale=viewer.lang, reader=viewer.actor,
+                        action="export", channel="web")
+    with TemporaryDirectory() as tmp:
+        body = write_minutes(app.rt, view, Path(tmp) / "minutes.docx",
+                             locale=viewer.lang).read_bytes()
+    t = translator(viewer.lang)
+    return Response(body, media_type=DOCX, headers={
+        "Content-Disposition": f'attachment; filename="{t("group.minutes_file", id=meeting_id)}"'})

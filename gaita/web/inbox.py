@@ -1,7 +1,274 @@
-"""(being built)"""
+"""An institution's inbox: its open tasks, answered without an email link.
+
+``GET /inbox`` lists the open tasks held by the user's institution (the case's
+own *state* tasks and the cooperation group's *decision* tasks), overdue first,
+then by due date.  ``GET /inbox/{task}`` shows one task with a form for each
+answer still open to it; ``POST /inbox/{task}/{action}`` gives the answer
+through ``engine.tasks.answer`` as the logged-in user, reading the same form as
+the email action-link pages (``gaita.web.links``).  Success: back to the inbox
+with ``?done=<action>``; what to correct: the task page again, status 422.
+
+Access is the policy's (``Action.ANSWER_TASK``) on the task's case, with the
+task's assignee as the case's holder: a decision task belongs to the
+institution the group gave it to, whoever holds the case's own task.  A task
+the policy refuses is neither listed nor opened (403), and nothing is written.
+Opening a task page is a read of its case (access log, channel ``web``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from engine.audit import log_access
+from engine.cases import CASE, DECISION_TASK, TASK, allowed_triggers
+from engine.errors import FieldError, NotPermitted
+from engine.policy import Action, CaseScope, case_scope
+from engine.runtime import Runtime
+from engine.tasks import (
+    AlreadyAnswered, ReasonRequired, TaskAction, TaskClosed, TaskNotFound, answer, check_answer,
+)
+from gaita.bootstrap import App
+from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.errors import PageError
+from gaita.web.i18n import translator
+from gaita.web.links import MAX_DAYS, MAX_TEXT, FormError, _field_error, _read_form
+from gaita.web.render import page
+from notifications.compose import format_local
 
 router = APIRouter()
+
+#: The answers in the order the task page offers them.
+ACTIONS = (TaskAction.ACKNOWLEDGE, TaskAction.ACCEPT, TaskAction.DONE, TaskAction.MORE_TIME,
+           TaskAction.DECLINE)
+#: The inputs of the decline and more-time forms share names: their ids carry the action.
+_PER_ACTION_IDS = frozenset({"reason", "days"})
+
+
+# --- working days, shared with the group's pages -----------------------------------------
+
+
+def working_days(lang: str, n: int) -> str:
+    """``n`` working days in ``lang``: ``1 darba diena``, ``21 darba diena``, ``3 darba dienas``."""
+    t = translator(lang)
+    one = n % 10 == 1 and n % 100 != 11 if lang == "lv" else n == 1
+    return t("inbox.days.one", n=n) if one else t("inbox.days.other", n=n)
+
+
+def due_info(rt: Runtime, lang: str, due: datetime | None,
+             as_of: datetime) -> dict[str, Any] | None:
+    """A due date as shown: the local day, working days left or overdue, ``late``.
+    ``as_of``: now, or when the case's clock was paused (it stands still)."""
+    if due is None:
+        return None
+    t = translator(lang)
+    left = rt.calendar.working_days_left(as_of, due)
+    late = as_of > due
+    if late:
+        text = t("inbox.overdue", days=working_days(lang, -left)) if left < 0 \
+            else t("inbox.overdue_today")
+    else:
+        text = t("inbox.left", days=working_days(lang, left)) if left > 0 else t("inbox.due_today")
+    return {"day": rt.calendar.local_date(due), "text": text, "late": late}
+
+
+# --- reading tasks ----------------------------------------------------------------------
+
+
+def _select(where: Any) -> Any:
+    return sa.select(TASK, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
+                     CASE.c.paused_at).join(CASE, CASE.c.id == TASK.c.case_id).where(where)
+
+
+def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
+    """The policy's view of the task's case, held by the task's assignee."""
+    return case_scope(conn, {"id": task["case_id"], "case_type": task["case_type"],
+                             "owner_institution": task["assignee_institution"]})
+
+
+def _texts(text: Any) -> dict[str, str]:
+    return {"lv": text.lv, "en": text.en}
+
+
+def _describe(app: App, viewer: Viewer, task: Mapping[str, Any]) -> dict[str, Any]:
+    """One task as the inbox and the task page show it (the shape of ``engine.queries.
+    task_for_link``, so the link pages' ``_summary.html`` shows it too)."""
+    rt, lang, now = app.rt, viewer.lang, app.rt.clock.now()
+    t = translator(lang)
+    wf = rt.registry.get(task["case_type"], task["definition_version"])
+    decision = task["kind"] == DECISION_TASK
+    title = ({"lv": task["title"], "en": task["title"]} if decision and task["title"]
+             else _texts(wf.state(task["state"]).title))
+    code = task["assignee_institution"]
+    due = due_info(rt, lang, task["due_at"], task["paused_at"] or now)
+    return {
+        **{k: task[k] for k in ("id", "case_id", "reference", "case_type", "state", "due_at",
+                                "acknowledged_at", "accepted_at", "declined_at",
+                                "reported_done_at", "extension_days")},
+        "task_id": task["id"], "decision": decision, "case_title": _texts(wf.title),
+        "task_title": title, "institution": code, "assignee": code,
+        "institution_name": _texts(rt.municipality.institution(code).name),
+        "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
+        "answers": _answers(rt, t, lang, task, now),
+        "transitions": [] if decision or task["closed_at"] else _transitions(rt, wf, task, viewer),
+    }
+
+
+def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, Any],
+             now: datetime) -> list[tuple[str, bool]]:
+    """What the institution has answered so far: (text, late)."""
+    at: Callable[[str], str] = lambda column: format_local(rt, task[column])
+    out: list[tuple[str, bool]] = []
+    if task["acknowledged_at"] is not None:
+        out.append((t("inbox.acknowledged", at=at("acknowledged_at")), False))
+    else:
+        late = task["ack_due_at"] is not None and now > task["ack_due_at"]
+        out.append((t("inbox.not_acknowledged"), late))
+    for column, key in (("accepted_at", "inbox.accepted"), ("declined_at", "inbox.declined"),
+                        ("reported_done_at", "inbox.reported_done")):
+        if task[column] is not None:
+            out.append((t(key, at=at(column)), False))
+    if task["extension_days"] is not None:
+        out.append((t("inbox.more_time_asked", days=working_days(lang, task["extension_days"])),
+                    False))
+    return out
+
+
+def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
+                 viewer: Viewer) -> list[dict[str, Any]]:
+    """The steps ``done`` may fire: those this user may fire on the task's state."""
+    out = []
+    for trigger in allowed_triggers(rt, wf, task["state"], viewer.actor,
+                                    task["assignee_institution"]):
+        step = wf.transition(task["state"], trigger)
+        if step is not None:
+            out.append({"trigger": step.trigger, "title": _texts(step.title),
+                        "fields": dict(step.fields)})
+    return out
+
+
+def _open_task(app: App, viewer: Viewer, task_id: int, *, log: bool) -> dict[str, Any]:
+    """The open task, if the policy lets the viewer answer it (``Forbidden`` otherwise,
+    before anything is written); ``log``: record the read of its case."""
+    with app.db.begin() as conn:
+        task = conn.execute(_select(TASK.c.id == task_id)).mappings().first()
+        if task is None:
+            raise TaskNotFound(task_id)
+        viewer.require(app, Action.ANSWER_TASK, task_scope(conn, task))
+        if task["closed_at"] is not None:
+            raise TaskClosed(f"the task of {task['reference']} is closed")
+        if log:
+            log_access(conn, task["case_id"], viewer.actor.username, "read", "web",
+                       app.rt.clock.now())
+    return _describe(app, viewer, task)
+
+
+def _offered(task: Mapping[str, Any]) -> list[str]:
+    """The answers still open to the task."""
+    offered = []
+    for action in ACTIONS:
+        try:
+            check_answer(task, action)
+        except AlreadyAnswered:
+            continue
+        offered.append(action.value)
+    return offered
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@router.get("/inbox")
+def inbox(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    t = translator(viewer.lang)
+    institution = viewer.actor.institution
+    if institution is None:
+        return page(request, app, viewer, "inbox/list.html", title=t("inbox.title"), tasks=[],
+                    institution=None, notice=None)
+    viewer.require(app, Action.ANSWER_TASK)
+    with app.db.connect() as conn:
+        rows = conn.execute(_select(sa.and_(TASK.c.assignee_institution == institution,
+                                            TASK.c.closed_at.is_(None)))).mappings().all()
+        rows = [r for r in rows if viewer.may(app, Action.ANSWER_TASK, task_scope(conn, r))]
+    tasks = sorted((_describe(app, viewer, r) for r in rows), key=lambda r: (
+        not r["overdue"], r["due_at"] is None, r["due_at"], r["reference"], r["id"]))
+    done = request.query_params.get("done")
+    notice = t(f"{done}.thanks") if done in {a.value for a in TaskAction} else None
+    name = app.rt.municipality.institution(institution).name
+    return page(request, app, viewer, "inbox/list.html", title=t("inbox.title"), tasks=tasks,
+                institution=getattr(name, viewer.lang), notice=notice)
+
+
+@router.get("/inbox/{task_id}")
+def task_page(request: Request, task_id: int, viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    return _task_page(request, app, viewer, _open_task(app, viewer, task_id, log=True))
+
+
+@router.post("/inbox/{task_id}/{action}")
+async def answer_task(request: Request, task_id: int, action: str) -> Response:
+    viewer, form = await form_user(request)
+    return await run_in_threadpool(_answer, request, viewer, task_id, action, first_values(form))
+
+
+def first_values(form: FormData) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, value)   # the first of repeated names counts
+    return values
+
+
+def _answer(request: Request, viewer: Viewer, task_id: int, name: str,
+            values: dict[str, str]) -> Response:
+    app, t = gaita_of(request), translator(viewer.lang)
+    if name not in {a.value for a in TaskAction}:
+        raise PageError(404, "not_found")
+    action = TaskAction(name)
+    task = _open_task(app, viewer, task_id, log=False)
+    check_answer(task, action)
+    submitted, errors = _read_form(action, values, task, viewer.lang)
+    if not errors:
+        try:
+            answer(app.db, app.rt, task_id, action, viewer.actor, reason=submitted.reason,
+                   days=submitted.days, trigger=submitted.trigger, fields=submitted.fields)
+        except (TaskClosed, AlreadyAnswered):
+            raise
+        except ReasonRequired:
+            errors = [FormError(t("reason_required"), "reason")]
+        except FieldError as exc:
+            errors = [_field_error(exc, submitted.trigger, task, viewer.lang)]
+        except NotPermitted as exc:   # a guard, the role, the transition: the engine says why
+            errors = [FormError(t("engine_refused"), "trigger" if submitted.trigger else None,
+                                str(exc))]
+        else:
+            return RedirectResponse(f"/inbox?done={action.value}", status_code=303)
+    task = _open_task(app, viewer, task_id, log=True)
+    return _task_page(request, app, viewer, task, action=action.value, values=values,
+                      errors=[_retarget(action, e) for e in errors], status=422)
+
+
+def _retarget(action: TaskAction, error: FormError) -> FormError:
+    if error.target in _PER_ACTION_IDS:
+        return FormError(error.text, f"{action.value}-{error.target}", error.detail)
+    return error
+
+
+def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any], *,
+               action: str | None = None, values: dict[str, str] | None = None,
+               errors: Sequence[FormError] = (), status: int = 200) -> Response:
+    t = translator(viewer.lang)
+    return page(request, app, viewer, "inbox/task.html", status=status,
+                title=t("inbox.task_title", reference=task["reference"]), task=task,
+                offered=_offered(task), failed=action, values=values or {}, errors=errors,
+                invalid={e.target for e in errors if e.target},
+                due_text=format_local(app.rt, task["due_at"]) if task["due_at"] else None,
+                max_text=MAX_TEXT, max_days=MAX_DAYS)
