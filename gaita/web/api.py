@@ -1,13 +1,805 @@
-"""(being built)"""
+"""The REST API, version 1: ``/api/v1/…`` (``gaita.web.app`` mounts it at ``/api``).
+
+Who asks: ``Authorization: Bearer <token>`` only (tokens from
+``gaita.accounts.create_api_token``); a session cookie is no credential here,
+so there is no CSRF to check.  A token acts as its user: every endpoint asks
+the access policy (``Viewer.require``), lists take ``engine.policy.visible_cases``,
+and a case is read through ``engine.queries.case_view`` (access-logged,
+redacted by field group).  Changes go through the engine's one write path, the
+same functions the web pages and the CLI call, with the same arguments.
+
+Errors are RFC 9457 problem documents (``application/problem+json``): 401
+(``WWW-Authenticate: Bearer``), 403 with the policy's reason, 404, 405, 409 (a
+stale ``expected_version``, an answer already given), 410 (a closed task), 422
+(the request's shape, or an engine refusal the client can fix: the field, the
+failed guard, the valid triggers), 503, and 500 without details.
+
+The OpenAPI document is ``/api/openapi.json``; ``/api/docs`` lists the endpoints
+as a plain HTML page rendered here from it (no script, so the site's CSP holds).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from functools import partial
+from http import HTTPStatus
+from math import ceil
+from typing import Annotated, Any
 
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jinja2 import Environment
+from markupsafe import Markup, escape
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine import cases, group, notes, tasks
+from engine.cases import CASE, DECISION_TASK, TASK, FireResult, load_case_row
+from engine.definitions import RiskLevel
+from engine.errors import (
+    CaseNotFound, DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
+    InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
+    TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
+)
+from engine.policy import Action, CaseScope, case_scope, visible_cases
+from engine.queries import case_view
+from engine.reports import case_page
+from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
 from gaita.bootstrap import App
+from gaita.mail import mail_settings
+from gaita.web import api_models as m
+from gaita.web import app as web   # imports this module: web.problem is looked up per call
+from gaita.web.auth import Viewer, api_user, gaita_of
+from gaita.web.errors import Forbidden, PageError, Unauthenticated
+from notifications.compose import case_url
+
+#: Largest request body read (the models bound each member; this bounds the whole).
+MAX_BODY = 256 * 1024
+#: Highest page number a list takes.
+MAX_PAGE = 1_000_000
+#: How far ahead a meeting may be planned.
+MAX_DAYS_AHEAD = 366
+#: The escalation statuses ``GET /v1/escalations?include_decided=true`` adds.
+CLOSED_ESCALATIONS = (group.DECIDED, "withdrawn")
+
+TAGS = [
+    {"name": "cases", "description": "Cases: list, open, read, fire transitions, add notes."},
+    {"name": "tasks", "description": "The open tasks of the token user's institution, and "
+                                     "the institution's answers on them."},
+    {"name": "cooperation group", "description": "The cooperation group's queue, meetings "
+                                                 "and decisions."},
+]
+DESCRIPTION = """\
+Case routing for Latvian municipalities.  Authenticate every request with
+`Authorization: Bearer <token>` (an API token an administrator created for a
+user); the token acts as that user and reaches exactly the cases and actions
+the user may.  Errors are RFC 9457 problem documents
+(`application/problem+json`).  Instants are UTC (ISO 8601), days ISO dates.
+Changing a case takes the `version` last read as `expected_version`: a case
+changed in between is refused with 409.
+"""
+
+# --- errors ----------------------------------------------------------------------------
+
+#: Engine errors by class, the most specific registered class wins: (status, title).
+ENGINE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    GaitaError: (422, "Request refused"),
+    NotPermitted: (422, "Refused by the rules"),
+    FieldError: (422, "Invalid field"),
+    GuardFailed: (422, "Condition not met"),
+    UnknownTrigger: (422, "Trigger not valid now"),
+    TransitionNotAllowed: (422, "Trigger not valid now"),
+    InvalidPersonalCode: (422, "Invalid personal code"),
+    InvalidQuery: (422, "Invalid query parameter"),
+    UnknownCaseType: (422, "Unknown case type"),
+    UnknownState: (422, "Unknown state"),
+    PermissionDenied: (403, "Forbidden"),
+    AlreadyAnswered: (409, "Already answered"),
+    StaleCase: (409, "The case has changed"),
+    TaskClosed: (410, "Task closed"),
+    NotFound: (404, "Not found"),
+    DatabaseUnavailable: (503, "Service unavailable"),
+}
+UNAUTHENTICATED = "A valid API token is required: Authorization: Bearer <token>."
+UNAVAILABLE = "The database is unavailable; try again in a moment. Nothing was changed."
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _members(exc: Exception) -> dict[str, Any]:
+    """What a refusal names for the client to fix (RFC 9457 extension members)."""
+    match exc:
+        case FieldError():
+            return {"field": exc.field}
+        case InvalidPersonalCode():
+            return {"field": "child_code"}
+        case UnknownTrigger() | TransitionNotAllowed():
+            return {"valid_triggers": list(exc.valid)}
+        case GuardFailed():
+            return {"guard": exc.guard}
+        case StaleCase():
+            return {"expected_version": exc.expected, "current_version": exc.actual}
+        case InvalidQuery():
+            return {"allowed": list(exc.allowed)}
+        case UnknownCaseType():
+            return {"field": "case_type", "allowed": list(exc.known)}
+        case group.UnknownReason():
+            return {"field": "reason"}
+    return {}
+
+
+async def _engine_error(request: Request, exc: Exception) -> Response:
+    status, title = next(ENGINE_ERRORS[c] for c in type(exc).__mro__ if c in ENGINE_ERRORS)
+    detail = UNAVAILABLE if isinstance(exc, DatabaseUnavailable) else str(exc)
+    return web.problem(status, title, detail, **_members(exc))
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Forbidden)
+    return web.problem(403, "Forbidden", exc.reason)
+
+
+async def _unauthenticated(request: Request, exc: Exception) -> Response:
+    return web.problem(401, "Unauthenticated", UNAUTHENTICATED)
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    return web.problem(exc.status, HTTPStatus(exc.status).phrase, exc.detail or exc.kind)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else {
+        404: f"no endpoint {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, phrase)
+    response = web.problem(exc.status_code, phrase, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    if exc.status_code == 405:   # every method of the path, not only the first route's
+        methods = {method for route in router.routes if isinstance(route, APIRoute)
+                   and route.matches(request.scope)[0] is not Match.NONE
+                   for method in route.methods}
+        response.headers["Allow"] = ", ".join(sorted(methods))
+    return response
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # the input is not echoed back: it may hold a child's name or personal code
+    errors = [{"location": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+               "message": str(e.get("msg", ""))} for e in exc.errors()]
+    detail = "; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors)
+    return web.problem(422, "Invalid request", detail or "the request is not valid", errors=errors)
+
+
+async def _unforeseen(request: Request, exc: Exception) -> Response:
+    """Hand an unforeseen error on to the web app's last resort (``gaita.web.security``),
+    which logs it and answers a problem+json 500 without details (Starlette's own
+    would answer plain text first)."""
+    raise exc
+
+
+def _add_handlers(api: FastAPI) -> None:
+    for cls in ENGINE_ERRORS:
+        api.add_exception_handler(cls, _engine_error)
+    handlers: dict[type[Exception], Handler] = {
+        Forbidden: _forbidden, Unauthenticated: _unauthenticated, PageError: _page_error,
+        StarletteHTTPException: _http_error, RequestValidationError: _invalid_request,
+        InvalidDeclaration: _unforeseen,   # the installation's fault, not the request's
+        Exception: _unforeseen,
+    }
+    for cls, handler in handlers.items():
+        api.add_exception_handler(cls, handler)
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error responses of an endpoint (``_openapi`` makes their media
+    type ``application/problem+json``)."""
+    always = (401, 422)
+    return {s: {"model": m.Problem, "description": HTTPStatus(s).phrase}
+            for s in sorted({*always, *statuses})}
+
+
+class BodyLimit:
+    """Reads a request's body before the endpoint does, at most ``MAX_BODY`` bytes
+    (whether or not it says its length): a larger one is a 413 problem."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":   # the client left
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY:
+                await self._too_large(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = web.problem(413, HTTPStatus(413).phrase,
+                               f"the request body is larger than {MAX_BODY} bytes")
+        await response(scope, receive, send)
+
+
+# --- who asks --------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="token",
+                     description="An API token; it acts as the user it was created for.")
+
+
+def token_user(request: Request,
+               _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Viewer:
+    """The token's user (401 otherwise: a session cookie is no credential here)."""
+    return api_user(request)
+
+
+User = Annotated[Viewer, Depends(token_user)]
+ReferencePath = Annotated[str, Path(pattern=m.REFERENCE_PATTERN,
+                                    examples=["KAV-2026-00004"])]
+IdPath = Annotated[int, Path(ge=1, le=m.MAX_ID)]
+
+
+def _code_query(description: str, alias: str | None = None) -> Any:
+    return Query(alias=alias, pattern=m.CODE_PATTERN, description=description)
+
+
+def _scope(app: App, reference: str) -> CaseScope:
+    """The policy's view of the case (``CaseNotFound``: 404)."""
+    with app.db.connect() as conn:
+        return case_scope(conn, load_case_row(conn, reference))
+
+
+def _task_scope(app: App, task_id: int) -> CaseScope:
+    """The policy's view of the task's case, the task's institution holding it (a
+    cooperation group's decision task is not the case's state task)."""
+    with app.db.connect() as conn:
+        task = conn.execute(sa.select(TASK.c.case_id, TASK.c.assignee_institution)
+                            .where(TASK.c.id == task_id)).first()
+        if task is None:
+            raise TaskNotFound(task_id)
+        case = conn.execute(sa.select(CASE.c.id, CASE.c.case_type, CASE.c.owner_institution)
+                            .where(CASE.c.id == task.case_id)).mappings().one()
+        return replace(case_scope(conn, dict(case)), holder=task.assignee_institution)
+
+
+def _url(request: Request, path: str) -> str:
+    """A path of this API as the client addresses it (``/api`` + ``path``)."""
+    return str(request.scope.get("root_path", "")).rstrip("/") + path
+
+
+def _page_links(request: Request, page: int, per_page: int, total: int) -> str:
+    """RFC 8288 ``Link``: first, prev, next and last pages (relative references)."""
+    last = max(1, ceil(total / per_page))
+    pages = {"first": 1}
+    if page > 1:
+        pages["prev"] = min(page - 1, last)
+    if page < last:
+        pages["next"] = page + 1
+    pages["last"] = last
+
+    def link(n: int) -> str:
+        url = request.url.include_query_params(page=n, per_page=per_page)
+        return f"{url.path}?{url.query}"
+    return ", ".join(f'<{link(n)}>; rel="{rel}"' for rel, n in pages.items())
+
+
+def _result(app: App, result: FireResult) -> m.TransitionResult:
+    task = result.task
+    left = (app.rt.calendar.working_days_left(app.rt.clock.now(), task.due_at)
+            if task and task.due_at else None)
+    return m.TransitionResult(
+        reference=result.reference, trigger=result.trigger, from_state=result.from_state,
+        state=result.to_state, version=result.version, outcome=result.outcome,
+        task=None if task is None else m.NextTask(id=task.id, state=task.state, owner=task.assignee,
+                                                 due_at=task.due_at, working_days_left=left),
+        warnings=list(result.warnings))
+
+
+def _texts(text: Any) -> m.Texts:
+    return m.Texts(lv=text.lv, en=text.en)
+
+
+# --- cases -----------------------------------------------------------------------------
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/cases", tags=["cases"], summary="List cases", responses=_problems(403))
+def list_cases(
+    request: Request, response: Response, viewer: User,
+    case_type: Annotated[str | None, _code_query("Only this case type.", alias="type")] = None,
+    state: Annotated[str | None, _code_query("Only cases in this state.")] = None,
+    institution: Annotated[str | None, _code_query("Only cases this institution owns now.")] = None,
+    school: Annotated[str | None, _code_query("Only this school's cases.")] = None,
+    overdue: Annotated[bool, Query(description="Only overdue cases (never a paused one).")] = False,
+    risk: Annotated[RiskLevel | None, Query(description="Only this risk level.")] = None,
+    include_closed: Annotated[bool, Query(description="Closed cases too.")] = False,
+    sort: Annotated[m.Sort, Query(description="A sort key; `-key` sorts descending.")] = "due",
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1.")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=m.MAX_PER_PAGE,
+                                   description="Cases per page (at most 200).")] = 50,
+) -> m.CasePage:
+    """The cases the token's user reaches (the access policy), one page at a time;
+    the `Link` header has the first, previous, next and last pages.  No child data."""
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_CASES)
+    rows, total = case_page(
+        app.db, app.rt, where=visible_cases(app.rt.registry.roles, viewer.subject),
+        case_type=case_type, state=state, institution=institution, school=school,
+        overdue=overdue, risk=risk, include_closed=include_closed, sort=sort.lstrip("-"),
+        descending=sort.startswith("-"), offset=(page - 1) * per_page, limit=per_page)
+    response.headers["Link"] = _page_links(request, page, per_page, total)
+    return m.CasePage(items=[m.CaseRow.model_validate(r) for r in rows], page=page,
+                      per_page=per_page, total=total)
+
+
+@router.post("/cases", tags=["cases"], summary="Open a case", status_code=201,
+             responses=_problems(403, 413))
+def open_case(request: Request, response: Response, viewer: User,
+              body: m.OpenCase) -> m.TransitionResult:
+    """Open a case (`engine.cases.open_case`); `Location` is the new case."""
+    app = gaita_of(request)
+    app.rt.registry.latest(body.case_type)   # an unknown type: 422 listing the known ones
+    viewer.require(app, Action.OPEN_CASE, case_type=body.case_type)
+    try:
+        result = cases.open_case(
+            app.db, app.rt, body.case_type, viewer.actor, child_name=body.child_name,
+            child_code=body.child_code, school=body.school, fields=body.fields,
+            risk_level=body.risk_level)
+    except NotFound as exc:   # the school the body names
+        raise FieldError("school", str(exc)) from None
+    response.headers["Location"] = _url(request, f"/v1/cases/{result.reference}")
+    return _result(app, result)
+
+
+@router.get("/cases/{reference}", tags=["cases"], summary="Read a case",
+            responses=_problems(403, 404))
+def read_case(request: Request, viewer: User, reference: ReferencePath) -> m.CaseView:
+    """The case as the token's user may see it (`engine.queries.case_view`): only the
+    field groups the policy grants; `child` with the identity group only.  The read
+    is written to the case's access log (channel `api`)."""
+    app = gaita_of(request)
+    view = case_view(app.db, app.rt, reference, viewer.actor, channel="api",
+                     subject=viewer.subject)
+    wf = app.rt.registry.get(view["case_type"], view["definition_version"])
+    return m.CaseView.model_validate({**view, "title": _texts(wf.title),
+                                      "state_title": _texts(wf.state(view["state"]).title)})
+
+
+@router.post("/cases/{reference}/transitions", tags=["cases"], summary="Fire a transition",
+             responses=_problems(403, 404, 409, 413))
+def fire_transition(request: Request, viewer: User, reference: ReferencePath,
+                    body: m.FireTransition) -> m.TransitionResult:
+    """Fire `trigger` with its fields (`engine.cases.fire`, the one write path): 422
+    names the field, the failed guard, or the triggers valid now; 409 when the case's
+    version is no longer `expected_version`."""
+    app = gaita_of(request)
+    viewer.require(app, Action.ADVANCE, _scope(app, reference))
+    result = cases.fire(app.db, app.rt, reference, body.trigger, viewer.actor, body.fields,
+                        expected_version=body.expected_version)
+    return _result(app, result)
+
+
+@router.post("/cases/{reference}/notes", tags=["cases"], summary="Add a note", status_code=201,
+             responses=_problems(403, 404, 409, 413))
+def add_note(request: Request, viewer: User, reference: ReferencePath,
+             body: m.NewNote) -> m.NoteResult:
+    """Add a note in the `notes` or `support_plan` field group (`engine.notes.add_note`)."""
+    app = gaita_of(request)
+    viewer.require(app, Action.ADD_NOTE, _scope(app, reference))
+    added = notes.add_note(app.db, app.rt, reference, viewer.actor, body.text, group=body.group,
+                           expected_version=body.expected_version)
+    return m.NoteResult(reference=added.reference, event_id=added.event_id, version=added.version)
+
+
+# --- tasks -----------------------------------------------------------------------------
+
+
+def _open_tasks(app: App, viewer: Viewer, offset: int, limit: int
+                ) -> tuple[list[dict[str, Any]], int]:
+    """One page of the open tasks of the viewer's institution, on the cases it reaches,
+    soonest due first (no deadline last), and how many there are."""
+    if viewer.subject.institution is None:
+        return [], 0
+    task = TASK.alias("t")   # the policy's condition has its own correlated TASK
+    where = (task.c.closed_at.is_(None), task.c.assignee_institution == viewer.subject.institution,
+             visible_cases(app.rt.registry.roles, viewer.subject))
+    joined = task.join(CASE, CASE.c.id == task.c.case_id)
+    page = (sa.select(task, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
+                      CASE.c.paused_at)
+            .select_from(joined).where(*where)
+            .order_by(task.c.due_at.is_(None), task.c.due_at, task.c.id)
+            .offset(offset).limit(limit))
+    with app.db.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(joined)
+                             .where(*where)).scalar_one()
+        rows = conn.execute(page).mappings().all()
+    now, cal = app.rt.clock.now(), app.rt.calendar
+    out = []
+    for t in rows:
+        wf = app.rt.registry.get(t["case_type"], t["definition_version"])
+        due, paused_at = t["due_at"], t["paused_at"]
+        # as the case list: a paused clock stands still, days left as when it stopped
+        left = cal.working_days_left(paused_at or now, due) if due else None
+        out.append({**t, "state_title": _texts(wf.state(t["state"]).title),
+                    "title": t["title"] if t["kind"] == DECISION_TASK else None,
+                    "working_days_left": left,
+                    "overdue": bool(due and paused_at is None and now > due),
+                    "paused": paused_at is not None})
+    return out, total
+
+
+@router.get("/tasks", tags=["tasks"], summary="The institution's open tasks",
+            responses=_problems(403))
+def list_tasks(request: Request, response: Response, viewer: User,
+               page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1.")] = 1,
+               per_page: Annotated[int, Query(ge=1, le=m.MAX_PER_PAGE,
+                                              description="Tasks per page (at most 200).")] = 50,
+               ) -> m.TaskPage:
+    """The open tasks of the token user's institution, soonest due first: each case's
+    own step and the actions the cooperation group agreed.  Paginated like the cases."""
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_CASES)
+    rows, total = _open_tasks(app, viewer, (page - 1) * per_page, per_page)
+    response.headers["Link"] = _page_links(request, page, per_page, total)
+    return m.TaskPage(items=[m.TaskRow.model_validate(r) for r in rows], page=page,
+                      per_page=per_page, total=total)
+
+
+@router.post("/tasks/{task_id}/answers", tags=["tasks"], summary="Answer a task",
+             responses=_problems(403, 404, 409, 410, 413))
+def answer_task(request: Request, viewer: User, task_id: IdPath,
+                body: m.TaskAnswer) -> m.AnswerResult:
+    """The institution's answer (`engine.tasks.answer`): acknowledge, accept, decline,
+    done (optionally firing `trigger` with `fields`), or more_time (`days`).  409 if
+    the answer was already given, 410 if the task is closed."""
+    app = gaita_of(request)
+    if (body.trigger or body.fields) and body.action is not TaskAction.DONE:
+        raise FieldError("trigger", "trigger and fields go with the answer 'done' only")
+    viewer.require(app, Action.ANSWER_TASK, _task_scope(app, task_id))
+    result = tasks.answer(app.db, app.rt, task_id, body.action, viewer.actor, reason=body.reason,
+                          days=body.days, trigger=body.trigger, fields=body.fields or None)
+    return m.AnswerResult(reference=result.reference, task_id=result.task_id,
+                          action=result.action, event_id=result.event_id,
+                          transition=_result(app, result.fired) if result.fired else None)
+
+
+# --- the cooperation group -------------------------------------------------------------
+
+
+@router.get("/escalations", tags=["cooperation group"], summary="The cooperation group's queue",
+            responses=_problems(403))
+def list_escalations(request: Request, viewer: User,
+                     include_decided: Annotated[bool, Query(
+                         description="Decided and withdrawn referrals too.")] = False,
+                     ) -> m.Queue:
+    """The open referrals to the cooperation group, most urgent first: urgent, risk,
+    working days overdue, institutions involved, time queued."""
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    statuses = group.OPEN + CLOSED_ESCALATIONS if include_decided else group.OPEN
+    items = group.escalation_queue(app.db, app.rt, statuses=statuses)
+    return m.Queue(items=[m.QueueItem.model_validate(i.as_dict()) for i in items])
+
+
+@router.post("/cases/{reference}/escalations", tags=["cooperation group"], status_code=201,
+             summary="Refer a case to the cooperation group", responses=_problems(403, 404, 413))
+def escalate_case(request: Request, viewer: User, reference: ReferencePath,
+                  body: m.NewEscalation) -> m.EscalationResult:
+    """Refer the case by hand for a reason configured as manual (`engine.group.escalate`)."""
+    app = gaita_of(request)
+    viewer.require(app, Action.ESCALATE, _scope(app, reference))
+    escalation = group.escalate(app.db, app.rt, reference, viewer.actor, body.reason,
+                                urgent=body.urgent)
+    return m.EscalationResult(escalation=escalation, reference=reference)
+
+
+@router.get("/meetings", tags=["cooperation group"], summary="List meetings",
+            responses=_problems(403))
+def list_meetings(request: Request, viewer: User) -> m.Meetings:
+    """The cooperation group's meetings, by day."""
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    return m.Meetings(items=[m.MeetingRow.model_validate(r) for r in group.list_meetings(app.db)])
+
+
+@router.post("/meetings", tags=["cooperation group"], summary="Plan a meeting", status_code=201,
+             responses=_problems(403, 413))
+def plan_meeting(request: Request, response: Response, viewer: User,
+                 body: m.NewMeeting) -> m.MeetingPlan:
+    """Plan a meeting on a working day; its agenda comes from the queue and is emailed
+    to the group (`engine.group.plan_meeting`).  `Location` is the meeting."""
+    app = gaita_of(request)
+    viewer.require(app, Action.PLAN_MEETING)
+    today = app.rt.calendar.local_date(app.rt.clock.now())
+    if body.day > today + timedelta(days=MAX_DAYS_AHEAD):   # working days are counted up to it
+        raise FieldError("day", f"a meeting is planned at most {MAX_DAYS_AHEAD} days ahead")
+    planned = group.plan_meeting(app.db, app.rt, viewer.actor, body.day,
+                                 extraordinary=body.extraordinary, place=body.place,
+                                 case_url=partial(case_url, mail_settings(app).base_url))
+    response.headers["Location"] = _url(request, f"/v1/meetings/{planned.meeting_id}")
+    return m.MeetingPlan.model_validate(planned.as_dict())
+
+
+@router.get("/meetings/{meeting_id}", tags=["cooperation group"], summary="Read a meeting",
+            responses=_problems(403, 404))
+def read_meeting(request: Request, viewer: User, meeting_id: IdPath) -> m.MeetingView:
+    """A meeting, its agenda and decisions (`engine.group.meeting_view`); each case's
+    read is access-logged.  Titles in the user's language (`?lang=en|lv`)."""
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    view = group.meeting_view(app.db, app.rt, meeting_id, locale=viewer.lang,
+                              reader=viewer.actor, channel="api")
+    return m.MeetingView.model_validate(view)
+
+
+@router.post("/meetings/{meeting_id}/decisions", tags=["cooperation group"], status_code=201,
+             summary="Record a decision", responses=_problems(403, 404, 413))
+def record_decision(request: Request, response: Response, viewer: User, meeting_id: IdPath,
+                    body: m.NewDecision) -> m.DecisionResult:
+    """Record the group's decision on a case of the meeting's agenda; each agreed action
+    becomes a tracked task of its institution (`engine.group.decide`)."""
+    app = gaita_of(request)
+    viewer.require(app, Action.DECIDE)
+    actions = [group.AgreedAction(a.institution, a.working_days, a.text) for a in body.actions]
+    try:
+        result = group.decide(app.db, app.rt, meeting_id, body.reference, viewer.actor,
+                              summary=body.summary, actions=actions)
+    except CaseNotFound as exc:   # the case the body names (an unknown meeting: 404)
+        raise FieldError("reference", str(exc)) from None
+    response.headers["Location"] = _url(request, f"/v1/meetings/{meeting_id}")
+    return m.DecisionResult.model_validate(result.as_dict())
+
+
+# --- the application -------------------------------------------------------------------
 
 
 def create_api(app: App) -> FastAPI:
-    api = FastAPI(title="Gaita API", docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+    api = FastAPI(title="Gaita API", version="1", description=DESCRIPTION, openapi_tags=TAGS,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  servers=[{"url": "/api"}], root_path_in_servers=False,
+                  generate_unique_id_function=lambda route: route.name)
     api.state.gaita = app
+    api.include_router(router)
+    api.add_api_route("/docs", partial(_docs, api), methods=["GET"], include_in_schema=False,
+                      response_class=HTMLResponse)
+    _add_handlers(api)
+    api.add_middleware(BodyLimit)
+    api.openapi = partial(_openapi, api)  # type: ignore[method-assign]
     return api
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the error responses' media type ``application/problem+json``."""
+    if api.openapi_schema is None:
+        schema = get_openapi(title=api.title, version=api.version, description=api.description,
+                             routes=api.routes, tags=api.openapi_tags, servers=api.servers)
+        for operation in _operations(schema):
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if int(status) >= 400 and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+        api.openapi_schema = schema
+    return api.openapi_schema
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for item in schema.get("paths", {}).values():
+        yield from (op for method, op in item.items()
+                    if method in ("get", "post", "put", "patch", "delete"))
+
+
+# --- /api/docs: the endpoints as a plain page ------------------------------------------
+
+def _code_spans(text: str) -> Markup:
+    """Escaped text with its `code` spans as ``<code>``."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
+_ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["code"] = _code_spans
+_DOCS = _ENV.from_string("""\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<title>{{ info.title }}, version {{ info.version }}</title>
+<style>
+  body { margin: 0 auto; max-width: 60rem; padding: 1.25rem; color: #1b1b1b;
+         font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+  table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
+  th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #b5b5b5;
+           vertical-align: top; }
+  th { background: #f2f4f7; }
+  code, pre { font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
+  pre { background: #f2f4f7; padding: .5rem; overflow-x: auto; }
+  section.op { border-top: 2px solid #0b3d6b; margin-top: 1.5rem; }
+  .method { font-weight: 700; }
+  a { color: #0b4f8a; }
+</style>
+</head>
+<body>
+<main>
+<h1>{{ info.title }}, version {{ info.version }}</h1>
+{% for paragraph in info.description.split("\n\n") %}
+<p>{{ paragraph | code }}</p>
+{% endfor %}
+<p>Machine-readable: <a href="{{ base }}/openapi.json">OpenAPI document</a>.</p>
+<nav aria-labelledby="contents">
+<h2 id="contents">Endpoints</h2>
+<ul>
+{% for op in ops %}
+  <li><a href="#{{ op.id }}"><span class="method">{{ op.method }}</span> {{ op.path }}</a>
+    — {{ op.summary }}</li>
+{% endfor %}
+</ul>
+</nav>
+{% for tag in tags %}
+<h2>{{ tag.name }}</h2>
+<p>{{ tag.description | code }}</p>
+{% for op in ops if op.tag == tag.name %}
+<section class="op" aria-labelledby="{{ op.id }}">
+<h3 id="{{ op.id }}"><span class="method">{{ op.method }}</span> <code>{{ op.path }}</code>
+  — {{ op.summary }}</h3>
+<p>{{ op.description | code }}</p>
+{% if op.parameters %}
+<table>
+<caption>Parameters</caption>
+<thead><tr><th scope="col">Name</th><th scope="col">In</th><th scope="col">Type</th>
+  <th scope="col">Required</th><th scope="col">Description</th></tr></thead>
+<tbody>
+{% for p in op.parameters %}
+<tr><th scope="row"><code>{{ p.name }}</code></th><td>{{ p.in }}</td><td>{{ p.type }}</td>
+  <td>{{ "yes" if p.required else "no" }}</td><td>{{ p.description | code }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% endif %}
+{% if op.body %}
+<p>Request body: <a href="#schema-{{ op.body }}">{{ op.body }}</a> (JSON)</p>
+{% if op.example %}<pre>{{ op.example }}</pre>{% endif %}
+{% endif %}
+<table>
+<caption>Responses</caption>
+<thead><tr><th scope="col">Status</th><th scope="col">Meaning</th><th scope="col">Body</th></tr></thead>
+<tbody>
+{% for r in op.responses %}
+<tr><th scope="row">{{ r.status }}</th><td>{{ r.description }}</td>
+  <td>{% if r.schema %}<a href="#schema-{{ r.schema }}">{{ r.schema }}</a> ({{ r.media }}){% endif %}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+</section>
+{% endfor %}
+{% endfor %}
+<h2>Schemas</h2>
+{% for name, s in schemas %}
+<section aria-labelledby="schema-{{ name }}">
+<h3 id="schema-{{ name }}">{{ name }}</h3>
+{% if s.description %}<p>{{ s.description | code }}</p>{% endif %}
+{% if s.properties %}
+<table>
+<thead><tr><th scope="col">Member</th><th scope="col">Type</th><th scope="col">Required</th>
+  <th scope="col">Description</th></tr></thead>
+<tbody>
+{% for p in s.properties %}
+<tr><th scope="row"><code>{{ p.name }}</code></th><td>{{ p.type }}</td>
+  <td>{{ "yes" if p.required else "no" }}</td><td>{{ p.description | code }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% elif s.enum %}
+<p>One of: {{ s.enum | map("string") | join(", ") }}.</p>
+{% endif %}
+</section>
+{% endfor %}
+</main>
+</body>
+</html>
+""")
+
+
+def _docs(api: FastAPI, request: Request) -> HTMLResponse:
+    schema = api.openapi()
+    base = str(request.scope.get("root_path", "")).rstrip("/")
+    ops = []
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            body_schema = _ref_name(body.get("schema", {}))
+            examples = (schema["components"]["schemas"].get(body_schema or "", {})
+                        .get("examples") or [])
+            ops.append({
+                "id": op["operationId"], "method": method.upper(), "path": base + path,
+                "summary": op.get("summary", ""), "description": op.get("description", ""),
+                "tag": (op.get("tags") or [""])[0], "body": body_schema,
+                "example": (json.dumps(examples[0], ensure_ascii=False, indent=2)
+                            if examples else ""),
+                "parameters": [{"name": p["name"], "in": p["in"],
+                                "required": p.get("required", False),
+                                "type": _type_of(p.get("schema", {})),
+                                "description": p.get("description", "")}
+                               for p in op.get("parameters", [])],
+                "responses": [{"status": status, "description": r.get("description", ""),
+                               **_body_of(r)} for status, r in op.get("responses", {}).items()],
+            })
+    schemas = [(name, {"description": s.get("description", ""), "enum": s.get("enum"),
+                       "properties": [{"name": n, "type": _type_of(p),
+                                       "required": n in s.get("required", ()),
+                                       "description": p.get("description", "")}
+                                      for n, p in s.get("properties", {}).items()]})
+               for name, s in sorted(schema["components"]["schemas"].items())]
+    html = _DOCS.render(info=schema["info"], base=base, tags=schema.get("tags", []), ops=ops,
+                        schemas=schemas)
+    return HTMLResponse(html)
+
+
+def _ref_name(schema: dict[str, Any]) -> str | None:
+    ref = schema.get("$ref", "")
+    return ref.rsplit("/", 1)[-1] if ref else None
+
+
+def _body_of(response: dict[str, Any]) -> dict[str, str]:
+    for media, content in response.get("content", {}).items():
+        name = _ref_name(content.get("schema", {}))
+        if name:
+            return {"schema": name, "media": media}
+    return {}
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    """A JSON schema as a short type, e.g. ``string | null``, ``array of CaseRow``."""
+    if "$ref" in schema:
+        return _ref_name(schema) or ""
+    if "anyOf" in schema:
+        return " | ".join(_type_of(s) for s in schema["anyOf"])
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if "const" in schema:
+        return repr(schema["const"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array of {_type_of(schema.get('items', {}))}"
+    if schema.get("format"):
+        return f"{kind} ({schema['format']})"
+    return str(kind)

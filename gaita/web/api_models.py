@@ -1,0 +1,524 @@
+"""The REST API's request and response bodies (``gaita.web.api``), as pydantic models.
+
+Requests are strict (unknown members are refused, texts and numbers bounded,
+no NUL characters: PostgreSQL refuses them in text).  Responses are built from
+what the engine functions return; every instant is written in UTC
+(``2026-11-30T07:00:00Z``), every day as ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints,
+    field_validator,
+)
+
+from engine.definitions import RiskLevel
+from engine.notes import MAX_NOTE, NOTE_GROUPS
+from engine.reports import SORT_KEYS
+from engine.tasks import TaskAction
+from gaita.web.links import MAX_DAYS, MAX_TEXT
+
+#: The largest id, version or count a request may name (a 32-bit integer column).
+MAX_ID = 2**31 - 1
+#: Most working days an agreed action may be given.
+MAX_WORKING_DAYS = 250
+#: Most cases one page of a list holds.
+MAX_PER_PAGE = 200
+#: Most fields one request may give.
+MAX_FIELDS = 50
+#: ``sort`` values of ``GET /v1/cases``: a key, or ``-key`` for descending.
+SORTS: tuple[str, ...] = (*SORT_KEYS, *(f"-{k}" for k in SORT_KEYS))
+Sort = Literal[SORTS]  # type: ignore[valid-type]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+#: An instant, written in UTC.
+Utc = Annotated[datetime, AfterValidator(_utc)]
+CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+REFERENCE_PATTERN = r"^[A-Za-z0-9-]{1,40}$"
+#: A configured name: case type, state, trigger, institution, reason.
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+#: A case reference, e.g. ``KAV-2026-00004``.
+Reference = Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+#: A declared field's value (the engine checks it against the field's type).
+FieldValue = StrictBool | StrictInt | Text | None
+Fields = Annotated[dict[Code, FieldValue], Field(max_length=MAX_FIELDS)]
+
+
+class Texts(BaseModel):
+    """A declared title, in Latvian and English."""
+
+    lv: str
+    en: str
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class InputError(BaseModel):
+    """One problem with the request's parameters or body."""
+
+    location: list[str | int] = Field(examples=[["body", "trigger"]])
+    message: str = Field(examples=["Field required"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``).  Besides the
+    standard members, a refusal may name what to fix."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "type": "about:blank", "title": "Trigger not valid now", "status": 422,
+        "detail": "case type 'absences' has no trigger 'fly'; valid now: absence_justified, "
+                  "record_unjustified",
+        "valid_triggers": ["absence_justified", "record_unjustified"]}]})
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = Field(None, description="The request member that is wrong (422).")
+    valid_triggers: list[str] | None = Field(
+        None, description="The triggers valid in the case's state (422).")
+    guard: str | None = Field(None, description="The guard that failed (422).")
+    expected_version: int | None = Field(None,
+                                         description="The version the request expected (409).")
+    current_version: int | None = Field(None, description="The case's version now (409).")
+    allowed: list[str] | None = Field(None, description="The values a parameter takes (422).")
+    errors: list[InputError] | None = Field(
+        None, description="Every problem with the request's parameters or body (422).")
+
+
+# --- requests --------------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class OpenCase(_Request):
+    """A new case (``engine.cases.open_case``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "case_type": "absences", "child_name": "Jānis Bērziņš", "child_code": "120514-21234",
+        "school": "jelgavas-4-vsk", "fields": {"age_group": "basic"}, "risk_level": "medium"}]})
+
+    case_type: Code
+    child_name: str = Field(min_length=1, max_length=200)
+    child_code: str = Field(min_length=1, max_length=20,
+                            description="Personal code (old or new format).")
+    school: Code | None = Field(None, description="Institution code of the school.")
+    fields: Fields = Field(default_factory=dict, description="The opening's declared fields.")
+    risk_level: RiskLevel = "medium"
+
+
+class FireTransition(_Request):
+    """Fire a declared transition (``engine.cases.fire``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "trigger": "record_unjustified", "fields": {"parents_reached": False},
+        "expected_version": 1}]})
+
+    trigger: Code
+    fields: Fields = Field(default_factory=dict, description="The transition's declared fields.")
+    expected_version: int | None = Field(
+        None, ge=0, le=MAX_ID,
+        description="The case's version as read; a changed case is refused with 409.")
+
+
+class NewNote(_Request):
+    """A note on the case (``engine.notes.add_note``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "text": "Vecāki apsola nodrošināt apmeklējumu.", "group": "notes",
+        "expected_version": 2}]})
+
+    text: str = Field(min_length=1, max_length=MAX_NOTE)
+    group: Literal[NOTE_GROUPS] = "notes"  # type: ignore[valid-type]
+    expected_version: int | None = Field(None, ge=0, le=MAX_ID)
+
+
+class TaskAnswer(_Request):
+    """The institution's answer on its task (``engine.tasks.answer``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "acknowledge"},
+        {"action": "more_time", "reason": "Gaidām ģimenes ārsta atzinumu", "days": 5},
+        {"action": "done", "trigger": "attendance_restored", "fields": {}}]})
+
+    action: TaskAction
+    reason: Text | None = Field(
+        None, description="Required for decline and more_time; a note for done.")
+    days: int | None = Field(None, ge=1, le=MAX_DAYS, description="more_time: extra working days.")
+    trigger: Code | None = Field(None, description="done: fire this transition too.")
+    fields: Fields = Field(default_factory=dict, description="done: the transition's fields.")
+
+
+class NewEscalation(_Request):
+    """Refer a case to the cooperation group by hand (``engine.group.escalate``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "several_institutions", "urgent": False}]})
+
+    reason: Code = Field(description="A reason configured as manual (cooperation_group.yaml).")
+    urgent: bool = False
+
+
+class NewMeeting(_Request):
+    """Plan a meeting; its agenda comes from the queue (``engine.group.plan_meeting``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"day": "2026-12-03", "extraordinary": False, "place": "Lielā iela 11"}]})
+
+    day: date
+    extraordinary: bool = False
+    place: str = Field("", max_length=200)
+
+
+class AgreedAction(_Request):
+    """One institution's agreed action: a tracked task due in ``working_days``."""
+
+    institution: Code
+    working_days: int = Field(ge=1, le=MAX_WORKING_DAYS)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class NewDecision(_Request):
+    """The group's decision on a case of the meeting's agenda (``engine.group.decide``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reference": "KAV-2026-00004", "summary": "Ģimenei nepieciešams atbalsts",
+        "actions": [{"institution": "jslp", "working_days": 10,
+                     "text": "Sagatavot ģimenes atbalsta plānu"}]}]})
+
+    reference: Reference
+    summary: str = Field(min_length=1, max_length=MAX_TEXT)
+    actions: list[AgreedAction] = Field(default_factory=list, max_length=MAX_FIELDS)
+
+
+# --- responses -------------------------------------------------------------------------
+
+
+class CaseRow(BaseModel):
+    """One case of the list: references, states and due dates, never the child."""
+
+    reference: str = Field(examples=["KAV-2026-00004"])
+    case_type: str
+    state: str
+    status: Literal["open", "closed"]
+    owner_institution: str | None = Field(description="The institution holding the open task.")
+    school_institution: str | None
+    risk_level: str
+    opened_at: Utc
+    due_at: Utc | None
+    working_days_left: int | None
+    overdue: bool
+    paused: bool
+    version: int
+
+
+class CasePage(BaseModel):
+    """One page of the case list (the ``Link`` header has the next and previous pages)."""
+
+    items: list[CaseRow]
+    page: int
+    per_page: int
+    total: int = Field(description="Cases matching the filters, on every page.")
+
+
+class NextTask(BaseModel):
+    """The task the case's new state gives its owner."""
+
+    id: int | None
+    state: str
+    owner: str | None
+    due_at: Utc | None
+    working_days_left: int | None
+
+
+class TransitionResult(BaseModel):
+    """What an opening or a transition did."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reference": "KAV-2026-00004", "trigger": "record_unjustified",
+        "from_state": "parent_contact", "state": "in_school_support", "version": 2,
+        "outcome": None, "task": {"id": 2, "state": "in_school_support", "owner": "jelgavas-4-vsk",
+                                  "due_at": "2026-12-14T21:59:00Z", "working_days_left": 10},
+        "warnings": []}]})
+
+    reference: str
+    trigger: str | None
+    from_state: str | None
+    state: str
+    version: int
+    outcome: str | None = Field(description="Set when the case closed.")
+    task: NextTask | None
+    warnings: list[str]
+
+
+class Pause(BaseModel):
+    since: Utc
+    reason: str
+    reason_title: Texts
+    working_days: int
+    limit_at: Utc
+    over_limit: bool
+
+
+class TaskAnswers(BaseModel):
+    """The institution's answers on the case's open task."""
+
+    id: int
+    ack_due_at: Utc | None
+    acknowledged_at: Utc | None
+    accepted_at: Utc | None
+    declined_at: Utc | None
+    reported_done_at: Utc | None
+    unacknowledged_at: Utc | None
+    extension_days: int | None
+
+
+class Delivery(BaseModel):
+    """An email an event queued: queued, sent, failed or acknowledged."""
+
+    id: int
+    template: str
+    recipient_role: str | None
+    recipient_institution: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class Event(BaseModel):
+    """One event of the case's hash-chained history (``fields``: as recorded, only the
+    field groups the reader sees)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    seq: int
+    at: Utc
+    actor: str
+    kind: str
+    trigger: str | None
+    from_state: str | None = Field(alias="from")
+    to_state: str | None = Field(alias="to")
+    fields: dict[str, Any]
+    notifications: list[Delivery]
+
+
+class Child(BaseModel):
+    name: str
+    personal_code: str
+
+
+class Access(BaseModel):
+    at: Utc
+    actor: str
+    action: str
+    channel: str
+
+
+class CaseView(BaseModel):
+    """One case as the reader may see it (``engine.queries.case_view``): the field
+    groups the access policy grants; ``child`` only with the identity group,
+    ``access_log`` only with the access-log group.  Reading it is access-logged."""
+
+    reference: str
+    case_type: str
+    definition_version: int
+    title: Texts
+    state: str
+    state_title: Texts
+    status: Literal["open", "closed"]
+    outcome: str | None
+    version: int = Field(description="Send it back as expected_version when changing the case.")
+    risk_level: str
+    owner: str | None
+    school: str | None
+    opened_at: Utc
+    due_at: Utc | None
+    working_days_left: int | None
+    overdue: bool
+    paused: Pause | None
+    paused_working_days: int
+    allowed_triggers: list[str] = Field(description="What the reader may fire now.")
+    task: TaskAnswers | None
+    data: dict[str, Any]
+    chain_ok: bool = Field(description="The event hash chain verifies.")
+    escalated: bool
+    involved: list[str] = Field(description="Institutions that hold or held a task.")
+    child: Child | None = None
+    access_log: list[Access] | None = None
+    timeline: list[Event]
+
+
+class NoteResult(BaseModel):
+    reference: str
+    event_id: int
+    version: int
+
+
+class TaskRow(BaseModel):
+    """An open task of the reader's institution."""
+
+    id: int
+    kind: Literal["state", "decision"] = Field(
+        description="state: the case's own step; decision: an action the cooperation group agreed.")
+    reference: str
+    case_type: str
+    state: str
+    state_title: Texts
+    title: str | None = Field(description="A decision task's agreed action.")
+    opened_at: Utc
+    due_at: Utc | None
+    working_days_left: int | None
+    overdue: bool
+    paused: bool = Field(description="The case's clock is paused.")
+    ack_due_at: Utc | None
+    acknowledged_at: Utc | None
+    accepted_at: Utc | None
+    declined_at: Utc | None
+    reported_done_at: Utc | None
+    extension_days: int | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRow]
+    page: int
+    per_page: int
+    total: int
+
+
+class AnswerResult(BaseModel):
+    reference: str
+    task_id: int
+    action: TaskAction
+    event_id: int | None
+    transition: TransitionResult | None = Field(description="Set when done fired a transition.")
+
+
+class QueueItem(BaseModel):
+    """An open referral to the cooperation group, in the queue's order."""
+
+    escalation: int
+    reference: str
+    case_type: str
+    risk_level: str
+    urgent: bool
+    reasons: list[str]
+    status: str
+    meeting: int | None
+    queued_at: Utc
+    days_overdue: int
+    institutions: int
+
+
+class Queue(BaseModel):
+    items: list[QueueItem] = Field(description="Most urgent first.")
+
+
+class EscalationResult(BaseModel):
+    escalation: int
+    reference: str
+
+
+class MeetingRow(BaseModel):
+    id: int
+    day: date
+    kind: Literal["ordinary", "extraordinary"]
+    place: str
+    status: str
+    created_at: Utc
+    items: int = Field(description="Cases on the agenda.")
+
+
+class Meetings(BaseModel):
+    items: list[MeetingRow]
+
+
+class MeetingPlan(BaseModel):
+    meeting: int
+    day: date
+    kind: Literal["ordinary", "extraordinary"]
+    place: str
+    items: list[QueueItem] = Field(description="The agenda.")
+    warnings: list[str]
+
+
+class ActionView(BaseModel):
+    task: int
+    institution: str
+    institution_name: str
+    title: str
+    due_at: Utc
+    done: bool
+
+
+class DecisionView(BaseModel):
+    summary: str
+    decided_at: Utc
+    decided_by: str
+    actions: list[ActionView]
+
+
+class AgendaItem(BaseModel):
+    reference: str
+    case_type: str
+    type_title: str
+    risk_level: str
+    urgent: bool
+    reasons: list[str]
+    reason_titles: list[str]
+    status: str
+    owner: str | None
+    decision: DecisionView | None
+
+
+class MeetingView(BaseModel):
+    """A meeting, its agenda and decisions: references and institutions, never the child."""
+
+    id: int
+    day: date
+    kind: Literal["ordinary", "extraordinary"]
+    place: str
+    status: str
+    items: list[AgendaItem]
+
+
+class DecisionTask(BaseModel):
+    task: int
+    institution: str
+    title: str
+    due_at: Utc
+
+
+class DecisionResult(BaseModel):
+    decision: int
+    meeting: int
+    reference: str
+    tasks: list[DecisionTask]
