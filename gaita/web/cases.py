@@ -28,7 +28,6 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from babel import Locale
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -52,7 +51,7 @@ from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
-from gaita.web.i18n import BABEL_LOCALES, format_day, translator
+from gaita.web.i18n import format_day, translator, working_days
 from gaita.web.links import MAX_TEXT, FormError
 from gaita.web.render import page
 from notifications.compose import format_local
@@ -123,10 +122,6 @@ def form_values(form: FormData) -> dict[str, str]:
     return values
 
 
-def _days(lang: str, n: int) -> str:
-    """``3 darba dienas`` / ``21 darba diena`` / ``1 working day``: the language's plural."""
-    form = Locale.parse(BABEL_LOCALES[lang]).plural_form(abs(n))
-    return translator(lang)("cases.days.one" if form == "one" else "cases.days.other", n=n)
 
 
 def _institution(app: App, code: str | None, lang: str) -> str:
@@ -375,7 +370,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         can_resume=pausing and bool(view["paused"]),
         escalate_reasons=([(c, reason_title(rt, c, lang)) for c in manual_reasons(rt)]
                           if is_open and may(Action.ESCALATE) else []),
-        extension=(_days(lang, task["extension_days"]) if task and task["extension_days"]
+        extension=(working_days(lang, task["extension_days"]) if task and task["extension_days"]
                    is not None and may(Action.DECIDE_EXTENSION) else None),
         access_log=[{**row, "at": format_local(rt, row["at"]),
                      "action_title": t(f"cases.access.{row['action']}")
@@ -395,12 +390,12 @@ def _summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict
     if view["due_at"] is not None:
         left = view["working_days_left"]
         if view["overdue"]:
-            when = (t("cases.due.overdue_days", days=_days(lang, -left)) if left < 0
+            when = (t("cases.due.overdue_days", days=working_days(lang, -left)) if left < 0
                     else t("cases.due.overdue"))
         elif left == 0:
             when = t("cases.due.today")
         else:
-            when = t("cases.due.left", days=_days(lang, left))
+            when = t("cases.due.left", days=working_days(lang, left))
         due_text = f"{format_local(rt, view['due_at'])} ({when})"
     answers = []
     task = view["task"] or {}
@@ -409,13 +404,13 @@ def _summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict
         if task.get(key) is not None:
             answers.append(t(f"cases.answer.{key}", at=format_local(rt, task[key])))
     if task.get("extension_days") is not None:
-        answers.append(t("cases.answer.extension", days=_days(lang, task["extension_days"])))
+        answers.append(t("cases.answer.extension", days=working_days(lang, task["extension_days"])))
     paused = view["paused"]
     pause_text = None
     if paused:
         pause_text = t("cases.pause.since", at=format_local(rt, paused["since"]),
                        reason=paused["reason_title"][lang],
-                       days=_days(lang, paused["working_days"]))
+                       days=working_days(lang, paused["working_days"]))
         if paused["over_limit"]:
             pause_text += " " + t("cases.pause.over_limit")
     return {
@@ -456,7 +451,7 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         what = (t(f"cases.event.task.{action}") if action in TASK_ANSWERS
                 else t("cases.event.other", kind=f"{kind}:{action}"))
         if fields.get("days") is not None:
-            shown.append((t("cases.event.days"), _days(lang, int(fields["days"]))))
+            shown.append((t("cases.event.days"), working_days(lang, int(fields["days"]))))
         if fields.get("reason"):
             shown.append((t("cases.event.reason"), str(fields["reason"])))
         if fields.get("note"):
@@ -469,7 +464,7 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         reason = (why.title.en if lang == "en" else why.title.lv) if why else \
             str(fields.get("reason", ""))
         what = t(f"cases.event.{kind}", reason=reason,
-                 days=_days(lang, int(fields.get("working_days") or 0)))
+                 days=working_days(lang, int(fields.get("working_days") or 0)))
     elif kind == "queued":
         code = str(fields.get("reason", ""))
         try:

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date
 from babel.messages.pofile import read_po
 
@@ -65,3 +66,15 @@ def format_day(value: date | datetime | None, lang: str) -> str:
         return ""
     day = value.date() if isinstance(value, datetime) else value
     return format_date(day, format="long", locale=BABEL_LOCALES[pick_lang(lang)])
+
+
+def plural(lang: str, n: int) -> str:
+    """``one`` or ``other``: the form a word counted ``n`` times takes in ``lang`` (CLDR:
+    Latvian 1, 21, 31… but not 11 are ``one``; its ``zero`` form is written as ``other``)."""
+    form = Locale.parse(BABEL_LOCALES[pick_lang(lang)]).plural_form(abs(n))
+    return "one" if form == "one" else "other"
+
+
+def working_days(lang: str, n: int) -> str:
+    """``n`` working days in ``lang``: ``1 darba diena``, ``21 darba diena``, ``3 darba dienas``."""
+    return translator(lang)(f"working_days.{plural(lang, n)}", n=n)

@@ -24,22 +24,22 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from engine.audit import log_access
 from engine.cases import CASE, DECISION_TASK, TASK, allowed_triggers
-from engine.errors import FieldError, NotPermitted
 from engine.policy import Action, CaseScope, case_scope
 from engine.runtime import Runtime
 from engine.tasks import (
-    AlreadyAnswered, ReasonRequired, TaskAction, TaskClosed, TaskNotFound, answer, check_answer,
+    AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer,
 )
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
-from gaita.web.i18n import translator
-from gaita.web.links import MAX_DAYS, MAX_TEXT, FormError, _field_error, _read_form
+from gaita.web.i18n import translator, working_days
+from gaita.web.links import (
+    MAX_DAYS, MAX_TEXT, FormError, first_values, read_answer_form, try_answer,
+)
 from gaita.web.render import page
 from notifications.compose import format_local
 
@@ -53,13 +53,6 @@ _PER_ACTION_IDS = frozenset({"reason", "days"})
 
 
 # --- working days, shared with the group's pages -----------------------------------------
-
-
-def working_days(lang: str, n: int) -> str:
-    """``n`` working days in ``lang``: ``1 darba diena``, ``21 darba diena``, ``3 darba dienas``."""
-    t = translator(lang)
-    one = n % 10 == 1 and n % 100 != 11 if lang == "lv" else n == 1
-    return t("inbox.days.one", n=n) if one else t("inbox.days.other", n=n)
 
 
 def due_info(rt: Runtime, lang: str, due: datetime | None,
@@ -219,37 +212,19 @@ async def answer_task(request: Request, task_id: int, action: str) -> Response:
     return await run_in_threadpool(_answer, request, viewer, task_id, action, first_values(form))
 
 
-def first_values(form: FormData) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, value)   # the first of repeated names counts
-    return values
-
-
 def _answer(request: Request, viewer: Viewer, task_id: int, name: str,
             values: dict[str, str]) -> Response:
-    app, t = gaita_of(request), translator(viewer.lang)
+    app = gaita_of(request)
     if name not in {a.value for a in TaskAction}:
         raise PageError(404, "not_found")
     action = TaskAction(name)
     task = _open_task(app, viewer, task_id, log=False)
     check_answer(task, action)
-    submitted, errors = _read_form(action, values, task, viewer.lang)
+    submitted, errors = read_answer_form(action, values, task, viewer.lang)
     if not errors:
-        try:
-            answer(app.db, app.rt, task_id, action, viewer.actor, reason=submitted.reason,
-                   days=submitted.days, trigger=submitted.trigger, fields=submitted.fields)
-        except (TaskClosed, AlreadyAnswered):
-            raise
-        except ReasonRequired:
-            errors = [FormError(t("reason_required"), "reason")]
-        except FieldError as exc:
-            errors = [_field_error(exc, submitted.trigger, task, viewer.lang)]
-        except NotPermitted as exc:   # a guard, the role, the transition: the engine says why
-            errors = [FormError(t("engine_refused"), "trigger" if submitted.trigger else None,
-                                str(exc))]
-        else:
+        result, errors = try_answer(app, task_id, task, action, viewer.actor, submitted,
+                                    viewer.lang)
+        if result is not None:
             return RedirectResponse(f"/inbox?done={action.value}", status_code=303)
     task = _open_task(app, viewer, task_id, log=True)
     return _task_page(request, app, viewer, task, action=action.value, values=values,

@@ -18,13 +18,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from engine.errors import FieldError, NotPermitted
+from engine.runtime import Actor
 from engine.queries import task_for_link
 from engine.tasks import (
-    AlreadyAnswered, ReasonRequired, TaskAction, TaskClosed, answer, check_answer,
+    AlreadyAnswered, AnswerResult, ReasonRequired, TaskAction, TaskClosed, answer, check_answer,
 )
+from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
 from gaita.web.errors import PageError
 from gaita.web.i18n import translator
@@ -82,11 +85,16 @@ async def submit_link(request: Request, purpose: str, token: str) -> Response:
     if size.isdigit() and int(size) > MAX_BODY:
         raise PageError(413, "too_large")
     form = await request.form(max_files=0, max_fields=200)
+    return await run_in_threadpool(_submit, request, purpose, token, first_values(form))
+
+
+def first_values(form: FormData) -> dict[str, str]:
+    """A form's text fields; of repeated names the first counts."""
     values: dict[str, str] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
-            values.setdefault(key, value)   # the first of repeated names counts
-    return await run_in_threadpool(_submit, request, purpose, token, values)
+            values.setdefault(key, value)
+    return values
 
 
 def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) -> Response:
@@ -99,23 +107,11 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
     nonce, given = request.cookies.get(cookie["key"]), values.get("csrf")
     if not csrf_ok(app.settings.secret_key, nonce, token, given):
         raise PageError(403, "csrf")
-    submitted, errors = _read_form(link.purpose, values, task, lang)
+    submitted, errors = read_answer_form(link.purpose, values, task, lang)
     if not errors:
-        try:
-            result = answer(app.db, app.rt, link.task_id, link.purpose, task["actor"],
-                            reason=submitted.reason, days=submitted.days,
-                            trigger=submitted.trigger, fields=submitted.fields,
-                            link=link.outbox_id)
-        except (TaskClosed, AlreadyAnswered):
-            raise
-        except ReasonRequired:
-            errors = [FormError(t("reason_required"), "reason")]
-        except FieldError as exc:
-            errors = [_field_error(exc, submitted.trigger, task, lang)]
-        except NotPermitted as exc:   # a guard, the role, the transition: the engine says why
-            errors = [FormError(t("engine_refused"), "trigger" if submitted.trigger else None,
-                                str(exc))]
-        else:
+        result, errors = try_answer(app, link.task_id, task, link.purpose, task["actor"],
+                                    submitted, lang, link=link.outbox_id)
+        if result is not None:
             after = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
                                   log="write")
             moved_to = after["case_state_title"][lang] if result.fired else None
@@ -145,8 +141,28 @@ def _check_usable(task: dict[str, Any], link: ActionLink) -> None:
         raise PageError(403, "forbidden")
 
 
-def _read_form(purpose: TaskAction, values: dict[str, str], task: dict[str, Any],
-               lang: str) -> tuple[Submitted, list[FormError]]:
+def try_answer(app: App, task_id: int, task: dict[str, Any], action: TaskAction, actor: Actor,
+               submitted: Submitted, lang: str, *, link: int | None = None
+               ) -> tuple[AnswerResult | None, list[FormError]]:
+    """Answer the task through ``engine.tasks.answer``; or, when the engine refuses what
+    the form gave, what to correct.  A closed or already answered task raises."""
+    t = translator(lang)
+    try:
+        return answer(app.db, app.rt, task_id, action, actor, reason=submitted.reason, days=submitted.days,
+                      trigger=submitted.trigger, fields=submitted.fields, link=link), []
+    except (TaskClosed, AlreadyAnswered):
+        raise
+    except ReasonRequired:
+        return None, [FormError(t("reason_required"), "reason")]
+    except FieldError as exc:
+        return None, [answer_field_error(exc, submitted.trigger, task, lang)]
+    except NotPermitted as exc:   # a guard, the role, the transition: the engine says why
+        return None, [FormError(t("engine_refused"), "trigger" if submitted.trigger else None,
+                                str(exc))]
+
+
+def read_answer_form(purpose: TaskAction, values: dict[str, str], task: dict[str, Any],
+                     lang: str) -> tuple[Submitted, list[FormError]]:
     """The answer the form gives, or what to correct in it (before the engine is asked)."""
     t = translator(lang)
     errors: list[FormError] = []
@@ -177,8 +193,8 @@ def _read_form(purpose: TaskAction, values: dict[str, str], task: dict[str, Any]
     return Submitted(reason=note, trigger=chosen, fields=fields), errors
 
 
-def _field_error(exc: FieldError, trigger: str | None, task: dict[str, Any],
-                 lang: str) -> FormError:
+def answer_field_error(exc: FieldError, trigger: str | None, task: dict[str, Any],
+                       lang: str) -> FormError:
     """The engine's refusal of a field, pointed at its input and titled as declared."""
     t = translator(lang)
     for tr in task["transitions"]:
