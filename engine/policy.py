@@ -24,7 +24,9 @@ user may act on a case at all, the declaration says which step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -217,12 +219,20 @@ def visible_cases(roles: Roles, subject: Subject) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *conditions)
 
 
-def case_scope(conn: sa.Connection, case: dict[str, object]) -> CaseScope:
+def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
+    """The policy's view of a task's case (``case_id``, ``case_type``), held by the
+    task's institution (``assignee_institution``): a decision task of the cooperation
+    group is answered by its institution, whoever holds the case's state task."""
+    return case_scope(conn, {"id": task["case_id"], "case_type": task["case_type"],
+                             "owner_institution": task["assignee_institution"]})
+
+
+def case_scope(conn: sa.Connection, case: Mapping[str, Any]) -> CaseScope:
     """The policy's view of one stored case row (``id``, ``case_type``, ``owner_institution``)."""
     involved = frozenset(conn.execute(sa.select(TASK.c.assignee_institution).distinct().where(
         TASK.c.case_id == case["id"], TASK.c.assignee_institution.is_not(None))).scalars())
     escalated = conn.execute(sa.select(sa.exists().where(
         ESCALATION.c.case_id == case["id"]))).scalar()
-    return CaseScope(str(case["case_type"]), involved, case.get("owner_institution"),  # type: ignore[arg-type]
+    return CaseScope(str(case["case_type"]), involved, case.get("owner_institution"),
                      bool(escalated))
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from http import HTTPStatus
@@ -52,7 +51,7 @@ from engine.errors import (
     InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
     TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
 )
-from engine.policy import Action, CaseScope, case_scope, visible_cases
+from engine.policy import task_scope, Action, CaseScope, case_scope, visible_cases
 from engine.queries import case_view
 from engine.reports import case_page
 from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
@@ -291,13 +290,12 @@ def _task_scope(app: App, task_id: int) -> CaseScope:
     """The policy's view of the task's case, the task's institution holding it (a
     cooperation group's decision task is not the case's state task)."""
     with app.db.connect() as conn:
-        task = conn.execute(sa.select(TASK.c.case_id, TASK.c.assignee_institution)
-                            .where(TASK.c.id == task_id)).first()
+        task = conn.execute(sa.select(TASK.c.case_id, TASK.c.assignee_institution,
+                                      CASE.c.case_type).join(CASE, CASE.c.id == TASK.c.case_id)
+                            .where(TASK.c.id == task_id)).mappings().first()
         if task is None:
             raise TaskNotFound(task_id)
-        case = conn.execute(sa.select(CASE.c.id, CASE.c.case_type, CASE.c.owner_institution)
-                            .where(CASE.c.id == task.case_id)).mappings().one()
-        return replace(case_scope(conn, dict(case)), holder=task.assignee_institution)
+        return task_scope(conn, task)
 
 
 def _url(request: Request, path: str) -> str:

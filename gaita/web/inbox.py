@@ -28,7 +28,7 @@ from starlette.responses import RedirectResponse, Response
 
 from engine.audit import log_access
 from engine.cases import CASE, DECISION_TASK, TASK, allowed_triggers
-from engine.policy import Action, CaseScope, case_scope
+from engine.policy import Action, task_scope
 from engine.runtime import Runtime
 from engine.tasks import (
     AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer,
@@ -78,12 +78,6 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
 def _select(where: Any) -> Any:
     return sa.select(TASK, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
                      CASE.c.paused_at).join(CASE, CASE.c.id == TASK.c.case_id).where(where)
-
-
-def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
-    """The policy's view of the task's case, held by the task's assignee."""
-    return case_scope(conn, {"id": task["case_id"], "case_type": task["case_type"],
-                             "owner_institution": task["assignee_institution"]})
 
 
 def _texts(text: Any) -> dict[str, str]:
