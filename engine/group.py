@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -293,6 +293,10 @@ def _dmy(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
+#: How far ahead a meeting may be planned (calendar days).
+MAX_DAYS_AHEAD = 366
+
+
 def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
                  extraordinary: bool = False, place: str = "",
                  case_url: Callable[[str], str] = lambda reference: reference) -> MeetingPlan:
@@ -312,6 +316,9 @@ def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
     place = " ".join(place.split())
     if day < today:
         raise NotPermitted(f"the meeting day {_dmy(day)} is in the past (today is {_dmy(today)})")
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise NotPermitted(f"a meeting is planned at most {MAX_DAYS_AHEAD} days ahead; "
+                           f"{_dmy(day)} is later")
     if not cal.is_working_day(day):
         raise NotPermitted(f"{_dmy(day)} is not a working day; the next one is "
                            f"{_dmy(cal.next_working_day(day))}")

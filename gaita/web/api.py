@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
 from functools import partial
 from http import HTTPStatus
 from math import ceil
@@ -68,7 +67,6 @@ MAX_BODY = 256 * 1024
 #: Highest page number a list takes.
 MAX_PAGE = 1_000_000
 #: How far ahead a meeting may be planned.
-MAX_DAYS_AHEAD = 366
 #: The escalation statuses ``GET /v1/escalations?include_decided=true`` adds.
 CLOSED_ESCALATIONS = (group.DECIDED, "withdrawn")
 
@@ -547,9 +545,6 @@ def plan_meeting(request: Request, response: Response, viewer: User,
     to the group (`engine.group.plan_meeting`).  `Location` is the meeting."""
     app = gaita_of(request)
     viewer.require(app, Action.PLAN_MEETING)
-    today = app.rt.calendar.local_date(app.rt.clock.now())
-    if body.day > today + timedelta(days=MAX_DAYS_AHEAD):   # working days are counted up to it
-        raise FieldError("day", f"a meeting is planned at most {MAX_DAYS_AHEAD} days ahead")
     planned = group.plan_meeting(app.db, app.rt, viewer.actor, body.day,
                                  extraordinary=body.extraordinary, place=body.place,
                                  case_url=partial(case_url, mail_settings(app).base_url))
