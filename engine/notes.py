@@ -7,6 +7,7 @@ and tamper-evident like every other change; it does not change the state.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -29,8 +30,11 @@ class NoteAdded:
 
 
 def add_note(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, text: str, *,
-             group: str = "notes", expected_version: int | None = None) -> NoteAdded:
-    """Add a note; ``expected_version`` refuses it (``StaleCase``) if the case changed."""
+             group: str = "notes", expected_version: int | None = None,
+             visible: Collection[str] | None = None) -> NoteAdded:
+    """Add a note; ``expected_version`` refuses it (``StaleCase``) if the case changed.
+    ``visible``: the field groups the writer sees (``engine.policy.visible_groups``);
+    nobody writes into a group they cannot read."""
     text = text.strip()
     if not text:
         raise FieldError("text", "a note cannot be empty")
@@ -38,6 +42,8 @@ def add_note(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, text: str
         raise FieldError("text", f"a note has at most {MAX_NOTE} characters, got {len(text)}")
     if group not in NOTE_GROUPS or group not in rt.registry.roles.field_groups:
         raise FieldError("group", f"expected one of {', '.join(NOTE_GROUPS)}, got {group!r}")
+    if visible is not None and group not in visible:
+        raise PermissionDenied(f"role {actor.role!r} does not see the {group!r} field group")
     if actor.role in rt.registry.roles.read_only:
         raise PermissionDenied(f"role {actor.role!r} is read-only")
     now = rt.clock.now()

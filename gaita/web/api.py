@@ -50,7 +50,7 @@ from engine.errors import (
     InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
     TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
 )
-from engine.policy import task_scope, Action, CaseScope, case_scope, visible_cases
+from engine.policy import Action, CaseScope, case_scope, task_scope, visible_cases, visible_groups
 from engine.queries import case_view
 from engine.reports import case_page
 from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
@@ -422,7 +422,8 @@ def add_note(request: Request, viewer: User, reference: ReferencePath,
     app = gaita_of(request)
     viewer.require(app, Action.ADD_NOTE, _scope(app, reference))
     added = notes.add_note(app.db, app.rt, reference, viewer.actor, body.text, group=body.group,
-                           expected_version=body.expected_version)
+                           expected_version=body.expected_version,
+                           visible=visible_groups(app.rt.registry.roles, viewer.subject))
     return m.NoteResult(reference=added.reference, event_id=added.event_id, version=added.version)
 
 

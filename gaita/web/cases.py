@@ -598,13 +598,13 @@ async def note(request: Request, reference: str) -> Response:
             errors.append(FormError(t("cases.notes.empty"), "note_text"))
         elif len(text) > MAX_NOTE:
             errors.append(FormError(t("too_long", limit=MAX_NOTE), "note_text"))
-        if group not in NOTE_GROUPS or group not in visible_groups(
-                app.rt.registry.roles, viewer.subject):
+        seen = visible_groups(app.rt.registry.roles, viewer.subject)
+        if group not in NOTE_GROUPS or group not in seen:
             errors.append(FormError(t("cases.notes.group_invalid"), "note_group"))
         if errors:
             raise Invalid(errors)
         add_note(app.db, app.rt, reference, viewer.actor, text, group=group,
-                 expected_version=version)
+                 expected_version=version, visible=seen)
         return "saved"
     return await _case_form(request, reference, Action.ADD_NOTE, "note_text", write)
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from engine.cases import TASK, load_case_row
 from engine.errors import DatabaseUnavailable
 from gaita import accounts
 from gaita.bootstrap import App
@@ -492,3 +493,21 @@ def test_the_openapi_document_and_the_docs_page(client: TestClient) -> None:
     assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
     assert html.count("<h1>") == 1
     json.dumps(schema)   # plain JSON
+
+
+def test_a_note_goes_only_into_a_field_group_its_writer_sees(client: TestClient, auth: Auth,
+                                                             web: App) -> None:
+    """The municipal police do not see support_plan (roles.yaml): they cannot write it either."""
+    coordinator = auth("koordinatore")
+    reference = open_case(client, coordinator)
+    with web.db.begin() as conn:   # the police held a task on the case
+        case = load_case_row(conn, reference)
+        conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"])
+                     .values(assignee_institution="pp"))
+    police = auth("policija")
+    refused = client.post(f"/api/v1/cases/{reference}/notes", headers=police,
+                          json={"text": "Plāns", "group": "support_plan"})
+    assert "support_plan" in is_problem(refused, 403)["detail"]
+    ok = client.post(f"/api/v1/cases/{reference}/notes", headers=police,
+                     json={"text": "Piezīme", "group": "notes"})
+    assert ok.status_code == 201, ok.text
