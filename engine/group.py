@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from engine import policy
 from engine.audit import log_access
 from engine.cases import (
     CASE, DECISION_TASK, DEFAULT_ACKNOWLEDGE_PARAM, OUTBOX, STATE_TASK, TASK, TaskInfo,
@@ -100,11 +101,11 @@ def _group_locale(rt: Runtime, code: str) -> str:
     return inst.locale or rt.municipality.municipality.default_locale
 
 
-def _require_group_work(rt: Runtime, actor: Actor, what: str) -> None:
-    roles = rt.registry.roles
-    if actor.role not in roles.group_workers:
-        allowed = ", ".join(sorted(roles.group_workers))
-        raise PermissionDenied(f"role {actor.role!r} may not {what}; permitted roles: {allowed}")
+def _require(rt: Runtime, actor: Actor, action: policy.Action, what: str) -> None:
+    """The access policy's answer (``engine.policy``), as an error giving its reason."""
+    decision = policy.decide(rt.registry, policy.Subject(actor), action)
+    if not decision:
+        raise PermissionDenied(f"role {actor.role!r} may not {what}: {decision.reason}")
 
 
 # -- the queue -------------------------------------------------------------------
@@ -147,7 +148,7 @@ def escalate(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, reason: s
              urgent: bool = False) -> int:
     """A coordinator refers a case to the group by hand, for a reason configured as
     ``manual``.  Returns the escalation id."""
-    _require_group_work(rt, actor, "refer cases to the cooperation group")
+    _require(rt, actor, policy.Action.ESCALATE, "refer cases to the cooperation group")
     manual = manual_reasons(rt)
     spec = rt.municipality.cooperation_group.reason(reason)
     if spec is None or not spec.manual:
@@ -310,7 +311,7 @@ def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
     A case scheduled for a meeting whose day has passed without a decision comes
     back too.  The agenda is emailed to the group's institution (``case_url``
     makes each case's link)."""
-    _require_group_work(rt, actor, "plan the cooperation group's meetings")
+    _require(rt, actor, policy.Action.PLAN_MEETING, "plan the cooperation group's meetings")
     cal, now = rt.calendar, rt.clock.now()
     today = cal.local_date(now)
     place = " ".join(place.split())
@@ -500,7 +501,7 @@ def decide(db: sa.Engine, rt: Runtime, meeting_id: int, reference: str, actor: A
     ``decision`` row and, per agreed action, a ``decision`` task of that institution
     (due in its working days, reminded, escalated by the tick) with a
     ``decision_task`` email carrying the task's links.  The case keeps its owner."""
-    _require_group_work(rt, actor, "record the cooperation group's decisions")
+    _require(rt, actor, policy.Action.DECIDE, "record the cooperation group's decisions")
     summary = summary.strip()
     if not summary:
         raise FieldError("summary", "required: what the group decided")

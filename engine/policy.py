@@ -10,7 +10,10 @@ role declarations in ``workflows/roles.yaml``, never role names in code:
   (cases where the user's institution holds or held a task), ``escalated``
   (cases ever queued for the cooperation group) or ``none``;
 - ``read_only`` roles only read; ``administers`` roles run the installation;
-  ``group_work`` roles refer cases to the group, plan meetings and decide;
+  ``group_work`` roles refer cases to the cooperation group and read its queue;
+  ``chairs`` roles plan its meetings and record its decisions;
+- a task is answered only by the institution holding it; a case is advanced
+  only by roles some step of its declaration names;
 - an institution role's ``case_types`` limits which case types its staff see;
 - ``sees`` on both the user role and the institution's roles gives the field
   groups (identity, case data, notes, support plan, access log) a user sees.
@@ -122,10 +125,12 @@ def decide(registry: WorkflowRegistry, subject: Subject, action: Action,
         return Decision(False, "the access log is not among this role's field groups")
     if spec.scope == "none":
         return Decision(False, f"{subject.role} does not work on cases")
-    if action in (Action.READ_GROUP, Action.PLAN_MEETING, Action.DECIDE):
-        if action is Action.READ_GROUP and (spec.group_work or spec.read_only):
+    if action is Action.READ_GROUP:
+        if spec.group_work or spec.chairs or spec.read_only:
             return ALLOW
-        return ALLOW if spec.group_work else Decision(False, "only the cooperation group's roles")
+        return Decision(False, "only the cooperation group's roles")
+    if action in (Action.PLAN_MEETING, Action.DECIDE):
+        return ALLOW if spec.chairs else Decision(False, "only the cooperation group's chair")
     if action is Action.ESCALATE and not spec.group_work:
         return Decision(False, "only the cooperation group's roles refer cases to it")
     coordinating = roles.coordinating in subject.institution_roles
@@ -142,9 +147,14 @@ def decide(registry: WorkflowRegistry, subject: Subject, action: Action,
     reach = reaches(roles, subject, case)
     if not reach:
         return reach
-    if spec.scope == "own_tasks" and action in (Action.ADVANCE, Action.ANSWER_TASK) \
-            and case.holder != subject.institution:
+    if action is Action.ANSWER_TASK and case.holder != subject.institution:
         return Decision(False, "the task belongs to another institution")
+    if action is Action.ADVANCE:
+        wf = registry.current.get(case.case_type)
+        if wf is not None and not any(subject.role in t.roles for t in wf.transitions):
+            return Decision(False, f"no step of a {case.case_type} case is {subject.role}'s")
+        if spec.scope == "own_tasks" and case.holder != subject.institution:
+            return Decision(False, "the task belongs to another institution")
     return ALLOW
 
 

@@ -40,6 +40,8 @@ class RoleSpec(BaseModel):
     # A user role that refers cases to the cooperation group by hand, plans its
     # meetings and records its decisions (engine.group).
     group_work: bool = False
+    # A user role that plans the cooperation group's meetings and records its decisions.
+    chairs: bool = False
     # The field groups this role may see (None: every group not `restricted`).
     sees: tuple[str, ...] | None = None
     # An institution role limited to these case types (None: all).
@@ -106,10 +108,6 @@ class Roles:
         spec = self.user_roles.get(user_role)
         return spec is not None and spec.administers
 
-    @cached_property
-    def group_workers(self) -> frozenset[str]:
-        """User roles with ``group_work: true`` (engine.group)."""
-        return frozenset(r for r, spec in self.user_roles.items() if spec.group_work)
 
 
 def load_roles(directory: Path) -> Roles:

@@ -575,4 +575,6 @@ def test_a_transition_may_only_escalate_for_a_configured_reason(tmp_path: Path) 
 
 def test_group_roles_are_declared_in_roles_yaml() -> None:
     roles = load_roles(ROOT / "workflows")
-    assert roles.group_workers == {"coordinator", "group_member", "group_chair"}
+    assert {r for r, s in roles.user_roles.items() if s.group_work} == {
+        "coordinator", "group_member", "group_chair"}
+    assert {r for r, s in roles.user_roles.items() if s.chairs} == {"group_chair"}
