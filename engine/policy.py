@@ -190,6 +190,12 @@ def visible_groups(roles: Roles, subject: Subject) -> frozenset[str]:
 
 
 def _may_open(registry: WorkflowRegistry, subject: Subject, case_type: str | None) -> bool:
+    """The declaration lets the role open such a case; staff acting on their own tasks
+    open cases only for an institution of the per-case role (their school)."""
+    roles = registry.roles
+    if (roles.user_roles[subject.role].scope == "own_tasks"
+            and not subject.institution_roles & roles.per_case):
+        return False
     types = [case_type] if case_type else registry.case_types
     return any(t in registry.current and subject.role in registry.current[t].open.roles
                for t in types)
