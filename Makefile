@@ -7,8 +7,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast bench lock system-test-deps docs clean
+.PHONY: install run test test-fast bench lock system-test-deps docs screenshots clean
 # make docs: regenerate docs/workflows.md from the declarations (a test checks it is current)
+# make screenshots: refresh docs/screenshots/*.png (the browser test tests/web/test_e2e.py saves them)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,9 @@ bench: install system-test-deps
 
 docs: install
 	$(BIN)/gaita workflows docs > docs/workflows.md
+
+screenshots: install system-test-deps
+	GAITA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_e2e.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^gaita' > requirements.lock.new

@@ -1,0 +1,361 @@
+"""The whole path through the web app in a real browser (Debian's chromium, Playwright).
+
+A coordinator opens an absences case through the form and takes it to the social
+service; the social service acknowledges its task in the inbox and reports it done
+with the next step; the coordinator refers the case to the cooperation group, whose
+chair plans a meeting and records a decision with a task for the social service;
+the dashboard's figures follow, also after the clock moves.  The demo cases (``gaita
+init --demo``) fill the lists around it.  Every page: Latvian by default, one ``<h1>``,
+no console error; Tab from the top reaches the skip link first.
+
+With ``GAITA_SCREENSHOTS=<dir>`` the test saves full-page PNGs of the main pages there,
+at a 1280×900 viewport (``make screenshots`` refreshes docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+import tests.web.test_browser as browser_test
+from engine.cases import load_case_row
+from engine.clock import FixedClock
+from engine.escalation import tick
+from engine.group import manual_reasons
+from gaita.bootstrap import App
+from gaita.demo import load_demo
+from tests.conftest import make_test_app
+from tests.web.conftest import DEMO_PASSWORD
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not browser_test.CHROMIUM.exists(),
+                       reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+SHOTS = os.environ.get("GAITA_SCREENSHOTS")
+CHILD, CODE = "Ģirts Čakste", "030915-21235"
+SOCIAL = "Jelgavas sociālo lietu pārvalde"     # jslp's Latvian name (institutions.yaml)
+SCHOOL_NAME = "Jelgavas 4. vidusskola"
+DECISION_DUE = "2026. gada 7. decembris"        # 5 working days after Monday 30 November
+
+
+class Session:
+    """One browser profile (its own cookies) with a page, collecting console errors."""
+
+    def __init__(self, browser: Browser, base: str) -> None:
+        self.base = base
+        self.context: BrowserContext = browser.new_context(
+            viewport={"width": 1280, "height": 900})
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"{m.text} ({self.page.url})")
+                     if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"{e} ({self.page.url})"))
+
+    def go(self, path: str) -> Page:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def log_in(self, username: str, *, shot: str | None = None) -> None:
+        """Log in on the login page by keyboard (type, Enter), from wherever ``page`` is."""
+        page = self.page
+        if "/login" not in page.url:
+            self.go("/login")
+        checked(page, "Pieteikšanās")
+        if shot:
+            screenshot(page, shot)
+        page.get_by_label("Lietotājvārds").fill(username)
+        page.get_by_label("Parole").fill(DEMO_PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page).not_to_have_url(re.compile(r"/login"))
+
+    def assert_no_errors(self) -> None:
+        assert not self.errors, self.errors
+
+
+def checked(page: Page, h1: str, *, lang: str = "lv") -> Page:
+    """The page has the heading ``h1`` (its only ``<h1>``) and is in ``lang``."""
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.locator("h1")).to_have_text(h1)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    return page
+
+
+def skip_link_first(page: Page) -> None:
+    """From the top of a fresh page, Tab focuses the skip link, and Enter follows it."""
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_class("skip")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#main$"))
+
+
+def screenshot(page: Page, name: str) -> None:
+    """A full-page PNG ``<name>.png`` in ``$GAITA_SCREENSHOTS`` (none without it)."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.evaluate("document.activeElement && document.activeElement.blur()")   # no focus ring
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def card(page: Page, key: str) -> int:
+    """A dashboard card's number."""
+    return int(page.locator(f"#card-{key} .n").inner_text())
+
+
+@pytest.fixture
+def app(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """The app over plain HTTP on a port chosen first (so its cookies are ``gaita_session``,
+    without ``Secure``), with the demo users and cases; ``serve`` uses that port."""
+    port = browser_test._free_port()
+    gaita = make_test_app(db_url, base_url=f"http://127.0.0.1:{port}")
+    load_demo(gaita.db, gaita.rt)
+    monkeypatch.setattr(browser_test, "_free_port", lambda: port)
+    yield gaita
+    gaita.db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_absence_case_from_opening_to_the_cooperation_group(app: App) -> None:
+    with browser_test.serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(browser_test.CHROMIUM), headless=True,
+                                     args=browser_test.CHROMIUM_ARGS)
+        try:
+            coordinator = Session(browser, base)
+            reference, open_before = _open_and_refer(coordinator)
+            social = Session(browser, base)
+            _social_service_reports_done(app, social, reference)
+            _cooperation_group_decides(app, browser, base, coordinator, social, reference)
+            _dashboard_follows_the_clock(app, coordinator, reference, open_before)
+            for session in (coordinator, social):
+                session.assert_no_errors()
+            _admin_page(browser, base)
+        finally:
+            browser.close()
+
+
+def _open_and_refer(s: Session) -> tuple[str, int]:
+    """Step 1, the coordinator: open a case by the form, take it to the social service."""
+    page = s.page
+    s.go("/")                                     # not logged in: the login page
+    s.log_in("koordinatore", shot="01-login")
+    checked(page, "Pārskats")
+    skip_link_first(page)
+    open_before = card(page, "open")
+
+    menu = page.get_by_role("navigation", name="Galvenā izvēlne")
+    menu.get_by_role("link", name="Lietas").click()
+    checked(page, "Lietas")
+    expect(page.get_by_role("heading", name=f"Atrastas lietas: {open_before}")).to_be_visible()
+    s.go("/cases/new")
+    checked(page, "Atvērt lietu")
+    page.get_by_role("link", name="Neattaisnoti mācību stundu kavējumi").click()
+    checked(page, "Atvērt lietu: Neattaisnoti mācību stundu kavējumi")
+    page.get_by_label("Bērna vārds, uzvārds").fill(CHILD)
+    page.get_by_label("Personas kods").fill(CODE)
+    page.get_by_label("Izglītības iestāde").select_option(label=SCHOOL_NAME)
+    page.get_by_role("group", name="Riska līmenis").get_by_label("Augsts").check()
+    page.get_by_label("Izglītības pakāpe").select_option("basic")
+    page.get_by_label("Klase").fill("5")
+    screenshot(page, "04-case-open-form")
+    page.get_by_role("button", name="Atvērt lietu").click()
+
+    opened = re.compile(r"/cases/(KAV-[^/?]+)\?notice=opened$")
+    expect(page).to_have_url(opened)
+    reference = opened.findall(page.url)[0]
+    assert "irts" not in page.url and "21235" not in page.url   # no child data in URLs
+    checked(page, f"Lieta {reference}")
+    expect(page.get_by_role("status")).to_have_text("Lieta atvērta.")
+    summary = page.locator("dl.summary")
+    expect(summary).to_contain_text(CHILD)
+    expect(summary).to_contain_text(CODE)
+    skip_link_first(page)
+
+    # (trigger, its title, radio groups to answer, text fields to fill): values the
+    # guards accept (more than 20 lessons; a social problem for the social service)
+    steps = (("record_unjustified", "Kavējums neattaisnots",
+              {"Vecāki sasniegti": "Jā"}, {}),
+             ("report_to_board", "Ziņot izglītības pārvaldei", {},
+              {"Neattaisnotās stundas šajā semestrī": "24",
+               "Skolas veiktie pasākumi": "Sarunas ar vecākiem; atbalsta plāns."}),
+             ("refer_to_social_service", "Nodot sociālajam dienestam",
+              {"Kavējumi saistīti ar sociālu problēmu": "Jā"},
+              {"Problēmas apraksts": "Ģimenē materiālas grūtības; bērns pieskata brāļus."}))
+    for trigger, title, radios, texts in steps:
+        step = page.locator(f"details#step-{trigger}")
+        step.locator("summary").click()
+        for legend, choice in radios.items():
+            step.get_by_role("group", name=legend).get_by_label(choice, exact=True).check()
+        for label, value in texts.items():
+            step.get_by_label(label).fill(value)
+        step.get_by_role("button", name=title, exact=True).click()
+        expect(page.get_by_role("status")).to_have_text("Saglabāts.")
+        checked(page, f"Lieta {reference}")
+
+    expect(page.locator("dl.summary dt:text-is('Atbildīgā iestāde') + dd")).to_have_text(SOCIAL)
+    current = page.locator("#diagram + .diagram-box svg g.state.current")
+    expect(current).to_have_count(1)
+    expect(current).to_contain_text("Sociālais darbs ar ģimeni")
+    expect(current).to_contain_text("pašreizējais")
+    expect(page.locator("ol.states strong")).to_have_text("Sociālais darbs ar ģimeni")
+    screenshot(page, "05-case-page")
+
+    s.go("/dashboard")
+    checked(page, "Pārskats")
+    assert card(page, "open") == open_before + 1
+    s.go("/cases")
+    checked(page, "Lietas")
+    expect(page.get_by_role("heading", name=f"Atrastas lietas: {open_before + 1}")).to_be_visible()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
+    expect(row).to_contain_text("Sociālais darbs ar ģimeni")
+    expect(row).to_contain_text(SOCIAL)
+    screenshot(page, "03-case-list")
+    return reference, open_before
+
+
+def _social_service_reports_done(app: App, s: Session, reference: str) -> None:
+    """Step 2, the social service (its user reads English): acknowledge, then done with
+    the next step attendance_restored."""
+    page = s.page
+    s.log_in("socdienests")
+    checked(page, "Institution's tasks", lang="en")
+    page.get_by_role("link", name="Latviski").click()
+    checked(page, "Iestādes uzdevumi")
+    skip_link_first(page)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("saņemšana nav apstiprināta")
+    screenshot(page, "06-inbox")
+
+    row.get_by_role("link", name="Sociālais darbs ar ģimeni").click()
+    checked(page, f"Uzdevums lietā {reference}")
+    screenshot(page, "07-inbox-task")
+    page.get_by_role("button", name="Apstiprinu saņemšanu").click()
+    checked(page, "Iestādes uzdevumi")
+    expect(page.get_by_role("status")).to_have_text(
+        "Paldies — uzdevuma saņemšana apstiprināta.")
+
+    page.get_by_role("row").filter(has=page.get_by_role("link", name=reference)) \
+        .get_by_role("link", name="Sociālais darbs ar ģimeni").click()
+    checked(page, f"Uzdevums lietā {reference}")
+    expect(page.get_by_role("heading", name="Apstiprināt uzdevuma saņemšanu")).to_have_count(0)
+    page.get_by_role("group", name="Nākamais solis").get_by_label("Apmeklējums atjaunots").check()
+    page.locator("#note").fill("Mājas vizīte notikusi; bērns kopš pirmdienas apmeklē skolu.")
+    page.get_by_role("button", name="Ziņot par izpildi").click()
+    checked(page, "Iestādes uzdevumi")
+    expect(page.get_by_role("status")).to_have_text("Paldies — izpilde reģistrēta.")
+    expect(page.get_by_role("link", name=reference)).to_have_count(0)   # the task closed
+    with app.db.connect() as conn:
+        assert load_case_row(conn, reference)["state"] == "attendance_monitoring"
+
+
+def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinator: Session,
+                               social: Session, reference: str) -> None:
+    """Step 3: the coordinator refers the case to the group; its chair plans a meeting for
+    today and records a decision with a task for the social service, who sees it."""
+    page = coordinator.go(f"/cases/{reference}")
+    checked(page, f"Lieta {reference}")
+    expect(page.locator("dl.summary dt:text-is('Stāvoklis') + dd")).to_contain_text(
+        "Apmeklējuma uzraudzība")
+    expect(page.locator("dl.summary dt:text-is('Atbildīgā iestāde') + dd")).to_have_text(
+        SCHOOL_NAME)
+    reason = app.rt.municipality.cooperation_group.escalation_reasons[manual_reasons(app.rt)[0]]
+    page.get_by_label("Nodošanas iemesls").select_option(label=reason.title.lv)
+    page.get_by_role("button", name="Nodot sadarbības grupai").click()
+    expect(page.get_by_role("status")).to_have_text("Saglabāts.")
+    expect(page.locator("ol.timeline")).to_contain_text(
+        f"Nodota sadarbības grupai: {reason.title.lv}")
+
+    chair = Session(browser, base)
+    page = chair.page
+    chair.log_in("vaditajs")
+    group_name = app.rt.municipality.cooperation_group.name.lv
+    checked(page, group_name)
+    skip_link_first(page)
+    queued = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
+    expect(queued).to_contain_text(reason.title.lv)
+    expect(queued).to_contain_text("vēl nav ieplānota")
+    screenshot(page, "08-group-queue")
+
+    page.get_by_role("link", name="Plānot sēdi").click()
+    checked(page, "Plānot sadarbības grupas sēdi")
+    page.get_by_label("Sēdes datums").fill("2026-11-30")
+    page.get_by_label("Vieta").fill("Lielā iela 11, Jelgava, 2. stāva zāle")
+    page.get_by_role("button", name="Plānot sēdi").click()
+    checked(page, "Sēde Nr. 1, 2026. gada 30. novembris")
+
+    item = page.locator(f"section#case-{reference}")
+    item.get_by_label("Ko sadarbības grupa nolēma").fill(
+        "Sociālajam dienestam turpināt darbu ar ģimeni; skolai ziņot par apmeklējumu.")
+    action = item.get_by_role("group", name="Uzdevums 1")
+    action.get_by_label("Iestāde").select_option(label=SOCIAL)
+    action.get_by_label("Termiņš (darba dienās)").fill("5")
+    action.get_by_label("Kas jādara").fill("Apmeklēt ģimeni un vienoties par atbalsta plānu.")
+    item.get_by_role("button", name="Reģistrēt lēmumu").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Lēmums par lietu {reference} reģistrēts. Izveidotie uzdevumi: 1.")
+    task = page.locator(f"section#case-{reference} table").get_by_role("row").filter(
+        has_text="Apmeklēt ģimeni")
+    expect(task).to_contain_text(SOCIAL)
+    expect(task).to_contain_text(DECISION_DUE)
+    expect(task).to_contain_text("izpildē")
+    screenshot(page, "09-meeting")
+    chair.assert_no_errors()
+    chair.context.close()
+
+    page = social.go("/inbox")
+    checked(page, "Iestādes uzdevumi")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Sadarbības grupas lēmums")
+    expect(row).to_contain_text(DECISION_DUE)
+
+
+def _dashboard_follows_the_clock(app: App, s: Session, reference: str, open_before: int) -> None:
+    """Step 4: days later (a new login: the session idled out) unacknowledged receipts and
+    missed deadlines show; weeks later this case's deadline too."""
+    clock = app.rt.clock
+    assert isinstance(clock, FixedClock)
+    page = s.go("/dashboard")
+    assert (card(page, "unacknowledged"), card(page, "overdue")) == (0, 0)
+
+    clock.advance(days=3)                  # Thursday: receipts were due on Wednesday
+    tick(app.db, app.rt)
+    s.go("/dashboard")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fdashboard$"))
+    s.log_in("koordinatore")
+    checked(page, "Pārskats")
+    assert card(page, "open") == open_before + 1
+    assert card(page, "unacknowledged") == open_before + 1   # nobody confirmed any receipt
+    overdue = card(page, "overdue")
+    assert overdue > 0
+    screenshot(page, "02-dashboard")
+    page.locator("#card-overdue a").click()
+    checked(page, "Lietas")
+    expect(page.get_by_role("heading", name=f"Atrastas lietas: {overdue}")).to_be_visible()
+    expect(page.get_by_role("link", name=reference)).to_have_count(0)
+
+    clock.advance(days=70)                 # past attendance monitoring's 40 working days
+    s.go("/cases?overdue=1")
+    s.log_in("koordinatore")
+    checked(page, "Lietas")
+    expect(page.get_by_role("link", name=reference)).to_have_count(1)
+
+
+def _admin_page(browser: Browser, base: str) -> None:
+    """The administrators' overview, when it is there (it is being finished)."""
+    admin = Session(browser, base)
+    admin.log_in("admin")
+    response = admin.page.goto(base + "/admin")
+    if response is None or response.status != 200:
+        return
+    expect(admin.page.locator("h1")).to_have_count(1)
+    expect(admin.page.locator("html")).to_have_attribute("lang", "lv")
+    screenshot(admin.page, "10-admin")
+    skip_link_first(admin.page)
+    admin.assert_no_errors()
