@@ -162,7 +162,7 @@ def init(
 
 # Register the sub-commands (their modules import ``app`` from here).
 from gaita import (  # noqa: E402,F401
-    cli_calendar, cli_cases, cli_group, cli_mail, cli_pause, cli_serve, cli_workflows,
+    cli_calendar, cli_cases, cli_group, cli_mail, cli_pause, cli_serve, cli_users, cli_workflows,
 )
 
 
