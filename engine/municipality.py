@@ -293,6 +293,10 @@ class _Loader:
                 self.add("institutions.yaml", loc, f"role {role!r} is already held by {holder[role]!r}; "
                          f"only per-case roles ({shared}) may be held by more than one institution")
             holder.setdefault(role, code)
+        if isinstance(insts, list):   # a workflow may route any declared role: each needs a holder
+            for role in sorted(self.roles - set(holder)):
+                self.add("institutions.yaml", (), f"no institution holds the role {role!r}; "
+                                                  "every institution role needs a holder")
 
     def check_references(self) -> None:
         codes = {code for _, code in _find(self.raw.get("institutions.yaml"), ("*", "code"))}

@@ -353,10 +353,12 @@ def _institution_save(request: Request, app: App, viewer: Viewer, form: FormData
         return _institution_form(request, app, viewer, inst, values, status=status,
                                  errors=errors, error_title=title)
 
+    if not values["digest"]:   # not this page's form: never a blind overwrite of the file
+        return again(422, [{"target": "", "text": t("admin.inst.incomplete")}])
     try:
         changes = config_edit.edit_institution(
             app.settings, app.db, app.rt, viewer.account.username, code, edit,
-            expected_digest=values["digest"] or None)
+            expected_digest=values["digest"])
     except InvalidDeclaration as exc:
         return again(422, _config_errors(exc, link=True), t("admin.inst.invalid"))
     except ConfigChanged:

@@ -295,6 +295,7 @@ def test_editing_an_institution_writes_the_yaml_keeping_comments_and_reloads(
 
 BAD_INSTITUTIONS = [
     ({"email": "not-an-address"}, "email: 'not-an-address' is not an e-mail address"),
+    ({"roles": []}, "no institution holds the role 'education_board'"),
     ({"roles": ["education_board", "no_such_role"]}, "unknown institution role 'no_such_role'"),
     ({"roles": ["education_board", "social_service"]},
      "role 'social_service' is already held by 'jip'"),
@@ -305,9 +306,12 @@ def test_an_invalid_institution_edit_shows_the_loaders_message_and_writes_nothin
         web: App, login: Login) -> None:
     admin, csrf = login("admin")
     before, rt_before = everything(web), web.rt.municipality
+    digest = re.search(r'name="digest" value="([^"]+)"',
+                       admin.get("/admin/institutions/jip").text)
+    assert digest
     for change, message in BAD_INSTITUTIONS:
         page = admin.post("/admin/institutions/jip", data={
-            "csrf": csrf, "email": "jip@jelgava.example.lv", "locale": "",
+            "csrf": csrf, "digest": digest.group(1), "email": "jip@jelgava.example.lv", "locale": "",
             "head_email": "jip.vaditajs@jelgava.example.lv", "roles": ["education_board"],
             **change})
         assert page.status_code == 422
@@ -315,6 +319,10 @@ def test_an_invalid_institution_edit_shows_the_loaders_message_and_writes_nothin
         assert message in shown
         assert re.search(rf"{re.escape(str(institutions_file(web)))}:\d+: ", shown)   # file:line
         assert everything(web) == before and web.rt.municipality is rt_before
+    # a form that is not the page's (no digest of the file it edits) overwrites nothing
+    blind = admin.post("/admin/institutions/jip", data={"csrf": csrf})
+    assert blind.status_code == 422 and "Veidlapa nav pilnīga" in errors_of(blind.text)
+    assert everything(web) == before
 
 
 def test_reload_with_a_broken_config_shows_the_error_and_keeps_the_runtime(
