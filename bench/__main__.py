@@ -14,9 +14,12 @@ Rows (each ratio is A/B, both measured in this run):
 * scheduler sweep: one ``engine.escalation.tick`` over 1,000 due tasks with
   10k, 100k and 1M open tasks on PostgreSQL (10k and 100k on SQLite), largest
   against smallest; and the tick's claim through ``ix_task_next_check``
-  against the same claim as a full scan (``bench.sweep``).
+  against the same claim as a full scan (``bench.sweep``);
+* web pages: p95 latency of the dashboard and the filtered case list with
+  10,000 open cases on SQLite, against the 200 ms target and against
+  ``/healthz`` on the same server (``bench.web``).
 Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table;
-``--only mail`` (or transitions, memory, sweep) runs one part.
+``--only mail`` (or transitions, memory, sweep, web) runs one part.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from bench import mail, memory, sweep, transitions
+from bench import mail, memory, sweep, transitions, web
 
 TARGET = 1.5   # fire() at most 1.5x raw Core writes; the tick at 1M tasks at most 1.5x at 10k
 Row = tuple[str, str, str, str, str]   # figure, A, B, A/B, note
@@ -78,8 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sweep-closed", type=float, default=1.0,
                    help="closed tasks per open task in the sweep's databases")
     p.add_argument("--sweep-rounds", type=int, default=3, help="timed ticks per sweep database")
+    p.add_argument("--web-cases", type=int, default=10_000, help="open cases for the web bench")
+    p.add_argument("--web-requests", type=int, default=100, help="timed requests per page")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
-    p.add_argument("--only", choices=("all", "transitions", "mail", "memory", "sweep"),
+    p.add_argument("--only", choices=("all", "transitions", "mail", "memory", "sweep", "web"),
                    default="all", help="run one part only")
     args = p.parse_args(argv)
     if min(args.sweep_sizes + args.sweep_sqlite_sizes) <= args.sweep_due:
@@ -100,7 +105,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         out[name] = run()
         out["phase_seconds"][name] = round(time.perf_counter() - t0, 1)
-    wanted = {"transitions", "mail", "memory", "sweep"} if args.only == "all" else {args.only}
+    wanted = ({"transitions", "mail", "memory", "sweep", "web"} if args.only == "all"
+              else {args.only})
     out["machine"]["postgresql"] = None
     if "transitions" in wanted:
         phase("sqlite", "SQLite (WAL file in a temp dir)",
@@ -135,6 +141,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                   lambda: sweep.run_postgres(log, sizes=args.sweep_sizes, **skw))
             out["machine"]["postgresql"] = (out["machine"]["postgresql"]
                                             or out["sweep_postgresql"].get("version"))
+    if "web" in wanted:
+        phase("web", f"Web pages: {args.web_cases:,} open cases, SQLite WAL, uvicorn on loopback",
+              lambda: web.run(log, cases=args.web_cases, requests=args.web_requests))
     return out
 
 
@@ -176,6 +185,8 @@ def table(r: dict[str, Any]) -> str:
     for key, name in (("sweep_postgresql", "PostgreSQL"), ("sweep_sqlite", "SQLite WAL")):
         if key in r:
             rows += sweep_rows(name, r[key])
+    if "web" in r:
+        rows += web_rows(r["web"])
     head = ("figure", "A", "B", "A/B", "note")
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
     def line(row: tuple[str, ...]) -> str:
@@ -247,6 +258,15 @@ def sweep_rows(name: str, s: dict[str, Any]) -> list[Row]:
          f"{big['claim_ms'] / big['full_scan_ms']:.2f}x",
          f"full scan {_times(s['scan_ratio'])} slower ({_scan_node(big['full_scan_plan'])})"),
     ]
+
+
+def web_rows(w: dict[str, Any]) -> list[Row]:
+    base, *pages = w["pages"]
+    return [(f"Web, {w['cases']:,} open: {p['name']}, p95 ms", _n(p["p95_ms"], 1),
+             _n(base["p95_ms"], 1), f"{p['vs_baseline']:.1f}x",
+             f"{'within' if p['p95_ms'] <= w['target_ms'] else 'OVER'} {w['target_ms']:.0f} ms "
+             f"target; p50 {p['p50_ms']:.0f}, max {p['max_ms']:.0f} ms; B = /healthz; "
+             f"{w['requests']} requests") for p in pages]
 
 
 def _times(ratio: float) -> str:

@@ -82,6 +82,9 @@ class FieldSpec(_Strict):
     title: Text
     optional: bool = False
     choices: list[Ident] | None = None
+    choice_titles: dict[Ident, Text] | None = Field(
+        default=None, description="type choice: each choice's title (the value stored is "
+        "the code); required, one per choice")
     min: Int | None = None
     group: Ident = Field(default="case_data",
                          description="the field group (roles.yaml) that sees this field")
@@ -90,7 +93,15 @@ class FieldSpec(_Strict):
     def _choices_match_type(self) -> FieldSpec:
         if (self.type == "choice") != bool(self.choices):
             raise ValueError("'choices' is required for type choice, and only for it")
+        if self.choice_titles is not None and self.type != "choice":
+            raise ValueError("'choice_titles' go only with type choice")
         return self
+
+    def choice_title(self, code: str, locale: str) -> str:
+        """A choice's title in ``locale``; an unknown code (e.g. recorded under an older
+        declaration) as it is."""
+        text = (self.choice_titles or {}).get(code)
+        return code if text is None else text.get(locale)
 
 
 class Notification(_Strict):
@@ -301,14 +312,16 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 check_param((*loc, "escalation", i, "after"), step.after)
 
     declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
-    if known.field_groups is not None:
-        for loc, specs in [(("open", "fields"), wf.open.fields), *(
-                (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions))]:
-            for fname, spec in specs.items():
-                if spec.group not in known.field_groups:
-                    c.add((*loc, fname, "group"),
-                          f"field {fname!r}: unknown field group {spec.group!r}; field groups: "
-                          f"{', '.join(known.field_groups)}")
+    for loc, specs in [(("open", "fields"), wf.open.fields), *(
+            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions))]:
+        for fname, spec in specs.items():
+            if known.field_groups is not None and spec.group not in known.field_groups:
+                c.add((*loc, fname, "group"),
+                      f"field {fname!r}: unknown field group {spec.group!r}; field groups: "
+                      f"{', '.join(known.field_groups)}")
+            if spec.choices:
+                _check_choice_titles(c, (*loc, fname), fname, spec.choices,
+                                     spec.choice_titles or {})
     seen: dict[tuple[str, str], int] = {}
     for i, t in enumerate(wf.transitions):
         loc = ("transitions", i)
@@ -361,6 +374,20 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     for name, s in states.items():
         if not s.terminal and name in reachable and name not in can_finish:
             c.add(("states", name), f"state {name!r} has no path to a terminal state")
+
+
+def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], name: str,
+                         choices: list[str], titles: Mapping[str, Text]) -> None:
+    """Every choice of a field has a title, and every title names a choice."""
+    missing = [ch for ch in choices if ch not in titles]
+    if missing:
+        c.add((*loc, "choice_titles"), f"field {name!r}: no title in 'choice_titles' for "
+                                       f"the choice(s) {', '.join(missing)}")
+    for code in titles:
+        if code not in choices:
+            c.add((*loc, "choice_titles", code),
+                  f"field {name!r}: 'choice_titles' names {code!r}, which is not among its "
+                  f"choices ({', '.join(choices)})")
 
 
 def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:

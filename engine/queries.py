@@ -3,19 +3,25 @@ email action link's page shows of its task."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.audit import EVENT, chain_problems, log_access
+from engine.audit import ACCESS, EVENT, chain_problems, log_access
 from engine.cases import CASE, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row
-from engine.errors import UnknownState, UserNotFound
+from engine.errors import AccessDenied, UserNotFound
+from engine.notes import NOTE
 from engine.pause import pause_view
+from engine.policy import (
+    CASE_DATA, IDENTITY, Action, Subject, case_scope, decide, field_groups_of, visible_groups,
+)
+from engine.reports import case_page
 from engine.runtime import Actor, Runtime
-from engine.tables import ActionToken, User
+from engine.tables import ActionToken, Child, User
 from engine.tasks import TaskNotFound
 
-USER, ACTION_TOKEN = User.__table__, ActionToken.__table__
+USER, ACTION_TOKEN, CHILD = User.__table__, ActionToken.__table__, Child.__table__
 
 
 def actor_for(db: sa.Engine, username: str) -> Actor:
@@ -28,50 +34,95 @@ def actor_for(db: sa.Engine, username: str) -> Actor:
 
 
 def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
-              channel: str = "cli") -> dict[str, Any]:
-    """Everything ``case show`` prints.  Child identity is not part of it."""
+              channel: str = "cli", subject: Subject | None = None) -> dict[str, Any]:
+    """Everything ``case show`` prints, written to the access log.
+
+    Without ``subject`` (the CLI, run by an operator) the view holds no child
+    identity and every field.  With ``subject`` (the web app, the API) the access
+    policy decides: a case the subject may not read raises ``AccessDenied`` (the
+    attempt is logged as ``denied``); otherwise the view holds only the field
+    groups the subject sees (``identity`` adds the child's name and personal
+    code; ``access_log`` adds who read and wrote the case).
+    """
     now = rt.clock.now()
     with db.begin() as conn:
         case = load_case_row(conn, reference)
-        log_access(conn, case["id"], actor.username, "read", channel, now)
-        wf = rt.registry.get(case["case_type"], case["definition_version"])
-        task = conn.execute(sa.select(TASK).where(
-            TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
-            TASK.c.kind == STATE_TASK)).mappings().first()
-        events = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case["id"])
-                              .order_by(EVENT.c.seq)).mappings().all()
-        mail = conn.execute(sa.select(
-            OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.template, OUTBOX.c.recipient_role,
-            OUTBOX.c.recipient_institution, OUTBOX.c.status, OUTBOX.c.attempts,
-            OUTBOX.c.last_error, TASK.c.acknowledged_at,
-        ).select_from(OUTBOX.outerjoin(TASK, TASK.c.id == OUTBOX.c.task_id))
-            .where(OUTBOX.c.case_id == case["id"]).order_by(OUTBOX.c.id)).mappings().all()
+        scope = case_scope(conn, case)
+        if subject is not None:
+            decision = decide(rt.registry, subject, Action.READ_CASES, scope)
+            if not decision:
+                log_access(conn, case["id"], actor.username, "denied", channel, now)
+                denied: str | None = decision.reason
+            else:
+                denied = None
+        if subject is None or denied is None:
+            log_access(conn, case["id"], actor.username, "read", channel, now)
+            wf = rt.registry.get(case["case_type"], case["definition_version"])
+            task = conn.execute(sa.select(TASK).where(
+                TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+                TASK.c.kind == STATE_TASK)).mappings().first()
+            events = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case["id"])
+                                  .order_by(EVENT.c.seq)).mappings().all()
+            mail = conn.execute(sa.select(
+                OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.template, OUTBOX.c.recipient_role,
+                OUTBOX.c.recipient_institution, OUTBOX.c.status, OUTBOX.c.attempts,
+                OUTBOX.c.last_error, TASK.c.acknowledged_at,
+            ).select_from(OUTBOX.outerjoin(TASK, TASK.c.id == OUTBOX.c.task_id))
+                .where(OUTBOX.c.case_id == case["id"]).order_by(OUTBOX.c.id)).mappings().all()
+            # the CLI's operator: every field group but the child's identity
+            groups = (visible_groups(rt.registry.roles, subject) if subject
+                      else frozenset(rt.registry.roles.field_groups) - {IDENTITY})
+            child = access = None
+            if subject is not None and IDENTITY in groups:
+                child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
+                    CHILD.c.id == case["child_id"])).mappings().one())
+            if subject is not None and decide(rt.registry, subject, Action.READ_ACCESS_LOG, scope):
+                access = [dict(r) for r in conn.execute(sa.select(
+                    ACCESS.c.at, ACCESS.c.actor, ACCESS.c.action, ACCESS.c.channel).where(
+                    ACCESS.c.case_id == case["id"]).order_by(ACCESS.c.id)).mappings()]
+    if subject is not None and denied is not None:
+        raise AccessDenied(reference, denied)
 
     chain = chain_problems(events, case["event_seq"], case["last_event_hash"])
     state = wf.state(case["state"])
     assignee = task["assignee_institution"] if task else None
     due = task["due_at"] if task else None
     as_of = case["paused_at"] or now
+    shown = field_groups_of(wf)
+
+    def visible(fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if shown.get(k, CASE_DATA) in groups}
+
     return {
         "reference": case["reference"], "case_type": case["case_type"],
         "definition_version": case["definition_version"], "title": wf.title.lv,
         "state": case["state"], "state_title": state.title.lv, "status": case["status"],
         "outcome": case["outcome"], "version": case["version"], "risk_level": case["risk_level"],
         "owner": assignee, "school": case["school_institution"],
+        "opened_at": case["opened_at"],
         # a paused clock stands still: days left and overdue as when it was paused
         "due_at": due, "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
         "overdue": bool(due and as_of > due),
         "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
         "allowed_triggers": allowed_triggers(rt, wf, case["state"], actor, assignee),
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
-        "data": case["data"], "chain_ok": not chain,
+        "data": visible(case["data"]), "chain_ok": not chain,
+        "escalated": scope.escalated, "involved": sorted(scope.involved),
+        **({"child": child} if child is not None else {}),
+        **({"access_log": access} if access is not None else {}),
         "timeline": [{
             "seq": e["seq"], "at": e["at"], "actor": e["actor"], "kind": e["kind"],
             "trigger": e["trigger"], "from": e["from_state"], "to": e["to_state"],
-            "fields": e["payload"],
+            "fields": _event_fields(e, visible, groups),
             "notifications": [_delivery(m) for m in mail if m["event_id"] == e["id"]],
-        } for e in events],
+        } for e in events if e["kind"] != NOTE or e["payload"].get("group") in groups],
     }
+
+
+def _event_fields(event: Mapping[str, Any], visible: Any, groups: frozenset[str]) -> dict[str, Any]:
+    if event["kind"] == NOTE:   # a note's text is in its own group (shown only if seen)
+        return dict(event["payload"])
+    return visible(event["payload"])
 
 
 #: The open task's answers shown with a case (``engine.tasks``).
@@ -92,29 +143,16 @@ def _delivery(mail: Any) -> dict[str, Any]:
 def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
                state: str | None = None, overdue: bool = False,
                include_closed: bool = False, limit: int = 500) -> list[dict[str, Any]]:
-    now = rt.clock.now()
-    if case_type is not None and state is not None:
-        rt.registry.latest(case_type).state(state)  # an unknown state is an error naming it
-    elif state is not None and not any(state in wf.states for wf in rt.registry.versions.values()):
-        raise UnknownState("any case type", state, [])
-    query = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
-                       CASE.c.owner_institution, CASE.c.version, TASK.c.due_at)
-             .select_from(CASE.outerjoin(TASK, sa.and_(TASK.c.case_id == CASE.c.id,
-                                                       TASK.c.closed_at.is_(None),
-                                                       TASK.c.kind == STATE_TASK)))
-             .order_by(CASE.c.id).limit(limit))
-    if case_type:
-        query = query.where(CASE.c.case_type == case_type)
-    if state:
-        query = query.where(CASE.c.state == state)
-    if not include_closed:
-        query = query.where(CASE.c.status != "closed")
-    if overdue:   # a paused clock stands still: not overdue while paused
-        query = query.where(TASK.c.due_at < now, CASE.c.paused_at.is_(None))
-    with db.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [{**r, "working_days_left": rt.calendar.working_days_left(now, r["due_at"])
-             if r["due_at"] else None} for r in rows]
+    """``case list``: the first ``limit`` matching cases, oldest first (``engine.reports.
+    case_page`` with the columns below)."""
+    rows, _ = case_page(db, rt, case_type=case_type, state=state, overdue=overdue,
+                        include_closed=include_closed, sort="opened", limit=limit)
+    return [{k: r[k] for k in LIST_COLUMNS} for r in rows]
+
+
+#: The columns of ``list_cases``'s rows.
+LIST_COLUMNS = ("reference", "case_type", "state", "status", "owner_institution", "version",
+                "due_at", "working_days_left")
 
 
 # --- Email action links (served by gaita.web) ------------------------------------------
@@ -195,3 +233,15 @@ def _institution_name(rt: Runtime, code: str | None) -> dict[str, str]:
     except KeyError:   # ConfigLookupError: in the database but no longer configured
         return {"lv": code, "en": code}
     return {"lv": name.lv, "en": name.en}
+
+
+def display_names(db: sa.Engine, usernames: list[str] | set[str]) -> dict[str, str]:
+    """The display name of each of these users that exists, in one query (a page
+    showing who did what loads its names once)."""
+    wanted = sorted(set(usernames))
+    if not wanted:
+        return {}
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(USER.c.username, USER.c.display_name)
+                            .where(USER.c.username.in_(wanted))).all()
+    return {r.username: r.display_name for r in rows if r.display_name}

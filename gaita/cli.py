@@ -164,6 +164,7 @@ def init(
 from gaita import (  # noqa: E402,F401
     cli_calendar, cli_cases, cli_group, cli_mail, cli_pause, cli_serve, cli_users, cli_workflows,
 )
+from gaita import cli_demo  # noqa: E402,F401
 
 
 def main() -> None:

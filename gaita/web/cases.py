@@ -23,7 +23,7 @@ The child's name and personal code are shown only when the policy grants the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -44,7 +44,7 @@ from engine.notes import MAX_NOTE, NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, case_scope, openable_types, visible_groups
-from engine.queries import case_view
+from engine.queries import case_view, display_names
 from engine.runtime import SYSTEM
 from engine.tasks import decide_extension
 from gaita.bootstrap import App
@@ -132,6 +132,24 @@ def _institution(app: App, code: str | None, lang: str) -> str:
     except KeyError:   # in the database but no longer configured
         return code
     return name.en if lang == "en" else name.lv
+
+
+def actor_names(app: App, actors: Iterable[str], lang: str) -> dict[str, str]:
+    """Who did something, as a page names them: a user by their display name (all of
+    them loaded in one query), an email link (``link:<institution>``) by its
+    institution, Gaita itself by a catalogue text."""
+    t, actors = translator(lang), set(actors)
+    names = display_names(app.db, {a for a in actors
+                                   if a != SYSTEM.username and not a.startswith("link:")})
+    out = {}
+    for actor in actors:
+        if actor == SYSTEM.username:
+            out[actor] = t("cases.actor.system")
+        elif actor.startswith("link:"):
+            out[actor] = t("cases.actor.link", institution=_institution(app, actor[5:], lang))
+        else:
+            out[actor] = names.get(actor, actor)   # a user since removed: the user name
+    return out
 
 
 def _field_errors(specs: Mapping[str, FieldSpec], values: Mapping[str, str], prefix: str,
@@ -350,7 +368,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
                    if may(Action.ADD_NOTE) else [])
     pausing = may(Action.PAUSE)
     task = view["task"]
-    timeline = [_event(app, wf, e, lang, group_title) for e in view["timeline"]]
+    who = actor_names(app, (e["actor"] for e in view["timeline"]), lang)
+    timeline = [_event(app, wf, e, lang, group_title, who) for e in view["timeline"]]
     notes = [e for e in timeline if e["kind"] == NOTE]
     diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
         title=t("cases.diagram.title", type=wf.title.get(lang)),
@@ -428,8 +447,9 @@ def _summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict
 
 
 def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
-           group_title: Mapping[str, str]) -> dict[str, Any]:
-    """One timeline row in words: when, who, what happened, its fields and emails."""
+           group_title: Mapping[str, str], who: Mapping[str, str]) -> dict[str, Any]:
+    """One timeline row in words: when, who (``who``: ``actor_names``), what happened,
+    its fields and emails."""
     rt, t = app.rt, translator(lang)
     kind, fields = e["kind"], dict(e["fields"])
 
@@ -489,16 +509,9 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
     for name, spec in specs.items():
         if name in fields:
             shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
-    actor = e["actor"]
-    if actor == SYSTEM.username:
-        who = t("cases.actor.system")
-    elif actor.startswith("link:"):
-        who = t("cases.actor.link", institution=_institution(app, actor[5:], lang))
-    else:
-        who = actor
     return {
-        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who, "kind": kind, "what": what,
-        "fields": shown, "note": fields.get("text") if kind == NOTE else None,
+        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who[e["actor"]], "kind": kind,
+        "what": what, "fields": shown, "note": fields.get("text") if kind == NOTE else None,
         "group": group_title.get(fields.get("group", ""), "") if kind == NOTE else None,
         "mails": [{
             "template": (t(f"cases.mail.{m['template']}") if m["template"] in TEMPLATES
@@ -521,6 +534,8 @@ def _value(spec: FieldSpec, value: Any, lang: str) -> str:
             return format_day(date.fromisoformat(value), lang)
         except ValueError:
             return value
+    if spec.type == "choice":
+        return spec.choice_title(str(value), lang)
     return str(value)
 
 

@@ -39,11 +39,10 @@ from engine.group import (
     list_meetings, meeting_view, plan_meeting,
 )
 from engine.policy import Action
-from engine.runtime import SYSTEM
-from engine.tables import User
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.cases import actor_names
 from gaita.web.i18n import format_day, translator, working_days
 from gaita.web.inbox import due_info
 from gaita.web.links import first_values
@@ -54,7 +53,6 @@ from notifications.minutes import write_minutes
 
 router = APIRouter()
 
-USER = User.__table__
 #: Agreed actions one decision form offers.
 ACTION_ROWS = 3
 #: Most working days an agreed action may be given.
@@ -114,11 +112,11 @@ def _collation_key(text: str) -> tuple[str, str]:
 def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    t, lang, cal = translator(viewer.lang), viewer.lang, app.rt.calendar
+    lang, cal = viewer.lang, app.rt.calendar
     items = escalation_queue(app.db, app.rt)
     meetings = list_meetings(app.db)
     by_id = {m["id"]: m for m in meetings}
-    who = _queued_by(app, items, t("group.by_system"))
+    who = _queued_by(app, items, lang)
     today = cal.local_date(app.rt.clock.now())
     rows = [{
         "item": i, "type_title": _type_title(app, i.case_type, lang),
@@ -135,16 +133,15 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
                  may_plan=viewer.may(app, Action.PLAN_MEETING))
 
 
-def _queued_by(app: App, items: Sequence[QueueItem], system: str) -> dict[int, str]:
-    """Who queued each escalation: the user's name, or ``system`` for Gaita itself."""
+def _queued_by(app: App, items: Sequence[QueueItem], lang: str) -> dict[int, str]:
+    """Who queued each escalation, named as ``actor_names`` names them."""
     if not items:
         return {}
     with app.db.connect() as conn:
-        rows = conn.execute(sa.select(ESCALATION.c.id, ESCALATION.c.queued_by, USER.c.display_name)
-                            .outerjoin(USER, USER.c.username == ESCALATION.c.queued_by)
-                            .where(ESCALATION.c.id.in_([i.escalation_id for i in items]))).all()
-    return {r.id: system if r.queued_by == SYSTEM.username else (r.display_name or r.queued_by)
-            for r in rows}
+        rows = conn.execute(sa.select(ESCALATION.c.id, ESCALATION.c.queued_by).where(
+            ESCALATION.c.id.in_([i.escalation_id for i in items]))).all()
+    names = actor_names(app, (r.queued_by for r in rows), lang)
+    return {r.id: names[r.queued_by] for r in rows}
 
 
 # --- planning a meeting -----------------------------------------------------------------
@@ -295,11 +292,14 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
     view = meeting_view(app.db, rt, meeting_id, locale=lang, reader=viewer.actor, channel="web")
     now = rt.clock.now()
     today = rt.calendar.local_date(now)
+    who = actor_names(app, (i["decision"]["decided_by"] for i in view["items"] if i["decision"]),
+                      lang)
     for item in view["items"]:
         item["form_id"] = _form_id(item["reference"])
         if item["decision"] is None:
             continue
         item["decision"]["decided_text"] = format_local(rt, item["decision"]["decided_at"])
+        item["decision"]["decided_by_name"] = who[item["decision"]["decided_by"]]
         for action in item["decision"]["actions"]:
             action["due_day"] = rt.calendar.local_date(action["due_at"])
             action["due"] = None if action["done"] else due_info(rt, lang, action["due_at"], now)

@@ -31,6 +31,7 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
 MENU: tuple[tuple[str, str, Action], ...] = (
     ("/dashboard", "nav.dashboard", Action.READ_CASES),
     ("/cases", "nav.cases", Action.READ_CASES),
+    ("/cases/new", "nav.new_case", Action.OPEN_CASE),
     ("/inbox", "nav.inbox", Action.ANSWER_TASK),
     ("/group", "nav.group", Action.READ_GROUP),
     ("/admin", "nav.admin", Action.ADMINISTER),
@@ -58,7 +59,8 @@ def page(request: Request, app: App, viewer: Viewer, template: str, *, title: st
     """A logged-in user's page: menu, CSRF token (``csrf``) and language switch."""
     menu = [(path, key) for path, key, action in MENU if viewer.may(app, action)]
     path = request.url.path
-    here = next((p for p, _ in menu if path == p or path.startswith(p + "/")), "")
+    here = max((p for p, _ in menu if path == p or path.startswith(p + "/")), key=len,
+               default="")   # the most specific entry: /cases/new, not /cases
     return render(template, lang=viewer.lang, rt=app.rt, status=status,
                   switch_lang=request.method == "GET", page_title=title, viewer=viewer,
                   menu=menu, here=here, csrf=viewer.csrf, wide=wide,

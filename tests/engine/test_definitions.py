@@ -370,6 +370,68 @@ def test_parameters_are_not_checked_when_none_are_known(tmp_path: Path, known: K
     assert load_workflow(path, unchecked).state("board_assessment").deadline.param == "absences.board_review_days"
 
 
+# -- choice fields -----------------------------------------------------------------------
+
+
+def test_a_choice_without_a_title_is_rejected_at_the_choice_titles(
+        tmp_path: Path, known: KnownNames) -> None:
+    path, text = write_corrupted(tmp_path, (
+        "        secondary: {lv: Vidējā izglītība, en: Secondary education}\n", ""))
+    exc = rejection(path, known)
+    lines = text.splitlines()
+    titles = lines.index("      choices: [preschool, basic, secondary]") + 2
+    assert lines[titles - 1] == "      choice_titles:"
+    assert_only_problem(exc, path, titles, "field 'age_group'",
+                        "no title in 'choice_titles' for the choice(s) secondary")
+
+
+def test_a_choice_field_without_choice_titles_is_rejected_at_the_field(
+        tmp_path: Path, known: KnownNames) -> None:
+    path, text = write_corrupted(tmp_path, (
+        "        choice_titles:\n"
+        "          family_not_cooperating: {lv: Ģimene nesadarbojas, en: The family does not cooperate}\n"
+        "          whereabouts_unclear: {lv: \"Nav zināms, kur bērns atrodas\", en: The child's whereabouts are unknown}\n"
+        "          other: {lv: Cits iemesls, en: Other reason}\n", ""))
+    exc = rejection(path, known)
+    lines = text.splitlines()
+    field = lines.index("        choices: [family_not_cooperating, whereabouts_unclear, other]") - 1
+    assert lines[field - 1] == "      reason:"
+    assert_only_problem(exc, path, field, "field 'reason'",
+                        "family_not_cooperating, whereabouts_unclear, other")
+
+
+def test_a_title_for_an_unknown_choice_is_rejected_at_that_title(
+        tmp_path: Path, known: KnownNames) -> None:
+    path, text = write_corrupted(tmp_path, (
+        "        basic: {lv: Pamatizglītība, en: Basic education}\n",
+        "        basic: {lv: Pamatizglītība, en: Basic education}\n"
+        "        higher: {lv: Augstākā izglītība, en: Higher education}\n"))
+    exc = rejection(path, known)
+    assert_only_problem(exc, path, line_containing(text, "higher: {lv:"), "field 'age_group'",
+                        "'choice_titles' names 'higher', which is not among its choices "
+                        "(preschool, basic, secondary)")
+
+
+def test_choice_titles_on_a_field_that_is_not_a_choice_are_rejected(
+        tmp_path: Path, known: KnownNames) -> None:
+    path, text = write_corrupted(tmp_path, (
+        "      type: int\n      optional: true\n",
+        "      type: int\n      choice_titles: {one: {lv: Viens, en: One}}\n      optional: true\n"))
+    exc = rejection(path, known)
+    assert_reported(exc, path, line_containing(text, "    grade:"), "open.fields.grade",
+                    "'choice_titles' go only with type choice")
+
+
+def test_a_choice_is_shown_by_its_title_and_an_unknown_code_as_it_is(
+        tmp_path: Path, known: KnownNames) -> None:
+    path, _ = write_corrupted(tmp_path)
+    spec = load_workflow(path, known).open.fields["age_group"]
+    assert [spec.choice_title(c, "lv") for c in spec.choices or []] == [
+        "Pirmsskolas izglītība", "Pamatizglītība", "Vidējā izglītība"]
+    assert spec.choice_title("basic", "en") == "Basic education"
+    assert spec.choice_title("gone", "lv") == "gone"
+
+
 # -- terminal states and triggers --------------------------------------------------------
 
 

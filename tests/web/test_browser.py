@@ -37,11 +37,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(app: App) -> Iterator[str]:
-    """The web app under uvicorn on a free localhost port, in a background thread."""
+def serve(app: App, port: int | None = None) -> Iterator[str]:
+    """The web app under uvicorn on localhost ``port`` (default: a free one), in a
+    background thread."""
     import uvicorn
 
-    config = uvicorn.Config(create_app(app), host="127.0.0.1", port=_free_port(),
+    config = uvicorn.Config(create_app(app), host="127.0.0.1",
+                            port=_free_port() if port is None else port,
                             log_level="warning", access_log=False, lifespan="off", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

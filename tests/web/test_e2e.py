@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -109,20 +110,20 @@ def card(page: Page, key: str) -> int:
 
 
 @pytest.fixture
-def app(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+def app(db_url: str) -> Iterator[App]:
     """The app over plain HTTP on a port chosen first (so its cookies are ``gaita_session``,
-    without ``Secure``), with the demo users and cases; ``serve`` uses that port."""
+    without ``Secure``), with the demo users and cases; the test serves it on that port."""
     port = browser_test._free_port()
     gaita = make_test_app(db_url, base_url=f"http://127.0.0.1:{port}")
     load_demo(gaita.db, gaita.rt)
-    monkeypatch.setattr(browser_test, "_free_port", lambda: port)
     yield gaita
     gaita.db.dispose()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_absence_case_from_opening_to_the_cooperation_group(app: App) -> None:
-    with browser_test.serve(app) as base, sync_playwright() as pw:
+    port = urlsplit(app.settings.base_url).port
+    with browser_test.serve(app, port=port) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(browser_test.CHROMIUM), headless=True,
                                      args=browser_test.CHROMIUM_ARGS)
         try:
@@ -152,15 +153,18 @@ def _open_and_refer(s: Session) -> tuple[str, int]:
     menu.get_by_role("link", name="Lietas").click()
     checked(page, "Lietas")
     expect(page.get_by_role("heading", name=f"Atrastas lietas: {open_before}")).to_be_visible()
-    s.go("/cases/new")
+    expect(page.locator("main").get_by_role("link", name="Jauna lieta")).to_have_attribute(
+        "href", "/cases/new")
+    menu.get_by_role("link", name="Jauna lieta").click()
     checked(page, "Atvērt lietu")
+    expect(menu.locator("[aria-current=page]")).to_have_text("Jauna lieta")
     page.get_by_role("link", name="Neattaisnoti mācību stundu kavējumi").click()
     checked(page, "Atvērt lietu: Neattaisnoti mācību stundu kavējumi")
     page.get_by_label("Bērna vārds, uzvārds").fill(CHILD)
     page.get_by_label("Personas kods").fill(CODE)
     page.get_by_label("Izglītības iestāde").select_option(label=SCHOOL_NAME)
     page.get_by_role("group", name="Riska līmenis").get_by_label("Augsts").check()
-    page.get_by_label("Izglītības pakāpe").select_option("basic")
+    page.get_by_label("Izglītības pakāpe").select_option(label="Pamatizglītība")   # value basic
     page.get_by_label("Klase").fill("5")
     screenshot(page, "04-case-open-form")
     page.get_by_role("button", name="Atvērt lietu").click()
@@ -174,6 +178,9 @@ def _open_and_refer(s: Session) -> tuple[str, int]:
     summary = page.locator("dl.summary")
     expect(summary).to_contain_text(CHILD)
     expect(summary).to_contain_text(CODE)
+    opening = page.locator("ol.timeline > li").first
+    expect(opening).to_contain_text("Inese Koordinatore")    # the user's name, not koordinatore
+    expect(opening.locator("dt:text-is('Izglītības pakāpe') + dd")).to_have_text("Pamatizglītība")
     skip_link_first(page)
 
     # (trigger, its title, radio groups to answer, text fields to fill): values the
@@ -304,6 +311,8 @@ def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinato
     expect(task).to_contain_text(SOCIAL)
     expect(task).to_contain_text(DECISION_DUE)
     expect(task).to_contain_text("izpildē")
+    expect(page.locator(f"section#case-{reference}")).to_contain_text(
+        "Reģistrēja Sadarbības grupas vadītājs")
     screenshot(page, "09-meeting")
     chair.assert_no_errors()
     chair.context.close()
