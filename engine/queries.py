@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.audit import ACCESS, EVENT, chain_problems, log_access
-from engine.cases import CASE, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row
+from engine.cases import (
+    CASE, DECISION_TASK, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row,
+)
 from engine.errors import AccessDenied, UserNotFound
 from engine.notes import NOTE
 from engine.pause import pause_view
@@ -197,8 +199,10 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             log_access(conn, case["id"], actor.username, log, "link", now)
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     closed = task["closed_at"] is not None
+    # a cooperation group's decision task is its agreed action; "done" closes only it
+    decision = task["kind"] == DECISION_TASK
     transitions = []
-    if not closed and actor is not None:
+    if not closed and actor is not None and not decision:
         for trigger in allowed_triggers(rt, wf, task["state"], actor,
                                         task["assignee_institution"]):
             t = wf.transition(task["state"], trigger)
@@ -208,7 +212,9 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
-        "state": task["state"], "task_title": _texts(wf.state(task["state"]).title),
+        "state": task["state"], "decision": decision,
+        "task_title": ({"lv": task["title"], "en": task["title"]} if decision
+                       else _texts(wf.state(task["state"]).title)),
         "case_state": case["state"], "case_state_title": _texts(wf.state(case["state"]).title),
         "case_closed": case["status"] == "closed",
         "assignee": task["assignee_institution"],

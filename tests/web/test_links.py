@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.cases import TASK, TaskInfo, fire, load_case_row, queue_mail
+from engine.cases import OUTBOX, TASK, TaskInfo, fire, load_case_row, queue_mail
 from engine.clock import FixedClock
 from engine.queries import actor_for, link_actor, task_for_link
 from engine.tasks import TaskAction, answer
@@ -506,3 +506,24 @@ def test_unexpected_error_is_a_plain_page(gaita: App, client: TestClient, task: 
     assert "secret detail" in caplog.text
     token = url.rsplit("/", 1)[1]
     assert token not in caplog.text   # the log names the route, not the link's token
+
+
+def test_a_decision_task_link_shows_the_agreed_action_and_no_case_steps(
+        gaita: App, client: TestClient, task: OpenTask) -> None:
+    """A cooperation group's decision task is its agreed action: "done" closes it alone."""
+    from engine.group import AgreedAction, decide, escalate, plan_meeting
+
+    escalate(gaita.db, gaita.rt, task.reference, actor_for(gaita.db, "koordinatore"),
+             "several_institutions")
+    chair = actor_for(gaita.db, "vaditajs")
+    meeting = plan_meeting(gaita.db, gaita.rt, chair, gaita.rt.clock.now().date())
+    decide(gaita.db, gaita.rt, meeting.meeting_id, task.reference, chair, summary="Atbalsts",
+           actions=[AgreedAction("jslp", 5, "Sagatavot ģimenes atbalsta plānu")])
+    with gaita.db.connect() as conn:
+        mail = conn.execute(sa.select(OUTBOX.c.id, OUTBOX.c.task_id, OUTBOX.c.created_at).where(
+            OUTBOX.c.recipient_institution == "jslp", OUTBOX.c.task_id.is_not(None))).one()
+    decision = OpenTask(task.reference, mail.task_id, mail.id, mail.created_at)
+    page = client.get(link_url(gaita, decision, TaskAction.DONE))
+    assert page.status_code == 200, page.text
+    assert "Sagatavot ģimenes atbalsta plānu" in page.text
+    assert 'name="trigger"' not in page.text   # no step of the case is offered
