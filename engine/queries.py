@@ -16,7 +16,8 @@ from engine.errors import AccessDenied, UserNotFound
 from engine.notes import NOTE
 from engine.pause import pause_view
 from engine.policy import (
-    CASE_DATA, IDENTITY, Action, Subject, case_scope, decide, field_groups_of, visible_groups,
+    CASE_DATA, IDENTITY, Action, Subject, case_scope, decide, field_groups_of, visible_cases,
+    visible_groups,
 )
 from engine.reports import case_page
 from engine.runtime import Actor, Runtime
@@ -155,6 +156,41 @@ def list_cases(db: sa.Engine, rt: Runtime, *, case_type: str | None = None,
 #: The columns of ``list_cases``'s rows.
 LIST_COLUMNS = ("reference", "case_type", "state", "status", "owner_institution", "version",
                 "due_at", "working_days_left")
+
+
+def open_tasks(db: sa.Engine, rt: Runtime, subject: Subject, *, offset: int = 0,
+               limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The open tasks of the subject's institution on the cases the access policy
+    lets it reach (state tasks and the cooperation group's decision tasks), soonest
+    due first (no deadline last), and how many there are."""
+    if subject.institution is None:
+        return [], 0
+    task = TASK.alias("t")   # the policy's condition correlates its own ``task``
+    where = (task.c.closed_at.is_(None), task.c.assignee_institution == subject.institution,
+             visible_cases(rt.registry.roles, subject))
+    joined = task.join(CASE, CASE.c.id == task.c.case_id)
+    page = (sa.select(task, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
+                      CASE.c.paused_at)
+            .select_from(joined).where(*where)
+            .order_by(task.c.due_at.is_(None), task.c.due_at, task.c.id)
+            .offset(offset).limit(limit))
+    with db.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(joined)
+                             .where(*where)).scalar_one()
+        rows = conn.execute(page).mappings().all()
+    now, cal = rt.clock.now(), rt.calendar
+    out = []
+    for t in rows:
+        wf = rt.registry.get(t["case_type"], t["definition_version"])
+        due, paused_at = t["due_at"], t["paused_at"]
+        # as the case list: a paused clock stands still, days left as when it stopped
+        left = cal.working_days_left(paused_at or now, due) if due else None
+        out.append({**t, "state_title": _texts(wf.state(t["state"]).title),
+                    "title": t["title"] if t["kind"] == DECISION_TASK else None,
+                    "working_days_left": left,
+                    "overdue": bool(due and paused_at is None and now > due),
+                    "paused": paused_at is not None})
+    return out, int(total)
 
 
 # --- Email action links (served by gaita.web) ------------------------------------------

@@ -43,7 +43,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import cases, group, notes, tasks
-from engine.cases import CASE, DECISION_TASK, TASK, FireResult, load_case_row
+from engine.cases import CASE, TASK, FireResult, load_case_row
 from engine.definitions import RiskLevel
 from engine.errors import (
     CaseNotFound, DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
@@ -51,7 +51,7 @@ from engine.errors import (
     TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
 )
 from engine.policy import Action, CaseScope, case_scope, task_scope, visible_cases, visible_groups
-from engine.queries import case_view
+from engine.queries import case_view, open_tasks
 from engine.reports import case_page
 from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
 from gaita.bootstrap import App
@@ -430,40 +430,6 @@ def add_note(request: Request, viewer: User, reference: ReferencePath,
 # --- tasks -----------------------------------------------------------------------------
 
 
-def _open_tasks(app: App, viewer: Viewer, offset: int, limit: int
-                ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the open tasks of the viewer's institution, on the cases it reaches,
-    soonest due first (no deadline last), and how many there are."""
-    if viewer.subject.institution is None:
-        return [], 0
-    task = TASK.alias("t")   # the policy's condition has its own correlated TASK
-    where = (task.c.closed_at.is_(None), task.c.assignee_institution == viewer.subject.institution,
-             visible_cases(app.rt.registry.roles, viewer.subject))
-    joined = task.join(CASE, CASE.c.id == task.c.case_id)
-    page = (sa.select(task, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-                      CASE.c.paused_at)
-            .select_from(joined).where(*where)
-            .order_by(task.c.due_at.is_(None), task.c.due_at, task.c.id)
-            .offset(offset).limit(limit))
-    with app.db.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(joined)
-                             .where(*where)).scalar_one()
-        rows = conn.execute(page).mappings().all()
-    now, cal = app.rt.clock.now(), app.rt.calendar
-    out = []
-    for t in rows:
-        wf = app.rt.registry.get(t["case_type"], t["definition_version"])
-        due, paused_at = t["due_at"], t["paused_at"]
-        # as the case list: a paused clock stands still, days left as when it stopped
-        left = cal.working_days_left(paused_at or now, due) if due else None
-        out.append({**t, "state_title": _texts(wf.state(t["state"]).title),
-                    "title": t["title"] if t["kind"] == DECISION_TASK else None,
-                    "working_days_left": left,
-                    "overdue": bool(due and paused_at is None and now > due),
-                    "paused": paused_at is not None})
-    return out, total
-
-
 @router.get("/tasks", tags=["tasks"], summary="The institution's open tasks",
             responses=_problems(403))
 def list_tasks(request: Request, response: Response, viewer: User,
@@ -475,7 +441,8 @@ def list_tasks(request: Request, response: Response, viewer: User,
     own step and the actions the cooperation group agreed.  Paginated like the cases."""
     app = gaita_of(request)
     viewer.require(app, Action.READ_CASES)
-    rows, total = _open_tasks(app, viewer, (page - 1) * per_page, per_page)
+    rows, total = open_tasks(app.db, app.rt, viewer.subject, offset=(page - 1) * per_page,
+                             limit=per_page)
     response.headers["Link"] = _page_links(request, page, per_page, total)
     return m.TaskPage(items=[m.TaskRow.model_validate(r) for r in rows], page=page,
                       per_page=per_page, total=total)

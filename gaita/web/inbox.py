@@ -29,6 +29,7 @@ from starlette.responses import RedirectResponse, Response
 from engine.audit import log_access
 from engine.cases import CASE, DECISION_TASK, TASK, allowed_triggers
 from engine.policy import Action, task_scope
+from engine.queries import open_tasks
 from engine.runtime import Runtime
 from engine.tasks import (
     AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer,
@@ -181,12 +182,8 @@ def inbox(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
         return page(request, app, viewer, "inbox/list.html", title=t("inbox.title"), tasks=[],
                     institution=None, notice=None)
     viewer.require(app, Action.ANSWER_TASK)
-    with app.db.connect() as conn:
-        rows = conn.execute(_select(sa.and_(TASK.c.assignee_institution == institution,
-                                            TASK.c.closed_at.is_(None)))).mappings().all()
-        rows = [r for r in rows if viewer.may(app, Action.ANSWER_TASK, task_scope(conn, r))]
-    tasks = sorted((_describe(app, viewer, r) for r in rows), key=lambda r: (
-        not r["overdue"], r["due_at"] is None, r["due_at"], r["reference"], r["id"]))
+    rows, _ = open_tasks(app.db, app.rt, viewer.subject)
+    tasks = [_describe(app, viewer, r) for r in rows]
     done = request.query_params.get("done")
     notice = t(f"{done}.thanks") if done in {a.value for a in TaskAction} else None
     name = app.rt.municipality.institution(institution).name
