@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, migrate, load the Jelgava config (+ demo data), start the mail
-#               catcher and the app (web links + delivery worker) on SQLite
+#               catcher and the app (web app, API, scheduler, delivery worker) on SQLite
 #   make test   install test dependencies (PostgreSQL server, chromium) and run the suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -37,7 +37,7 @@ MAILCATCHER = $(BIN)/mail_devel --host 127.0.0.1 --smtp-port 1025 --http-port 80
 run: install
 	$(BIN)/gaita init --demo
 	$(BIN)/gaita case list
-	@echo "Mail catcher: http://127.0.0.1:8025   App: http://127.0.0.1:8000   (README: 5-minute tour)"
+	@echo "Mail catcher: http://127.0.0.1:8025   App: http://127.0.0.1:8000 (log in as koordinatore, password gaita-demo-2026; README: the web app)"
 	@$(MAILCATCHER) >var/mailcatcher.log 2>&1 & CATCHER=$$!; \
 	  trap 'kill $$CATCHER 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/gaita serve
