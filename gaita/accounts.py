@@ -4,6 +4,10 @@ tokens, login rate limits, run-time settings and the admin log.
 Passwords are Argon2 hashes (``pwdlib``).  A session or API token is a random
 secret given to the client once; only its SHA-256 is stored, so a copy of the
 database logs nobody in.  Every time comes from the runtime clock.
+
+The writes an administrator makes (``store_password``, ``insert_api_token``,
+``revoke_api_token``, ``put_setting``) take the caller's connection, so that
+``gaita.users`` writes the admin-log row (``audit``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -78,16 +82,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(db: sa.Engine, username: str, password: str) -> None:
-    """A new password for the user; it ends every session the user has."""
-    hashed = hash_password(password)
-    with db.begin() as conn:
-        done = conn.execute(sa.update(USER).where(USER.c.username == username)
-                            .values(password_hash=hashed)).rowcount
-        if not done:
-            raise UserNotFound(username)
-        conn.execute(sa.delete(SESSION).where(SESSION.c.user_id == sa.select(USER.c.id).where(
-            USER.c.username == username).scalar_subquery()))
+def store_password(conn: sa.Connection, user_id: int, hashed: str) -> None:
+    """Store a new password hash (``hash_password``'s) for the user, in the caller's
+    transaction; it ends every session the user has."""
+    done = conn.execute(sa.update(USER).where(USER.c.id == user_id)
+                        .values(password_hash=hashed)).rowcount
+    if not done:
+        raise UserNotFound(f"#{user_id}")
+    end_sessions_of(conn, user_id)
 
 
 def check_password(db: sa.Engine, username: str, password: str) -> Account | None:
@@ -229,18 +231,15 @@ def end_sessions_of(conn: sa.Connection, user_id: int) -> None:
 # --- API tokens ------------------------------------------------------------------------
 
 
-def create_api_token(db: sa.Engine, username: str, name: str, now: datetime,
-                     created_by: str) -> str:
-    """A new bearer token acting as ``username``; shown once, stored as a hash."""
+def insert_api_token(conn: sa.Connection, user_id: int, name: str, now: datetime,
+                     created_by: str) -> tuple[int, str]:
+    """A new bearer token acting as the user, in the caller's transaction: (id, token).
+    The token is for the caller to show once; only its hash is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with db.begin() as conn:
-        user_id = conn.execute(sa.select(USER.c.id).where(USER.c.username == username)).scalar()
-        if user_id is None:
-            raise UserNotFound(username)
-        conn.execute(sa.insert(TOKEN).values(user_id=user_id, name=name[:64],
-                                             token_hash=digest(token), created_at=now,
-                                             created_by=created_by))
-    return token
+    token_id = conn.execute(sa.insert(TOKEN).values(
+        user_id=user_id, name=name, token_hash=digest(token), created_at=now,
+        created_by=created_by)).inserted_primary_key[0]
+    return int(token_id), token
 
 
 def account_for_token(db: sa.Engine, token: str, now: datetime) -> Account | None:
@@ -258,10 +257,10 @@ def account_for_token(db: sa.Engine, token: str, now: datetime) -> Account | Non
                    row.locale, row.totp_secret is not None)
 
 
-def revoke_api_token(db: sa.Engine, token_id: int, now: datetime) -> bool:
-    with db.begin() as conn:
-        return bool(conn.execute(sa.update(TOKEN).where(
-            TOKEN.c.id == token_id, TOKEN.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount)
+def revoke_api_token(conn: sa.Connection, token_id: int, now: datetime) -> bool:
+    """Revoke the token in the caller's transaction; False: no such unrevoked token."""
+    return bool(conn.execute(sa.update(TOKEN).where(
+        TOKEN.c.id == token_id, TOKEN.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount)
 
 
 # --- run-time settings and the admin log -----------------------------------------------

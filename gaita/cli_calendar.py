@@ -1,4 +1,8 @@
-"""``gaita calendar list | set | remove``: administrators' holiday and working-day overrides."""
+"""``gaita calendar list | set | remove``: administrators' holiday and working-day overrides.
+
+``--as`` names the administrator the change is checked against; every change is in
+the admin log, by ``cli`` (as ``gaita user`` and ``gaita token`` changes are).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from typing import Annotated
 
 import typer
 
-from engine.overrides import list_overrides, remove_override, set_override
+from engine.overrides import list_overrides
 from engine.queries import actor_for
+from gaita import config_edit
 from gaita.cli import AsOpt, JsonOpt, calendar_app, current_app, emit_json, handled, out
+
+ACTOR = "cli"   # who the admin log says made the change, as in gaita.cli_users
 
 
 def _day(text: str) -> date:
@@ -43,8 +50,8 @@ def set_cmd(
 ) -> None:
     """Make DAY a holiday or a working day; deadlines computed from now on follow it."""
     gaita = current_app()
-    set_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day),
-                 kind, note, gaita.rt.clock.now())
+    config_edit.set_calendar_override(gaita.db, gaita.rt, actor_for(gaita.db, as_user),
+                                      _day(day), kind, note, logged_as=ACTOR)
     out.print(f"{day}: {kind}")
 
 
@@ -54,5 +61,6 @@ def remove_cmd(day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")]
                as_user: AsOpt) -> None:
     """Remove the override on DAY."""
     gaita = current_app()
-    remove_override(gaita.db, gaita.rt.registry.roles, actor_for(gaita.db, as_user), _day(day))
+    config_edit.remove_calendar_override(gaita.db, gaita.rt, actor_for(gaita.db, as_user),
+                                         _day(day), logged_as=ACTOR)
     out.print(f"{day}: override removed")

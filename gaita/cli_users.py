@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from engine.errors import UserNotFound
-from gaita import config_edit
+from gaita import users
 from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
 
 FIRST_ADMIN = ("On a new installation, create the first administrator here: run `gaita init`, "
@@ -47,15 +47,15 @@ def _password(from_stdin: bool) -> str:
 @handled
 def list_cmd(as_json: JsonOpt = False) -> None:
     """List the users (never a password or second-factor secret)."""
-    users = config_edit.list_users(current_app().db)
+    rows = users.list_users(current_app().db)
     if as_json:
-        emit_json(users)
+        emit_json(rows)
         return
-    for u in users:
+    for u in rows:
         flags = "" if u["active"] else "  (inactive)"
         out.print(f"{u['username']:<16} {u['role']:<18} {u['institution'] or '-':<28} "
                   f"{u['display_name']}{flags}", markup=False)
-    if not users:
+    if not rows:
         out.print("no users; " + FIRST_ADMIN, markup=False)
 
 
@@ -74,14 +74,13 @@ def add_cmd(
     password_stdin: PasswordStdin = False,
 ) -> None:
     gaita = current_app()
-    fields = config_edit.UserFields(display_name=name or username, role=role,
-                                    institution=institution, email=email, locale=locale,
-                                    digest=digest)
-    problems = config_edit.check_new_user(gaita.db, gaita.rt, username, fields)
+    fields = users.UserFields(display_name=name or username, role=role,
+                              institution=institution, email=email, locale=locale,
+                              digest=digest)
+    problems = users.check_new_user(gaita.db, gaita.rt, username, fields)
     if problems:   # before asking for a password
-        raise config_edit.InvalidInput(problems)
-    config_edit.create_user(gaita.db, gaita.rt, ACTOR, username, fields,
-                            _password(password_stdin))
+        raise users.InvalidInput(problems)
+    users.create_user(gaita.db, gaita.rt, ACTOR, username, fields, _password(password_stdin))
     out.print(f"user {username} added ({role})", markup=False)
 
 
@@ -90,9 +89,9 @@ def add_cmd(
 def password_cmd(username: str, password_stdin: PasswordStdin = False) -> None:
     """Set USERNAME's password; their web sessions end."""
     gaita = current_app()
-    if config_edit.user_row(gaita.db, username) is None:   # before asking for a password
+    if users.user_row(gaita.db, username) is None:   # before asking for a password
         raise UserNotFound(username)
-    config_edit.set_password(gaita.db, gaita.rt, ACTOR, username, _password(password_stdin))
+    users.set_password(gaita.db, gaita.rt, ACTOR, username, _password(password_stdin))
     out.print(f"password of {username} set; their sessions ended", markup=False)
 
 
@@ -100,7 +99,7 @@ def password_cmd(username: str, password_stdin: PasswordStdin = False) -> None:
 @handled
 def token_list_cmd(as_json: JsonOpt = False) -> None:
     """List the API tokens (never the tokens themselves: only their hashes are stored)."""
-    tokens = config_edit.list_tokens(current_app().db)
+    tokens = users.list_tokens(current_app().db)
     if as_json:
         emit_json(tokens)
         return
@@ -122,7 +121,7 @@ def token_create_cmd(
 ) -> None:
     """Create an API token for USERNAME and print it once: it cannot be shown again."""
     gaita = current_app()
-    token_id, token = config_edit.create_token(gaita.db, gaita.rt, ACTOR, username, name)
+    token_id, token = users.create_token(gaita.db, gaita.rt, ACTOR, username, name)
     if as_json:
         emit_json({"id": token_id, "name": name.strip(), "username": username, "token": token})
         return
@@ -136,5 +135,5 @@ def token_create_cmd(
 def token_revoke_cmd(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
     """Revoke the API token ID: requests with it are refused from now on."""
     gaita = current_app()
-    config_edit.revoke_token(gaita.db, gaita.rt, ACTOR, token_id)
+    users.revoke_token(gaita.db, gaita.rt, ACTOR, token_id)
     out.print(f"token {token_id} revoked", markup=False)

@@ -55,20 +55,27 @@ def current_revision(db: sa.Engine) -> str | None:
 
 
 def load_institutions(db: sa.Engine, municipality: MunicipalityConfig) -> int:
-    table = Institution.__table__
+    """``upsert_institutions`` in a transaction of its own."""
     with db.begin() as conn:
-        existing = set(conn.execute(sa.select(table.c.code)).scalars())
-        for inst in municipality.institutions:
-            values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,
-                      "roles": list(inst.roles), "email": inst.email,
-                      "head_email": inst.head_email,
-                      "locale": inst.locale or municipality.municipality.default_locale,
-                      "active": True}
-            if inst.code in existing:
-                conn.execute(sa.update(table).where(table.c.code == inst.code).values(**values))
-            else:
-                conn.execute(sa.insert(table).values(code=inst.code, **values))
-        gone = existing - {i.code for i in municipality.institutions}
-        if gone:   # never deleted: cases and users may point at them
-            conn.execute(sa.update(table).where(table.c.code.in_(gone)).values(active=False))
+        return upsert_institutions(conn, municipality)
+
+
+def upsert_institutions(conn: sa.Connection, municipality: MunicipalityConfig) -> int:
+    """The config's institutions into the table, in the caller's transaction; returns
+    how many the config has."""
+    table = Institution.__table__
+    existing = set(conn.execute(sa.select(table.c.code)).scalars())
+    for inst in municipality.institutions:
+        values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,
+                  "roles": list(inst.roles), "email": inst.email,
+                  "head_email": inst.head_email,
+                  "locale": inst.locale or municipality.municipality.default_locale,
+                  "active": True}
+        if inst.code in existing:
+            conn.execute(sa.update(table).where(table.c.code == inst.code).values(**values))
+        else:
+            conn.execute(sa.insert(table).values(code=inst.code, **values))
+    gone = existing - {i.code for i in municipality.institutions}
+    if gone:   # never deleted: cases and users may point at them
+        conn.execute(sa.update(table).where(table.c.code.in_(gone)).values(active=False))
     return len(municipality.institutions)

@@ -3,9 +3,11 @@ config reload, calendar overrides, the second-factor setting, API tokens, and th
 admin log.
 
 Everything here needs ``Action.ADMINISTER``; forms are checked for CSRF first.
-The changes themselves are ``gaita.config_edit``'s (each writes its admin-log row)
-and ``engine.overrides``'; this module parses forms, shows what went wrong (422,
-values kept) and redirects after success (``?done=<what>``).
+The changes themselves are ``gaita.users``' (users, the second-factor setting, API
+tokens, the admin log) and ``gaita.config_edit``'s (institutions, the reload,
+calendar overrides); each writes its admin-log row in the transaction that makes the
+change.  This module parses forms, shows what went wrong (422, values kept) and
+redirects after success (``?done=<what>``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from engine.errors import FieldError, InvalidDeclaration, NotFound
-from engine.overrides import KINDS, list_overrides, remove_override, set_override
+from engine.overrides import KINDS, list_overrides
 from engine.policy import Action
-from gaita import accounts, config_edit
-from gaita.bootstrap import App, make_calendar
-from gaita.config_edit import ConfigChanged, InstitutionEdit, Invalid, InvalidInput, UserFields
+from gaita import accounts, config_edit, users
+from gaita.bootstrap import App
+from gaita.config_edit import ConfigChanged, InstitutionEdit
+from gaita.users import Invalid, InvalidInput, UserFields
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.i18n import translator
 from gaita.web.render import page
@@ -127,7 +130,7 @@ def overview(request: Request, viewer: AdminPage,
 def _overview(request: Request, app: App, viewer: Viewer, page_no: int = 1, *,
               status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
     t = translator(viewer.lang)
-    rows, total = config_edit.admin_log(app.db, limit=LOG_PAGE, offset=(page_no - 1) * LOG_PAGE)
+    rows, total = users.admin_log(app.db, limit=LOG_PAGE, offset=(page_no - 1) * LOG_PAGE)
     log = [{"at": format_local(app.rt, r["at"]), "actor": r["actor"], "target": r["target"],
             "action": t(f"admin.action.{r['action']}") if r["action"] in ACTIONS else r["action"],
             "detail": _detail(r["detail"])} for r in rows]
@@ -165,10 +168,10 @@ def _reload(request: Request, app: App, viewer: Viewer, form: FormData) -> Respo
 
 
 @router.get("/admin/users")
-def users(request: Request, viewer: AdminPage) -> Response:
+def user_list(request: Request, viewer: AdminPage) -> Response:
     app = _admin(request, viewer)
     return _show(request, app, viewer, "admin/users.html", "admin.users.title",
-                 users=config_edit.list_users(app.db), **_choices(app, viewer))
+                 users=users.list_users(app.db), **_choices(app, viewer))
 
 
 def _choices(app: App, viewer: Viewer) -> dict[str, Any]:
@@ -211,8 +214,8 @@ def _user_create(request: Request, app: App, viewer: Viewer, form: FormData) -> 
     fields, username = _user_fields(form, new=True), _text(form, "username")
     password = form.get("password")
     try:
-        config_edit.create_user(app.db, app.rt, viewer.account.username, username, fields,
-                                password if isinstance(password, str) else "")
+        users.create_user(app.db, app.rt, viewer.account.username, username, fields,
+                          password if isinstance(password, str) else "")
     except InvalidInput as exc:
         return _user_form(request, app, viewer, None, {**fields.__dict__, "username": username},
                           status=422, errors=_errors(viewer, app, exc.problems))
@@ -224,7 +227,7 @@ def _edit_path(username: str) -> str:
 
 
 def _user(app: App, username: str) -> dict[str, Any]:
-    user = config_edit.user_row(app.db, username)
+    user = users.user_row(app.db, username)
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
@@ -246,8 +249,7 @@ def _user_save(request: Request, app: App, viewer: Viewer, form: FormData,
                username: str) -> Response:
     user, fields = _user(app, username), _user_fields(form, new=False)
     try:
-        changes = config_edit.update_user(app.db, app.rt, viewer.account.username, username,
-                                          fields)
+        changes = users.update_user(app.db, app.rt, viewer.account.username, username, fields)
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, {**user, **fields.__dict__}, status=422,
                           errors=_errors(viewer, app, exc.problems))
@@ -263,8 +265,8 @@ def _user_password(request: Request, app: App, viewer: Viewer, form: FormData,
                    username: str) -> Response:
     user, password = _user(app, username), form.get("password")
     try:
-        config_edit.set_password(app.db, app.rt, viewer.account.username, username,
-                                 password if isinstance(password, str) else "")
+        users.set_password(app.db, app.rt, viewer.account.username, username,
+                           password if isinstance(password, str) else "")
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, user, status=422,
                           errors=_errors(viewer, app, exc.problems))
@@ -279,7 +281,7 @@ async def user_totp(request: Request, username: str) -> Response:
 def _user_totp(request: Request, app: App, viewer: Viewer, form: FormData,
                username: str) -> Response:
     _user(app, username)
-    removed = config_edit.remove_totp(app.db, app.rt, viewer.account.username, username)
+    removed = users.remove_totp(app.db, app.rt, viewer.account.username, username)
     return _done(_edit_path(username), "totp" if removed else "unchanged")
 
 
@@ -410,13 +412,13 @@ def _calendar_set(request: Request, app: App, viewer: Viewer, form: FormData) ->
         errors.append({"target": "note", "text": t("too_long", limit=MAX_NOTE)})
     if day is not None and not errors:
         try:
-            set_override(app.db, app.rt.registry.roles, viewer.actor, day, values["kind"],
-                         values["note"], app.rt.clock.now())
+            config_edit.set_calendar_override(app.db, app.rt, viewer.actor, day,
+                                              values["kind"], values["note"],
+                                              logged_as=viewer.account.username)
         except FieldError:
             errors.append({"target": "kind", "text": t("admin.cal.bad_kind")})
     if errors or day is None:
         return _calendar(request, app, viewer, values, status=422, errors=errors)
-    _calendar_changed(app, viewer, "calendar.set", day, kind=values["kind"], note=values["note"])
     return _done("/admin/calendar", "override_set")
 
 
@@ -425,15 +427,6 @@ def _day(text: str) -> date | None:
         return date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
         return None
-
-
-def _calendar_changed(app: App, viewer: Viewer, action: str, day: date, **detail: Any) -> None:
-    """Log the override (``engine.overrides`` commits its own change) and rebuild the
-    calendar deadlines are computed with from now on."""
-    with app.db.begin() as conn:
-        accounts.audit(conn, app.rt.clock.now(), viewer.account.username, action,
-                       day.isoformat(), **detail)
-    app.rt.calendar = make_calendar(app.rt.municipality, app.db)
 
 
 @router.post("/admin/calendar/{day}/remove")
@@ -446,8 +439,8 @@ def _calendar_remove(request: Request, app: App, viewer: Viewer, form: FormData,
     when = _day(day)
     if when is None:
         raise NotFound(f"no calendar override on {day!r}")
-    remove_override(app.db, app.rt.registry.roles, viewer.actor, when)
-    _calendar_changed(app, viewer, "calendar.remove", when)
+    config_edit.remove_calendar_override(app.db, app.rt, viewer.actor, when,
+                                         logged_as=viewer.account.username)
     return _done("/admin/calendar", "override_removed")
 
 
@@ -470,7 +463,7 @@ async def security_save(request: Request) -> Response:
 def _security_save(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
     chosen = [r for r in form.getlist("totp_roles") if isinstance(r, str)]
     try:
-        changed = config_edit.set_totp_roles(app.db, app.rt, viewer.account.username, chosen)
+        changed = users.set_totp_roles(app.db, app.rt, viewer.account.username, chosen)
     except InvalidInput as exc:
         return _show(request, app, viewer, "admin/security.html", "admin.sec.title",
                      status=422, errors=_errors(viewer, app, exc.problems), chosen=chosen,
@@ -491,9 +484,9 @@ def _tokens(request: Request, app: App, viewer: Viewer, values: dict[str, str], 
             status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
     rows = [{**r, **{k: format_local(app.rt, r[k]) if r[k] else ""
                      for k in ("created_at", "last_used_at", "revoked_at")}}
-            for r in config_edit.list_tokens(app.db)]
+            for r in users.list_tokens(app.db)]
     options = [(u["username"], f"{u['display_name']} ({u['username']})")
-               for u in config_edit.list_users(app.db) if u["active"]]
+               for u in users.list_users(app.db) if u["active"]]
     return _show(request, app, viewer, "admin/tokens.html", "admin.tokens.title", status=status,
                  errors=errors, tokens=rows, user_options=options, values=values)
 
@@ -507,8 +500,8 @@ def _token_create(request: Request, app: App, viewer: Viewer, form: FormData) ->
     values = {"username": _text(form, "username"), "name": _text(form, "name")}
     t = translator(viewer.lang)
     try:
-        token_id, token = config_edit.create_token(app.db, app.rt, viewer.account.username,
-                                                   values["username"], values["name"])
+        token_id, token = users.create_token(app.db, app.rt, viewer.account.username,
+                                             values["username"], values["name"])
     except InvalidInput as exc:
         return _tokens(request, app, viewer, values, status=422,
                        errors=_errors(viewer, app, exc.problems))
@@ -527,5 +520,5 @@ async def token_revoke(request: Request, token_id: int) -> Response:
 
 def _token_revoke(request: Request, app: App, viewer: Viewer, form: FormData,
                   token_id: int) -> Response:
-    config_edit.revoke_token(app.db, app.rt, viewer.account.username, token_id)
+    users.revoke_token(app.db, app.rt, viewer.account.username, token_id)
     return _done("/admin/tokens", "revoked")

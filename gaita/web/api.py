@@ -1,7 +1,7 @@
 """The REST API, version 1: ``/api/v1/…`` (``gaita.web.app`` mounts it at ``/api``).
 
 Who asks: ``Authorization: Bearer <token>`` only (tokens from
-``gaita.accounts.create_api_token``); a session cookie is no credential here,
+``gaita token create`` or the admin pages); a session cookie is no credential here,
 so there is no CSRF to check.  A token acts as its user: every endpoint asks
 the access policy (``Viewer.require``), lists take ``engine.policy.visible_cases``,
 and a case is read through ``engine.queries.case_view`` (access-logged,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from gaita.settings import ROOT
 
@@ -199,3 +200,11 @@ def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
     assert proc.returncode == 2 and "expected a date" in proc.stderr
     cli("calendar", "remove", "2027-03-01", "--as", "admin")
     assert cli.json("calendar", "list") == []
+    db = sa.create_engine(cli.env["GAITA_DATABASE_URL"])
+    with db.connect() as conn:   # only the changes made, each by `cli`
+        logged = conn.execute(sa.text("SELECT actor, action, target, detail FROM admin_log "
+                                      "WHERE action LIKE 'calendar.%' ORDER BY id")).all()
+    db.dispose()
+    assert [tuple(r[:3]) for r in logged] == [("cli", "calendar.set", "2027-03-01"),
+                                              ("cli", "calendar.remove", "2027-03-01")]
+    assert json.loads(logged[0].detail) == {"kind": "holiday", "note": "Rīkojums"}

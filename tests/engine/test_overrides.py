@@ -17,19 +17,21 @@ def test_an_ad_hoc_holiday_moves_deadlines_and_only_admins_set_it(db_url: str) -
     app = make_test_app(db_url)
     roles, admin = app.rt.registry.roles, actor_for(app.db, "admin")
     before = make_calendar(app.rt.municipality, app.db).due_at(START, 1)   # Tuesday 1 Dec 2026
-    with pytest.raises(PermissionDenied, match="only an administrator"):
-        set_override(app.db, roles, actor_for(app.db, "koordinatore"), date(2026, 12, 1),
+    with pytest.raises(PermissionDenied, match="only an administrator"), app.db.begin() as conn:
+        set_override(conn, roles, actor_for(app.db, "koordinatore"), date(2026, 12, 1),
                      "holiday", "", START)
-    set_override(app.db, roles, admin, date(2026, 12, 1), "holiday", "Valdības rīkojums Nr. 1",
-                 START)
-    set_override(app.db, roles, admin, date(2026, 12, 5), "working_day", "pārcelta darba diena",
-                 START)
+    with app.db.begin() as conn:   # the caller's transaction: both or neither
+        set_override(conn, roles, admin, date(2026, 12, 1), "holiday",
+                     "Valdības rīkojums Nr. 1", START)
+        set_override(conn, roles, admin, date(2026, 12, 5), "working_day",
+                     "pārcelta darba diena", START)
     assert [r["note"] for r in list_overrides(app.db)] == ["Valdības rīkojums Nr. 1",
                                                           "pārcelta darba diena"]
     calendar = make_calendar(app.rt.municipality, app.db)
     assert calendar.local_date(before) == date(2026, 12, 1)
     assert calendar.local_date(calendar.due_at(START, 1)) == date(2026, 12, 2)
     assert calendar.is_working_day(date(2026, 12, 5))   # a Saturday made a working day
-    remove_override(app.db, roles, admin, date(2026, 12, 1))
-    with pytest.raises(NotFound):
-        remove_override(app.db, roles, admin, date(2026, 12, 1))
+    with app.db.begin() as conn:
+        remove_override(conn, roles, admin, date(2026, 12, 1))
+    with pytest.raises(NotFound), app.db.begin() as conn:
+        remove_override(conn, roles, admin, date(2026, 12, 1))

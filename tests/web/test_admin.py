@@ -18,8 +18,9 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from engine.queries import actor_for
 from engine.tables import CalendarOverride, Institution
-from gaita import accounts
+from gaita import accounts, config_edit, users
 from gaita.bootstrap import App
 from gaita.settings import ROOT
 from gaita.web import create_app
@@ -366,6 +367,38 @@ def test_a_calendar_override_changes_deadlines_computed_afterwards(
     assert admin.post("/admin/calendar/2026-12-01/remove", data={"csrf": csrf}).status_code == 404
     assert [(e["action"], e["target"]) for e in log(web)] == [
         ("calendar.set", "2026-12-01"), ("calendar.remove", "2026-12-01")]
+
+
+def test_a_change_and_its_admin_log_row_commit_together(
+        web: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = actor_for(web.db, "admin")
+    config_edit.set_calendar_override(web.db, web.rt, admin, date(2026, 12, 2), "holiday", "",
+                                      logged_as="admin")
+    token_id, _ = users.create_token(web.db, web.rt, "admin", "koordinatore", "ci")
+    path = institutions_file(web)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "email: pp@jelgava", "email: policija@jelgava"), encoding="utf-8")
+    before, rt_before = everything(web), (web.rt.municipality, web.rt.calendar)
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the admin log is unavailable")
+
+    monkeypatch.setattr(accounts, "audit", unavailable)
+    changes: list[Callable[[], object]] = [
+        lambda: config_edit.set_calendar_override(web.db, web.rt, admin, date(2026, 12, 1),
+                                                  "holiday", "", logged_as="admin"),
+        lambda: config_edit.remove_calendar_override(web.db, web.rt, admin, date(2026, 12, 2),
+                                                     logged_as="admin"),
+        lambda: config_edit.reload_runtime(web, "admin"),
+        lambda: users.set_password(web.db, web.rt, "admin", "skola", NEW_PASSWORD),
+        lambda: users.create_token(web.db, web.rt, "admin", "skola", "ci"),
+        lambda: users.revoke_token(web.db, web.rt, "admin", token_id),
+    ]
+    for change in changes:
+        with pytest.raises(RuntimeError, match="admin log"):
+            change()
+    assert everything(web) == before   # no change without its log row
+    assert (web.rt.municipality, web.rt.calendar) == rt_before
 
 
 def test_the_roles_that_must_use_totp_are_saved(web: App, login: Login) -> None:

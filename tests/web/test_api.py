@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from engine.cases import TASK, load_case_row
 from engine.errors import DatabaseUnavailable
-from gaita import accounts
+from gaita import accounts, users
 from gaita.bootstrap import App
 from gaita.web import create_app
 from gaita.web.auth import session_cookie
@@ -39,7 +39,7 @@ def client(web: App) -> Iterator[TestClient]:
 def auth(web: App) -> Auth:
     """``auth("skola")``: the headers of a new API token acting as that demo user."""
     def headers(username: str) -> dict[str, str]:
-        token = accounts.create_api_token(web.db, username, "test", web.rt.clock.now(), "admin")
+        _, token = users.create_token(web.db, web.rt, "admin", username, "test")
         return {"Authorization": f"Bearer {token}"}
     return headers
 
@@ -315,13 +315,13 @@ def test_no_valid_token_is_401(client: TestClient, headers: dict[str, str]) -> N
 
 
 def test_a_revoked_token_and_a_session_cookie_are_refused(web: App, client: TestClient) -> None:
-    token = accounts.create_api_token(web.db, "koordinatore", "ci", web.rt.clock.now(), "admin")
+    _, token = users.create_token(web.db, web.rt, "admin", "koordinatore", "ci")
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/cases", headers=headers).status_code == 200
     with web.db.connect() as conn:
         token_id, user_id = conn.execute(sa.select(accounts.TOKEN.c.id,
                                                    accounts.TOKEN.c.user_id)).one()
-    accounts.revoke_api_token(web.db, token_id, web.rt.clock.now())
+    users.revoke_token(web.db, web.rt, "admin", token_id)
     is_problem(client.get("/api/v1/cases", headers=headers), 401)
 
     # a live session (what a logged-in browser holds) is no credential for the API

@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 
 from engine.cases import open_case
 from engine.queries import actor_for
-from gaita import accounts
+from gaita import users
 from gaita.bootstrap import App
 from gaita.web import create_app
 from tests.conftest import make_test_app
@@ -48,8 +48,8 @@ def test_no_request_makes_the_api_fail(api_app: App) -> None:
     # a Hypothesis run of its own.  (schemathesis.pytest.from_fixture does not run on
     # pytest 9: it sets Node._nodeid, which pytest 9 no longer has.)
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(api_app))
-    token = accounts.create_api_token(api_app.db, "koordinatore", "schemathesis",
-                                      api_app.rt.clock.now(), "admin")
+    _, token = users.create_token(api_app.db, api_app.rt, "admin", "koordinatore",
+                                  "schemathesis")
     headers = {"Authorization": f"Bearer {token}"}
     statuses: Counter[int] = Counter()
     failures: dict[str, str] = {}

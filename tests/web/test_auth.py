@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from engine.clock import FixedClock
-from gaita import accounts
+from gaita import accounts, users
 from gaita.bootstrap import App
 from tests.web.conftest import DEMO_PASSWORD, form_csrf, log_in
 
@@ -138,7 +138,7 @@ def test_totp_required_for_a_role(web: App, browser_client: Client) -> None:
 
 
 def test_api_tokens(web: App, browser_client: Client) -> None:
-    token = accounts.create_api_token(web.db, "koordinatore", "ci", web.rt.clock.now(), "admin")
+    _, token = users.create_token(web.db, web.rt, "admin", "koordinatore", "ci")
     with web.db.connect() as conn:
         hashes = list(conn.execute(sa.select(accounts.TOKEN.c.token_hash)).scalars())
     assert hashes == [accounts.digest(token)]

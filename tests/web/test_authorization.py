@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from engine.cases import TASK, load_case_row, open_case
 from engine.group import escalate, plan_meeting
 from engine.queries import actor_for
-from gaita import accounts
+from gaita import users
 from gaita.bootstrap import App
 from gaita.settings import ROOT
 from gaita.web import create_app
@@ -269,8 +269,7 @@ def test_pages_and_forms_by_role(web: App, world: World,
 
 
 def test_api_by_role(web: App, world: World) -> None:
-    tokens = {u: accounts.create_api_token(web.db, u, "matrix", web.rt.clock.now(), "admin")
-              for u in USERS}
+    tokens = {u: users.create_token(web.db, web.rt, "admin", u, "matrix")[1] for u in USERS}
     wrong: list[str] = []
     with TestClient(create_app(web), base_url="https://testserver",
                     follow_redirects=False) as client:
