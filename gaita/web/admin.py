@@ -1,20 +1,19 @@
-"""The administrators' pages (``/admin``): users, institutions and their roles, the
-config reload, calendar overrides, the second-factor setting, API tokens, and the
-admin log.
+"""The administrators' pages (``/admin``): the overview with the admin log, users,
+the second-factor setting and API tokens; and what every admin page shares (the
+administrator check, form handling, the page frame with its notices and errors),
+which ``gaita.web.admin_config`` (institutions, calendar overrides, the config
+reload) uses too.
 
 Everything here needs ``Action.ADMINISTER``; forms are checked for CSRF first.
 The changes themselves are ``gaita.users``' (users, the second-factor setting, API
-tokens, the admin log) and ``gaita.config_edit``'s (institutions, the reload,
-calendar overrides); each writes its admin-log row in the transaction that makes the
-change.  This module parses forms, shows what went wrong (422, values kept) and
+tokens, the admin log); each writes its admin-log row in the transaction that makes
+the change.  This module parses forms, shows what went wrong (422, values kept) and
 redirects after success (``?done=<what>``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,12 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from engine.errors import FieldError, InvalidDeclaration, NotFound
-from engine.overrides import KINDS, list_overrides
+from engine.errors import NotFound
 from engine.policy import Action
-from gaita import accounts, config_edit, users
+from gaita import accounts, users
 from gaita.bootstrap import App
-from gaita.config_edit import ConfigChanged, InstitutionEdit
 from gaita.users import Invalid, InvalidInput, UserFields
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.i18n import translator
@@ -37,7 +34,6 @@ from notifications.compose import format_local
 
 router = APIRouter()
 LOG_PAGE = 25
-MAX_NOTE = 200
 #: Notices after a change (``?done=``): the keys ``admin.done.<what>``.
 DONE = ("created", "saved", "unchanged", "password", "totp", "reloaded", "override_set",
         "override_removed", "revoked")
@@ -50,7 +46,7 @@ SECTIONS = (("/admin/users", "admin.users.title"), ("/admin/institutions", "admi
             ("/admin/tokens", "admin.tokens.title"))
 
 
-def _admin(request: Request, viewer: Viewer) -> App:
+def require_admin(request: Request, viewer: Viewer) -> App:
     app = gaita_of(request)
     viewer.require(app, Action.ADMINISTER)
     return app
@@ -59,26 +55,26 @@ def _admin(request: Request, viewer: Viewer) -> App:
 AdminPage = Annotated[Viewer, Depends(web_user)]
 
 
-async def _post(request: Request, handle: Callable[..., Response], *args: Any) -> Response:
+async def post(request: Request, handle: Callable[..., Response], *args: Any) -> Response:
     """A form: CSRF and the administrator's right first, then ``handle`` in a thread."""
     viewer, form = await form_user(request)
-    app = _admin(request, viewer)
+    app = require_admin(request, viewer)
     return await run_in_threadpool(handle, request, app, viewer, form, *args)
 
 
-def _done(where: str, what: str) -> RedirectResponse:
+def done(where: str, what: str) -> RedirectResponse:
     return RedirectResponse(f"{where}?done={what}", status_code=303)
 
 
-def _show(request: Request, app: App, viewer: Viewer, template: str, title_key: str, *,
-          status: int = 200, errors: list[dict[str, str]] | None = None,
-          error_title: str = "", **context: Any) -> Response:
+def show(request: Request, app: App, viewer: Viewer, template: str, title_key: str, *,
+         status: int = 200, errors: list[dict[str, str]] | None = None,
+         error_title: str = "", **context: Any) -> Response:
     t = translator(viewer.lang)
-    done = request.query_params.get("done") if request.method == "GET" else None
+    what = request.query_params.get("done") if request.method == "GET" else None
     return page(request, app, viewer, template, title=t(title_key), status=status,
                 sections=SECTIONS, errors=errors or [], error_title=error_title,
                 invalid={e["target"] for e in errors or () if e.get("target")},
-                notice=t(f"admin.done.{done}") if done in DONE else "",
+                notice=t(f"admin.done.{what}") if what in DONE else "",
                 locales={"lv": t("admin.locale.lv"), "en": t("admin.locale.en")}, **context)
 
 
@@ -95,26 +91,14 @@ def _errors(viewer: Viewer, app: App, problems: tuple[Invalid, ...] | list[Inval
     return out
 
 
-_FIELD_IN_REASON = re.compile(r"\.(email|head_email|locale|roles)\b|\b(role)\b")
-
-
-def _config_errors(exc: InvalidDeclaration, *, link: bool = False) -> list[dict[str, str]]:
-    """The loader's problems, ``file:line: reason``; ``link``: to the field a reason names."""
-    errors = []
-    for p in exc.problems:
-        found = _FIELD_IN_REASON.search(p.reason) if link else None
-        errors.append({"target": (found.group(1) or "roles") if found else "", "text": str(p)})
-    return errors
-
-
-def _text(form: FormData, name: str, limit: int = 1000) -> str:
+def text(form: FormData, name: str, limit: int = 1000) -> str:
     """A text field, trimmed; ``limit`` only bounds what is kept for the checks after."""
     value = form.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def _opt(form: FormData, name: str) -> str | None:
-    return _text(form, name) or None
+def opt(form: FormData, name: str) -> str | None:
+    return text(form, name) or None
 
 
 # --- overview and the admin log ------------------------------------------------------------
@@ -123,45 +107,32 @@ def _opt(form: FormData, name: str) -> str | None:
 @router.get("/admin")
 def overview(request: Request, viewer: AdminPage,
              page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
-    app = _admin(request, viewer)
-    return _overview(request, app, viewer, page_no)
+    app = require_admin(request, viewer)
+    return overview_page(request, app, viewer, page_no)
 
 
-def _overview(request: Request, app: App, viewer: Viewer, page_no: int = 1, *,
-              status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
+def overview_page(request: Request, app: App, viewer: Viewer, page_no: int = 1, *,
+                  status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
     t = translator(viewer.lang)
     rows, total = users.admin_log(app.db, limit=LOG_PAGE, offset=(page_no - 1) * LOG_PAGE)
     log = [{"at": format_local(app.rt, r["at"]), "actor": r["actor"], "target": r["target"],
             "action": t(f"admin.action.{r['action']}") if r["action"] in ACTIONS else r["action"],
             "detail": _detail(r["detail"])} for r in rows]
-    return _show(request, app, viewer, "admin/index.html", "admin.title", status=status,
-                 errors=errors, error_title=t("admin.reload.failed") if errors else "",
-                 log=log, page_no=page_no,
-                 newer=page_no - 1 if page_no > 1 else None,
-                 older=page_no + 1 if page_no * LOG_PAGE < total else None)
+    return show(request, app, viewer, "admin/index.html", "admin.title", status=status,
+                errors=errors, error_title=t("admin.reload.failed") if errors else "",
+                log=log, page_no=page_no,
+                newer=page_no - 1 if page_no > 1 else None,
+                older=page_no + 1 if page_no * LOG_PAGE < total else None)
 
 
 def _detail(detail: dict[str, Any]) -> str:
-    def show(value: Any) -> str:
+    def shown(value: Any) -> str:
         if isinstance(value, dict) and value.keys() == {"from", "to"}:
-            return f"{show(value['from'])} → {show(value['to'])}"
+            return f"{shown(value['from'])} → {shown(value['to'])}"
         if isinstance(value, list):
-            return "[" + ", ".join(map(show, value)) + "]"
+            return "[" + ", ".join(map(shown, value)) + "]"
         return "—" if value is None or value == "" else str(value)
-    return "; ".join(f"{k}: {show(v)}" for k, v in detail.items())
-
-
-@router.post("/admin/reload")
-async def reload(request: Request) -> Response:
-    return await _post(request, _reload)
-
-
-def _reload(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
-    try:
-        config_edit.reload_runtime(app, viewer.account.username)
-    except InvalidDeclaration as exc:
-        return _overview(request, app, viewer, status=422, errors=_config_errors(exc))
-    return _done("/admin", "reloaded")
+    return "; ".join(f"{k}: {shown(v)}" for k, v in detail.items())
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -169,9 +140,9 @@ def _reload(request: Request, app: App, viewer: Viewer, form: FormData) -> Respo
 
 @router.get("/admin/users")
 def user_list(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
-    return _show(request, app, viewer, "admin/users.html", "admin.users.title",
-                 users=users.list_users(app.db), **_choices(app, viewer))
+    app = require_admin(request, viewer)
+    return show(request, app, viewer, "admin/users.html", "admin.users.title",
+                users=users.list_users(app.db), **_choices(app, viewer))
 
 
 def _choices(app: App, viewer: Viewer) -> dict[str, Any]:
@@ -184,7 +155,7 @@ def _choices(app: App, viewer: Viewer) -> dict[str, Any]:
 
 @router.get("/admin/users/new")
 def user_new(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
+    app = require_admin(request, viewer)
     return _user_form(request, app, viewer, None, {"locale": app.rt.municipality.municipality
                                                    .default_locale, "active": True})
 
@@ -193,25 +164,25 @@ def _user_form(request: Request, app: App, viewer: Viewer, user: dict[str, Any] 
                values: dict[str, Any], *, status: int = 200,
                errors: list[dict[str, str]] | None = None) -> Response:
     key = "admin.user.edit_title" if user else "admin.user.new_title"
-    return _show(request, app, viewer, "admin/user_form.html", key, status=status,
-                 errors=errors, user=user, values=values, min_password=accounts.MIN_PASSWORD,
-                 **_choices(app, viewer))
+    return show(request, app, viewer, "admin/user_form.html", key, status=status,
+                errors=errors, user=user, values=values, min_password=accounts.MIN_PASSWORD,
+                **_choices(app, viewer))
 
 
 def _user_fields(form: FormData, *, new: bool) -> UserFields:
-    return UserFields(display_name=_text(form, "display_name"), role=_text(form, "role"),
-                      institution=_opt(form, "institution"), email=_opt(form, "email"),
-                      locale=_text(form, "locale"), digest=form.get("digest") == "on",
+    return UserFields(display_name=text(form, "display_name"), role=text(form, "role"),
+                      institution=opt(form, "institution"), email=opt(form, "email"),
+                      locale=text(form, "locale"), digest=form.get("digest") == "on",
                       active=new or form.get("active") == "on")
 
 
 @router.post("/admin/users/new")
 async def user_create(request: Request) -> Response:
-    return await _post(request, _user_create)
+    return await post(request, _user_create)
 
 
 def _user_create(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
-    fields, username = _user_fields(form, new=True), _text(form, "username")
+    fields, username = _user_fields(form, new=True), text(form, "username")
     password = form.get("password")
     try:
         users.create_user(app.db, app.rt, viewer.account.username, username, fields,
@@ -219,7 +190,7 @@ def _user_create(request: Request, app: App, viewer: Viewer, form: FormData) -> 
     except InvalidInput as exc:
         return _user_form(request, app, viewer, None, {**fields.__dict__, "username": username},
                           status=422, errors=_errors(viewer, app, exc.problems))
-    return _done(_edit_path(username), "created")
+    return done(_edit_path(username), "created")
 
 
 def _edit_path(username: str) -> str:
@@ -235,14 +206,14 @@ def _user(app: App, username: str) -> dict[str, Any]:
 
 @router.get("/admin/users/{username}/edit")
 def user_edit(request: Request, viewer: AdminPage, username: str) -> Response:
-    app = _admin(request, viewer)
+    app = require_admin(request, viewer)
     user = _user(app, username)
     return _user_form(request, app, viewer, user, user)
 
 
 @router.post("/admin/users/{username}/edit")
 async def user_save(request: Request, username: str) -> Response:
-    return await _post(request, _user_save, username)
+    return await post(request, _user_save, username)
 
 
 def _user_save(request: Request, app: App, viewer: Viewer, form: FormData,
@@ -253,12 +224,12 @@ def _user_save(request: Request, app: App, viewer: Viewer, form: FormData,
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, {**user, **fields.__dict__}, status=422,
                           errors=_errors(viewer, app, exc.problems))
-    return _done(_edit_path(username), "saved" if changes else "unchanged")
+    return done(_edit_path(username), "saved" if changes else "unchanged")
 
 
 @router.post("/admin/users/{username}/password")
 async def user_password(request: Request, username: str) -> Response:
-    return await _post(request, _user_password, username)
+    return await post(request, _user_password, username)
 
 
 def _user_password(request: Request, app: App, viewer: Viewer, form: FormData,
@@ -270,178 +241,21 @@ def _user_password(request: Request, app: App, viewer: Viewer, form: FormData,
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, user, status=422,
                           errors=_errors(viewer, app, exc.problems))
-    return _done(_edit_path(username), "password")
+    return done(_edit_path(username), "password")
 
 
 @router.post("/admin/users/{username}/totp")
 async def user_totp(request: Request, username: str) -> Response:
-    return await _post(request, _user_totp, username)
+    return await post(request, _user_totp, username)
 
 
 def _user_totp(request: Request, app: App, viewer: Viewer, form: FormData,
                username: str) -> Response:
     _user(app, username)
     removed = users.remove_totp(app.db, app.rt, viewer.account.username, username)
-    return _done(_edit_path(username), "totp" if removed else "unchanged")
+    return done(_edit_path(username), "totp" if removed else "unchanged")
 
 
-# --- institutions -----------------------------------------------------------------------------
-
-
-@router.get("/admin/institutions")
-def institutions(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
-    return _institutions(request, app, viewer)
-
-
-def _institutions(request: Request, app: App, viewer: Viewer, *, status: int = 200,
-                  errors: list[dict[str, str]] | None = None, error_title: str = "") -> Response:
-    roles = {r: getattr(spec, viewer.lang)
-             for r, spec in app.rt.registry.roles.institution_roles.items()}
-    return _show(request, app, viewer, "admin/institutions.html", "admin.inst.title",
-                 status=status, errors=errors, error_title=error_title,
-                 institutions=app.rt.municipality.institutions,
-                 inst_roles=roles, folder=str(app.settings.config))
-
-
-def _institution(app: App, code: str) -> Any:
-    try:
-        return app.rt.municipality.institution(code)
-    except KeyError:
-        raise NotFound(f"no institution {code!r}") from None
-
-
-@router.get("/admin/institutions/{code}")
-def institution_edit(request: Request, viewer: AdminPage, code: str) -> Response:
-    app = _admin(request, viewer)
-    inst = _institution(app, code)
-    entry, digest = config_edit.read_institution(app.settings, code)   # the file is the truth
-    values = {**entry.__dict__, "roles": list(entry.roles), "digest": digest}
-    return _institution_form(request, app, viewer, inst, values)
-
-
-def _institution_form(request: Request, app: App, viewer: Viewer, inst: Any,
-                      values: dict[str, Any], *, status: int = 200,
-                      errors: list[dict[str, str]] | None = None,
-                      error_title: str = "") -> Response:
-    m, lang = app.rt.municipality, viewer.lang
-    holders = {i.code: getattr(i.name, lang) for i in m.institutions}
-    roles = [{"code": r, "title": getattr(spec, lang), "shared": r in m.shared_roles,
-              "held_by": ", ".join(holders[i.code] for i in m.institutions
-                                   if r in i.roles and i.code != inst.code)}
-             for r, spec in app.rt.registry.roles.institution_roles.items()]
-    return _show(request, app, viewer, "admin/institution_form.html", "admin.inst.edit_title",
-                 status=status, errors=errors, error_title=error_title, inst=inst,
-                 name=getattr(inst.name, lang),
-                 values=values, roles=roles,
-                 default_locale=m.municipality.default_locale,
-                 file=str(app.settings.config / config_edit.INSTITUTIONS))
-
-
-@router.post("/admin/institutions/{code}")
-async def institution_save(request: Request, code: str) -> Response:
-    return await _post(request, _institution_save, code)
-
-
-def _institution_save(request: Request, app: App, viewer: Viewer, form: FormData,
-                      code: str) -> Response:
-    inst, t = _institution(app, code), translator(viewer.lang)
-    edit = InstitutionEdit(email=_opt(form, "email"), head_email=_opt(form, "head_email"),
-                           locale=_opt(form, "locale"),
-                           roles=tuple(r for r in form.getlist("roles") if isinstance(r, str)))
-    values = {**edit.__dict__, "roles": list(edit.roles), "digest": _text(form, "digest")}
-
-    def again(status: int, errors: list[dict[str, str]], title: str = "") -> Response:
-        return _institution_form(request, app, viewer, inst, values, status=status,
-                                 errors=errors, error_title=title)
-
-    if not values["digest"]:   # not this page's form: never a blind overwrite of the file
-        return again(422, [{"target": "", "text": t("admin.inst.incomplete")}])
-    try:
-        changes = config_edit.edit_institution(
-            app.settings, app.db, app.rt, viewer.account.username, code, edit,
-            expected_digest=values["digest"])
-    except InvalidDeclaration as exc:
-        return again(422, _config_errors(exc, link=True), t("admin.inst.invalid"))
-    except ConfigChanged:
-        values["digest"] = config_edit.read_institution(app.settings, code)[1]
-        return again(409, [{"target": "", "text": t("admin.inst.changed")}])
-    except OSError as exc:
-        return again(500, [{"target": "", "text": t("admin.inst.write_failed", error=str(exc))}])
-    if not changes:
-        return _done("/admin/institutions", "unchanged")
-    try:
-        config_edit.reload_runtime(app)
-    except InvalidDeclaration as exc:   # saved, but something else does not load
-        return _institutions(request, app, viewer, status=422, errors=_config_errors(exc),
-                             error_title=t("admin.inst.saved_not_loaded"))
-    return _done("/admin/institutions", "saved")
-
-
-# --- calendar overrides -----------------------------------------------------------------------
-
-
-@router.get("/admin/calendar")
-def calendar(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
-    return _calendar(request, app, viewer, {"kind": KINDS[0]})
-
-
-def _calendar(request: Request, app: App, viewer: Viewer, values: dict[str, str], *,
-              status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
-    t = translator(viewer.lang)
-    return _show(request, app, viewer, "admin/calendar.html", "admin.cal.title", status=status,
-                 errors=errors, overrides=list_overrides(app.db), values=values,
-                 kind_titles={k: t(f"admin.cal.kind.{k}") for k in KINDS}, max_note=MAX_NOTE)
-
-
-@router.post("/admin/calendar")
-async def calendar_set(request: Request) -> Response:
-    return await _post(request, _calendar_set)
-
-
-def _calendar_set(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
-    t = translator(viewer.lang)
-    values = {"day": _text(form, "day"), "kind": _text(form, "kind"),
-              "note": _text(form, "note")}
-    errors = []
-    day = _day(values["day"])
-    if day is None:
-        errors.append({"target": "day", "text": t("admin.cal.bad_day")})
-    if len(values["note"]) > MAX_NOTE:
-        errors.append({"target": "note", "text": t("too_long", limit=MAX_NOTE)})
-    if day is not None and not errors:
-        try:
-            config_edit.set_calendar_override(app.db, app.rt, viewer.actor, day,
-                                              values["kind"], values["note"],
-                                              logged_as=viewer.account.username)
-        except FieldError:
-            errors.append({"target": "kind", "text": t("admin.cal.bad_kind")})
-    if errors or day is None:
-        return _calendar(request, app, viewer, values, status=422, errors=errors)
-    return _done("/admin/calendar", "override_set")
-
-
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
-
-
-@router.post("/admin/calendar/{day}/remove")
-async def calendar_remove(request: Request, day: str) -> Response:
-    return await _post(request, _calendar_remove, day)
-
-
-def _calendar_remove(request: Request, app: App, viewer: Viewer, form: FormData,
-                     day: str) -> Response:
-    when = _day(day)
-    if when is None:
-        raise NotFound(f"no calendar override on {day!r}")
-    config_edit.remove_calendar_override(app.db, app.rt, viewer.actor, when,
-                                         logged_as=viewer.account.username)
-    return _done("/admin/calendar", "override_removed")
 
 
 # --- the second factor ------------------------------------------------------------------------
@@ -449,15 +263,15 @@ def _calendar_remove(request: Request, app: App, viewer: Viewer, form: FormData,
 
 @router.get("/admin/security")
 def security(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
+    app = require_admin(request, viewer)
     chosen = accounts.get_setting(app.db, accounts.TOTP_ROLES) or []
-    return _show(request, app, viewer, "admin/security.html", "admin.sec.title",
-                 chosen=chosen, **_choices(app, viewer))
+    return show(request, app, viewer, "admin/security.html", "admin.sec.title",
+                chosen=chosen, **_choices(app, viewer))
 
 
 @router.post("/admin/security")
 async def security_save(request: Request) -> Response:
-    return await _post(request, _security_save)
+    return await post(request, _security_save)
 
 
 def _security_save(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
@@ -465,10 +279,10 @@ def _security_save(request: Request, app: App, viewer: Viewer, form: FormData) -
     try:
         changed = users.set_totp_roles(app.db, app.rt, viewer.account.username, chosen)
     except InvalidInput as exc:
-        return _show(request, app, viewer, "admin/security.html", "admin.sec.title",
-                     status=422, errors=_errors(viewer, app, exc.problems), chosen=chosen,
-                     **_choices(app, viewer))
-    return _done("/admin/security", "saved" if changed else "unchanged")
+        return show(request, app, viewer, "admin/security.html", "admin.sec.title",
+                    status=422, errors=_errors(viewer, app, exc.problems), chosen=chosen,
+                    **_choices(app, viewer))
+    return done("/admin/security", "saved" if changed else "unchanged")
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -476,7 +290,7 @@ def _security_save(request: Request, app: App, viewer: Viewer, form: FormData) -
 
 @router.get("/admin/tokens")
 def tokens(request: Request, viewer: AdminPage) -> Response:
-    app = _admin(request, viewer)
+    app = require_admin(request, viewer)
     return _tokens(request, app, viewer, {})
 
 
@@ -487,17 +301,17 @@ def _tokens(request: Request, app: App, viewer: Viewer, values: dict[str, str], 
             for r in users.list_tokens(app.db)]
     options = [(u["username"], f"{u['display_name']} ({u['username']})")
                for u in users.list_users(app.db) if u["active"]]
-    return _show(request, app, viewer, "admin/tokens.html", "admin.tokens.title", status=status,
-                 errors=errors, tokens=rows, user_options=options, values=values)
+    return show(request, app, viewer, "admin/tokens.html", "admin.tokens.title", status=status,
+                errors=errors, tokens=rows, user_options=options, values=values)
 
 
 @router.post("/admin/tokens")
 async def token_create(request: Request) -> Response:
-    return await _post(request, _token_create)
+    return await post(request, _token_create)
 
 
 def _token_create(request: Request, app: App, viewer: Viewer, form: FormData) -> Response:
-    values = {"username": _text(form, "username"), "name": _text(form, "name")}
+    values = {"username": text(form, "username"), "name": text(form, "name")}
     t = translator(viewer.lang)
     try:
         token_id, token = users.create_token(app.db, app.rt, viewer.account.username,
@@ -509,16 +323,16 @@ def _token_create(request: Request, app: App, viewer: Viewer, form: FormData) ->
         return _tokens(request, app, viewer, values, status=422,
                        errors=[{"target": "username", "text": t("admin.tokens.no_user")}])
     # Shown on this page only, never again: no redirect to a page that could show it.
-    return _show(request, app, viewer, "admin/token_created.html", "admin.tokens.created_title",
-                 token=token, token_id=token_id, **values)
+    return show(request, app, viewer, "admin/token_created.html", "admin.tokens.created_title",
+                token=token, token_id=token_id, **values)
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
 async def token_revoke(request: Request, token_id: int) -> Response:
-    return await _post(request, _token_revoke, token_id)
+    return await post(request, _token_revoke, token_id)
 
 
 def _token_revoke(request: Request, app: App, viewer: Viewer, form: FormData,
                   token_id: int) -> Response:
     users.revoke_token(app.db, app.rt, viewer.account.username, token_id)
-    return _done("/admin/tokens", "revoked")
+    return done("/admin/tokens", "revoked")

@@ -24,7 +24,8 @@ from gaita import accounts, config_edit, users
 from gaita.bootstrap import App
 from gaita.settings import ROOT
 from gaita.web import create_app
-from gaita.web.admin import router
+from gaita.web import admin as admin_pages
+from gaita.web import admin_config
 from tests.conftest import START, make_test_app
 from tests.web.conftest import DEMO_PASSWORD, form_csrf
 
@@ -209,7 +210,7 @@ _SAMPLE = {"username": "skola", "code": "jip", "day": "2026-12-01", "token_id": 
 
 def admin_routes() -> list[tuple[str, str]]:
     found = []
-    for route in router.routes:
+    for route in [*admin_pages.router.routes, *admin_config.router.routes]:
         path = re.sub(r"\{(\w+)\}", lambda m: _SAMPLE[m.group(1)], route.path)  # type: ignore[attr-defined]
         found += [(method, path) for method in sorted(route.methods)]   # type: ignore[attr-defined]
     return found
