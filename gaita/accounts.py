@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,8 +36,13 @@ MIN_PASSWORD = 12
 TOKEN_PREFIX = "gaita_"
 
 _hasher = PasswordHash.recommended()
-#: Verified when the user name is unknown, so both cases take as long.
-_DUMMY_HASH = _hasher.hash("an unused password for timing only")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the user name is unknown, so both cases take as long (made on
+    first use: hashing is slow on purpose, and most commands never log anyone in)."""
+    return _hasher.hash("an unused password for timing only")
 
 
 class WeakPassword(GaitaError):
@@ -97,7 +103,7 @@ def check_password(db: sa.Engine, username: str, password: str) -> Account | Non
     with db.connect() as conn:
         row = conn.execute(sa.select(*_ACCOUNT_COLUMNS, USER.c.password_hash).where(
             USER.c.username == username, USER.c.active.is_(True))).first()
-    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+    stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
     valid, new_hash = _hasher.verify_and_update(password, stored)
     if row is None or not row.password_hash or not valid:
         return None
