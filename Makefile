@@ -42,11 +42,15 @@ run: install
 	  trap 'kill $$CATCHER 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/gaita serve
 
+# The suite in parallel (pytest-xdist): one process per core, at most 4; each starts
+# its own PostgreSQL server.  A single file: $(BIN)/pytest tests/...
+PYTEST_PARALLEL = -n auto --maxprocesses=4
+
 test: install system-test-deps
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-fast: install
-	$(BIN)/pytest -m "not slow and not pg"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not pg"
 
 bench: install system-test-deps
 	$(BIN)/python -m bench
