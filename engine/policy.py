@@ -161,9 +161,8 @@ def decide(registry: WorkflowRegistry, subject: Subject, action: Action,
 def reaches(roles: Roles, subject: Subject, case: CaseScope) -> Decision:
     """Whether the subject reaches this case at all (before the action is considered)."""
     spec = roles.user_roles[subject.role]
-    limits = [roles.institution_roles[r].case_types for r in subject.institution_roles
-              if r in roles.institution_roles and roles.institution_roles[r].case_types]
-    if limits and not any(case.case_type in allowed for allowed in limits if allowed):
+    types = _case_types(roles, subject)
+    if types is not None and case.case_type not in types:
         return Decision(False, f"{subject.institution} does not work on {case.case_type} cases")
     if spec.scope == "all":
         return ALLOW
@@ -174,6 +173,15 @@ def reaches(roles: Roles, subject: Subject, case: CaseScope) -> Decision:
     if spec.scope == "escalated":
         return ALLOW if case.escalated else Decision(False, "the case was never escalated")
     return Decision(False, f"{subject.role} does not work on cases")
+
+
+def _case_types(roles: Roles, subject: Subject) -> frozenset[str] | None:
+    """The case types the subject's institution works on (None: every type)."""
+    limits = [roles.institution_roles[r].case_types for r in subject.institution_roles
+              if r in roles.institution_roles]
+    if not limits or any(types is None for types in limits):
+        return None
+    return frozenset().union(*limits)
 
 
 def visible_groups(roles: Roles, subject: Subject) -> frozenset[str]:
@@ -223,10 +231,9 @@ def visible_cases(roles: Roles, subject: Subject) -> sa.ColumnElement[bool]:
     if spec is None or spec.scope == "none":
         return sa.false()
     conditions: list[sa.ColumnElement[bool]] = []
-    limits = [roles.institution_roles[r].case_types for r in subject.institution_roles
-              if r in roles.institution_roles and roles.institution_roles[r].case_types]
-    if limits:
-        conditions.append(CASE.c.case_type.in_(sorted(set().union(*limits))))
+    types = _case_types(roles, subject)
+    if types is not None:
+        conditions.append(CASE.c.case_type.in_(sorted(types)))
     if spec.scope == "own_tasks":
         conditions.append(sa.exists().where(TASK.c.case_id == CASE.c.id,
                                             TASK.c.assignee_institution == subject.institution))
