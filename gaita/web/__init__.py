@@ -1,4 +1,5 @@
-"""The web app (FastAPI): today the pages behind the email action links (issue #3 §4).
+"""The web app (FastAPI): pages, the REST API and the email action-link pages
+(docs/web.md).
 
 ``create_app(app)`` builds it from an assembled ``gaita.bootstrap.App``.
 """

@@ -29,6 +29,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from engine.policy import Action, CaseScope, Decision, Subject, decide
+from engine.runtime import Actor
 from gaita import accounts
 from gaita.accounts import Account, Session
 from gaita.bootstrap import App
@@ -57,7 +58,7 @@ class Viewer:
     session: Session | None = None
 
     @property
-    def actor(self) -> Any:
+    def actor(self) -> Actor:
         return self.account.actor
 
     @property
