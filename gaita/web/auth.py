@@ -153,11 +153,11 @@ def api_user(request: Request) -> Viewer:
     return Viewer(account, subject_of(app, account), lang_of(request, account), "api")
 
 
-def home_of(app: App, viewer: Viewer) -> str:
+def home_of(app: App, account: Account) -> str:
     """Where a user lands after login: the first page their role works on."""
-    if viewer.may(app, Action.ADMINISTER):
+    if decide(app.rt.registry, subject_of(app, account), Action.ADMINISTER):
         return "/admin"
-    spec = app.rt.registry.roles.user_roles[viewer.subject.role]
+    spec = app.rt.registry.roles.user_roles[account.role]
     if spec.scope == "own_tasks":
         return "/inbox"
     if spec.scope == "escalated":
@@ -183,9 +183,7 @@ def root(request: Request) -> Response:
     app, _, session = _session(request)
     if session is None or session.mfa_pending:
         return RedirectResponse("/login", status_code=303)
-    viewer = Viewer(session.account, subject_of(app, session.account), lang_of(request), "web",
-                    session)
-    return RedirectResponse(home_of(app, viewer), status_code=303)
+    return RedirectResponse(home_of(app, session.account), status_code=303)
 
 
 @router.get("/login")
@@ -245,8 +243,7 @@ def _login(request: Request, form: FormData) -> Response:
     if pending:
         where = "/login/totp" + (f"?next={quote(target, safe='')}" if target else "")
     else:
-        viewer = Viewer(account, subject_of(app, account), lang, "web")
-        where = target or home_of(app, viewer)
+        where = target or home_of(app, account)
     response = RedirectResponse(where, status_code=303)
     response.set_cookie(value=token, httponly=True, samesite="lax", **session_cookie(app))
     return response
@@ -310,8 +307,7 @@ def _totp_submit(request: Request, form: FormData) -> Response:
     # the second factor is a login too: a new session id
     new = accounts.start_session(app.db, session.account.id, now, mfa_pending=False,
                                  replaces=token)
-    viewer = Viewer(session.account, subject_of(app, session.account), "lv", "web")
-    target = safe_next(str(form.get("next", ""))) or home_of(app, viewer)
+    target = safe_next(str(form.get("next", ""))) or home_of(app, session.account)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(value=new, httponly=True, samesite="lax", **session_cookie(app))
     return response
