@@ -34,6 +34,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from engine.cases import load_case_row
 from engine.definitions import Workflow
 from engine.registry import Roles, WorkflowRegistry
 from engine.runtime import Actor
@@ -248,6 +249,12 @@ def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
     group is answered by its institution, whoever holds the case's state task."""
     return case_scope(conn, {"id": task["case_id"], "case_type": task["case_type"],
                              "owner_institution": task["assignee_institution"]})
+
+
+def stored_case_scope(db: sa.Engine, reference: str) -> CaseScope:
+    """The policy's view of a stored case (``CaseNotFound`` if there is none)."""
+    with db.connect() as conn:
+        return case_scope(conn, load_case_row(conn, reference))
 
 
 def case_scope(conn: sa.Connection, case: Mapping[str, Any]) -> CaseScope:

@@ -39,14 +39,16 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import cases, group, notes, tasks
-from engine.cases import CASE, TASK, FireResult, load_case_row
+from engine.cases import CASE, TASK, FireResult
 from engine.definitions import RiskLevel
 from engine.errors import (
     CaseNotFound, DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
     InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
     TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
 )
-from engine.policy import Action, CaseScope, case_scope, task_scope, visible_cases, visible_groups
+from engine.policy import (
+    Action, CaseScope, stored_case_scope, task_scope, visible_cases, visible_groups,
+)
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
 from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
@@ -275,12 +277,6 @@ def _code_query(description: str, alias: str | None = None) -> Any:
     return Query(alias=alias, pattern=m.CODE_PATTERN, description=description)
 
 
-def _scope(app: App, reference: str) -> CaseScope:
-    """The policy's view of the case (``CaseNotFound``: 404)."""
-    with app.db.connect() as conn:
-        return case_scope(conn, load_case_row(conn, reference))
-
-
 def _task_scope(app: App, task_id: int) -> CaseScope:
     """The policy's view of the task's case, the task's institution holding it (a
     cooperation group's decision task is not the case's state task)."""
@@ -405,7 +401,7 @@ def fire_transition(request: Request, viewer: User, reference: ReferencePath,
     names the field, the failed guard, or the triggers valid now; 409 when the case's
     version is no longer `expected_version`."""
     app = gaita_of(request)
-    viewer.require(app, Action.ADVANCE, _scope(app, reference))
+    viewer.require(app, Action.ADVANCE, stored_case_scope(app.db, reference))
     result = cases.fire(app.db, app.rt, reference, body.trigger, viewer.actor, body.fields,
                         expected_version=body.expected_version)
     return _result(app, result)
@@ -417,7 +413,7 @@ def add_note(request: Request, viewer: User, reference: ReferencePath,
              body: m.NewNote) -> m.NoteResult:
     """Add a note in the `notes` or `support_plan` field group (`engine.notes.add_note`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.ADD_NOTE, _scope(app, reference))
+    viewer.require(app, Action.ADD_NOTE, stored_case_scope(app.db, reference))
     added = notes.add_note(app.db, app.rt, reference, viewer.actor, body.text, group=body.group,
                            expected_version=body.expected_version,
                            visible=visible_groups(app.rt.registry.roles, viewer.subject))
@@ -487,7 +483,7 @@ def escalate_case(request: Request, viewer: User, reference: ReferencePath,
                   body: m.NewEscalation) -> m.EscalationResult:
     """Refer the case by hand for a reason configured as manual (`engine.group.escalate`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.ESCALATE, _scope(app, reference))
+    viewer.require(app, Action.ESCALATE, stored_case_scope(app.db, reference))
     escalation = group.escalate(app.db, app.rt, reference, viewer.actor, body.reason,
                                 urgent=body.urgent)
     return m.EscalationResult(escalation=escalation, reference=reference)

@@ -30,7 +30,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from engine.cases import fire, load_case_row, open_case
@@ -43,7 +42,7 @@ from engine.group import escalate, manual_reasons, reason_title
 from engine.notes import MAX_NOTE, NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
-from engine.policy import Action, CaseScope, case_scope, openable_types, visible_groups
+from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
 from engine.queries import case_view, display_names
 from engine.runtime import SYSTEM
 from engine.tasks import decide_extension
@@ -52,7 +51,7 @@ from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
 from gaita.web.i18n import format_day, translator, working_days
-from gaita.web.links import MAX_TEXT, FormError
+from gaita.web.links import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
 from notifications.compose import format_local
 
@@ -108,18 +107,7 @@ class Invalid(Exception):
 
 def require_on_case(app: App, viewer: Viewer, reference: str, action: Action) -> None:
     """The policy's word on ``action`` on this stored case (``Forbidden`` if no)."""
-    with app.db.connect() as conn:
-        scope = case_scope(conn, load_case_row(conn, reference))
-    viewer.require(app, action, scope)
-
-
-def form_values(form: FormData) -> dict[str, str]:
-    """A form's text fields (the first of repeated names counts)."""
-    values: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, value)
-    return values
+    viewer.require(app, action, stored_case_scope(app.db, reference))
 
 
 
@@ -216,7 +204,7 @@ def open_form(request: Request, case_type: str, viewer: ViewerDep) -> Response:
 @router.post("/cases/new/{case_type}")
 async def open_submit(request: Request, case_type: str) -> Response:
     viewer, form = await form_user(request)
-    return await run_in_threadpool(_open, request, viewer, case_type, form_values(form))
+    return await run_in_threadpool(_open, request, viewer, case_type, first_values(form))
 
 
 def _openable(app: App, viewer: Viewer, case_type: str) -> Workflow:
@@ -548,7 +536,7 @@ async def _case_form(request: Request, reference: str, action: Action, form_id: 
                      write: Write) -> Response:
     viewer, form = await form_user(request)
     return await run_in_threadpool(_case_write, request, viewer, reference, action, form_id,
-                                   write, form_values(form))
+                                   write, first_values(form))
 
 
 def _case_write(request: Request, viewer: Viewer, reference: str, action: Action, form_id: str,
