@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from engine.cases import CASE, TASK
+from engine.store import CASE, TASK
 
 CASE_TYPE = "absences"
 PREFIX = "SWP"            # references of the backlog's cases

@@ -20,7 +20,7 @@ The writes:
    next_check_at, the earliest of the three: when the scheduler first looks) ...
    RETURNING id;
 5. INSERT outbox (one row per declared notification, every column
-   ``engine.cases.queue_mail`` writes: the new task's id on the email to its
+   ``engine.outbox.queue_mail`` writes: the new task's id on the email to its
    assignee, queued_at, recipient_user, claim_token, sent_to, and the payload
    ``{"reference": ...}``).
 
@@ -38,10 +38,9 @@ from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 
-from engine.audit import EVENT
-from engine.cases import (
-    CASE, OUTBOX, STATE_TASK, TASK, acknowledge_due, deadline_for, resolve_role,
-)
+from engine.deadlines import acknowledge_due, deadline_for
+from engine.store import CASE, EVENT, OUTBOX, TASK
+from engine.tables import TaskKind
 from engine.runtime import Actor, Runtime
 
 HASH = "0" * 64
@@ -65,7 +64,7 @@ class Step(NamedTuple):
     due: datetime | None
     remind: datetime | None
     ack_due: datetime
-    next_check: datetime   # the earliest of due, remind and ack_due (engine.cases._advance)
+    next_check: datetime   # the earliest of due, remind and ack_due (engine.tasks.first_check)
     notify: tuple[tuple[str, str, str | None], ...]   # (template, role, institution)
 
 
@@ -79,18 +78,18 @@ def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> 
         t = wf.transition(source, trigger)
         assert t is not None, (source, trigger)
         due, remind = deadline_for(rt, wf, t.dest, now)
-        ack_due = acknowledge_due(rt, wf, t.dest, now)
-        steps[source] = Step(trigger, t.dest, resolve_role(rt, wf.state(t.dest).owner or "", case),
+        ack_due = acknowledge_due(rt, now, wf.state(t.dest).acknowledge_within)
+        steps[source] = Step(trigger, t.dest, rt.institution_for(wf.state(t.dest).owner or "", case),
                              due, remind, ack_due,
                              min(x for x in (remind, due, ack_due) if x is not None),
-                             tuple((n.template, n.to, resolve_role(rt, n.to, case))
+                             tuple((n.template, n.to, rt.institution_for(n.to, case))
                                    for n in t.notify))
     return steps
 
 
 def _outbox_rows(s: Slot, p: Step, event_id: int, task_id: int,
                  now: datetime) -> list[dict[str, Any]]:
-    """The outbox rows ``engine.cases.queue_mail`` writes (the email to the new task's
+    """The outbox rows ``engine.outbox.queue_mail`` writes (the email to the new task's
     assignee carries the task's id)."""
     return [{"case_id": s.id, "event_id": event_id, "template": template,
              "task_id": task_id if inst == p.assignee else None,
@@ -122,10 +121,10 @@ def core_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int,
                 from_state=s.state, to_state=p.dest, definition_version=1, payload={},
                 prev_hash=HASH, hash=HASH).returning(EVENT.c.id)).scalar_one()
             conn.execute(sa.update(TASK).where(TASK.c.case_id == s.id, TASK.c.closed_at.is_(None),
-                                               TASK.c.kind == STATE_TASK)
+                                               TASK.c.kind == TaskKind.STATE)
                          .values(closed_at=now, status="done", closed_by_event=event_id))
             task_id = conn.execute(sa.insert(TASK).values(
-                case_id=s.id, kind=STATE_TASK, state=p.dest, assignee_institution=p.assignee,
+                case_id=s.id, kind=TaskKind.STATE, state=p.dest, assignee_institution=p.assignee,
                 opened_at=now, due_at=p.due, remind_at=p.remind, status="open",
                 ack_due_at=p.ack_due, next_check_at=p.next_check, opened_by_event=event_id,
                 closed_at=None, closed_by_event=None,
@@ -147,7 +146,7 @@ _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == _p(CASE.c.id, "w_id"),
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)
 _CLOSE_TASK = sa.update(TASK).where(TASK.c.case_id == _p(TASK.c.case_id, "w_case"),
                                     TASK.c.closed_at.is_(None),
-                                    TASK.c.kind == STATE_TASK).values(
+                                    TASK.c.kind == TaskKind.STATE).values(
     {c: _p(c) for c in (TASK.c.closed_at, TASK.c.status, TASK.c.closed_by_event)})
 _INSERT_TASK = sa.insert(TASK).returning(TASK.c.id)
 _INSERT_OUTBOX = sa.insert(OUTBOX)
@@ -177,7 +176,7 @@ def prebuilt_steps(db: sa.Engine, actor: Actor, take: Callable[[], Slot], k: int
             conn.execute(_CLOSE_TASK, {"w_case": s.id, "closed_at": now, "status": "done",
                                        "closed_by_event": event_id})
             task_id = conn.execute(_INSERT_TASK, {
-                "case_id": s.id, "kind": STATE_TASK, "state": p.dest,
+                "case_id": s.id, "kind": TaskKind.STATE, "state": p.dest,
                 "assignee_institution": p.assignee, "opened_at": now, "due_at": p.due,
                 "remind_at": p.remind, "status": "open", "ack_due_at": p.ack_due,
                 "next_check_at": p.next_check, "opened_by_event": event_id, "closed_at": None,

@@ -53,7 +53,8 @@ import aiosmtplib
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from engine.cases import OUTBOX, open_case
+from engine.cases import open_case
+from engine.store import OUTBOX
 from engine.queries import actor_for
 from gaita.bootstrap import App
 from gaita.demo import demo_code

@@ -56,9 +56,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.backlog import count_tasks, load_backlog
-from engine.audit import EVENT
-from engine.cases import CASE, TASK, open_case
-from engine.escalation import EFFECT, _claim_statement, tick
+from engine.store import EVENT
+from engine.cases import open_case
+from engine.store import CASE, TASK
+from engine.escalation import _claim_statement, tick
+from engine.store import EFFECT
 from engine.queries import actor_for
 from engine.tables import UTCDateTime
 from gaita.bootstrap import App, build_app

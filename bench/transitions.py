@@ -36,8 +36,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.baseline import core_steps, plan, prebuilt_steps
-from engine.audit import EVENT
-from engine.cases import CASE, fire, open_case
+from engine.store import EVENT
+from engine.cases import fire, open_case
+from engine.store import CASE
 from engine.queries import actor_for
 from engine.runtime import Actor
 from gaita.bootstrap import App, build_app

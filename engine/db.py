@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from engine.errors import DatabaseUnavailable
+from engine.errors import DatabaseUnavailable, msg
 
 
 def create_db_engine(url: str, *, create: bool = False, **kwargs: Any) -> sa.Engine:
@@ -21,7 +21,7 @@ def create_db_engine(url: str, *, create: bool = False, **kwargs: Any) -> sa.Eng
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
-        raise DatabaseUnavailable(url, "not a database URL (e.g. sqlite:///var/gaita.db)") from None
+        raise DatabaseUnavailable(url, msg("database.not_a_url")) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -29,7 +29,7 @@ def create_db_engine(url: str, *, create: bool = False, **kwargs: Any) -> sa.Eng
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
-            raise DatabaseUnavailable(safe_url(url), "no such database file; run `gaita init` first")
+            raise DatabaseUnavailable(safe_url(url), msg("database.no_file"))
     try:
         engine = sa.create_engine(parsed, hide_parameters=True, **kwargs)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:

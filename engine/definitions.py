@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,9 +32,15 @@ Int = Annotated[int, Strict()]   # `true` is not 1 working day
 FieldType = Literal["int", "text", "bool", "date", "choice"]
 RiskLevel = Literal["low", "medium", "high"]
 RISK_LEVELS: tuple[str, ...] = RiskLevel.__args__
-EscalationAction = Literal[
-    "remind_owner", "notify_owner_head", "notify_coordinator", "queue_cooperation_group"
-]
+
+
+class LadderAction(StrEnum):
+    """What a step of a state's escalation ladder does (``escalation: [{action}]``)."""
+
+    REMIND_OWNER = "remind_owner"
+    NOTIFY_OWNER_HEAD = "notify_owner_head"
+    NOTIFY_COORDINATOR = "notify_coordinator"
+    QUEUE_COOPERATION_GROUP = "queue_cooperation_group"
 
 
 class _Strict(BaseModel):
@@ -73,7 +80,7 @@ class Deadline(_Strict):
 
 class EscalationStep(_Strict):
     after: Int | str = Field(description="working days after the breach, or a parameter name")
-    action: EscalationAction
+    action: LadderAction
     risk: list[RiskLevel] | None = None
 
 

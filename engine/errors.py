@@ -1,18 +1,83 @@
-"""The engine's error hierarchy.
+"""The engine's errors: each one a stable code and its parameters.
 
-Every error a user can cause is a ``GaitaError`` with structured fields and a
-message that names the problem.  Entry points map the classes to exit codes
-(CLI) or HTTP statuses (web); the engine knows neither.
+Every error a user can cause is a ``GaitaError``.  Its ``code`` is a key of the
+``errors`` message catalogue (``error.<code>`` in
+``i18n/locale/<lang>/LC_MESSAGES/errors.po``) and its ``params`` fill the
+catalogue's text.  ``str(error)`` is the English text naming things by their
+codes, for logs and the command line; the web pages, the REST API and the
+email-link pages render the same error in the reader's language
+(``i18n.messages.render``), never by parsing this text.  Entry points map the
+classes to exit codes (CLI) or HTTP statuses (web); the engine knows neither.
+
+A parameter may be a ``Message`` (a reason with a code of its own: a guard's,
+the access policy's, a field's), a ``Named`` thing (a state, a trigger, a field:
+its code, and its declared title), a text declared in both languages, or a list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from i18n.messages import render
+
+
+class Titled(Protocol):
+    def get(self, locale: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """A sentence by code: ``error.<code>`` of the catalogue, with its parameters."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return render("en", self, codes=True)
+
+
+def msg(code: str, /, **params: Any) -> Message:
+    return Message(code, params)
+
+
+@dataclass(frozen=True)
+class Named:
+    """Something declared that a message names: its code, and its title if declared
+    (pages show the title; the command line and logs the code)."""
+
+    code: str
+    title: Titled | None = None
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class GaitaError(Exception):
-    """Base class: ``str(error)`` is a complete, user-facing message."""
+    """Base class: a ``Message`` (``code``, ``params``) a user can act on.  A subclass
+    may name the ``code`` its instances take by default."""
+
+    code: str = "error"
+
+    def __init__(self, code: str | None = None, /, **params: Any) -> None:
+        self.code = code or type(self).code
+        self.params: Mapping[str, Any] = params
+        self.message = Message(self.code, params)
+        super().__init__(self.code)
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+    def __reduce__(self) -> Any:   # picklable across processes (pytest-xdist, workers)
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
+
+
+def _rebuild(cls: type[GaitaError], message: Message, state: dict[str, Any]) -> GaitaError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message.code)
+    error.__dict__.update(state)
+    return error
 
 
 @dataclass(frozen=True)
@@ -21,11 +86,23 @@ class Problem:
 
     file: str
     line: int | None
-    reason: str
+    reason: Message | str   # str: a validator's English sentence, pending its code
+
+    @property
+    def code(self) -> str:
+        return "declaration.problem"
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return {"where": f"{self.file}:{self.line}" if self.line else self.file,
+                "reason": self.reason}
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.reason}"
+        return render("en", self, codes=True)
+
+
+def problem(file: str, line: int | None, code: str, /, **params: Any) -> Problem:
+    return Problem(file, line, Message(code, params))
 
 
 class InvalidDeclaration(GaitaError):
@@ -34,7 +111,7 @@ class InvalidDeclaration(GaitaError):
     def __init__(self, problems: Iterable[Problem]):
         # dict.fromkeys: a problem in a shared YAML anchor is reported once, not per alias
         self.problems: tuple[Problem, ...] = tuple(dict.fromkeys(problems))
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("declaration.invalid", lines=self.problems)
 
 
 class InvalidWorkflowDefinition(InvalidDeclaration):
@@ -48,96 +125,105 @@ class ConfigError(InvalidDeclaration):
 class NotFound(GaitaError):
     """Something named by the user does not exist."""
 
+    code = "not_found"
+
 
 class UnknownCaseType(NotFound):
     def __init__(self, case_type: str, known: Sequence[str]):
-        self.case_type = case_type
-        self.known = tuple(known)
-        super().__init__(
-            f"unknown case type {case_type!r}; known types: {', '.join(self.known) or '(none)'}"
-        )
+        self.case_type, self.known = case_type, tuple(known)
+        super().__init__("case_type.unknown", case_type=case_type, known=self.known)
 
 
 class UnknownState(NotFound):
     def __init__(self, case_type: str, state: str, known: Sequence[str]):
         self.case_type, self.state = case_type, state
-        listed = f"; states: {', '.join(known)}" if known else ""
-        super().__init__(f"{case_type} has no state {state!r}{listed}")
+        if known:
+            super().__init__("state.unknown", case_type=case_type, state=state, known=tuple(known))
+        else:
+            super().__init__("state.unknown_anywhere", case_type=case_type, state=state)
 
 
 class CaseNotFound(NotFound):
     def __init__(self, reference: str):
         self.reference = reference
-        super().__init__(f"no case with reference {reference!r}")
+        super().__init__("case.not_found", reference=reference)
 
 
 class UserNotFound(NotFound):
     def __init__(self, username: str):
         self.username = username
-        super().__init__(f"no user {username!r}")
+        super().__init__("user.not_found", username=username)
 
 
 class NotPermitted(GaitaError):
     """The request is understood but the rules forbid it."""
 
+    code = "not_permitted"
+
 
 class UnknownTrigger(NotPermitted):
-    def __init__(self, case_type: str, trigger: str, valid: Sequence[str]):
-        self.case_type, self.trigger, self.valid = case_type, trigger, tuple(valid)
-        super().__init__(
-            f"case type {case_type!r} has no trigger {trigger!r}; "
-            f"valid now: {', '.join(self.valid) or '(none)'}"
-        )
+    def __init__(self, case_type: str, trigger: str, valid: Sequence[Named]):
+        self.case_type, self.trigger = case_type, trigger
+        self.valid = tuple(v.code for v in valid)
+        super().__init__("trigger.unknown", case_type=case_type, trigger=trigger,
+                         valid=tuple(valid))
 
 
 class TransitionNotAllowed(NotPermitted):
-    def __init__(self, reference: str, trigger: str, state: str, valid: Sequence[str]):
-        self.reference, self.trigger, self.state, self.valid = reference, trigger, state, tuple(valid)
-        super().__init__(
-            f"trigger {trigger!r} is not valid for case {reference} in state {state!r}; "
-            f"valid triggers: {', '.join(self.valid) or '(none: the case is closed)'}"
-        )
+    def __init__(self, reference: str, trigger: Named, state: Named, valid: Sequence[Named]):
+        self.reference, self.trigger, self.state = reference, trigger.code, state.code
+        self.valid = tuple(v.code for v in valid)
+        super().__init__("transition.not_allowed" if valid else "transition.case_closed",
+                         reference=reference, trigger=trigger, state=state, valid=tuple(valid))
 
 
 class PermissionDenied(NotPermitted):
-    def __init__(self, message: str):
-        super().__init__(message)
+    code = "permission_denied"
 
 
 class AccessDenied(PermissionDenied):
-    """The access policy (``engine.policy``) does not let this user reach the case."""
+    """The access policy (``engine.policy``) refuses ``role`` the ``action`` (on the case
+    ``reference``, or in general), for ``reason`` (the policy's own message)."""
 
-    def __init__(self, reference: str, reason: str):
+    def __init__(self, role: Named, action: Named, reference: str | None, reason: Message):
         self.reference, self.reason = reference, reason
-        super().__init__(f"no access to case {reference}: {reason}")
+        if reference:
+            super().__init__("access.denied_case", role=role, action=action,
+                             reference=reference, reason=reason)
+        else:
+            super().__init__("access.denied", role=role, action=action, reason=reason)
 
 
 class FieldError(NotPermitted):
-    """A required field is missing or has the wrong type."""
+    """A field is missing or has the wrong type: ``field`` is its name, ``reason`` why."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: Message, *, title: Titled | None = None):
         self.field, self.reason = field, reason
-        super().__init__(f"field {field!r}: {reason}")
+        super().__init__("field.invalid", field=Named(field, title), reason=reason)
 
 
 class GuardFailed(NotPermitted):
-    def __init__(self, guard: str, reason: str):
+    def __init__(self, guard: str, reason: Message):
         self.guard, self.reason = guard, reason
-        super().__init__(f"guard {guard!r} failed: {reason}")
+        super().__init__("guard.failed", guard=guard, reason=reason)
 
 
 class InvalidPersonalCode(NotPermitted):
-    def __init__(self, code: str, reason: str):
-        self.code, self.reason = code, reason
-        super().__init__(f"invalid personal code: {reason}")
+    """A personal code that is not one; ``reason`` says what is wrong (never the code)."""
+
+    def __init__(self, reason: Message):
+        self.reason = reason
+        super().__init__("personal_code.invalid", reason=reason)
 
 
 class InvalidQuery(GaitaError):
-    """A list or report was asked for with a parameter it does not take (sort key, risk level)."""
+    """A list or report was asked for with a value it does not take: ``parameter`` is
+    ``sort``, ``risk``, ``weeks`` or ``page`` (``query.parameter.<name>`` names it)."""
 
     def __init__(self, parameter: str, value: object, allowed: Sequence[str]):
         self.parameter, self.value, self.allowed = parameter, value, tuple(allowed)
-        super().__init__(f"invalid {parameter} {value!r}; allowed: {', '.join(self.allowed)}")
+        super().__init__("query.invalid", parameter=msg(f"query.parameter.{parameter}"),
+                         value=value, allowed=self.allowed)
 
 
 class StaleCase(GaitaError):
@@ -145,13 +231,10 @@ class StaleCase(GaitaError):
 
     def __init__(self, reference: str, expected: int, actual: int | None):
         self.reference, self.expected, self.actual = reference, expected, actual
-        super().__init__(
-            f"case {reference} was changed by someone else (expected version {expected}, "
-            f"found {actual}); reload it and try again"
-        )
+        super().__init__("case.stale", reference=reference, expected=expected, actual=actual)
 
 
 class DatabaseUnavailable(GaitaError):
-    def __init__(self, url: str, reason: str):
+    def __init__(self, url: str, reason: Message | str):
         self.url, self.reason = url, reason
-        super().__init__(f"cannot open database {url}: {reason}")
+        super().__init__("database.unavailable", url=url, reason=reason)

@@ -29,37 +29,32 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.cases import (
-    CASE, DECISION_TASK, TASK, TO_HEAD, TaskInfo, append_event, load_case_row, queue_mail,
-    tell_coordinating,
-)
-from engine.definitions import EscalationStep, Workflow
+from engine.definitions import EscalationStep, LadderAction, Workflow
 from engine.errors import StaleCase
-from engine.group import queue_for_group
-from engine.pause import PAUSE_TOO_LONG_EVENT, flag_long_pause, pause_limit_at, pause_limit_effect
+from engine.events import EventKind, append_event
+from engine.group.queue import queue_stalled
+from engine.outbox import TO_HEAD, Template, queue_mail, tell_coordinating
+from engine.pause import flag_long_pause, pause_limit_at, pause_limit_effect
 from engine.runtime import SYSTEM, Runtime
-from engine.tables import SchedulerRun, TaskEffect
+from engine.store import CASE, EFFECT, RUN, TASK, insert_or_ignore, load_case_row, reference_of
+from engine.tables import TaskKind
+from engine.tasks import TaskInfo
 
 log = logging.getLogger(__name__)
-EFFECT = TaskEffect.__table__
-RUN = SchedulerRun.__table__
 
-# Effects (task_effect.effect) and the events they write (case_event.kind).
-UNACKNOWLEDGED = "unacknowledged"
-REMINDER = "reminder"
-BREACH = "breach"
-REMINDED_EVENT, OVERDUE_EVENT, ESCALATED_EVENT = "reminded", "overdue", "escalated"
-# Templates (notifications/templates) the tick's emails use.
-REMINDER_TEMPLATE, OVERDUE_TEMPLATE, HEAD_TEMPLATE = "task_reminder", "task_overdue", "escalation_head"
-#: The escalation reason of a case that stalled up its whole ladder.
-STALLED = "stalled"
-URGENT_RISKS = frozenset({"high", "critical"})
+
+class Effect(StrEnum):
+    """``task_effect.effect`` of the tick's effects on one task (a ladder step is
+    ``step:<n>``, a long pause ``engine.pause.pause_limit_effect``)."""
+
+    UNACKNOWLEDGED = "unacknowledged"
+    REMINDER = "reminder"
+    BREACH = "breach"
 
 
 @dataclass
@@ -132,8 +127,7 @@ def _check_with_retry(db: sa.Engine, rt: Runtime, task: dict[str, Any], token: s
 def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str,
            now: datetime) -> Counter[str]:
     done: Counter[str] = Counter()
-    reference = conn.execute(sa.select(CASE.c.reference).where(
-        CASE.c.id == task["case_id"])).scalar_one()
+    reference = reference_of(conn, task["case_id"])
     case = load_case_row(conn, reference)
     # The task as it is now, read after the case (whose version guards our events):
     # since the claim a user may have closed it, answered it or moved its deadline,
@@ -152,10 +146,10 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
             _release(conn, task, token, limit)
             return done
         # flagged once per pause: by the state task, under an effect naming the pause
-        if task["kind"] != DECISION_TASK and _record_effect(
+        if task["kind"] != TaskKind.DECISION and _record_effect(
                 conn, task["id"], pause_limit_effect(case["paused_at"]), now):
             flag_long_pause(conn, rt, case, task["id"], now)
-            done[PAUSE_TOO_LONG_EVENT] += 1
+            done[EventKind.PAUSE_TOO_LONG] += 1
         _release(conn, task, token, None)
         return done
     wf = rt.registry.get(case["case_type"], case["definition_version"])
@@ -164,32 +158,32 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
     def effect(name: str) -> bool:
         return _record_effect(conn, task["id"], name, now)
 
-    def event(kind: str, **payload: Any) -> int:
+    def event(kind: EventKind, **payload: Any) -> int:
         nonlocal case
-        event_id = append_event(conn, wf, case, SYSTEM, now, kind=kind,
+        event_id = append_event(conn, case, SYSTEM, now, kind=kind,
                                 payload={"task": task["id"], **payload})
         case = load_case_row(conn, reference)
         return event_id
 
-    if _ack_pending(task) and task["ack_due_at"] <= now and effect(UNACKNOWLEDGED):
-        event(UNACKNOWLEDGED)
+    if _ack_pending(task) and task["ack_due_at"] <= now and effect(Effect.UNACKNOWLEDGED):
+        event(EventKind.UNACKNOWLEDGED)
         changes["unacknowledged_at"] = now
-        done[UNACKNOWLEDGED] += 1
+        done[Effect.UNACKNOWLEDGED] += 1
     due = task["due_at"]
     if (task["reminded_at"] is None and task["remind_at"] is not None and task["remind_at"] <= now
-            and (due is None or now < due) and effect(REMINDER)):
-        queue_mail(conn, case, event(REMINDED_EVENT), now,
-                   [(REMINDER_TEMPLATE, _owner_role(wf, task), info.assignee)], info)
+            and (due is None or now < due) and effect(Effect.REMINDER)):
+        queue_mail(conn, case, event(EventKind.REMINDED), now,
+                   [(Template.TASK_REMINDER, _owner_role(wf, task), info.assignee)], info)
         changes["reminded_at"] = now
-        done[REMINDER] += 1
+        done[Effect.REMINDER] += 1
     breached = task["breached_at"]
     if due is not None and breached is None and due <= now:
         breached = now
         changes["breached_at"] = now
-        if effect(BREACH):
-            queue_mail(conn, case, event(OVERDUE_EVENT), now,
-                       [(OVERDUE_TEMPLATE, _owner_role(wf, task), info.assignee)], info)
-            done[BREACH] += 1
+        if effect(Effect.BREACH):
+            queue_mail(conn, case, event(EventKind.OVERDUE), now,
+                       [(Template.TASK_OVERDUE, _owner_role(wf, task), info.assignee)], info)
+            done[Effect.BREACH] += 1
     step = task["escalation_step"]
     ladder = _ladder(wf, task)
     while breached is not None and step < len(ladder):
@@ -215,25 +209,25 @@ def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, An
            task: Mapping[str, Any], info: TaskInfo, s: EscalationStep, step: int, level: int,
            now: datetime, event: Any) -> None:
     owner = _owner_role(wf, task)
-    event_id = event(ESCALATED_EVENT, step=step + 1, action=s.action)
+    event_id = event(EventKind.ESCALATED, step=step + 1, action=s.action.value)
     match s.action:
-        case "remind_owner" if s.after != 0:   # at 0 the breach notice is the reminder
-            queue_mail(conn, case, event_id, now, [(OVERDUE_TEMPLATE, owner, info.assignee)], info)
-        case "notify_owner_head":
-            queue_mail(conn, case, event_id, now, [(HEAD_TEMPLATE, owner, info.assignee)], None,
-                       extra={"level": level}, to=TO_HEAD, task_ref=task["id"])
-        case "notify_coordinator":
-            tell_coordinating(conn, rt, now, OVERDUE_TEMPLATE, case=case, event_id=event_id,
+        case LadderAction.REMIND_OWNER if s.after != 0:   # at 0 the breach notice reminds
+            queue_mail(conn, case, event_id, now, [(Template.TASK_OVERDUE, owner, info.assignee)],
+                       info)
+        case LadderAction.NOTIFY_OWNER_HEAD:
+            queue_mail(conn, case, event_id, now, [(Template.ESCALATION_HEAD, owner, info.assignee)],
+                       None, extra={"level": level}, to=TO_HEAD, task_ref=task["id"])
+        case LadderAction.NOTIFY_COORDINATOR:
+            tell_coordinating(conn, rt, now, Template.TASK_OVERDUE, case=case, event_id=event_id,
                               task_ref=task["id"])
-        case "queue_cooperation_group":
-            queue_for_group(conn, rt, case, now, reason=STALLED, actor=SYSTEM,
-                            urgent=case["risk_level"] in URGENT_RISKS)
+        case LadderAction.QUEUE_COOPERATION_GROUP:
+            queue_stalled(conn, rt, case, now)
 
 
 def _ladder(wf: Workflow, task: Mapping[str, Any]) -> list[EscalationStep]:
     steps = wf.state(task["state"]).escalation if task["state"] in wf.states else []
-    if task["kind"] == DECISION_TASK:   # the group follows its own decisions up
-        return [s for s in steps if s.action != "queue_cooperation_group"]
+    if task["kind"] == TaskKind.DECISION:   # the group follows its own decisions up
+        return [s for s in steps if s.action != LadderAction.QUEUE_COOPERATION_GROUP]
     return list(steps)
 
 
@@ -244,7 +238,7 @@ def _owner_role(wf: Workflow, task: Mapping[str, Any]) -> str:
 
 def _step_time(rt: Runtime, due: datetime | None, s: EscalationStep) -> datetime:
     assert due is not None
-    after = int(rt.param(s.after)) if isinstance(s.after, str) else s.after  # type: ignore[call-overload]
+    after = rt.days(s.after)
     return due if after == 0 else rt.calendar.due_at(due, after)
 
 
@@ -274,10 +268,8 @@ def _next_check(rt: Runtime, task: Mapping[str, Any], changes: Mapping[str, Any]
 
 def _record_effect(conn: sa.Connection, task_id: int, name: str, now: datetime) -> bool:
     """True if this effect is new (and now recorded); False if it already happened."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return conn.execute(insert(EFFECT).values(task_id=task_id, effect=name, at=now)
-                        .on_conflict_do_nothing(index_elements=[EFFECT.c.task_id, EFFECT.c.effect])
-                        .returning(EFFECT.c.id)).first() is not None
+    return conn.execute(insert_or_ignore(conn, EFFECT, "task_id", "effect").returning(EFFECT.c.id),
+                        {"task_id": task_id, "effect": name, "at": now}).first() is not None
 
 
 def _release(conn: sa.Connection, task: Mapping[str, Any], token: str,

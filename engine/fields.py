@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from engine.definitions import FieldSpec
-from engine.errors import FieldError
+from engine.errors import FieldError, Message, Named, msg
 
 _INT = re.compile(r"-?[0-9]{1,9}")   # ASCII digits only: int() would also take "٣" and "1_0"
 _TRUE = {"true", "yes", "1", "jā", "ja"}
@@ -22,26 +22,30 @@ _FALSE = {"false", "no", "0", "nē", "ne"}
 def coerce_fields(specs: Mapping[str, FieldSpec], given: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(specs))
     if unknown:
-        allowed = ", ".join(specs) or "(none)"
-        raise FieldError(unknown[0], f"not a field of this step; fields: {allowed}")
+        raise FieldError(unknown[0], msg("field.not_of_step", fields=tuple(
+            Named(name, spec.title) for name, spec in specs.items())))
     out: dict[str, Any] = {}
     for name, spec in specs.items():
         value = given.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if spec.optional:
                 continue
-            raise FieldError(name, f"required ({spec.type}: {spec.title.en})")
+            raise FieldError(name, msg("field.required", type=msg(f"field.type.{spec.type}"),
+                                       title=spec.title), title=spec.title)
         out[name] = _coerce(name, spec, value)
     return out
 
 
 def _coerce(name: str, spec: FieldSpec, value: Any) -> Any:
+    def refuse(reason: Message) -> FieldError:
+        return FieldError(name, reason, title=spec.title)
+
     if spec.type == "int":
         if isinstance(value, bool) or not _INT.fullmatch(str(value).strip()):
-            raise FieldError(name, f"expected a whole number (up to 9 digits), got {value!r}")
+            raise refuse(msg("field.not_whole_number", value=repr(value)))
         number = int(str(value).strip())
         if spec.min is not None and number < spec.min:
-            raise FieldError(name, f"must be at least {spec.min}, got {number}")
+            raise refuse(msg("field.below_min", min=spec.min, value=number))
         return number
     if spec.type == "bool":
         if isinstance(value, bool):
@@ -51,17 +55,28 @@ def _coerce(name: str, spec: FieldSpec, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise FieldError(name, f"expected true or false, got {value!r}")
+        raise refuse(msg("field.not_bool", value=repr(value)))
     if spec.type == "date":
         try:
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            raise FieldError(name, f"expected a date YYYY-MM-DD, got {value!r}") from None
+            raise refuse(msg("field.not_date", value=repr(value))) from None
     if spec.type == "choice":
         text = str(value).strip()
         if text not in (spec.choices or []):
-            raise FieldError(name, f"expected one of {', '.join(spec.choices or [])}, got {text!r}")
+            raise refuse(msg("field.not_choice", value=repr(text), choices=tuple(
+                Named(c, _ChoiceTitle(spec, c)) for c in spec.choices or [])))
         return text
     if not isinstance(value, str):
-        raise FieldError(name, f"expected text, got {type(value).__name__}")
+        raise refuse(msg("field.not_text", type=type(value).__name__))
     return value.strip()
+
+
+class _ChoiceTitle:
+    """A choice's declared title, in either language."""
+
+    def __init__(self, spec: FieldSpec, code: str) -> None:
+        self.spec, self.code = spec, code
+
+    def get(self, locale: str) -> str:
+        return self.spec.choice_title(self.code, locale)

@@ -1,7 +1,10 @@
 """Named guards that workflow transitions may list under ``guards:``.
 
 A guard is a pure function of a ``GuardContext`` returning ``None`` when the
-transition may proceed, or a sentence saying why not.  The registry is the
+transition may proceed, or a message (by code, with the values it compared)
+saying why not.  The shared machine (``engine.machine``) evaluates the guards
+as its transitions' conditions; the write path asks ``first_failure`` which
+one refused.  The registry is the
 set of names the workflow validator accepts, so a misspelt guard fails at
 load time, not when a coordinator presses the button.
 Thresholds come from municipality parameters, never from literals here
@@ -10,9 +13,11 @@ Thresholds come from municipality parameters, never from literals here
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from engine.errors import GuardFailed, Message, msg
 
 
 @dataclass(frozen=True)
@@ -22,9 +27,19 @@ class GuardContext:
     param: Callable[[str], Any]      # municipality parameter lookup
 
 
-Guard = Callable[[GuardContext], str | None]
+Guard = Callable[[GuardContext], Message | None]
 GUARDS: dict[str, Guard] = {}
 GUARD_FIELDS: dict[str, tuple[str, ...]] = {}   # the case fields each guard reads
+
+
+def first_failure(names: Iterable[str], ctx: GuardContext) -> GuardFailed | None:
+    """The first of these guards that refuses ``ctx``, as the error naming it and why.
+    (The shared machine evaluates the same guards as its transitions' conditions.)"""
+    for name in names:
+        reason = GUARDS[name](ctx)
+        if reason is not None:
+            return GuardFailed(name, reason)
+    return None
 
 
 def guard(*fields: str) -> Callable[[Guard], Guard]:
@@ -38,7 +53,7 @@ def guard(*fields: str) -> Callable[[Guard], Guard]:
 
 
 @guard("age_group", "unjustified_lessons", "unjustified_days")
-def absence_threshold_reached(ctx: GuardContext) -> str | None:
+def absence_threshold_reached(ctx: GuardContext) -> Message | None:
     """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days).
 
     The counts are the ones given with this report, never a count stored by an
@@ -49,16 +64,17 @@ def absence_threshold_reached(ctx: GuardContext) -> str | None:
         days = ctx.fields.get("unjustified_days")
         if days is not None and int(days) > limit:
             return None
-        given = "none" if days is None else days
-        return f"a pre-school case needs more than {limit} unjustified days (given: {given})"
+        if days is None:
+            return msg("guard.preschool_days_missing", limit=limit)
+        return msg("guard.preschool_days", limit=limit, given=days)
     limit = int(ctx.param("absences.unjustified_lessons_per_semester"))
     lessons = int(ctx.fields.get("unjustified_lessons") or 0)
     if lessons > limit:
         return None
-    return f"more than {limit} unjustified lessons in the semester are needed (given: {lessons})"
+    return msg("guard.lessons", limit=limit, given=lessons)
 
 
-def _required_flag(ctx: GuardContext, rule: str, field: str, reason: str) -> str | None:
+def _required_flag(ctx: GuardContext, rule: str, field: str, reason: Message) -> Message | None:
     """Passes unless the municipality's ``rule`` is on and the case's ``field`` is not true."""
     if not ctx.param(rule) or ctx.data.get(field) is True:
         return None
@@ -66,42 +82,41 @@ def _required_flag(ctx: GuardContext, rule: str, field: str, reason: str) -> str
 
 
 @guard("social_problem")
-def social_problem_present(ctx: GuardContext) -> str | None:
+def social_problem_present(ctx: GuardContext) -> Message | None:
     """Jelgava: JSLP takes an absence case only when it comes with a social problem."""
     return _required_flag(ctx, "jslp.absences_require_social_problem", "social_problem",
-                          "the social service takes an absence case only when it comes with a "
-                          "social problem")
+                          msg("guard.social_problem"))
 
 
 @guard("abroad_ruled_out")
-def other_reasons_ruled_out(ctx: GuardContext) -> str | None:
+def other_reasons_ruled_out(ctx: GuardContext) -> Message | None:
     """Jelgava: JSLP takes an unregistered child only once being abroad etc. is ruled out."""
     return _required_flag(ctx, "jslp.unregistered_requires_abroad_ruled_out", "abroad_ruled_out",
-                          "being abroad and other exclusion reasons must be ruled out first")
+                          msg("guard.abroad_ruled_out"))
 
 
 @guard("incident_count")
-def substance_use_meets_jslp_threshold(ctx: GuardContext) -> str | None:
+def substance_use_meets_jslp_threshold(ctx: GuardContext) -> Message | None:
     """Jelgava: JSLP takes a substance case when use reaches a set frequency."""
     minimum = int(ctx.param("jslp.substances_min_incidents"))
     count = int(ctx.data.get("incident_count") or 0)
     if count >= minimum:
         return None
-    return f"the social service takes a substance case from {minimum} incidents (given: {count})"
+    return msg("guard.substance_incidents", minimum=minimum, given=count)
 
 
 @guard("incident_count")
-def repeated_substance_use(ctx: GuardContext) -> str | None:
+def repeated_substance_use(ctx: GuardContext) -> Message | None:
     """Jelgava: narcologist consultations only for repeated use (a second incident or more)."""
     count = int(ctx.data.get("incident_count") or 0)
     if count > 1:
         return None
-    return f"narcologist consultations are for repeated use only (incidents recorded: {count})"
+    return msg("guard.repeated_use", given=count)
 
 
 @guard("no_improvement", "parents_not_cooperating")
-def parents_not_cooperating(ctx: GuardContext) -> str | None:
+def parents_not_cooperating(ctx: GuardContext) -> Message | None:
     """MK 474 p. 12: no improvement and the parents do not cooperate."""
     if ctx.data.get("no_improvement") is True and ctx.data.get("parents_not_cooperating") is True:
         return None
-    return "MK 474 p. 12 applies only when there is no improvement and the parents do not cooperate"
+    return msg("guard.parents_not_cooperating")

@@ -1,19 +1,30 @@
-"""The only module that imports ``transitions``.
+"""The only module that imports ``transitions``: it decides where a trigger leads.
 
 One ``Machine`` per (case type, version) serves every case.  A case is never
 a machine object: before firing, the row's state is copied onto a small
 pooled proxy (one per thread), the shared machine moves the proxy, and the
 caller reads the new state back.  ``auto_transitions`` is off, so there are
 no ``to_<state>()`` jumps that would skip the engine's checks.
+
+Each transition's guards (``engine.guards``, named in the declaration) are its
+``conditions``: the machine evaluates them on the ``GuardContext`` the write
+path passes, and moves only when all pass.  When they do not, the write path
+asks the same guard objects which one failed and why (``guards.first_failure``),
+so a refusal names the guard and its values.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 
-from transitions import Machine, MachineError
+from transitions import EventData, Machine, MachineError
 
 from engine.definitions import Workflow
+from engine.guards import Guard, GuardContext
+
+#: The keyword that carries the ``GuardContext`` through ``trigger(...)``.
+_CTX = "ctx"
 
 
 class _Proxy:
@@ -22,15 +33,22 @@ class _Proxy:
     state: str = ""
 
 
+def _condition(guard: Guard) -> Callable[[EventData], bool]:
+    def passes(event: EventData) -> bool:
+        return guard(event.kwargs[_CTX]) is None
+    return passes
+
+
 class SharedMachine:
-    def __init__(self, workflow: Workflow):
+    def __init__(self, workflow: Workflow, guards: Mapping[str, Guard]):
         self.workflow = workflow
         self._machine = Machine(
             model=None,
             states=list(workflow.states),
             initial=workflow.initial,
             transitions=[
-                {"trigger": t.trigger, "source": list(t.source), "dest": t.dest}
+                {"trigger": t.trigger, "source": list(t.source), "dest": t.dest,
+                 "conditions": [_condition(guards[name]) for name in t.guards]}
                 for t in workflow.transitions
             ],
             auto_transitions=False,
@@ -47,21 +65,21 @@ class SharedMachine:
             self._local.proxy = proxy
         return proxy
 
-    def next_state(self, state: str, trigger: str) -> str | None:
-        """The state ``trigger`` leads to from ``state``, or None if it is not valid there."""
+    def next_state(self, state: str, trigger: str, ctx: GuardContext) -> str | None:
+        """The state ``trigger`` leads to from ``state`` when the transition's guards
+        pass on ``ctx``; None when a guard refuses.  ``MachineError`` if the trigger is
+        not valid in ``state`` (the write path checks that first, with a precise error)."""
         proxy = self._proxy()
         proxy.state = state
-        try:
-            proxy.trigger(trigger)  # type: ignore[attr-defined]
-        except (MachineError, AttributeError):
-            return None
-        return proxy.state
+        moved: bool = getattr(proxy, "trigger")(trigger, **{_CTX: ctx})
+        return proxy.state if moved else None
 
 
 class MachineCache:
     """Builds each shared machine once, on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, guards: Mapping[str, Guard]) -> None:
+        self._guards = guards
         self._machines: dict[tuple[str, int], SharedMachine] = {}
         self._lock = threading.Lock()
 
@@ -70,5 +88,8 @@ class MachineCache:
         machine = self._machines.get(key)
         if machine is None:
             with self._lock:
-                machine = self._machines.setdefault(key, SharedMachine(workflow))
+                machine = self._machines.setdefault(key, SharedMachine(workflow, self._guards))
         return machine
+
+
+__all__ = ["MachineCache", "MachineError", "SharedMachine"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 from datetime import date, time
+from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import TypeAdapter, ValidationError
 
-from engine.errors import ConfigError, Problem
+from engine.errors import ConfigError, GaitaError, Problem
 from engine.yamlio import YamlError, line_for, load_yaml
 
 FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
@@ -29,7 +31,7 @@ Loc = tuple[int | str, ...]
 
 class ConfigLookupError(ConfigError, KeyError):
     """A code, role or parameter asked of a loaded config does not exist (also a KeyError)."""
-    __str__ = Exception.__str__  # not KeyError's quoting
+    __str__ = GaitaError.__str__  # not KeyError's quoting
 
 
 def _rule(ok: Callable[[Any], Any] | str, what: str, before: bool = False) -> Any:
@@ -65,6 +67,10 @@ class _Model(BaseModel):
 class LocalizedText(_Model):
     lv: Text
     en: Text
+
+    def get(self, locale: str) -> str:
+        """The text in ``locale`` (English for ``en``, Latvian otherwise)."""
+        return self.en if locale == "en" else self.lv
 
 
 class Municipality(_Model):
@@ -106,7 +112,7 @@ class CooperationGroup(_Model):
     members: tuple[Seat, ...]
     unknown_seats: Parameter  # seats the sources do not name
     meetings: dict[ParamName, Parameter]  # joins the namespace as cooperation_group.<name>
-    # Why a case comes before the group (engine.group); ENGINE_REASONS must be among them.
+    # Why a case comes before the group (engine.group); every EngineReason among them.
     escalation_reasons: dict[ReasonCode, EscalationReason] = Field(min_length=1)
     # case type -> parameter (months): a new case for a child who had a case of the
     # same type opened within that window is queued with reason ``repeated_case``.
@@ -122,8 +128,13 @@ class EscalationReason(_Model):
     source: Text | None = None
 
 
-#: Escalation reasons the engine gives by itself (engine.escalation, engine.group).
-ENGINE_REASONS = ("stalled", "repeated_case", "follow_up")
+class EngineReason(StrEnum):
+    """Escalation reasons the engine gives by itself; each must be configured (with its
+    titles) among ``escalation_reasons``."""
+
+    STALLED = "stalled"              # a task climbed its whole escalation ladder
+    REPEATED_CASE = "repeated_case"  # the same child had a case of the type recently
+    FOLLOW_UP = "follow_up"          # the group reviews its decisions still open
 
 
 class Service(_Model):
@@ -192,11 +203,21 @@ class MunicipalityConfig(_Model):
     institution_roles: frozenset[str]
     shared_roles: frozenset[str] = frozenset()   # roles held by many institutions (schools)
 
+    @cached_property
+    def institutions_by_code(self) -> dict[str, Institution]:
+        return {inst.code: inst for inst in self.institutions}
+
     def institution(self, code: str) -> Institution:
-        for inst in self.institutions:
-            if inst.code == code:
-                return inst
-        raise self._missing("institutions.yaml", f"no institution {code!r}")
+        inst = self.institutions_by_code.get(code)
+        if inst is None:
+            raise self._missing("institutions.yaml", f"no institution {code!r}")
+        return inst
+
+    def institution_name(self, code: str | None, locale: str) -> str:
+        """The institution's name in ``locale``: a code no longer configured (still in
+        the database) as it is, none as an empty text."""
+        inst = self.institutions_by_code.get(code) if code else None
+        return inst.name.get(locale) if inst is not None else (code or "")
 
     def institutions_with_role(self, role: str) -> tuple[Institution, ...]:
         if role not in self.institution_roles:
@@ -311,10 +332,10 @@ class _Loader:
         group = self.raw.get("cooperation_group.yaml")
         reasons = group.get("escalation_reasons") if isinstance(group, dict) else None
         if isinstance(reasons, dict) and reasons:
-            for code in ENGINE_REASONS:
+            for code in EngineReason:
                 if code not in reasons:
                     self.add("cooperation_group.yaml", ("escalation_reasons",),
-                             f"missing reason {code!r}: the engine gives it itself")
+                             f"missing reason {code.value!r}: the engine gives it itself")
         windows = group.get("repeated_case_windows") if isinstance(group, dict) else None
         for case_type, name in windows.items() if isinstance(windows, dict) else ():
             if isinstance(name, str) and parameters and name not in parameters:

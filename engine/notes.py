@@ -3,20 +3,22 @@ that the access policy shows only to the roles that see it.
 
 A note is a ``note`` event on the case's hash chain, so it is audited, ordered
 and tamper-evident like every other change; it does not change the state.
+The policy decides who may add one, and nobody writes into a group they
+cannot read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.cases import append_event, load_case_row
-from engine.errors import FieldError, PermissionDenied, StaleCase
+from engine import policy
+from engine.errors import FieldError, Named, PermissionDenied, StaleCase, msg
+from engine.events import EventKind, append_event
 from engine.runtime import Actor, Runtime
+from engine.store import load_case_row
 
-NOTE = "note"
 #: The field groups a note may be written in (``workflows/roles.yaml``).
 NOTE_GROUPS = ("notes", "support_plan")
 MAX_NOTE = 8000
@@ -30,28 +32,24 @@ class NoteAdded:
 
 
 def add_note(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, text: str, *,
-             group: str = "notes", expected_version: int | None = None,
-             visible: Collection[str] | None = None) -> NoteAdded:
-    """Add a note; ``expected_version`` refuses it (``StaleCase``) if the case changed.
-    ``visible``: the field groups the writer sees (``engine.policy.visible_groups``);
-    nobody writes into a group they cannot read."""
+             group: str = "notes", expected_version: int | None = None) -> NoteAdded:
+    """Add a note; ``expected_version`` refuses it (``StaleCase``) if the case changed."""
     text = text.strip()
     if not text:
-        raise FieldError("text", "a note cannot be empty")
+        raise FieldError("text", msg("note.empty"))
     if len(text) > MAX_NOTE:
-        raise FieldError("text", f"a note has at most {MAX_NOTE} characters, got {len(text)}")
+        raise FieldError("text", msg("note.too_long", limit=MAX_NOTE, length=len(text)))
     if group not in NOTE_GROUPS or group not in rt.registry.roles.field_groups:
-        raise FieldError("group", f"expected one of {', '.join(NOTE_GROUPS)}, got {group!r}")
-    if visible is not None and group not in visible:
-        raise PermissionDenied(f"role {actor.role!r} does not see the {group!r} field group")
-    if actor.role in rt.registry.roles.read_only:
-        raise PermissionDenied(f"role {actor.role!r} is read-only")
+        raise FieldError("group", msg("field.not_choice", value=repr(group), choices=NOTE_GROUPS))
     now = rt.clock.now()
     with db.begin() as conn:
         case = load_case_row(conn, reference)
+        subject = policy.require_on_case(conn, rt, actor, policy.Action.ADD_NOTE, case)
+        if group not in policy.visible_groups(rt.registry.roles, subject):
+            raise PermissionDenied("note.group_not_seen", role=policy.user_role(
+                rt.registry.roles, actor.role), group=Named(group, rt.registry.roles.field_groups[group]))
         if expected_version is not None and case["version"] != expected_version:
             raise StaleCase(reference, expected_version, case["version"])
-        wf = rt.registry.get(case["case_type"], case["definition_version"])
-        event_id = append_event(conn, wf, case, actor, now, kind=NOTE,
+        event_id = append_event(conn, case, actor, now, kind=EventKind.NOTE,
                                 payload={"group": group, "text": text})
     return NoteAdded(reference, event_id, case["version"] + 1)

@@ -1,8 +1,8 @@
 """Administrators' calendar overrides: ad-hoc holidays and extra working days.
 
 Stored in ``calendar_override`` and merged into the working-day calendar when a
-runtime is built (``gaita.bootstrap.make_calendar``).  Only roles declared with
-``administers: true`` in ``workflows/roles.yaml`` may change them.  The changes take
+runtime is built (``gaita.bootstrap.make_calendar``).  Only administrators may
+change them (``engine.policy``: roles declared ``administers: true``).  The changes take
 the caller's connection: ``gaita.config_edit`` writes the admin-log row in the same
 transaction.
 """
@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from engine.errors import FieldError, NotFound, PermissionDenied
-from engine.registry import Roles
-from engine.runtime import Actor
+from engine import policy
+from engine.errors import FieldError, NotFound, msg
+from engine.runtime import Actor, Runtime
 from engine.tables import CalendarOverride
 
 OVERRIDE = CalendarOverride.__table__
@@ -25,27 +25,22 @@ KINDS: tuple[str, ...] = Kind.__args__
 HOLIDAY = KINDS[0]
 
 
-def _require_admin(roles: Roles, actor: Actor) -> None:
-    if not roles.administers(actor.role):
-        raise PermissionDenied(f"only an administrator may change the calendar (you are {actor.role!r})")
-
-
-def set_override(conn: sa.Connection, roles: Roles, actor: Actor, day: date, kind: str,
+def set_override(conn: sa.Connection, rt: Runtime, actor: Actor, day: date, kind: str,
                  note: str, now: datetime) -> None:
     """Add or replace the override for ``day``, in the caller's transaction."""
-    _require_admin(roles, actor)
+    policy.require(rt, actor, policy.Action.ADMINISTER)
     if kind not in KINDS:
-        raise FieldError("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        raise FieldError("kind", msg("field.not_choice", value=repr(kind), choices=KINDS))
     conn.execute(sa.delete(OVERRIDE).where(OVERRIDE.c.day == day))
     conn.execute(sa.insert(OVERRIDE).values(day=day, kind=kind, note=note.strip(),
                                             created_by=actor.username, created_at=now))
 
 
-def remove_override(conn: sa.Connection, roles: Roles, actor: Actor, day: date) -> None:
+def remove_override(conn: sa.Connection, rt: Runtime, actor: Actor, day: date) -> None:
     """Remove the override for ``day``, in the caller's transaction."""
-    _require_admin(roles, actor)
+    policy.require(rt, actor, policy.Action.ADMINISTER)
     if conn.execute(sa.delete(OVERRIDE).where(OVERRIDE.c.day == day)).rowcount == 0:
-        raise NotFound(f"no calendar override on {day.isoformat()}")
+        raise NotFound("calendar.no_override", day=day.isoformat())
 
 
 def list_overrides(db: sa.Engine) -> list[dict[str, Any]]:

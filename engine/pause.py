@@ -4,7 +4,7 @@ While a case waits for something no institution controls (the child is
 reported abroad, the police or a court have not answered), its clock may be
 paused in a state declared ``pausable: true``, with a reason code from
 ``config/<municipality>/pauses.yaml``.  Each is one transaction through the
-case's write path (``engine.cases.append_event``: a hash-chained event, the
+case's event chain (``engine.events.append_event``: a hash-chained event, the
 case's version bumped, so a concurrent change is refused as stale).
 
 * ``pause`` records the reason and the time on the case and points every open
@@ -20,10 +20,8 @@ case's version bumped, so a concurrent change is refused as stale).
   time-in-state figures), clears the pause and lets the scheduler look at the
   tasks again from their earliest pending time.
 
-Who may pause or resume: the user roles that may act on the case in its
-current state (any role its outgoing transitions permit), institution staff
-only on the case whose task their institution holds, and administrators;
-read-only roles never.
+Who may pause or resume: the access policy decides (``engine.policy``: the
+coordinating institution's users, on the cases they reach).
 """
 
 from __future__ import annotations
@@ -36,26 +34,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.cases import CASE, DECISION_TASK, TASK, append_event, load_case_row, tell_coordinating
+from engine import policy
 from engine.definitions import Workflow
-from engine.errors import NotPermitted, PermissionDenied, StaleCase
+from engine.errors import Named, NotPermitted, StaleCase
+from engine.events import EventKind, append_event
 from engine.municipality import PAUSES_FILE
+from engine.outbox import Template, tell_coordinating
 from engine.runtime import SYSTEM, Actor, Runtime
+from engine.store import CASE, TASK, load_case_row
+from engine.tables import CaseStatus, TaskKind
 
-#: Event kinds (``case_event.kind``, at most 16 characters).
-PAUSED_EVENT, RESUMED_EVENT, PAUSE_TOO_LONG_EVENT = "paused", "resumed", "pause_too_long"
 #: The scheduler's effect (``task_effect.effect``) flagging one pause past the limit;
 #: ``pause_limit_effect`` adds the pause's start, so each pause is flagged once.
 PAUSE_LIMIT_EFFECT = "pause_limit"
-#: The notice to the coordinating institution about a pause past the limit.
-PAUSE_TOO_LONG_TEMPLATE = "case_update"
 
 
 class UnknownPauseReason(NotPermitted):
-    def __init__(self, reason: str, valid: list[str], file: str):
-        self.reason, self.valid = reason, tuple(valid)
-        super().__init__(f"unknown pause reason {reason!r}; valid reasons: "
-                         f"{', '.join(self.valid) or '(none configured)'} ({file})")
+    def __init__(self, reason: str, valid: list[Named], file: str):
+        self.reason, self.valid = reason, tuple(v.code for v in valid)
+        super().__init__("pause.unknown_reason", reason=reason, valid=tuple(valid), file=file)
 
 
 class NotPausable(NotPermitted):
@@ -97,24 +94,24 @@ def pause(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, reason: str,
     reason = reason.strip()
     reasons = rt.municipality.pauses.reasons
     if reason not in reasons:
-        raise UnknownPauseReason(reason, list(reasons), _pauses_file(rt))
+        raise UnknownPauseReason(reason, [Named(code, r.title) for code, r in reasons.items()],
+                                 _pauses_file(rt))
     now = rt.clock.now()
     with db.begin() as conn:
-        case, wf = _load(conn, rt, reference, expected_version)
-        if case["status"] == "closed":
-            raise NotPausable(f"{reference} is closed ({case['outcome']}); its clock has stopped")
-        _check_actor(rt, wf, case, actor, "pause")
+        case, wf = _load(conn, rt, actor, reference, expected_version)
+        if case["status"] == CaseStatus.CLOSED:
+            raise NotPausable("pause.case_closed", reference=reference, outcome=case["outcome"])
         state = wf.state(case["state"])
         if not state.pausable:
-            pausable = [name for name, s in wf.states.items() if s.pausable]
-            raise NotPausable(
-                f"the clock of {reference} cannot be paused in state {case['state']!r} "
-                f"({state.title.en}); pausable states of {wf.case_type}: "
-                f"{', '.join(pausable) or '(none)'}")
+            raise NotPausable("pause.not_pausable", reference=reference,
+                              state=Named(case["state"], state.title), state_title=state.title,
+                              case_type=Named(wf.case_type, wf.title), pausable=tuple(
+                                  Named(name, s.title) for name, s in wf.states.items()
+                                  if s.pausable))
         if case["paused_at"] is not None:
-            raise AlreadyPaused(f"{reference} is already paused since "
-                                f"{_local(rt, case['paused_at'])} ({case['pause_reason']})")
-        append_event(conn, wf, case, actor, now, kind=PAUSED_EVENT, payload={"reason": reason})
+            raise AlreadyPaused("pause.already", reference=reference,
+                                since=_local(rt, case["paused_at"]), reason=case["pause_reason"])
+        append_event(conn, case, actor, now, kind=EventKind.PAUSED, payload={"reason": reason})
         conn.execute(sa.update(CASE).where(CASE.c.id == case["id"]).values(
             paused_at=now, pause_reason=reason))
         limit = pause_limit_at(rt, now)
@@ -131,19 +128,18 @@ def resume(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *,
     now = rt.clock.now()
     cal = rt.calendar
     with db.begin() as conn:
-        case, wf = _load(conn, rt, reference, expected_version)
-        _check_actor(rt, wf, case, actor, "resume")
+        case, _ = _load(conn, rt, actor, reference, expected_version)
         paused_at = case["paused_at"]
         if paused_at is None:
-            raise NotPaused(f"{reference} is not paused")
+            raise NotPaused("pause.not_paused", reference=reference)
         if now < paused_at:
-            raise NotPermitted(f"{reference} was paused at {_local(rt, paused_at)}, "
-                               f"after the time now ({_local(rt, now)})")
+            raise NotPermitted("pause.in_future", reference=reference,
+                               paused_at=_local(rt, paused_at), now=_local(rt, now))
         days = cal.working_days_between(cal.local_date(paused_at), cal.local_date(now))
         tasks = conn.execute(sa.select(TASK).where(
             TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None)).order_by(TASK.c.id)
         ).mappings().all()
-        append_event(conn, wf, case, actor, now, kind=RESUMED_EVENT, payload={
+        append_event(conn, case, actor, now, kind=EventKind.RESUMED, payload={
             "reason": case["pause_reason"], "paused_at": paused_at.isoformat(),
             "working_days": days})
         total = case["paused_working_days"] + days
@@ -156,7 +152,7 @@ def resume(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *,
                      for key in ("due_at", "remind_at", "ack_due_at")}
             conn.execute(sa.update(TASK).where(TASK.c.id == task["id"]).values(
                 **moved, next_check_at=_pending({**task, **moved}, now), check_token=None))
-            if task["kind"] != DECISION_TASK:
+            if task["kind"] != TaskKind.DECISION:
                 due = moved["due_at"]
     return ResumeResult(reference, case["pause_reason"], paused_at, now, days, total, due,
                         case["version"] + 1)
@@ -183,14 +179,13 @@ def flag_long_pause(conn: sa.Connection, rt: Runtime, case: Mapping[str, Any], t
     """Record that the case's pause outlasted the limit, and tell the coordinating
     institution (the reason code and the days, never the case's details).  Called
     by the scheduler once per pause; returns the event id."""
-    wf = rt.registry.get(case["case_type"], case["definition_version"])
     limit = rt.municipality.pauses.max_working_days.value
     days = paused_days_so_far(rt, case["paused_at"], now)
-    event_id = append_event(conn, wf, case, SYSTEM, now, kind=PAUSE_TOO_LONG_EVENT, payload={
+    event_id = append_event(conn, case, SYSTEM, now, kind=EventKind.PAUSE_TOO_LONG, payload={
         "task": task_id, "reason": case["pause_reason"],
         "paused_at": case["paused_at"].isoformat(), "working_days": days,
         "max_working_days": limit})
-    tell_coordinating(conn, rt, now, PAUSE_TOO_LONG_TEMPLATE, case=case, event_id=event_id,
+    tell_coordinating(conn, rt, now, Template.CASE_UPDATE, case=case, event_id=event_id,
                       extra={"pause": "too_long", "reason": case["pause_reason"],
                              "days": days, "max_working_days": limit})
     return event_id
@@ -211,29 +206,13 @@ def pause_view(rt: Runtime, case: Mapping[str, Any], now: datetime) -> dict[str,
             "over_limit": now >= limit}
 
 
-def _load(conn: sa.Connection, rt: Runtime, reference: str,
+def _load(conn: sa.Connection, rt: Runtime, actor: Actor, reference: str,
           expected_version: int | None) -> tuple[dict[str, Any], Workflow]:
     case = load_case_row(conn, reference)
+    policy.require_on_case(conn, rt, actor, policy.Action.PAUSE, case)
     if expected_version is not None and expected_version != case["version"]:
         raise StaleCase(reference, expected_version, case["version"])
     return case, rt.registry.get(case["case_type"], case["definition_version"])
-
-
-def _check_actor(rt: Runtime, wf: Workflow, case: Mapping[str, Any], actor: Actor,
-                 what: str) -> None:
-    roles = rt.registry.roles
-    if actor.role in roles.read_only:
-        raise PermissionDenied(f"role {actor.role!r} is read-only")
-    if roles.administers(actor.role):
-        return
-    acting = sorted({r for t in wf.transitions_from(case["state"]) for r in t.roles})
-    if actor.role not in acting:
-        raise PermissionDenied(
-            f"role {actor.role!r} may not {what} {case['reference']}: in state "
-            f"{case['state']!r} only {', '.join(acting) or 'nobody'} (or an administrator) may")
-    if roles.own_tasks_only(actor.role) and actor.institution != case["owner_institution"]:
-        raise PermissionDenied(f"{what} on {case['reference']} belongs to the institution holding "
-                               f"its task ({case['owner_institution']}), not to {actor.institution}")
 
 
 def _pending(task: Mapping[str, Any], now: datetime) -> datetime | None:

@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from engine.errors import InvalidPersonalCode
+from engine.errors import InvalidPersonalCode, Message, msg
 
 __all__ = ["PersonalCode", "checksum_ok", "parse_personal_code", "NEW_FORMAT_CHECKSUM_WARNING"]
 
 _WEIGHTS = (1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() would accept e.g. Arabic-Indic digits
 _CENTURIES = {"0": 1800, "1": 1900, "2": 2000}
-NEW_FORMAT_CHECKSUM_WARNING = "checksum does not match (allowed for the new format)"
+#: The warning on a new-format code whose check digit does not match (still accepted).
+NEW_FORMAT_CHECKSUM_WARNING = msg("personal_code.new_format_checksum")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class PersonalCode:
     code: str = field(repr=False)  # normalised "XXXXXX-XXXXX"
     format: Literal["legacy", "new"]
     birth_date: date | None  # None for the new format
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Message, ...] = ()
 
     def digits(self) -> str:
         """The 11 digits without the hyphen."""
@@ -67,56 +68,52 @@ def _digits_of(raw: str) -> str:
     """Strip whitespace and the optional hyphen; reject anything else, naming the defect."""
     text = raw.strip()
     if not text:
-        raise InvalidPersonalCode(raw, "empty: 11 digits expected")
+        raise InvalidPersonalCode(msg("personal_code.empty"))
     for position, char in enumerate(text, start=1):
         if char != "-" and char not in _DIGITS:
             kind = "letter" if char.isalpha() else "character"
-            raise InvalidPersonalCode(
-                raw,
-                f"unexpected {kind} {char!r} at position {position}; "
-                "only digits and one hyphen are allowed",
-            )
+            raise InvalidPersonalCode(msg(f"personal_code.unexpected_{kind}", char=repr(char),
+                                          position=position))
     if text.count("-") > 1:
-        raise InvalidPersonalCode(raw, f"only one hyphen is allowed, got {text.count('-')}")
+        raise InvalidPersonalCode(msg("personal_code.hyphens", count=text.count("-")))
     digits = text.replace("-", "")
     if len(digits) != 11:
-        raise InvalidPersonalCode(raw, f"11 digits expected, got {len(digits)}")
+        raise InvalidPersonalCode(msg("personal_code.length", count=len(digits)))
     if "-" in text and text.index("-") != 6:
-        raise InvalidPersonalCode(raw, "the hyphen must come after the 6th digit")
+        raise InvalidPersonalCode(msg("personal_code.hyphen_place"))
     return digits
 
 
-def _birth_date(raw: str, digits: str) -> date:
+def _birth_date(digits: str) -> date:
     century = _CENTURIES.get(digits[6])
     if century is None:
-        raise InvalidPersonalCode(raw, f"century digit must be 0, 1 or 2, got {digits[6]}")
+        raise InvalidPersonalCode(msg("personal_code.century", digit=digits[6]))
     day, month, year = int(digits[0:2]), int(digits[2:4]), century + int(digits[4:6])
     if not 1 <= month <= 12:
-        raise InvalidPersonalCode(raw, f"month {digits[2:4]} does not exist")
+        raise InvalidPersonalCode(msg("personal_code.month", month=digits[2:4]))
     try:
         return date(year, month, day)
     except ValueError:
-        reason = f"day {digits[0:2]} does not exist in month {digits[2:4]}"
         if month == 2 and day == 29:
-            reason += f" ({year} is not a leap year)"
-        raise InvalidPersonalCode(raw, reason) from None
+            raise InvalidPersonalCode(msg("personal_code.leap_day", day=digits[0:2],
+                                          month=digits[2:4], year=year)) from None
+        raise InvalidPersonalCode(msg("personal_code.day", day=digits[0:2],
+                                      month=digits[2:4])) from None
 
 
 def parse_personal_code(raw: str) -> PersonalCode:
     """Validate and normalise ``raw``; raise ``InvalidPersonalCode`` naming the defect."""
     if not isinstance(raw, str):
-        raise InvalidPersonalCode(str(raw), f"a string is expected, got {type(raw).__name__}")
+        raise InvalidPersonalCode(msg("personal_code.not_text", type=type(raw).__name__))
     digits = _digits_of(raw)
     code = f"{digits[:6]}-{digits[6:]}"
     if digits.startswith("32"):
         warnings = () if checksum_ok(digits) else (NEW_FORMAT_CHECKSUM_WARNING,)
         return PersonalCode(code=code, format="new", birth_date=None, warnings=warnings)
-    birth_date = _birth_date(raw, digits)
+    birth_date = _birth_date(digits)
     expected = expected_check(digits)
     if expected == 10:
-        raise InvalidPersonalCode(
-            raw, "no check digit can be valid for the first 10 digits (checksum gives 10)"
-        )
+        raise InvalidPersonalCode(msg("personal_code.no_check"))
     if expected != int(digits[10]):
-        raise InvalidPersonalCode(raw, f"check digit is {digits[10]}, expected {expected}")
+        raise InvalidPersonalCode(msg("personal_code.check", got=digits[10], expected=expected))
     return PersonalCode(code=code, format="legacy", birth_date=birth_date)

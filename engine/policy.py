@@ -2,9 +2,13 @@
 
 ``decide(registry, subject, action, case)`` answers whether a user (the
 ``Subject``: user role, institution, and that institution's roles) may take
-an ``Action``, on one case (``CaseScope``) or in general.  The web pages, the
-REST API and the CLI ask it; nothing else decides access.  Its inputs are the
-role declarations in ``workflows/roles.yaml``, never role names in code:
+an ``Action``, on one case (``CaseScope``) or in general.  Every engine
+operation that changes or reveals a case asks it (``require``,
+``require_on_case``, ``may_fire``) for every caller: the web pages, the REST
+API, the email links, the CLI and the scheduler.  The edges ask the same
+function only to know what to offer (which buttons, which menu entries).
+Its inputs are the role declarations in ``workflows/roles.yaml``, never role
+names in code:
 
 - a user role's ``scope`` says which cases it reaches: ``all``, ``own_tasks``
   (cases where the user's institution holds or held a task), ``escalated``
@@ -13,14 +17,17 @@ role declarations in ``workflows/roles.yaml``, never role names in code:
   ``group_work`` roles refer cases to the cooperation group and read its queue;
   ``chairs`` roles plan its meetings and record its decisions;
 - a task is answered only by the institution holding it; a case is advanced
-  only by roles some step of its declaration names;
+  only by the roles its transition names (``may_fire``), staff only on the
+  task their institution holds; clock pauses, extensions and openings are the
+  coordinating institution's (staff open cases for their own school only);
 - an institution role's ``case_types`` limits which case types its staff see;
 - ``sees`` on both the user role and the institution's roles gives the field
   groups (identity, case data, notes, support plan, access log) a user sees.
 
-The engine's write path checks the transition's own roles and the task's
-holder again (``engine.cases.check_transition``): the policy says whether a
-user may act on a case at all, the declaration says which step.
+Two subjects are no user role: ``SYSTEM`` (Gaita itself: it refers stalled and
+repeated cases to the cooperation group, nothing else) and an ``operator`` (a
+person at the installation's command line with no ``--as``: reads cases and
+the group's work without the child's identity, changes nothing).
 
 ``visible_cases`` is the same rule as a SQL condition, for lists.
 """
@@ -29,20 +36,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
-from engine.cases import load_case_row
-from engine.definitions import Workflow
-from engine.registry import Roles, WorkflowRegistry
-from engine.runtime import Actor
-from engine.tables import Case, Escalation, Task
-
-CASE, TASK, ESCALATION = Case.__table__, Task.__table__, Escalation.__table__
+from engine.definitions import Transition, Workflow
+from engine.errors import AccessDenied, Message, Named, msg
+from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
+from engine.runtime import Actor, Runtime
+from engine.store import CASE, ESCALATION, TASK, load_case_row
 #: Field groups the code itself needs to name (the rest are only declared).
-IDENTITY, CASE_DATA = "identity", "case_data"
+IDENTITY, CASE_DATA, ACCESS_LOG = "identity", "case_data", "access_log"
 
 
 class Action(StrEnum):
@@ -71,6 +76,10 @@ CASE_ACTIONS = frozenset({Action.ADVANCE, Action.ANSWER_TASK, Action.ADD_NOTE, A
 GROUP_ACTIONS = frozenset({Action.ESCALATE, Action.PLAN_MEETING, Action.DECIDE})
 #: Actions of the coordinating institution's users on any case they reach.
 COORDINATION = frozenset({Action.PAUSE, Action.DECIDE_EXTENSION, Action.OPEN_CASE})
+#: What Gaita itself does on its own account (``SYSTEM``).
+SYSTEM_ACTIONS = frozenset({Action.ESCALATE})
+#: What an operator at the command line without ``--as`` may do.
+OPERATOR_ACTIONS = frozenset({Action.READ_CASES, Action.READ_GROUP, Action.EXPORT})
 
 
 @dataclass(frozen=True)
@@ -101,79 +110,125 @@ class CaseScope:
 
 @dataclass(frozen=True)
 class Decision:
+    """The policy's answer; when it refuses, its ``reason`` (a message by code) and what
+    was refused (``role``, ``action``), for ``AccessDenied``."""
+
     allowed: bool
-    reason: str = ""
+    reason: Message | None = None
+    role: Named | None = None
+    action: Action | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    def or_raise(self, reference: str | None = None) -> None:
+        """``AccessDenied`` with the policy's reason, unless allowed."""
+        if not self.allowed:
+            assert self.reason and self.role and self.action, "a refusal says why"
+            raise AccessDenied(self.role, msg(f"access.action.{self.action.value}"), reference,
+                               self.reason)
 
 
 ALLOW = Decision(True)
 
 
 def decide(registry: WorkflowRegistry, subject: Subject, action: Action,
-           case: CaseScope | None = None, *, case_type: str | None = None) -> Decision:
-    """May ``subject`` take ``action`` (on ``case``, or on a case of ``case_type``)?"""
+           case: CaseScope | None = None, *, case_type: str | None = None,
+           school: str | None = None) -> Decision:
+    """May ``subject`` take ``action`` (on ``case``, or on a new case of ``case_type``
+    for ``school``)?"""
+    reason = _refusal(registry, subject, action, case, case_type, school)
+    if reason is None:
+        return ALLOW
+    return Decision(False, reason, user_role(registry.roles, subject.role), action)
+
+
+def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
+             case: CaseScope | None, case_type: str | None, school: str | None
+             ) -> Message | None:
+    """Why ``decide`` refuses, or None."""
     roles = registry.roles
+    role = user_role(roles, subject.role)
+    if subject.role in (SYSTEM_ROLE, OPERATOR_ROLE):
+        allowed = SYSTEM_ACTIONS if subject.role == SYSTEM_ROLE else OPERATOR_ACTIONS
+        return None if action in allowed else msg(f"policy.not_for_{subject.role}")
     spec = roles.user_roles.get(subject.role)
     if spec is None:
-        return Decision(False, f"unknown user role {subject.role!r}")
+        return msg("policy.unknown_role", role=role)
     if action is Action.ADMINISTER:
-        return ALLOW if spec.administers else Decision(False, "only administrators")
+        return None if spec.administers else msg("policy.administrators_only")
     if spec.read_only and action not in READS:
-        return Decision(False, f"{subject.role} is read-only")
-    if action is Action.READ_ACCESS_LOG and "access_log" not in visible_groups(roles, subject):
-        return Decision(False, "the access log is not among this role's field groups")
+        return msg("policy.read_only", role=role)
+    if action is Action.READ_ACCESS_LOG and ACCESS_LOG not in visible_groups(roles, subject):
+        return msg("policy.no_access_log")
     if spec.scope == "none":
-        return Decision(False, f"{subject.role} does not work on cases")
+        return msg("policy.no_cases", role=role)
     if action is Action.READ_GROUP:
-        if spec.group_work or spec.chairs or spec.read_only:
-            return ALLOW
-        return Decision(False, "only the cooperation group's roles")
+        return None if spec.group_work or spec.chairs or spec.read_only else msg(
+            "policy.group_roles_only")
     if action in (Action.PLAN_MEETING, Action.DECIDE):
-        return ALLOW if spec.chairs else Decision(False, "only the cooperation group's chair")
+        return None if spec.chairs else msg("policy.chair_only")
     if action is Action.ESCALATE and not spec.group_work:
-        return Decision(False, "only the cooperation group's roles refer cases to it")
+        return msg("policy.group_roles_refer")
     coordinating = roles.coordinating in subject.institution_roles
     if action in COORDINATION and not coordinating:
         if not (action is Action.OPEN_CASE and _may_open(registry, subject, case_type)):
-            return Decision(False, "only the coordinating institution's users")
+            return msg("policy.coordinating_only")
     if action is Action.OPEN_CASE:
         ct = case_type or (case.case_type if case else None)
         if ct is not None and not _may_open(registry, subject, ct):
-            return Decision(False, f"{subject.role} may not open a {ct} case")
-        return ALLOW
+            return msg("policy.may_not_open", role=role, case_type=_case_type(registry, ct))
+        if school is not None and spec.scope == "own_tasks" and school != subject.institution:
+            return msg("policy.own_school_only", institution=subject.institution)
+        return None
     if case is None:
-        return ALLOW   # in general; each case is decided on its own
+        return None   # in general; each case is decided on its own
     reach = reaches(roles, subject, case)
     if not reach:
-        return reach
+        return reach.reason
     if action is Action.ANSWER_TASK and case.holder != subject.institution:
-        return Decision(False, "the task belongs to another institution")
+        return msg("policy.holder_only", holder=case.holder, institution=subject.institution)
     if action is Action.ADVANCE:
         wf = registry.current.get(case.case_type)
         if wf is not None and not any(subject.role in t.roles for t in wf.transitions):
-            return Decision(False, f"no step of a {case.case_type} case is {subject.role}'s")
+            return msg("policy.no_step", role=role, case_type=_case_type(registry, case.case_type))
         if spec.scope == "own_tasks" and case.holder != subject.institution:
-            return Decision(False, "the task belongs to another institution")
-    return ALLOW
+            return msg("policy.holder_only", holder=case.holder, institution=subject.institution)
+    return None
+
+
+def user_role(roles: Roles, name: str) -> Named:
+    """A user role as messages name it (its declared title, if it has one)."""
+    return Named(name, roles.user_roles.get(name))
+
+
+def _case_type(registry: WorkflowRegistry, case_type: str) -> Named:
+    wf = registry.current.get(case_type)
+    return Named(case_type, wf.title if wf is not None else None)
 
 
 def reaches(roles: Roles, subject: Subject, case: CaseScope) -> Decision:
     """Whether the subject reaches this case at all (before the action is considered)."""
+    if subject.role == OPERATOR_ROLE:
+        return ALLOW
     spec = roles.user_roles[subject.role]
     types = _case_types(roles, subject)
     if types is not None and case.case_type not in types:
-        return Decision(False, f"{subject.institution} does not work on {case.case_type} cases")
-    if spec.scope == "all":
+        why = msg("policy.other_case_types", institution=subject.institution,
+                  case_type=case.case_type)
+    elif spec.scope == "all":
         return ALLOW
-    if spec.scope == "own_tasks":
+    elif spec.scope == "own_tasks":
         if subject.institution is not None and subject.institution in case.involved:
             return ALLOW
-        return Decision(False, "the institution holds no task on this case")
-    if spec.scope == "escalated":
-        return ALLOW if case.escalated else Decision(False, "the case was never escalated")
-    return Decision(False, f"{subject.role} does not work on cases")
+        why = msg("policy.not_involved")
+    elif spec.scope == "escalated":
+        if case.escalated:
+            return ALLOW
+        why = msg("policy.never_escalated")
+    else:
+        why = msg("policy.no_cases", role=user_role(roles, subject.role))
+    return Decision(False, why, user_role(roles, subject.role), Action.READ_CASES)
 
 
 def _case_types(roles: Roles, subject: Subject) -> frozenset[str] | None:
@@ -186,7 +241,10 @@ def _case_types(roles: Roles, subject: Subject) -> frozenset[str] | None:
 
 
 def visible_groups(roles: Roles, subject: Subject) -> frozenset[str]:
-    """The field groups a subject sees: its user role's ∩ its institution's roles'."""
+    """The field groups a subject sees: its user role's ∩ its institution's roles'
+    (an operator: every group but the child's identity and the access log)."""
+    if subject.role == OPERATOR_ROLE:
+        return frozenset(roles.field_groups) - {IDENTITY, ACCESS_LOG}
     spec = roles.user_roles.get(subject.role)
     if spec is None or spec.scope == "none":
         return frozenset()
@@ -228,6 +286,8 @@ def field_groups_of(wf: Workflow) -> dict[str, str]:
 
 def visible_cases(roles: Roles, subject: Subject) -> sa.ColumnElement[bool]:
     """A SQL condition on ``case`` selecting exactly the cases ``reaches`` allows."""
+    if subject.role == OPERATOR_ROLE:
+        return sa.true()
     spec = roles.user_roles.get(subject.role)
     if spec is None or spec.scope == "none":
         return sa.false()
@@ -251,6 +311,12 @@ def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
                              "owner_institution": task["assignee_institution"]})
 
 
+def held_scope(case_type: str, holder: str | None) -> CaseScope:
+    """The policy's view of a case as the institution holding its task sees it: enough
+    to ask which steps that institution's staff may take (the inbox, the action links)."""
+    return CaseScope(case_type, frozenset({holder}) if holder else frozenset(), holder)
+
+
 def stored_case_scope(db: sa.Engine, reference: str) -> CaseScope:
     """The policy's view of a stored case (``CaseNotFound`` if there is none)."""
     with db.connect() as conn:
@@ -266,3 +332,74 @@ def case_scope(conn: sa.Connection, case: Mapping[str, Any]) -> CaseScope:
     return CaseScope(str(case["case_type"]), involved, case.get("owner_institution"),
                      bool(escalated))
 
+
+def scope_for(conn: sa.Connection, roles: Roles, subject: Subject,
+              case: Mapping[str, Any]) -> CaseScope:
+    """The policy's view of a case row, holding only what decisions about ``subject``
+    read: the tasks' institutions for staff (unless their institution holds the case's
+    task), the escalations for the group's members.  The write path's check, in one
+    query at most (none for a coordinator)."""
+    spec = roles.user_roles.get(subject.role)
+    scope = spec.scope if spec is not None else "none"
+    holder = case.get("owner_institution")
+    if scope == "own_tasks" and holder != subject.institution:
+        return case_scope(conn, case)
+    involved = frozenset({holder}) if scope == "own_tasks" and holder else frozenset()
+    escalated = scope == "escalated" and bool(conn.execute(sa.select(sa.exists().where(
+        ESCALATION.c.case_id == case["id"]))).scalar())
+    return CaseScope(str(case["case_type"]), involved, holder, escalated)
+
+
+# --- asked by the engine's operations ---------------------------------------------------
+
+
+def subject_of(rt: Runtime, actor: Actor) -> Subject:
+    """The actor and the roles its institution holds (none when the institution is
+    no longer configured)."""
+    roles: frozenset[str] = frozenset()
+    if actor.institution:
+        inst = rt.municipality.institutions_by_code.get(actor.institution)
+        roles = frozenset(inst.roles) if inst is not None else frozenset()
+    return Subject(actor, roles)
+
+
+def require(rt: Runtime, actor: Actor, action: Action, case: CaseScope | None = None, *,
+            case_type: str | None = None, school: str | None = None,
+            reference: str | None = None) -> Subject:
+    """The policy's answer as an error (``AccessDenied``, giving its reason); returns
+    the subject it decided for."""
+    subject = subject_of(rt, actor)
+    decide(rt.registry, subject, action, case, case_type=case_type,
+           school=school).or_raise(reference)
+    return subject
+
+
+def require_on_case(conn: sa.Connection, rt: Runtime, actor: Actor, action: Action,
+                    case: Mapping[str, Any]) -> Subject:
+    """``require`` on a stored case row."""
+    subject = subject_of(rt, actor)
+    decide(rt.registry, subject, action, scope_for(conn, rt.registry.roles, subject, case)
+           ).or_raise(case["reference"])
+    return subject
+
+
+def may_fire(registry: WorkflowRegistry, subject: Subject, case: CaseScope,
+             transition: Transition) -> Decision:
+    """May ``subject`` take this declared step on the case: it may advance the case at
+    all, and the transition names its role."""
+    decision = decide(registry, subject, Action.ADVANCE, case)
+    if not decision or subject.role in transition.roles:
+        return decision
+    roles, role = registry.roles, user_role(registry.roles, subject.role)
+    return Decision(False, msg("policy.transition_role", role=role,
+                               trigger=Named(transition.trigger, transition.title),
+                               roles=tuple(user_role(roles, r) for r in transition.roles)),
+                    role, Action.ADVANCE)
+
+
+def allowed_triggers(registry: WorkflowRegistry, subject: Subject, wf: Workflow, state: str,
+                     case: CaseScope) -> list[str]:
+    """The triggers ``subject`` may fire on the case in ``state`` (guards and fields
+    not yet checked): what the pages and links offer."""
+    return [t.trigger for t in wf.transitions_from(state)
+            if may_fire(registry, subject, case, t)]

@@ -8,23 +8,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.audit import ACCESS, EVENT, chain_problems, log_access
-from engine.cases import (
-    CASE, DECISION_TASK, OUTBOX, STATE_TASK, TASK, allowed_triggers, load_case_row,
-)
-from engine.errors import AccessDenied, UserNotFound
-from engine.notes import NOTE
+from engine.access_log import log_access
+from engine.errors import UserNotFound
+from engine.events import EventKind, chain_problems
+from engine.answers import TaskNotFound
 from engine.pause import pause_view
 from engine.policy import (
-    CASE_DATA, IDENTITY, Action, Subject, case_scope, decide, field_groups_of, visible_cases,
-    visible_groups,
+    CASE_DATA, IDENTITY, Action, Subject, allowed_triggers, case_scope, decide, field_groups_of,
+    held_scope, subject_of, visible_cases, visible_groups,
 )
 from engine.reports import case_page
 from engine.runtime import Actor, Runtime
-from engine.tables import ActionToken, Child, User
-from engine.tasks import TaskNotFound
-
-USER, ACTION_TOKEN, CHILD = User.__table__, ActionToken.__table__, Child.__table__
+from engine.store import (
+    ACCESS, ACTION_TOKEN, CASE, CHILD, EVENT, OUTBOX, TASK, USER, load_case_row,
+)
+from engine.tables import AccessAction, CaseStatus, Channel, OutboxStatus, TaskKind
 
 
 def actor_for(db: sa.Engine, username: str) -> Actor:
@@ -37,33 +35,30 @@ def actor_for(db: sa.Engine, username: str) -> Actor:
 
 
 def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
-              channel: str = "cli", subject: Subject | None = None) -> dict[str, Any]:
-    """Everything ``case show`` prints, written to the access log.
+              channel: Channel = Channel.CLI) -> dict[str, Any]:
+    """Everything a case shows its reader, written to the access log.
 
-    Without ``subject`` (the CLI, run by an operator) the view holds no child
-    identity and every field.  With ``subject`` (the web app, the API) the access
-    policy decides: a case the subject may not read raises ``AccessDenied`` (the
-    attempt is logged as ``denied``); otherwise the view holds only the field
-    groups the subject sees (``identity`` adds the child's name and personal
-    code; ``access_log`` adds who read and wrote the case).
+    The access policy decides: a case the actor may not read raises
+    ``AccessDenied`` (the attempt is logged as ``denied``); otherwise the view
+    holds only the field groups the actor sees (``identity`` adds the child's name
+    and personal code; ``access_log`` adds who read and wrote the case).  An
+    operator at the command line (``engine.runtime.operator``) reads every field
+    but the child's identity.
     """
     now = rt.clock.now()
+    subject = subject_of(rt, actor)
     with db.begin() as conn:
         case = load_case_row(conn, reference)
         scope = case_scope(conn, case)
-        if subject is not None:
-            decision = decide(rt.registry, subject, Action.READ_CASES, scope)
-            if not decision:
-                log_access(conn, case["id"], actor.username, "denied", channel, now)
-                denied: str | None = decision.reason
-            else:
-                denied = None
-        if subject is None or denied is None:
-            log_access(conn, case["id"], actor.username, "read", channel, now)
+        decision = decide(rt.registry, subject, Action.READ_CASES, scope)
+        if not decision:
+            log_access(conn, case["id"], actor.username, AccessAction.DENIED, channel, now)
+        else:
+            log_access(conn, case["id"], actor.username, AccessAction.READ, channel, now)
             wf = rt.registry.get(case["case_type"], case["definition_version"])
             task = conn.execute(sa.select(TASK).where(
                 TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
-                TASK.c.kind == STATE_TASK)).mappings().first()
+                TASK.c.kind == TaskKind.STATE)).mappings().first()
             events = conn.execute(sa.select(EVENT).where(EVENT.c.case_id == case["id"])
                                   .order_by(EVENT.c.seq)).mappings().all()
             mail = conn.execute(sa.select(
@@ -72,19 +67,16 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
                 OUTBOX.c.last_error, TASK.c.acknowledged_at,
             ).select_from(OUTBOX.outerjoin(TASK, TASK.c.id == OUTBOX.c.task_id))
                 .where(OUTBOX.c.case_id == case["id"]).order_by(OUTBOX.c.id)).mappings().all()
-            # the CLI's operator: every field group but the child's identity
-            groups = (visible_groups(rt.registry.roles, subject) if subject
-                      else frozenset(rt.registry.roles.field_groups) - {IDENTITY})
+            groups = visible_groups(rt.registry.roles, subject)
             child = access = None
-            if subject is not None and IDENTITY in groups:
+            if IDENTITY in groups:
                 child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
                     CHILD.c.id == case["child_id"])).mappings().one())
-            if subject is not None and decide(rt.registry, subject, Action.READ_ACCESS_LOG, scope):
+            if decide(rt.registry, subject, Action.READ_ACCESS_LOG, scope):
                 access = [dict(r) for r in conn.execute(sa.select(
                     ACCESS.c.at, ACCESS.c.actor, ACCESS.c.action, ACCESS.c.channel).where(
                     ACCESS.c.case_id == case["id"]).order_by(ACCESS.c.id)).mappings()]
-    if subject is not None and denied is not None:
-        raise AccessDenied(reference, denied)
+    decision.or_raise(reference)
 
     chain = chain_problems(events, case["event_seq"], case["last_event_hash"])
     state = wf.state(case["state"])
@@ -107,7 +99,7 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "due_at": due, "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
         "overdue": bool(due and as_of > due),
         "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
-        "allowed_triggers": allowed_triggers(rt, wf, case["state"], actor, assignee),
+        "allowed_triggers": allowed_triggers(rt.registry, subject, wf, case["state"], scope),
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": visible(case["data"]), "chain_ok": not chain,
         "escalated": scope.escalated, "involved": sorted(scope.involved),
@@ -118,28 +110,33 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
             "trigger": e["trigger"], "from": e["from_state"], "to": e["to_state"],
             "fields": _event_fields(e, visible, groups),
             "notifications": [_delivery(m) for m in mail if m["event_id"] == e["id"]],
-        } for e in events if e["kind"] != NOTE or e["payload"].get("group") in groups],
+        } for e in events if e["kind"] != EventKind.NOTE or e["payload"].get("group") in groups],
     }
 
 
 def _event_fields(event: Mapping[str, Any], visible: Any, groups: frozenset[str]) -> dict[str, Any]:
-    if event["kind"] == NOTE:   # a note's text is in its own group (shown only if seen)
+    if event["kind"] == EventKind.NOTE:   # a note's text is in its own group (shown if seen)
         return dict(event["payload"])
     return visible(event["payload"])
 
 
-#: The open task's answers shown with a case (``engine.tasks``).
+#: The open task's answers shown with a case (``engine.answers``).
 TASK_ANSWERS = ("id", "ack_due_at", "acknowledged_at", "accepted_at", "declined_at",
                 "reported_done_at", "unacknowledged_at", "extension_days")
 
 
+#: What a case view says of an email: its outbox status, or ``acknowledged`` (sent, and
+#: the task it carried was acknowledged since).
+ACKNOWLEDGED = "acknowledged"
+DELIVERY_STATUSES = frozenset({*OutboxStatus, ACKNOWLEDGED})
+
+
 def _delivery(mail: Any) -> dict[str, Any]:
-    """An email's delivery status: queued, sent, failed, or acknowledged (the task's
-    receipt was confirmed after the email was sent)."""
+    """An email's delivery status (``DELIVERY_STATUSES``)."""
     row = {k: mail[k] for k in ("id", "template", "recipient_role", "recipient_institution",
                                 "status", "attempts", "last_error")}
-    if mail["status"] == "sent" and mail["acknowledged_at"] is not None:
-        row["status"] = "acknowledged"
+    if mail["status"] == OutboxStatus.SENT and mail["acknowledged_at"] is not None:
+        row["status"] = ACKNOWLEDGED
     return row
 
 
@@ -186,7 +183,7 @@ def open_tasks(db: sa.Engine, rt: Runtime, subject: Subject, *, offset: int = 0,
         # as the case list: a paused clock stands still, days left as when it stopped
         left = cal.working_days_left(paused_at or now, due) if due else None
         out.append({**t, "state_title": _texts(wf.state(t["state"]).title),
-                    "title": t["title"] if t["kind"] == DECISION_TASK else None,
+                    "title": t["title"] if t["kind"] == TaskKind.DECISION else None,
                     "working_days_left": left,
                     "overdue": bool(due and paused_at is None and now > due),
                     "paused": paused_at is not None})
@@ -203,12 +200,12 @@ def link_actor(rt: Runtime, institution: str) -> Actor:
 
 
 def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | None = None,
-                  log: str | None = None) -> dict[str, Any]:
+                  log: AccessAction | None = None) -> dict[str, Any]:
     """What an action-link page shows of one task, and for whom the link speaks.
 
     The link speaks for the institution its email went to (``outbox_id``'s
-    recipient; without ``outbox_id``, the task's assignee).  ``log`` ("read" or
-    "write") writes this access to the access log as that institution's link
+    recipient; without ``outbox_id``, the task's assignee).  ``log`` (``read`` or
+    ``write``) writes this access to the access log as that institution's link
     actor, channel ``link``.  No child identity is part of the result.  Raises
     ``TaskNotFound`` for an unknown task, or an email that is not this task's.
     """
@@ -232,15 +229,15 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
                 ACTION_TOKEN.c.outbox_id == outbox_id)).scalars())
         actor = link_actor(rt, institution) if institution else None
         if log is not None and actor is not None:
-            log_access(conn, case["id"], actor.username, log, "link", now)
+            log_access(conn, case["id"], actor.username, log, Channel.LINK, now)
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     closed = task["closed_at"] is not None
     # a cooperation group's decision task is its agreed action; "done" closes only it
-    decision = task["kind"] == DECISION_TASK
+    decision = task["kind"] == TaskKind.DECISION
     transitions = []
     if not closed and actor is not None and not decision:
-        for trigger in allowed_triggers(rt, wf, task["state"], actor,
-                                        task["assignee_institution"]):
+        for trigger in allowed_triggers(rt.registry, subject_of(rt, actor), wf, task["state"],
+                                        held_scope(case["case_type"], task["assignee_institution"])):
             t = wf.transition(task["state"], trigger)
             if t is not None:
                 transitions.append({"trigger": t.trigger, "title": _texts(t.title),
@@ -252,9 +249,11 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "task_title": ({"lv": task["title"], "en": task["title"]} if decision
                        else _texts(wf.state(task["state"]).title)),
         "case_state": case["state"], "case_state_title": _texts(wf.state(case["state"]).title),
-        "case_closed": case["status"] == "closed",
+        "case_closed": case["status"] == CaseStatus.CLOSED,
         "assignee": task["assignee_institution"],
-        "institution": institution, "institution_name": _institution_name(rt, institution),
+        "institution": institution,
+        "institution_name": {loc: rt.municipality.institution_name(institution, loc)
+                             for loc in ("lv", "en")},
         "actor": actor, "due_at": task["due_at"], "closed": closed,
         "acknowledged_at": task["acknowledged_at"], "accepted_at": task["accepted_at"],
         "declined_at": task["declined_at"], "reported_done_at": task["reported_done_at"],
@@ -265,16 +264,6 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
 
 def _texts(text: Any) -> dict[str, str]:
     return {"lv": text.lv, "en": text.en}
-
-
-def _institution_name(rt: Runtime, code: str | None) -> dict[str, str]:
-    if code is None:
-        return {"lv": "", "en": ""}
-    try:
-        name = rt.municipality.institution(code).name
-    except KeyError:   # ConfigLookupError: in the database but no longer configured
-        return {"lv": code, "en": code}
-    return {"lv": name.lv, "en": name.en}
 
 
 def display_names(db: sa.Engine, usernames: list[str] | set[str]) -> dict[str, str]:

@@ -24,6 +24,10 @@ from engine.yamlio import load_model
 
 ROLES_FILE = "roles.yaml"
 HISTORY_DIR = "history"
+#: The two acting subjects that are no declared user role (``engine.policy``): Gaita
+#: itself, and a person at the command line who gives no ``--as``.  Reserved names.
+SYSTEM_ROLE = "system"
+OPERATOR_ROLE = "operator"
 
 
 class RoleSpec(BaseModel):
@@ -47,6 +51,10 @@ class RoleSpec(BaseModel):
     # An institution role limited to these case types (None: all).
     case_types: tuple[str, ...] | None = None
 
+    def get(self, locale: str) -> str:
+        """The role's title in ``locale``."""
+        return self.en if locale == "en" else self.lv
+
 
 class FieldGroup(BaseModel):
     """A part of what a case shows, granted by role (``engine.policy``)."""
@@ -55,6 +63,9 @@ class FieldGroup(BaseModel):
     lv: str
     en: str
     restricted: bool = False   # only roles that name it in `sees:` see it
+
+    def get(self, locale: str) -> str:
+        return self.en if locale == "en" else self.lv
 
 
 class _RolesFile(BaseModel):
@@ -128,6 +139,11 @@ def load_roles(directory: Path) -> Roles:
             raise InvalidWorkflowDefinition([Problem(
                 str(path), raw.line_of(f"{what}_roles"),
                 f"exactly one {what} role must have `{want}`, got {marked or 'none'}")])
+    for reserved in (SYSTEM_ROLE, OPERATOR_ROLE):
+        if reserved in parsed.user_roles:
+            raise InvalidWorkflowDefinition([Problem(
+                str(path), raw["user_roles"].line_of(reserved),
+                f"{reserved!r} is a reserved name (engine.policy), not a user role")])
     for kind, specs in (("institution_roles", parsed.institution_roles),
                         ("user_roles", parsed.user_roles)):
         for name, spec in specs.items():
@@ -145,7 +161,7 @@ class WorkflowRegistry:
     roles: Roles
     current: dict[str, Workflow] = field(default_factory=dict)
     versions: dict[tuple[str, int], Workflow] = field(default_factory=dict)
-    machines: MachineCache = field(default_factory=MachineCache)
+    machines: MachineCache = field(default_factory=lambda: MachineCache(GUARDS))
 
     @property
     def case_types(self) -> list[str]:

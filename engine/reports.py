@@ -7,7 +7,7 @@ states and due dates, never a child's identity or a case's data.
 
 Counting rules (the same as ``case show`` and ``case list --overdue``):
 
-- a case's deadline is the ``due_at`` of its open *state* task (``STATE_TASK``);
+- a case's deadline is the ``due_at`` of its open *state* task (``TaskKind.STATE``);
   overdue means ``due_at < now``; due today means by the end of today, Riga
   time, and not overdue; due this week means after today and by the end of the
   current ISO week (Sunday), Riga time;
@@ -35,11 +35,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.calendar import WorkingDayCalendar
-from engine.cases import CASE, OUTBOX, STATE_TASK, TASK
+from engine.store import CASE, OUTBOX, TASK
 from engine.definitions import RISK_LEVELS
-from engine.errors import InvalidQuery, UnknownState
+from engine.errors import InvalidQuery, UnknownState, msg
 from engine.pause import pause_limit_at
 from engine.runtime import Runtime
+from engine.tables import CaseStatus, OutboxStatus, TaskKind
 
 #: The open state task of a case (at most one: ``uq_task_one_open_per_case``), so an
 #: outer join with it never repeats a case.  An alias: a ``where`` of the access policy
@@ -47,7 +48,7 @@ from engine.runtime import Runtime
 OPEN_TASK = TASK.alias("open_task")
 _WITH_TASK = CASE.outerjoin(OPEN_TASK, sa.and_(
     OPEN_TASK.c.case_id == CASE.c.id, OPEN_TASK.c.closed_at.is_(None),
-    OPEN_TASK.c.kind == STATE_TASK))
+    OPEN_TASK.c.kind == TaskKind.STATE))
 _RISK_ORDER = sa.case({level: i for i, level in enumerate(RISK_LEVELS)}, value=CASE.c.risk_level,
                       else_=len(RISK_LEVELS))
 
@@ -82,13 +83,13 @@ def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None =
     its current state.  Four queries.
     """
     if weeks < 1:
-        raise InvalidQuery("weeks", weeks, ["a whole number of at least 1"])
+        raise InvalidQuery("weeks", weeks, [msg("query.allowed.weeks")])
     now = rt.clock.now()
     cal = rt.calendar
     today = cal.local_date(now)
     tomorrow = _midnight(cal, today + timedelta(days=1))
     next_monday = _midnight(cal, today + timedelta(days=7 - today.weekday()))
-    scope = _scope(where, CASE.c.status == "open")
+    scope = _scope(where, CASE.c.status == CaseStatus.OPEN)
     due, running = OPEN_TASK.c.due_at, CASE.c.paused_at.is_(None)
     counts = (sa.select(
         CASE.c.case_type, CASE.c.owner_institution, sa.func.count().label("open"),
@@ -104,7 +105,7 @@ def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None =
         .group_by(CASE.c.owner_institution, CASE.c.case_type))
     failed = (sa.select(sa.func.count())
               .select_from(OUTBOX.join(CASE, CASE.c.id == OUTBOX.c.case_id))
-              .where(OUTBOX.c.status == "failed", *scope))
+              .where(OUTBOX.c.status == OutboxStatus.FAILED, *scope))
     entered = sa.func.coalesce(OPEN_TASK.c.opened_at, CASE.c.opened_at)
     with db.connect() as conn:
         day = _day_key_of(conn.dialect.name, cal, today.year)
@@ -154,13 +155,14 @@ def case_page(
     """
     _check_names(rt, case_type, state)
     if sort not in SORT_KEYS:
-        raise InvalidQuery("sort key", sort, list(SORT_KEYS))
+        raise InvalidQuery("sort", sort, list(SORT_KEYS))
     if risk is not None and risk not in RISK_LEVELS:
-        raise InvalidQuery("risk level", risk, RISK_LEVELS)
+        raise InvalidQuery("risk", risk, RISK_LEVELS)
     if offset < 0 or limit < 0:
-        raise InvalidQuery("page", f"offset {offset}, limit {limit}", ["offset and limit >= 0"])
+        raise InvalidQuery("page", msg("query.page", offset=offset, limit=limit),
+                           [msg("query.allowed.page")])
     now = rt.clock.now()
-    conditions = _scope(where, None if include_closed else CASE.c.status == "open")
+    conditions = _scope(where, None if include_closed else CASE.c.status == CaseStatus.OPEN)
     for column, value in ((CASE.c.case_type, case_type), (CASE.c.state, state),
                           (CASE.c.owner_institution, institution),
                           (CASE.c.school_institution, school), (CASE.c.risk_level, risk)):

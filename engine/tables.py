@@ -14,11 +14,89 @@ always come back timezone-aware.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+
+# --- the values some columns take: declared once, here, beside their columns ----------
+
+
+class CaseStatus(StrEnum):
+    """``case.status``."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class TaskKind(StrEnum):
+    """``task.kind``: the task a state gives its owner (one open per case), or an action
+    the cooperation group agreed (``engine.group.decisions``), beside it."""
+
+    STATE = "state"
+    DECISION = "decision"
+
+
+class TaskStatus(StrEnum):
+    """``task.status``."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
+class EscalationStatus(StrEnum):
+    """``escalation.status``: waiting in the queue, on a meeting's agenda, decided."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
+
+
+#: An escalation still waiting for the cooperation group.
+OPEN_ESCALATIONS = (EscalationStatus.QUEUED, EscalationStatus.SCHEDULED)
+
+
+class MeetingKind(StrEnum):
+    ORDINARY = "ordinary"
+    EXTRAORDINARY = "extraordinary"
+
+
+class MeetingStatus(StrEnum):
+    PLANNED = "planned"
+    HELD = "held"
+
+
+class OutboxStatus(StrEnum):
+    """``outbox.status``: waiting (or being tried), delivered, or a dead letter."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AccessAction(StrEnum):
+    """``access_log.action``."""
+
+    READ = "read"
+    WRITE = "write"
+    EXPORT = "export"
+    DENIED = "denied"
+
+
+class Channel(StrEnum):
+    """``access_log.channel``: the way a case was reached."""
+
+    CLI = "cli"
+    WEB = "web"
+    API = "api"
+    LINK = "link"
+
+
+# --- columns ---------------------------------------------------------------------------
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -96,7 +174,7 @@ class Case(SQLModel, table=True):
     case_type: str = Field(index=True, max_length=32)
     definition_version: int
     state: str = Field(index=True, max_length=64)
-    status: str = Field(default="open", max_length=16)   # open | closed
+    status: str = Field(default=CaseStatus.OPEN, max_length=16)   # CaseStatus
     outcome: str | None = Field(default=None, max_length=64)
     owner_institution: str | None = Field(default=None, foreign_key="institution.code")
     school_institution: str | None = Field(default=None, foreign_key="institution.code")
@@ -125,7 +203,7 @@ class CaseEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     actor_role: str = Field(max_length=32)
     actor_institution: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=16)   # opened | transition | migrated | task | mail_failed | unacknowledged
+    kind: str = Field(max_length=16)   # engine.events.EventKind
     trigger: str | None = Field(default=None, max_length=64)
     from_state: str | None = Field(default=None, max_length=64)
     to_state: str = Field(max_length=64)
@@ -148,7 +226,7 @@ class Task(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
-    kind: str = Field(default="state", max_length=16)   # state | decision
+    kind: str = Field(default=TaskKind.STATE, max_length=16)   # TaskKind
     state: str = Field(max_length=64)   # the case's state when the task opened
     title: str | None = None            # a decision task's agreed action
     decision_id: int | None = Field(default=None, foreign_key="decision.id")
@@ -157,7 +235,7 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = _ts(nullable=True)
     remind_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
-    status: str = Field(default="open", max_length=16)   # open | done
+    status: str = Field(default=TaskStatus.OPEN, max_length=16)   # TaskStatus
     opened_by_event: int = Field(foreign_key="case_event.id")
     closed_by_event: int | None = Field(default=None, foreign_key="case_event.id")
     # What the assignee answered (engine.tasks); the reasons are in the events.
@@ -201,7 +279,7 @@ class Escalation(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
     urgent: bool = False
-    status: str = Field(default="queued", max_length=16)   # queued | scheduled | decided | withdrawn
+    status: str = Field(default=EscalationStatus.QUEUED, max_length=16)   # EscalationStatus
     queued_at: datetime = _ts()
     queued_by: str = Field(max_length=64)
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
@@ -211,9 +289,9 @@ class Escalation(SQLModel, table=True):
 class Meeting(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     day: date
-    kind: str = Field(default="ordinary", max_length=16)   # ordinary | extraordinary
+    kind: str = Field(default=MeetingKind.ORDINARY, max_length=16)   # MeetingKind
     place: str = ""
-    status: str = Field(default="planned", max_length=16)   # planned | held
+    status: str = Field(default=MeetingStatus.PLANNED, max_length=16)   # MeetingStatus
     created_at: datetime = _ts()
 
 
@@ -260,7 +338,7 @@ class Outbox(SQLModel, table=True):
     recipient_role: str | None = Field(default=None, max_length=32)
     recipient_institution: str | None = Field(default=None, max_length=64)
     recipient_user: str | None = Field(default=None, max_length=64)
-    status: str = Field(default="queued", max_length=16)   # queued | sent | failed
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=16)   # OutboxStatus
     created_at: datetime = _ts()     # also part of the stable Message-ID
     queued_at: datetime = _ts()      # start of the retry window (reset by `gaita outbox retry`)
     # When the row may next be claimed.  A worker's claim pushes it forward by
@@ -293,8 +371,8 @@ class AccessLog(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     at: datetime = _ts()
     actor: str = Field(max_length=64)
-    action: str = Field(max_length=16)   # read | write | export
-    channel: str = Field(max_length=16)  # cli | web | api | link
+    action: str = Field(max_length=16)   # AccessAction
+    channel: str = Field(max_length=16)  # Channel
     detail: str | None = None
 
 

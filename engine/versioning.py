@@ -17,9 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.audit import EVENT
-from engine.cases import CASE, STATE_TASK, TASK, next_event, resolve_role
+from engine import policy
 from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
+from engine.events import EventKind, insert_event, next_event
+from engine.store import CASE, TASK, stored_version
+from engine.tables import CaseStatus, TaskKind
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
 from engine.yamlio import load_model
@@ -67,10 +69,12 @@ def load_plan(path: Path, registry: WorkflowRegistry) -> MigrationPlan:
 
 def migrate_cases(db: sa.Engine, rt: Runtime, plan: MigrationPlan, actor: Actor, *,
                   dry_run: bool = False) -> list[Moved]:
+    """Move every open case of the plan's old version (an administrator's operation)."""
+    policy.require(rt, actor, policy.Action.ADMINISTER)
     with db.connect() as conn:
         rows = conn.execute(sa.select(CASE.c.id).where(
             CASE.c.case_type == plan.case_type, CASE.c.definition_version == plan.from_version,
-            CASE.c.status != "closed").order_by(CASE.c.id)).scalars().all()
+            CASE.c.status != CaseStatus.CLOSED).order_by(CASE.c.id)).scalars().all()
     moved = []
     for case_id in rows:
         with db.begin() as conn:
@@ -91,20 +95,20 @@ def _move(conn: sa.Connection, rt: Runtime, plan: MigrationPlan, case: dict[str,
     """The open task keeps its due date (a rename does not restart the clock); its
     assignee follows the new version's owner role for the state."""
     now = rt.clock.now()
-    event = next_event(case, actor, now, kind="migrated", trigger=None,
+    event = next_event(case, actor, now, kind=EventKind.MIGRATED, trigger=None,
                        from_state=case["state"], to_state=dest,
                        definition_version=plan.to_version,
                        payload={"from_version": plan.from_version, "to_version": plan.to_version})
     state = rt.registry.get(plan.case_type, plan.to_version).state(dest)
-    owner = None if state.terminal else resolve_role(rt, state.owner or "", case)
+    owner = None if state.terminal else rt.institution_for(state.owner or "", case)
     updated = conn.execute(
         sa.update(CASE).where(CASE.c.id == case["id"], CASE.c.version == case["version"])
         .values(definition_version=plan.to_version, state=dest, version=case["version"] + 1,
                 event_seq=event["seq"], last_event_hash=event["hash"], owner_institution=owner,
                 updated_at=now))
     if updated.rowcount != 1:
-        raise StaleCase(case["reference"], case["version"], None)
-    conn.execute(sa.insert(EVENT).values(**event))
+        raise StaleCase(case["reference"], case["version"], stored_version(conn, case["id"]))
+    insert_event(conn, event)
     conn.execute(sa.update(TASK).where(TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
-                                       TASK.c.kind == STATE_TASK)
+                                       TASK.c.kind == TaskKind.STATE)
                  .values(state=dest, assignee_institution=owner))

@@ -46,7 +46,7 @@ def _dummy_hash() -> str:
 
 
 class WeakPassword(GaitaError):
-    pass
+    code = "password.weak"
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def digest(secret: str) -> str:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD} characters")
+        raise WeakPassword(min=MIN_PASSWORD)
     return _hasher.hash(password)
 
 

@@ -7,6 +7,7 @@ Exit codes: 0 ok, 2 usage, 3 not found, 4 not permitted, 5 conflict,
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -19,6 +20,8 @@ import typer
 from rich.console import Console
 
 from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
+from engine.queries import actor_for
+from engine.runtime import Actor, operator
 from gaita.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -106,6 +109,12 @@ def current_app() -> App:
     from gaita.bootstrap import build_app
 
     return build_app(settings())
+
+
+def reader(gaita: App, as_user: str | None) -> Actor:
+    """Who reads: the user ``--as`` names, else the operator at this command line (who
+    reads without the child's identity and changes nothing: ``engine.policy``)."""
+    return actor_for(gaita.db, as_user) if as_user else operator(getpass.getuser())
 
 
 def emit_json(data: Any) -> None:

@@ -3,7 +3,6 @@ the cooperation group's queue, meetings and decisions (engine.group)."""
 
 from __future__ import annotations
 
-import getpass
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.group import (
-    AgreedAction, decide, escalate, escalation_queue, list_meetings, meeting_view, plan_meeting,
-)
+from engine.group.decisions import AgreedAction, decide
+from engine.group.meetings import list_meetings, meeting_view, plan_meeting
+from engine.group.queue import escalate, escalation_queue
 from engine.queries import actor_for
-from engine.runtime import Actor
+from engine.tables import AccessAction
 from gaita.bootstrap import App
-from gaita.cli import AsOpt, JsonOpt, app, current_app, emit_json, err, handled, out
+from gaita.cli import AsOpt, JsonOpt, app, current_app, emit_json, err, handled, out, reader
 from gaita.mail import mail_settings
 from notifications.compose import case_url, format_local
 from notifications.minutes import write_minutes
@@ -134,10 +133,6 @@ def meetings_cmd(as_json: JsonOpt = False) -> None:
         out.print("no meetings")
 
 
-def _reader(gaita: App, as_user: str | None) -> Actor:
-    return actor_for(gaita.db, as_user) if as_user else Actor(f"cli:{getpass.getuser()}", "")
-
-
 @meeting_app.command("show")
 @handled
 def show_cmd(
@@ -147,7 +142,7 @@ def show_cmd(
 ) -> None:
     """Show a meeting: its agenda, decisions and agreed tasks."""
     gaita = current_app()
-    view = meeting_view(gaita.db, gaita.rt, meeting, reader=_reader(gaita, as_user))
+    view = meeting_view(gaita.db, gaita.rt, meeting, reader(gaita, as_user))
     if as_json:
         emit_json(_jsonable(view))
         return
@@ -208,7 +203,7 @@ def minutes_cmd(
     if to.suffix.lower() != ".docx":
         raise typer.BadParameter(f"the minutes are a .docx file, got {to.name!r}", param_hint="--out")
     gaita = current_app()
-    view = meeting_view(gaita.db, gaita.rt, meeting, locale=locale,
-                        reader=_reader(gaita, as_user), action="export")
+    view = meeting_view(gaita.db, gaita.rt, meeting, reader(gaita, as_user), locale=locale,
+                        action=AccessAction.EXPORT)
     write_minutes(gaita.rt, view, to, locale=locale)
     out.print(f"minutes of meeting {meeting} written to {to}", markup=False)

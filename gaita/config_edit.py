@@ -96,7 +96,7 @@ def _entry(data: Any, code: str, path: Path) -> CommentedMap:
     for item in data if isinstance(data, list) else ():
         if isinstance(item, CommentedMap) and item.get("code") == code:
             return item
-    raise NotFound(f"no institution {code!r} in {path}")
+    raise NotFound("institution.not_in_file", code=code, file=str(path))
 
 
 def edit_institution(settings: Settings, db: sa.Engine, rt: Runtime, actor: str, code: str,
@@ -112,7 +112,7 @@ def _edit_institution(settings: Settings, db: sa.Engine, rt: Runtime, actor: str
     path = settings.config / INSTITUTIONS
     original = path.read_bytes()
     if expected_digest and hashlib.sha256(original).hexdigest() != expected_digest:
-        raise ConfigChanged(f"{path} changed since the form was opened")
+        raise ConfigChanged("config.changed", file=str(path))
     y = _yaml()
     data = y.load(original.decode("utf-8"))
     changes = _apply(_entry(data, code, path), edit)
@@ -240,7 +240,7 @@ def set_calendar_override(db: sa.Engine, rt: Runtime, actor: Actor, day: date, k
     transaction; then deadlines computed in this process follow the new calendar."""
     now = rt.clock.now()
     with db.begin() as conn:
-        set_override(conn, rt.registry.roles, actor, day, kind, note, now)
+        set_override(conn, rt, actor, day, kind, note, now)
         accounts.audit(conn, now, logged_as, "calendar.set", day.isoformat(), kind=kind,
                        note=note.strip())
     rt.calendar = make_calendar(rt.municipality, db)
@@ -250,6 +250,6 @@ def remove_calendar_override(db: sa.Engine, rt: Runtime, actor: Actor, day: date
                              logged_as: str) -> None:
     """``engine.overrides.remove_override`` and its admin-log row in one transaction."""
     with db.begin() as conn:
-        remove_override(conn, rt.registry.roles, actor, day)
+        remove_override(conn, rt, actor, day)
         accounts.audit(conn, rt.clock.now(), logged_as, "calendar.remove", day.isoformat())
     rt.calendar = make_calendar(rt.municipality, db)

@@ -39,9 +39,9 @@ def head_revision() -> str | None:
 def require_current_schema(db: sa.Engine) -> None:
     current, head = current_revision(db), head_revision()
     if current != head:
-        found = "no Gaita schema" if current is None else f"schema revision {current}"
-        raise SchemaOutOfDate(f"the database has {found}, this version needs {head}; "
-                              "run `gaita init` to create or upgrade it")
+        if current is None:
+            raise SchemaOutOfDate("database.no_schema", head=head)
+        raise SchemaOutOfDate("database.old_schema", current=current, head=head)
 
 
 def migrate(db: sa.Engine, revision: str = "head") -> None:

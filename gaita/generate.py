@@ -22,7 +22,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 import sqlalchemy as sa
 
-from engine.cases import code_lookup_hash, fire, open_case
+from engine.cases import fire, open_case
+from engine.children import code_lookup_hash
 from engine.clock import FixedClock
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import NotPermitted
@@ -158,7 +159,7 @@ class _Actors:
                     and self.roles.user_roles[r].scope in ("all", "own_tasks")
                     and (owner is not None or not self.roles.own_tasks_only(r))]
         if not eligible:
-            raise NotPermitted("no user role may act here")
+            raise NotPermitted("demo.no_actor")
         role = rng.choice(eligible)
         institution = owner if self.roles.own_tasks_only(role) else self.coordinating
         username = self.users.get((role, institution)) or self.users.get((role, None), USERNAME)

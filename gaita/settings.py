@@ -108,9 +108,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         if not first["loc"]:   # a rule across settings names them itself
-            raise SettingsError(f"invalid settings: {message}") from None
+            raise SettingsError("settings.invalid", reason=message) from None
         name = "GAITA_" + ".".join(str(p) for p in first["loc"]).upper()
-        raise SettingsError(f"invalid setting {name}: {message}") from None
+        raise SettingsError("settings.invalid_one", name=name, reason=message) from None
     if settings.env == "production" and settings.secret_key == DEV_SECRET:
-        raise SettingsError("GAITA_SECRET_KEY must be set in production")
+        raise SettingsError("settings.secret_key")
     return settings

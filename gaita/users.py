@@ -48,7 +48,8 @@ class Invalid:
 class InvalidInput(NotPermitted):
     def __init__(self, problems: list[Invalid]):
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
+        super().__init__("input.invalid", problems="; ".join(
+            f"{p.field}: {p.message}" for p in self.problems))
 
 
 def _invalid(field_: str, code: str, message: str, **values: Any) -> Invalid:
@@ -263,7 +264,7 @@ def revoke_token(db: sa.Engine, rt: Runtime, actor: str, token_id: int) -> None:
                            .select_from(TOKEN.join(USER, USER.c.id == TOKEN.c.user_id))
                            .where(TOKEN.c.id == token_id)).first()
         if row is None or not accounts.revoke_api_token(conn, token_id, now):
-            raise NotFound(f"no unrevoked API token {token_id}")
+            raise NotFound("token.not_found", token=token_id)
         accounts.audit(conn, now, actor, "token.revoke", row.username, token_id=token_id,
                        name=row.name)
 

@@ -19,11 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.cases import DECISION_TASK, TO_HEAD
+from engine.outbox import TO_HEAD
+from engine.tables import TaskKind
 from engine.errors import ConfigError, GaitaError, NotFound
 from engine.runtime import Runtime
 from engine.tables import Case, CaseEvent, Institution, Task, User
-from engine.tasks import TaskAction
+from engine.answers import TaskAction
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
 from notifications.render import LOCALES, Renderer
 
@@ -85,24 +86,24 @@ class Composer:
             user = conn.execute(sa.select(USER).where(
                 USER.c.username == row["recipient_user"])).mappings().first()
             if user is None or not user.active:
-                raise RecipientError(f"user {row['recipient_user']!r} does not exist or is inactive")
+                raise RecipientError("mail.user_gone", user=row["recipient_user"])
             if not user.email:
-                raise RecipientError(f"user {row['recipient_user']!r} has no email address")
+                raise RecipientError("mail.user_no_address", user=row["recipient_user"])
             return Recipient(user.display_name, user.email, _locale(user.locale))
         code = row["recipient_institution"]
         if code is None:
-            raise RecipientError(f"no institution holds role {row['recipient_role']!r} for this "
-                                 "case (a case needs a school to email it)")
+            raise RecipientError("mail.no_holder", role=row["recipient_role"])
         try:
             inst = self.rt.municipality.institution(code)
         except ConfigError:
-            raise RecipientError(f"institution {code!r} is no longer in "
-                                 f"{self._config_file()}") from None
+            raise RecipientError("mail.institution_gone", code=code,
+                                 file=self._config_file()) from None
         to_head = row["payload"].get("to") == TO_HEAD
         address = inst.head_email if to_head else inst.email
         if not address:
             field = "head_email" if to_head else "email"
-            raise RecipientError(f"institution {code!r} has no {field} in {self._config_file()}")
+            raise RecipientError("mail.no_address", code=code, field=field,
+                                 file=self._config_file())
         locale = _locale(inst.locale or self.rt.municipality.municipality.default_locale)
         return Recipient(getattr(inst.name, locale), address, locale)
 
@@ -130,7 +131,7 @@ class Composer:
         task_id = row["task_id"] or row["payload"].get("task")
         if task_id is not None:
             task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().one()
-            title = (task.title if task.kind == DECISION_TASK and task.title
+            title = (task.title if task.kind == TaskKind.DECISION and task.title
                      else self._state_title(case.case_type, versions, task.state, loc))
             ctx["task"] = self._task(task, title, loc)
             if row["task_id"] is not None and task.closed_at is None:

@@ -33,10 +33,12 @@ from typing import Any, Literal
 import aiosmtplib
 import sqlalchemy as sa
 
-from engine.cases import append_event, load_case_row, tell_coordinating
+from engine.events import EventKind, append_event
+from engine.outbox import tell_coordinating
+from engine.store import load_case_row, reference_of
 from engine.errors import ConfigError, NotFound, NotPermitted, StaleCase
 from engine.runtime import SYSTEM, Runtime
-from engine.tables import Case, Outbox
+from engine.tables import Case, Outbox, OutboxStatus
 from notifications.compose import Composer, MailSettings, RecipientError
 from notifications.render import TemplateError, TemplateMissing
 
@@ -44,7 +46,6 @@ log = logging.getLogger(__name__)
 
 OUTBOX, CASE = Outbox.__table__, Case.__table__
 FAILURE_TEMPLATE = "delivery_failed"
-FAILURE_EVENT = "mail_failed"
 
 
 @dataclass(frozen=True)
@@ -275,11 +276,11 @@ class DeliveryWorker:
         if not on_case and "reference" in row["payload"]:
             error = f"{error} (case {row['payload']['reference']})"
         if on_case and row["case_id"] is not None:
-            reference = conn.execute(sa.select(CASE.c.reference).where(
-                CASE.c.id == row["case_id"])).scalar_one()
-            case = load_case_row(conn, reference)
-            wf = self.rt.registry.get(case["case_type"], case["definition_version"])
-            event_id = append_event(conn, wf, case, SYSTEM, now, kind=FAILURE_EVENT, payload={
+            case = load_case_row(conn, reference_of(conn, row["case_id"]))
+            # a case whose declaration is gone (NotFound) takes no event: the notice then
+            # names it in its text instead of being about it (and failing in turn)
+            self.rt.registry.get(case["case_type"], case["definition_version"])
+            event_id = append_event(conn, case, SYSTEM, now, kind=EventKind.MAIL_FAILED, payload={
                 "outbox": row["id"], "template": row["template"], "recipient": recipient,
                 "error": error})
         if row["template"] == FAILURE_TEMPLATE:
@@ -299,9 +300,9 @@ def requeue(db: sa.Engine, rt: Runtime, outbox_id: int) -> None:
     with db.begin() as conn:
         status = conn.execute(sa.select(OUTBOX.c.status).where(OUTBOX.c.id == outbox_id)).scalar()
         if status is None:
-            raise NotFound(f"no outbox row {outbox_id}")
-        if status != "failed":
-            raise NotPermitted(f"outbox row {outbox_id} is {status}; only failed emails are retried")
+            raise NotFound("outbox.not_found", outbox=outbox_id)
+        if status != OutboxStatus.FAILED:
+            raise NotPermitted("outbox.not_failed", outbox=outbox_id, status=status)
         conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == outbox_id).values(
             status="queued", queued_at=now, next_attempt_at=now, attempts=0, claim_token=None))
 

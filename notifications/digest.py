@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.cases import DECISION_TASK, outbox_row
+from engine.outbox import outbox_row
 from engine.runtime import Runtime
-from engine.tables import Case, DigestRun, Outbox, Task, User
+from engine.store import insert_or_ignore
+from engine.tables import Case, DigestRun, Outbox, Task, TaskKind, User
 from notifications.compose import case_url, format_local
 from notifications.render import LOCALES
 
@@ -42,9 +41,8 @@ def queue_digests_once(db: sa.Engine, rt: Runtime, base_url: str) -> list[Digest
     (a ``digest_run`` row), in the same transaction; ``None`` if already done."""
     today = rt.calendar.local_date(rt.clock.now())
     with db.begin() as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        claimed = conn.execute(insert(DIGEST_RUN).values(day=today, at=rt.clock.now())
-                               .on_conflict_do_nothing().returning(DIGEST_RUN.c.day)).first()
+        claimed = conn.execute(insert_or_ignore(conn, DIGEST_RUN, "day").returning(
+            DIGEST_RUN.c.day), {"day": today, "at": rt.clock.now()}).first()
         return _queue(conn, rt, base_url) if claimed is not None else None
 
 
@@ -92,7 +90,7 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
         wf = rt.registry.get(t["case_type"], t["definition_version"])
         due = t["due_at"]
         left = cal.working_days_left(now, due) if due else None
-        title = (t["title"] if t["kind"] == DECISION_TASK and t["title"]
+        title = (t["title"] if t["kind"] == TaskKind.DECISION and t["title"]
                  else getattr(wf.state(t["state"]).title, loc))
         row = {"reference": t["reference"], "title": title,
                "due": format_local(rt, due) if due else None, "days_left": left,

@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from engine.errors import GaitaError
 from engine.runtime import Runtime
-from engine.tasks import TaskAction
+from engine.answers import TaskAction
 
 EXPIRY_PARAM = "links.expire_working_days"
 _SALT = "gaita.action-link.v1"
@@ -37,7 +37,7 @@ class LinkTampered(LinkError):
     kind = "tampered"
 
     def __init__(self) -> None:
-        super().__init__("this link is not valid: it was changed or is incomplete")
+        super().__init__("link.tampered")
 
 
 class LinkExpired(LinkError):
@@ -45,7 +45,7 @@ class LinkExpired(LinkError):
 
     def __init__(self, expired_at: datetime) -> None:
         self.expired_at = expired_at
-        super().__init__(f"this link expired on {expired_at.isoformat(timespec='minutes')}")
+        super().__init__("link.expired", at=expired_at.isoformat(timespec="minutes"))
 
 
 class WrongPurpose(LinkError):
@@ -53,7 +53,7 @@ class WrongPurpose(LinkError):
 
     def __init__(self, purpose: TaskAction, used_for: str) -> None:
         self.purpose = purpose
-        super().__init__(f"this link is for {purpose.value!r}, not for {used_for!r}")
+        super().__init__("link.wrong_purpose", purpose=purpose, used_for=used_for)
 
 
 @dataclass(frozen=True)

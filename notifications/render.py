@@ -30,7 +30,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 class TemplateMissing(NotFound):
     def __init__(self, template: str, directory: Path):
         self.template = template
-        super().__init__(f"no email template {template!r} (looked in {directory})")
+        super().__init__("mail.no_template", template=template, directory=str(directory))
 
 
 class TemplateError(GaitaError):
@@ -38,7 +38,7 @@ class TemplateError(GaitaError):
 
     def __init__(self, template: str, locale: str, reason: str):
         self.template, self.locale, self.reason = template, locale, reason
-        super().__init__(f"email template {template!r} ({locale}) cannot be rendered: {reason}")
+        super().__init__("mail.template_error", template=template, locale=locale, reason=reason)
 
 
 @dataclass(frozen=True)

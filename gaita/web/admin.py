@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from engine.errors import NotFound
+from engine.errors import NotFound, UserNotFound
 from engine.policy import Action
 from gaita import accounts, users
 from gaita.bootstrap import App
@@ -200,7 +200,7 @@ def _edit_path(username: str) -> str:
 def _user(app: App, username: str) -> dict[str, Any]:
     user = users.user_row(app.db, username)
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise UserNotFound(username)
     return user
 
 

@@ -83,7 +83,7 @@ def _institution(app: App, code: str) -> Any:
     try:
         return app.rt.municipality.institution(code)
     except KeyError:
-        raise NotFound(f"no institution {code!r}") from None
+        raise NotFound("institution.not_found", code=code) from None
 
 
 @router.get("/admin/institutions/{code}")
@@ -215,7 +215,7 @@ def _calendar_remove(request: Request, app: App, viewer: Viewer, form: FormData,
                      day: str) -> Response:
     when = _day(day)
     if when is None:
-        raise NotFound(f"no calendar override on {day!r}")
+        raise NotFound("calendar.no_override", day=day)
     config_edit.remove_calendar_override(app.db, app.rt, viewer.actor, when,
                                          logged_as=viewer.account.username)
     return admin.done("/admin/calendar", "override_removed")

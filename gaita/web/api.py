@@ -38,27 +38,31 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine import cases, group, notes, tasks
-from engine.cases import CASE, TASK, FireResult
+from engine import answers, cases, notes
+from engine.cases import FireResult
+from engine.group import decisions, meetings, queue
+from engine.group.reasons import UnknownReason
+from engine.store import CASE, TASK
 from engine.definitions import RiskLevel
 from engine.errors import (
     CaseNotFound, DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
     InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
-    TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
+    TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger, msg,
 )
 from engine.policy import (
-    Action, CaseScope, stored_case_scope, task_scope, visible_cases, visible_groups,
+    Action, visible_cases,
 )
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
-from engine.tasks import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
+from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
+from engine.tables import OPEN_ESCALATIONS, Channel, EscalationStatus
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web import api_models as m
 from gaita.web import app as web   # imports this module: web.problem is looked up per call
 from gaita.web.api_docs import docs_page, openapi
 from gaita.web.auth import Viewer, api_user, gaita_of
-from gaita.web.errors import Forbidden, PageError, Unauthenticated
+from gaita.web.errors import PageError, Unauthenticated
 from notifications.compose import case_url
 
 #: Largest request body read (the models bound each member; this bounds the whole).
@@ -67,7 +71,7 @@ MAX_BODY = 256 * 1024
 MAX_PAGE = 1_000_000
 #: How far ahead a meeting may be planned.
 #: The escalation statuses ``GET /v1/escalations?include_decided=true`` adds.
-CLOSED_ESCALATIONS = (group.DECIDED, "withdrawn")
+CLOSED_ESCALATIONS = (EscalationStatus.DECIDED, EscalationStatus.WITHDRAWN)
 
 TAGS = [
     {"name": "cases", "description": "Cases: list, open, read, fire transitions, add notes."},
@@ -130,7 +134,7 @@ def _members(exc: Exception) -> dict[str, Any]:
             return {"allowed": list(exc.allowed)}
         case UnknownCaseType():
             return {"field": "case_type", "allowed": list(exc.known)}
-        case group.UnknownReason():
+        case UnknownReason():
             return {"field": "reason"}
     return {}
 
@@ -139,11 +143,6 @@ async def _engine_error(request: Request, exc: Exception) -> Response:
     status, title = next(ENGINE_ERRORS[c] for c in type(exc).__mro__ if c in ENGINE_ERRORS)
     detail = UNAVAILABLE if isinstance(exc, DatabaseUnavailable) else str(exc)
     return web.problem(status, title, detail, **_members(exc))
-
-
-async def _forbidden(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Forbidden)
-    return web.problem(403, "Forbidden", exc.reason)
 
 
 async def _unauthenticated(request: Request, exc: Exception) -> Response:
@@ -193,7 +192,7 @@ def _add_handlers(api: FastAPI) -> None:
     for cls in ENGINE_ERRORS:
         api.add_exception_handler(cls, _engine_error)
     handlers: dict[type[Exception], Handler] = {
-        Forbidden: _forbidden, Unauthenticated: _unauthenticated, PageError: _page_error,
+        Unauthenticated: _unauthenticated, PageError: _page_error,
         StarletteHTTPException: _http_error, RequestValidationError: _invalid_request,
         InvalidDeclaration: _unforeseen,   # the installation's fault, not the request's
         Exception: _unforeseen,
@@ -277,18 +276,6 @@ def _code_query(description: str, alias: str | None = None) -> Any:
     return Query(alias=alias, pattern=m.CODE_PATTERN, description=description)
 
 
-def _task_scope(app: App, task_id: int) -> CaseScope:
-    """The policy's view of the task's case, the task's institution holding it (a
-    cooperation group's decision task is not the case's state task)."""
-    with app.db.connect() as conn:
-        task = conn.execute(sa.select(TASK.c.case_id, TASK.c.assignee_institution,
-                                      CASE.c.case_type).join(CASE, CASE.c.id == TASK.c.case_id)
-                            .where(TASK.c.id == task_id)).mappings().first()
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task_scope(conn, task)
-
-
 def _url(request: Request, path: str) -> str:
     """A path of this API as the client addresses it (``/api`` + ``path``)."""
     return str(request.scope.get("root_path", "")).rstrip("/") + path
@@ -367,14 +354,13 @@ def open_case(request: Request, response: Response, viewer: User,
     """Open a case (`engine.cases.open_case`); `Location` is the new case."""
     app = gaita_of(request)
     app.rt.registry.latest(body.case_type)   # an unknown type: 422 listing the known ones
-    viewer.require(app, Action.OPEN_CASE, case_type=body.case_type)
     try:
         result = cases.open_case(
             app.db, app.rt, body.case_type, viewer.actor, child_name=body.child_name,
             child_code=body.child_code, school=body.school, fields=body.fields,
             risk_level=body.risk_level)
     except NotFound as exc:   # the school the body names
-        raise FieldError("school", str(exc)) from None
+        raise FieldError("school", exc.message) from None
     response.headers["Location"] = _url(request, f"/v1/cases/{result.reference}")
     return _result(app, result)
 
@@ -386,8 +372,7 @@ def read_case(request: Request, viewer: User, reference: ReferencePath) -> m.Cas
     field groups the policy grants; `child` with the identity group only.  The read
     is written to the case's access log (channel `api`)."""
     app = gaita_of(request)
-    view = case_view(app.db, app.rt, reference, viewer.actor, channel="api",
-                     subject=viewer.subject)
+    view = case_view(app.db, app.rt, reference, viewer.actor, channel=Channel.API)
     wf = app.rt.registry.get(view["case_type"], view["definition_version"])
     return m.CaseView.model_validate({**view, "title": _texts(wf.title),
                                       "state_title": _texts(wf.state(view["state"]).title)})
@@ -401,7 +386,6 @@ def fire_transition(request: Request, viewer: User, reference: ReferencePath,
     names the field, the failed guard, or the triggers valid now; 409 when the case's
     version is no longer `expected_version`."""
     app = gaita_of(request)
-    viewer.require(app, Action.ADVANCE, stored_case_scope(app.db, reference))
     result = cases.fire(app.db, app.rt, reference, body.trigger, viewer.actor, body.fields,
                         expected_version=body.expected_version)
     return _result(app, result)
@@ -413,10 +397,8 @@ def add_note(request: Request, viewer: User, reference: ReferencePath,
              body: m.NewNote) -> m.NoteResult:
     """Add a note in the `notes` or `support_plan` field group (`engine.notes.add_note`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.ADD_NOTE, stored_case_scope(app.db, reference))
     added = notes.add_note(app.db, app.rt, reference, viewer.actor, body.text, group=body.group,
-                           expected_version=body.expected_version,
-                           visible=visible_groups(app.rt.registry.roles, viewer.subject))
+                           expected_version=body.expected_version)
     return m.NoteResult(reference=added.reference, event_id=added.event_id, version=added.version)
 
 
@@ -445,14 +427,13 @@ def list_tasks(request: Request, response: Response, viewer: User,
              responses=_problems(403, 404, 409, 410, 413))
 def answer_task(request: Request, viewer: User, task_id: IdPath,
                 body: m.TaskAnswer) -> m.AnswerResult:
-    """The institution's answer (`engine.tasks.answer`): acknowledge, accept, decline,
+    """The institution's answer (`engine.answers.answer`): acknowledge, accept, decline,
     done (optionally firing `trigger` with `fields`), or more_time (`days`).  409 if
     the answer was already given, 410 if the task is closed."""
     app = gaita_of(request)
     if (body.trigger or body.fields) and body.action is not TaskAction.DONE:
-        raise FieldError("trigger", "trigger and fields go with the answer 'done' only")
-    viewer.require(app, Action.ANSWER_TASK, _task_scope(app, task_id))
-    result = tasks.answer(app.db, app.rt, task_id, body.action, viewer.actor, reason=body.reason,
+        raise FieldError("trigger", msg("answer.trigger_only_with_done"))
+    result = answers.answer(app.db, app.rt, task_id, body.action, viewer.actor, reason=body.reason,
                           days=body.days, trigger=body.trigger, fields=body.fields or None)
     return m.AnswerResult(reference=result.reference, task_id=result.task_id,
                           action=result.action, event_id=result.event_id,
@@ -472,8 +453,8 @@ def list_escalations(request: Request, viewer: User,
     working days overdue, institutions involved, time queued."""
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    statuses = group.OPEN + CLOSED_ESCALATIONS if include_decided else group.OPEN
-    items = group.escalation_queue(app.db, app.rt, statuses=statuses)
+    statuses = OPEN_ESCALATIONS + CLOSED_ESCALATIONS if include_decided else OPEN_ESCALATIONS
+    items = queue.escalation_queue(app.db, app.rt, statuses=statuses)
     return m.Queue(items=[m.QueueItem.model_validate(i.as_dict()) for i in items])
 
 
@@ -481,10 +462,9 @@ def list_escalations(request: Request, viewer: User,
              summary="Refer a case to the cooperation group", responses=_problems(403, 404, 413))
 def escalate_case(request: Request, viewer: User, reference: ReferencePath,
                   body: m.NewEscalation) -> m.EscalationResult:
-    """Refer the case by hand for a reason configured as manual (`engine.group.escalate`)."""
+    """Refer the case by hand for a reason configured as manual (`engine.group.queue.escalate`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.ESCALATE, stored_case_scope(app.db, reference))
-    escalation = group.escalate(app.db, app.rt, reference, viewer.actor, body.reason,
+    escalation = queue.escalate(app.db, app.rt, reference, viewer.actor, body.reason,
                                 urgent=body.urgent)
     return m.EscalationResult(escalation=escalation, reference=reference)
 
@@ -495,7 +475,7 @@ def list_meetings(request: Request, viewer: User) -> m.Meetings:
     """The cooperation group's meetings, by day."""
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    return m.Meetings(items=[m.MeetingRow.model_validate(r) for r in group.list_meetings(app.db)])
+    return m.Meetings(items=[m.MeetingRow.model_validate(r) for r in meetings.list_meetings(app.db)])
 
 
 @router.post("/meetings", tags=["cooperation group"], summary="Plan a meeting", status_code=201,
@@ -503,10 +483,9 @@ def list_meetings(request: Request, viewer: User) -> m.Meetings:
 def plan_meeting(request: Request, response: Response, viewer: User,
                  body: m.NewMeeting) -> m.MeetingPlan:
     """Plan a meeting on a working day; its agenda comes from the queue and is emailed
-    to the group (`engine.group.plan_meeting`).  `Location` is the meeting."""
+    to the group (`engine.group.meetings.plan_meeting`).  `Location` is the meeting."""
     app = gaita_of(request)
-    viewer.require(app, Action.PLAN_MEETING)
-    planned = group.plan_meeting(app.db, app.rt, viewer.actor, body.day,
+    planned = meetings.plan_meeting(app.db, app.rt, viewer.actor, body.day,
                                  extraordinary=body.extraordinary, place=body.place,
                                  case_url=partial(case_url, mail_settings(app).base_url))
     response.headers["Location"] = _url(request, f"/v1/meetings/{planned.meeting_id}")
@@ -516,12 +495,11 @@ def plan_meeting(request: Request, response: Response, viewer: User,
 @router.get("/meetings/{meeting_id}", tags=["cooperation group"], summary="Read a meeting",
             responses=_problems(403, 404))
 def read_meeting(request: Request, viewer: User, meeting_id: IdPath) -> m.MeetingView:
-    """A meeting, its agenda and decisions (`engine.group.meeting_view`); each case's
+    """A meeting, its agenda and decisions (`engine.group.meetings.meeting_view`); each case's
     read is access-logged.  Titles in the user's language (`?lang=en|lv`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.READ_GROUP)
-    view = group.meeting_view(app.db, app.rt, meeting_id, locale=viewer.lang,
-                              reader=viewer.actor, channel="api")
+    view = meetings.meeting_view(app.db, app.rt, meeting_id, viewer.actor, locale=viewer.lang,
+                                 channel=Channel.API)
     return m.MeetingView.model_validate(view)
 
 
@@ -530,15 +508,14 @@ def read_meeting(request: Request, viewer: User, meeting_id: IdPath) -> m.Meetin
 def record_decision(request: Request, response: Response, viewer: User, meeting_id: IdPath,
                     body: m.NewDecision) -> m.DecisionResult:
     """Record the group's decision on a case of the meeting's agenda; each agreed action
-    becomes a tracked task of its institution (`engine.group.decide`)."""
+    becomes a tracked task of its institution (`engine.group.decisions.decide`)."""
     app = gaita_of(request)
-    viewer.require(app, Action.DECIDE)
-    actions = [group.AgreedAction(a.institution, a.working_days, a.text) for a in body.actions]
+    actions = [decisions.AgreedAction(a.institution, a.working_days, a.text) for a in body.actions]
     try:
-        result = group.decide(app.db, app.rt, meeting_id, body.reference, viewer.actor,
+        result = decisions.decide(app.db, app.rt, meeting_id, body.reference, viewer.actor,
                               summary=body.summary, actions=actions)
     except CaseNotFound as exc:   # the case the body names (an unknown meeting: 404)
-        raise FieldError("reference", str(exc)) from None
+        raise FieldError("reference", exc.message) from None
     response.headers["Location"] = _url(request, f"/v1/meetings/{meeting_id}")
     return m.DecisionResult.model_validate(result.as_dict())
 

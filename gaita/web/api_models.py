@@ -19,7 +19,7 @@ from pydantic import (
 from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
-from engine.tasks import TaskAction
+from engine.answers import TaskAction
 from gaita.web.links import MAX_DAYS, MAX_TEXT
 
 #: The largest id, version or count a request may name (a 32-bit integer column).

@@ -21,11 +21,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import Scope
 
 from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
-from engine.tasks import AlreadyAnswered, TaskClosed
+from engine.answers import AlreadyAnswered, TaskClosed
 from gaita.bootstrap import App
 from gaita.web import admin, admin_config, auth, cases, dashboard, group, inbox
 from gaita.web.api import create_api
-from gaita.web.errors import CsrfFailed, Forbidden, LoginRequired, PageError, Unauthenticated
+from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
 from gaita.web.i18n import translator
 from gaita.web.links import router
 from gaita.web.render import render
@@ -48,7 +48,6 @@ ERROR_PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (DatabaseUnavailable, 503, "unavailable"),
     (CsrfFailed, 403, "csrf"),
-    (Forbidden, 403, "denied"),
     (Unauthenticated, 401, "login"),
 )
 #: Framework errors (no route, wrong method, unreadable form) by status.
@@ -121,7 +120,7 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
             values["expired_at"] = format_local(app.rt, exc.expired_at)
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
-        detail = exc.reason if isinstance(exc, (Forbidden, AccessDenied)) else str(exc)
+        detail = str(exc)
         return error_page(app, request, status, kind, detail=detail, **values)
     return handle
 

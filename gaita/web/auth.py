@@ -28,12 +28,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from engine.policy import Action, CaseScope, Decision, Subject, decide
+from engine.policy import Action, CaseScope, Decision, Subject, decide, subject_of
 from engine.runtime import Actor
 from gaita import accounts
 from gaita.accounts import Account, Session
 from gaita.bootstrap import App
-from gaita.web.errors import CsrfFailed, Forbidden, LoginRequired, PageError, Unauthenticated
+from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
 from gaita.web.i18n import DEFAULT_LANG, LANGS, pick_lang, translator
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
@@ -75,24 +75,12 @@ class Viewer:
 
     def require(self, app: App, action: Action, case: CaseScope | None = None, *,
                 case_type: str | None = None) -> None:
-        decision = self.decide(app, action, case, case_type=case_type)
-        if not decision:
-            raise Forbidden(decision.reason)
+        self.decide(app, action, case, case_type=case_type).or_raise()
 
 
 def gaita_of(request: Request) -> App:
     app: App = request.app.state.gaita
     return app
-
-
-def subject_of(app: App, account: Account) -> Subject:
-    roles: frozenset[str] = frozenset()
-    if account.institution:
-        try:
-            roles = frozenset(app.rt.municipality.institution(account.institution).roles)
-        except KeyError:   # no longer configured: no institution roles
-            roles = frozenset()
-    return Subject(account.actor, roles)
 
 
 def lang_of(request: Request, account: Account | None = None) -> str:
@@ -125,7 +113,7 @@ def web_user(request: Request) -> Viewer:
     app, _, session = _session(request)
     if session is None or session.mfa_pending:
         raise LoginRequired()
-    return Viewer(session.account, subject_of(app, session.account),
+    return Viewer(session.account, subject_of(app.rt, session.account.actor),
                   lang_of(request, session.account), "web", session)
 
 
@@ -150,12 +138,12 @@ def api_user(request: Request) -> Viewer:
                if scheme.lower() == "bearer" else None)
     if account is None:
         raise Unauthenticated()
-    return Viewer(account, subject_of(app, account), lang_of(request, account), "api")
+    return Viewer(account, subject_of(app.rt, account.actor), lang_of(request, account), "api")
 
 
 def home_of(app: App, account: Account) -> str:
     """Where a user lands after login: the first page their role works on."""
-    if decide(app.rt.registry, subject_of(app, account), Action.ADMINISTER):
+    if decide(app.rt.registry, subject_of(app.rt, account.actor), Action.ADMINISTER):
         return "/admin"
     spec = app.rt.registry.roles.user_roles[account.role]
     if spec.scope == "own_tasks":

@@ -22,7 +22,6 @@ The child's name and personal code are shown only when the policy grants the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Annotated, Any
@@ -32,27 +31,31 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from engine.cases import fire, load_case_row, open_case
-from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
-from engine.errors import (
-    FieldError, InvalidPersonalCode, NotFound, NotPermitted,
-)
+from engine.cases import fire, open_case
+from engine.store import load_case_row
+from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
+from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
 from engine.fields import coerce_fields
-from engine.group import escalate, manual_reasons, reason_title
-from engine.notes import MAX_NOTE, NOTE, NOTE_GROUPS, add_note
+from engine.group.queue import escalate
+from engine.group.reasons import manual_reasons, reason_title
+from engine.events import EventKind
+from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
-from engine.queries import case_view, display_names
+from engine.queries import DELIVERY_STATUSES, case_view, display_names
 from engine.runtime import SYSTEM
-from engine.tasks import decide_extension
+from engine.tables import CaseStatus, Channel
+from engine.answers import TASK_EVENT_ACTIONS, decide_extension
 from gaita.bootstrap import App
+from i18n.messages import render as said
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
 from gaita.web.i18n import format_day, translator, working_days
 from gaita.web.links import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
+from notifications.catalogue import template_names
 from notifications.compose import format_local
 
 router = APIRouter()
@@ -62,36 +65,6 @@ ViewerDep = Annotated[Viewer, Depends(web_user)]
 DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
 NOTICES = ("opened", "saved", "code_checksum", "name_kept")
-#: Event kinds the timeline describes in words (any other: its code).
-EVENT_KINDS = frozenset({
-    "opened", "transition", "task", NOTE, "paused", "resumed", "pause_too_long", "queued",
-    "scheduled", "decision", "reminded", "overdue", "escalated", "unacknowledged",
-    "mail_failed", "migrated"})
-#: Answers on a task (``engine.tasks``) the timeline describes in words.
-TASK_ANSWERS = frozenset({"acknowledge", "accept", "decline", "done", "more_time",
-                          "extension_approved", "extension_refused"})
-#: Emails the timeline names (``notifications/templates``); any other: its code.
-TEMPLATES = frozenset({"task_assigned", "case_update", "urgent_report", "task_reminder",
-                       "task_overdue", "escalation_head", "group_queued", "meeting_agenda",
-                       "decision_task", "delivery_failed"})
-LADDER_STEPS = frozenset({"remind_owner", "notify_owner_head", "notify_coordinator",
-                          "queue_cooperation_group"})
-#: ``InvalidPersonalCode.reason`` (engine.personal_code) → the message shown, in order.
-_CODE_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), key) for pattern, key in (
-        (r"^empty", "cases.code.empty"),
-        (r"at position (?P<position>\d+)", "cases.code.character"),
-        (r"only one hyphen is allowed, got (?P<count>\d+)", "cases.code.hyphens"),
-        (r"11 digits expected, got (?P<count>\d+)", "cases.code.length"),
-        (r"hyphen must come after the 6th digit", "cases.code.hyphen_place"),
-        (r"century digit must be 0, 1 or 2", "cases.code.century"),
-        (r"month (?P<month>\d\d) does not exist", "cases.code.month"),
-        (r"day (?P<day>\d\d) does not exist in month (?P<month>\d\d) \((?P<year>\d+) is not a leap",
-         "cases.code.leap_day"),
-        (r"day (?P<day>\d\d) does not exist in month (?P<month>\d\d)", "cases.code.day"),
-        (r"no check digit can be valid", "cases.code.no_check"),
-        (r"check digit is", "cases.code.check"),
-    ))
 
 
 class Invalid(Exception):
@@ -106,7 +79,7 @@ class Invalid(Exception):
 
 
 def require_on_case(app: App, viewer: Viewer, reference: str, action: Action) -> None:
-    """The policy's word on ``action`` on this stored case (``Forbidden`` if no)."""
+    """The policy's word on ``action`` on this stored case (``AccessDenied`` if no)."""
     viewer.require(app, action, stored_case_scope(app.db, reference))
 
 
@@ -175,9 +148,9 @@ def _fields_of(specs: Mapping[str, FieldSpec], values: Mapping[str, str],
     return {name: values.get(f"f.{prefix}.{name}", "") for name in specs}
 
 
-def _refused(exc: Exception, lang: str, target: str | None) -> FormError:
-    """An engine refusal the user can act on: what it is, with the engine's own words."""
-    return FormError(translator(lang)("engine_refused"), target, str(exc))
+def _refused(exc: GaitaError, lang: str, target: str | None) -> FormError:
+    """An engine refusal the user can act on: what it is, in the engine's words."""
+    return FormError(translator(lang)("engine_refused"), target, said(lang, exc))
 
 
 # --- opening a case ----------------------------------------------------------------------
@@ -249,14 +222,14 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
             spec = wf.open.fields.get(exc.field)
             errors = [_refused(exc, lang, exc.field) if spec is None else FormError(
                 _field_message(spec, values.get(f"f.open.{exc.field}", ""), lang),
-                f"f-open-{exc.field}", str(exc))]
+                f"f-open-{exc.field}", said(lang, exc))]
         except NotFound as exc:   # an institution no longer in the database
-            errors = [FormError(t("cases.open.school_invalid"), "school", str(exc))]
+            errors = [FormError(t("cases.open.school_invalid"), "school", said(lang, exc))]
         except NotPermitted as exc:
             errors = [_refused(exc, lang, None)]
         else:
             notice = "opened"
-            if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:
+            if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:   # else: the name was kept
                 notice = "code_checksum"
             elif result.warnings:
                 notice = "name_kept"
@@ -290,14 +263,9 @@ def _check_opening(app: App, viewer: Viewer, wf: Workflow,
 
 
 def _code_error(exc: InvalidPersonalCode, lang: str) -> FormError:
-    """The engine's reason for refusing a personal code, said precisely in ``lang``
-    (never repeating the code)."""
-    t = translator(lang)
-    for pattern, key in _CODE_REASONS:
-        found = pattern.search(exc.reason)
-        if found:
-            return FormError(t(key, **found.groupdict()), "child_code")
-    return FormError(t("cases.code.invalid"), "child_code")
+    """The engine's reason for refusing a personal code, in ``lang`` (it never repeats
+    the code)."""
+    return FormError(said(lang, exc.reason), "child_code")
 
 
 def _open_page(request: Request, app: App, viewer: Viewer, wf: Workflow, *,
@@ -326,14 +294,13 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
                status: int = 200) -> Response:
     """The case page; after a refused form: ``errors`` and the ``values`` given in the
     form ``form`` (its anchor id, opened)."""
-    view = case_view(app.db, app.rt, reference, viewer.actor, channel="web",
-                     subject=viewer.subject)
+    view = case_view(app.db, app.rt, reference, viewer.actor, channel=Channel.WEB)
     rt, lang = app.rt, viewer.lang
     t = translator(lang)
     wf = rt.registry.get(view["case_type"], view["definition_version"])
     scope = CaseScope(view["case_type"], frozenset(view["involved"]), view["owner"],
                       view["escalated"])
-    is_open = view["status"] == "open"
+    is_open = view["status"] == CaseStatus.OPEN
     state = wf.state(view["state"])
     role_title = {r: (s.en if lang == "en" else s.lv)
                   for r, s in rt.registry.roles.institution_roles.items()}
@@ -358,7 +325,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
     task = view["task"]
     who = actor_names(app, (e["actor"] for e in view["timeline"]), lang)
     timeline = [_event(app, wf, e, lang, group_title, who) for e in view["timeline"]]
-    notes = [e for e in timeline if e["kind"] == NOTE]
+    notes = [e for e in timeline if e["kind"] == EventKind.NOTE]
     diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
         title=t("cases.diagram.title", type=wf.title.get(lang)),
         desc=t("cases.diagram.desc", state=state.title.get(lang)),
@@ -446,17 +413,17 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
 
     specs: Mapping[str, FieldSpec] = {}
     shown: list[tuple[str, str]] = []
-    if kind == "opened":
+    if kind == EventKind.OPENED:
         what = t("cases.event.opened", state=title_of(e["to"]))
         specs = wf.open.fields
-    elif kind == "transition":
+    elif kind == EventKind.TRANSITION:
         tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
         specs = tr.fields if tr else {}
         what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
                  src=title_of(e["from"]), dest=title_of(e["to"]))
-    elif kind == "task":
+    elif kind == EventKind.TASK:
         action = fields.get("action")
-        what = (t(f"cases.event.task.{action}") if action in TASK_ANSWERS
+        what = (t(f"cases.event.task.{action}") if action in TASK_EVENT_ACTIONS
                 else t("cases.event.other", kind=f"{kind}:{action}"))
         if fields.get("days") is not None:
             shown.append((t("cases.event.days"), working_days(lang, int(fields["days"]))))
@@ -464,33 +431,28 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
             shown.append((t("cases.event.reason"), str(fields["reason"])))
         if fields.get("note"):
             shown.append((t("note"), str(fields["note"])))
-    elif kind == NOTE:
+    elif kind == EventKind.NOTE:
         group = fields.get("group", "")
         what = t("cases.event.note", group=group_title.get(group, group))
-    elif kind in ("paused", "resumed", "pause_too_long"):
+    elif kind in (EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSE_TOO_LONG):
         why = rt.municipality.pauses.reasons.get(fields.get("reason") or "")
         reason = (why.title.en if lang == "en" else why.title.lv) if why else \
             str(fields.get("reason", ""))
         what = t(f"cases.event.{kind}", reason=reason,
                  days=working_days(lang, int(fields.get("working_days") or 0)))
-    elif kind == "queued":
-        code = str(fields.get("reason", ""))
-        try:
-            reason = reason_title(rt, code, lang)
-        except NotPermitted:   # no longer configured
-            reason = code
-        what = t("cases.event.queued", reason=reason)
+    elif kind == EventKind.QUEUED:
+        what = t("cases.event.queued", reason=reason_title(rt, str(fields.get("reason", "")), lang))
         if fields.get("urgent"):
             shown.append((t("cases.event.urgent"), t("yes")))
-    elif kind == "decision":
+    elif kind == EventKind.DECISION:
         what = t("cases.event.decision")
         if fields.get("summary"):
             shown.append((t("cases.event.summary"), str(fields["summary"])))
-    elif kind == "escalated":
+    elif kind == EventKind.ESCALATED:
         action = fields.get("action")
         what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
-                 if action in LADDER_STEPS else str(action))
-    elif kind in EVENT_KINDS:
+                 if action in frozenset(LadderAction) else str(action))
+    elif kind in frozenset(EventKind):
         what = t(f"cases.event.{kind}")
     else:
         what = t("cases.event.other", kind=kind)
@@ -499,15 +461,15 @@ def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
             shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
     return {
         "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who[e["actor"]], "kind": kind,
-        "what": what, "fields": shown, "note": fields.get("text") if kind == NOTE else None,
-        "group": group_title.get(fields.get("group", ""), "") if kind == NOTE else None,
+        "what": what, "fields": shown, "note": fields.get("text") if kind == EventKind.NOTE else None,
+        "group": group_title.get(fields.get("group", ""), "") if kind == EventKind.NOTE else None,
         "mails": [{
-            "template": (t(f"cases.mail.{m['template']}") if m["template"] in TEMPLATES
+            "template": (t(f"cases.mail.{m['template']}") if m["template"] in template_names()
                          else m["template"]),
             "to": _institution(app, m["recipient_institution"], lang) or
             (m["recipient_role"] or ""),
             "status": m["status"], "status_title": t(f"cases.mail.status.{m['status']}")
-            if m["status"] in ("queued", "sent", "failed", "acknowledged", "sending")
+            if m["status"] in DELIVERY_STATUSES
             else m["status"], "attempts": m["attempts"],
         } for m in e["notifications"]],
     }
@@ -585,7 +547,7 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
                 raise
             raise Invalid([FormError(_field_message(spec, values.get(
                 f"f.{trigger}.{exc.field}", ""), viewer.lang), f"f-{trigger}-{exc.field}",
-                str(exc))]) from None
+                said(viewer.lang, exc))]) from None
         return "saved"
     return await _case_form(request, reference, Action.ADVANCE, f"step-{trigger}", write)
 
@@ -607,7 +569,7 @@ async def note(request: Request, reference: str) -> Response:
         if errors:
             raise Invalid(errors)
         add_note(app.db, app.rt, reference, viewer.actor, text, group=group,
-                 expected_version=version, visible=seen)
+                 expected_version=version)
         return "saved"
     return await _case_form(request, reference, Action.ADD_NOTE, "note_text", write)
 
@@ -625,7 +587,8 @@ async def pause_case(request: Request, reference: str) -> Response:
         except (NotPausable, AlreadyPaused) as exc:
             key = "cases.pause.not_pausable" if isinstance(exc, NotPausable) else \
                 "cases.pause.already"
-            raise Invalid([FormError(translator(viewer.lang)(key), "pause_reason", str(exc))]) \
+            raise Invalid([FormError(translator(viewer.lang)(key), "pause_reason",
+                                     said(viewer.lang, exc))]) \
                 from None
         return "saved"
     return await _case_form(request, reference, Action.PAUSE, "pause_reason", write)
@@ -639,7 +602,7 @@ async def resume_case(request: Request, reference: str) -> Response:
                    expected_version=_expected_version(values))
         except NotPaused as exc:
             raise Invalid([FormError(translator(viewer.lang)("cases.pause.not_paused"), "resume",
-                                     str(exc))]) from None
+                                     said(viewer.lang, exc))]) from None
         return "saved"
     return await _case_form(request, reference, Action.PAUSE, "resume", write)
 
@@ -667,6 +630,6 @@ async def decide_more_time(request: Request, reference: str) -> Response:
             decide_extension(app.db, app.rt, reference, viewer.actor, approve=choice == "true")
         except NotFound as exc:   # decided meanwhile, or the task moved on
             raise Invalid([FormError(translator(viewer.lang)("cases.extension.gone"), None,
-                                     str(exc))]) from None
+                                     said(viewer.lang, exc))]) from None
         return "saved"
     return await _case_form(request, reference, Action.DECIDE_EXTENSION, "extension", write)

@@ -32,7 +32,7 @@ from openpyxl import Workbook
 from starlette.responses import Response
 
 from engine import reports
-from engine.audit import ACCESS, CASE
+from engine.store import ACCESS, CASE
 from engine.definitions import RISK_LEVELS
 from engine.policy import Action, visible_cases
 from engine.runtime import Runtime

@@ -16,14 +16,6 @@ class LoginRequired(Exception):
     """No (live) session: the page redirects to the login page."""
 
 
-class Forbidden(Exception):
-    """The access policy said no; ``reason`` is the policy's."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class CsrfFailed(Exception):
     """A form without the session's (or the login page's) CSRF token."""
 

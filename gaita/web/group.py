@@ -33,11 +33,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.errors import FieldError, NotPermitted
-from engine.group import (
-    ESCALATION, EXTRAORDINARY, EXTRAORDINARY_WAIT_PARAM, FOLLOW_UP, HELD, ORDINARY,
-    ORDINARY_WAIT_PARAM, PLANNED, SCHEDULED, AgreedAction, QueueItem, decide, escalation_queue,
-    list_meetings, meeting_view, plan_meeting,
+from engine.group.decisions import AgreedAction, decide
+from engine.group.meetings import (
+    EXTRAORDINARY_WAIT_PARAM, ORDINARY_WAIT_PARAM, list_meetings, meeting_view, plan_meeting,
 )
+from engine.group.queue import QueueItem, escalation_queue
+from engine.group.reasons import reason_title
+from engine.municipality import EngineReason
+from engine.store import ESCALATION
+from engine.tables import AccessAction, Channel, EscalationStatus, MeetingKind, MeetingStatus
 from engine.policy import Action
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
@@ -48,6 +52,7 @@ from gaita.web.inbox import due_info
 from gaita.web.links import first_values
 from gaita.web.links import MAX_TEXT, FormError
 from gaita.web.render import page
+from i18n.messages import render as said
 from notifications.compose import case_url, format_local
 from notifications.minutes import write_minutes
 
@@ -65,13 +70,15 @@ _DAYS = re.compile(r"[0-9]{1,3}")
 def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
     """The words for stored codes: meeting kinds and statuses, risk levels."""
     t = translator(lang)
-    days = int(app.rt.param(EXTRAORDINARY_WAIT_PARAM))  # type: ignore[call-overload]
+    days = app.rt.days(EXTRAORDINARY_WAIT_PARAM)
     wait = working_days(lang, days)
     return {
-        "kind": {ORDINARY: t("group.kind.ordinary"), EXTRAORDINARY: t("group.kind.extraordinary")},
-        "kind_hint": {ORDINARY: t("group.kind_hint.ordinary"),
-                      EXTRAORDINARY: t("group.kind_hint.extraordinary", days=wait)},
-        "status": {PLANNED: t("group.status.planned"), HELD: t("group.status.held")},
+        "kind": {MeetingKind.ORDINARY: t("group.kind.ordinary"),
+                 MeetingKind.EXTRAORDINARY: t("group.kind.extraordinary")},
+        "kind_hint": {MeetingKind.ORDINARY: t("group.kind_hint.ordinary"),
+                      MeetingKind.EXTRAORDINARY: t("group.kind_hint.extraordinary", days=wait)},
+        "status": {MeetingStatus.PLANNED: t("group.status.planned"),
+                   MeetingStatus.HELD: t("group.status.held")},
         "risk": {"low": t("group.risk.low"), "medium": t("group.risk.medium"),
                  "high": t("group.risk.high"), "critical": t("group.risk.critical")},
     }
@@ -82,9 +89,7 @@ def _page(request: Request, app: App, viewer: Viewer, template: str, **context: 
 
 
 def _reason_titles(app: App, codes: Sequence[str], lang: str) -> list[str]:
-    group = app.rt.municipality.cooperation_group
-    return [code if (spec := group.reason(code)) is None else str(getattr(spec.title, lang))
-            for code in codes]   # a reason since removed from the configuration: its code
+    return [reason_title(app.rt, code, lang) for code in codes]
 
 
 def _type_title(app: App, case_type: str, lang: str) -> str:
@@ -153,7 +158,8 @@ def new_meeting(request: Request, viewer: Viewer = Depends(web_user)) -> Respons
     viewer.require(app, Action.PLAN_MEETING)
     cal = app.rt.calendar
     day = cal.next_working_day(cal.local_date(app.rt.clock.now()))
-    return _plan_form(request, app, viewer, {"day": day.isoformat(), "kind": ORDINARY}, [], 200)
+    return _plan_form(request, app, viewer, {"day": day.isoformat(), "kind": MeetingKind.ORDINARY},
+                      [], 200)
 
 
 @router.post("/group/meetings")
@@ -179,7 +185,7 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
                                       next=format_day(cal.next_working_day(day), viewer.lang)),
                                     "day"))
     kind = values.get("kind", "")
-    if kind not in (ORDINARY, EXTRAORDINARY):
+    if kind not in (MeetingKind.ORDINARY, MeetingKind.EXTRAORDINARY):
         errors.append(FormError(t("group.kind_invalid"), "kind-ordinary"))
     place = values.get("place", "")
     if len(place) > MAX_PLACE:
@@ -187,10 +193,10 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
     if not errors:
         try:
             planned = plan_meeting(app.db, app.rt, viewer.actor, day,
-                                   extraordinary=kind == EXTRAORDINARY, place=place,
+                                   extraordinary=kind == MeetingKind.EXTRAORDINARY, place=place,
                                    case_url=partial(case_url, mail_settings(app).base_url))
         except NotPermitted as exc:   # e.g. no urgent case for an extraordinary meeting
-            errors.append(FormError(t("engine_refused"), None, str(exc)))
+            errors.append(FormError(t("engine_refused"), None, said(viewer.lang, exc)))
         else:
             return RedirectResponse(f"/group/meetings/{planned.meeting_id}?planned=1",
                                     status_code=303)
@@ -236,9 +242,9 @@ def _decide(request: Request, viewer: Viewer, meeting_id: int, values: dict[str,
                    actions=actions)
         except FieldError as exc:
             target = f"{_form_id(reference)}-summary" if exc.field == "summary" else None
-            errors = [FormError(t("engine_refused"), target, str(exc))]
+            errors = [FormError(t("engine_refused"), target, said(viewer.lang, exc))]
         except NotPermitted as exc:   # not on the agenda, decided already, a day too early
-            errors = [FormError(t("engine_refused"), None, str(exc))]
+            errors = [FormError(t("engine_refused"), None, said(viewer.lang, exc))]
         else:
             return RedirectResponse(f"/group/meetings/{meeting_id}?decided={quote(reference)}"
                                     f"#{_form_id(reference)}", status_code=303)
@@ -289,7 +295,7 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
              failed: str | None = None, values: dict[str, str] | None = None,
              errors: Sequence[FormError] = (), status: int = 200) -> Response:
     rt, lang, t = app.rt, viewer.lang, translator(viewer.lang)
-    view = meeting_view(app.db, rt, meeting_id, locale=lang, reader=viewer.actor, channel="web")
+    view = meeting_view(app.db, rt, meeting_id, viewer.actor, locale=lang, channel=Channel.WEB)
     now = rt.clock.now()
     today = rt.calendar.local_date(now)
     who = actor_names(app, (i["decision"]["decided_by"] for i in view["items"] if i["decision"]),
@@ -318,19 +324,19 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
                  institutions=_institutions(app, lang), rows=ACTION_ROWS,
                  max_days=MAX_ACTION_DAYS, max_text=MAX_TEXT, failed=failed, values=values or {},
                  errors=errors, invalid={e.target for e in errors if e.target},
-                 scheduled=SCHEDULED)
+                 scheduled=EscalationStatus.SCHEDULED)
 
 
 def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:
     """A planned meeting's cases that will have waited longer than the group's limit by its
     day (what ``plan_meeting`` warned of, in the reader's language)."""
-    if view["status"] != PLANNED:
+    if view["status"] != MeetingStatus.PLANNED:
         return []
     rt, t, cal = app.rt, translator(lang), app.rt.calendar
     limit = int(rt.param(ORDINARY_WAIT_PARAM))  # type: ignore[call-overload]
     out = []
-    for item in escalation_queue(app.db, rt, statuses=(SCHEDULED,)):
-        if item.meeting_id != view["id"] or item.reasons == (FOLLOW_UP,):
+    for item in escalation_queue(app.db, rt, statuses=(EscalationStatus.SCHEDULED,)):
+        if item.meeting_id != view["id"] or item.reasons == (EngineReason.FOLLOW_UP,):
             continue   # a review is not a case waiting for the group
         queued = cal.local_date(item.queued_at)
         if view["day"] > cal.add_working_days(queued, limit):
@@ -348,8 +354,8 @@ def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:
 def minutes(request: Request, meeting_id: int, viewer: Viewer = Depends(web_user)) -> Response:
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    view = meeting_view(app.db, app.rt, meeting_id, locale=viewer.lang, reader=viewer.actor,
-                        action="export", channel="web")
+    view = meeting_view(app.db, app.rt, meeting_id, viewer.actor, locale=viewer.lang,
+                        action=AccessAction.EXPORT, channel=Channel.WEB)
     with TemporaryDirectory() as tmp:
         body = write_minutes(app.rt, view, Path(tmp) / "minutes.docx",
                              locale=viewer.lang).read_bytes()

@@ -26,14 +26,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from engine.audit import log_access
-from engine.cases import CASE, DECISION_TASK, TASK, allowed_triggers
-from engine.policy import Action, task_scope
+from engine.access_log import log_access
+from engine.policy import Action, allowed_triggers, held_scope, task_scope
+from engine.store import CASE, TASK
+from engine.tables import AccessAction, Channel, TaskKind
 from engine.queries import open_tasks
 from engine.runtime import Runtime
-from engine.tasks import (
-    AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer,
-)
+from engine.answers import AlreadyAnswered, check_answer, TaskAction, TaskClosed, TaskNotFound
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
@@ -91,7 +90,7 @@ def _describe(app: App, viewer: Viewer, task: Mapping[str, Any]) -> dict[str, An
     rt, lang, now = app.rt, viewer.lang, app.rt.clock.now()
     t = translator(lang)
     wf = rt.registry.get(task["case_type"], task["definition_version"])
-    decision = task["kind"] == DECISION_TASK
+    decision = task["kind"] == TaskKind.DECISION
     title = ({"lv": task["title"], "en": task["title"]} if decision and task["title"]
              else _texts(wf.state(task["state"]).title))
     code = task["assignee_institution"]
@@ -133,8 +132,8 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
                  viewer: Viewer) -> list[dict[str, Any]]:
     """The steps ``done`` may fire: those this user may fire on the task's state."""
     out = []
-    for trigger in allowed_triggers(rt, wf, task["state"], viewer.actor,
-                                    task["assignee_institution"]):
+    for trigger in allowed_triggers(rt.registry, viewer.subject, wf, task["state"],
+                                    held_scope(task["case_type"], task["assignee_institution"])):
         step = wf.transition(task["state"], trigger)
         if step is not None:
             out.append({"trigger": step.trigger, "title": _texts(step.title),
@@ -143,7 +142,7 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
 
 
 def _open_task(app: App, viewer: Viewer, task_id: int, *, log: bool) -> dict[str, Any]:
-    """The open task, if the policy lets the viewer answer it (``Forbidden`` otherwise,
+    """The open task, if the policy lets the viewer answer it (``AccessDenied`` otherwise,
     before anything is written); ``log``: record the read of its case."""
     with app.db.begin() as conn:
         task = conn.execute(_select(TASK.c.id == task_id)).mappings().first()
@@ -151,10 +150,10 @@ def _open_task(app: App, viewer: Viewer, task_id: int, *, log: bool) -> dict[str
             raise TaskNotFound(task_id)
         viewer.require(app, Action.ANSWER_TASK, task_scope(conn, task))
         if task["closed_at"] is not None:
-            raise TaskClosed(f"the task of {task['reference']} is closed")
+            raise TaskClosed("task.closed_short", reference=task["reference"])
         if log:
-            log_access(conn, task["case_id"], viewer.actor.username, "read", "web",
-                       app.rt.clock.now())
+            log_access(conn, task["case_id"], viewer.actor.username, AccessAction.READ,
+                       Channel.WEB, app.rt.clock.now())
     return _describe(app, viewer, task)
 
 

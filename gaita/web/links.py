@@ -24,8 +24,9 @@ from starlette.responses import Response
 from engine.errors import FieldError, NotPermitted
 from engine.runtime import Actor
 from engine.queries import task_for_link
-from engine.tasks import (
-    AlreadyAnswered, AnswerResult, ReasonRequired, TaskAction, TaskClosed, answer, check_answer,
+from engine.tables import AccessAction
+from engine.answers import (
+    AlreadyAnswered, answer, AnswerResult, check_answer, ReasonRequired, TaskAction, TaskClosed,
 )
 from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
@@ -34,6 +35,7 @@ from gaita.web.i18n import translator
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
 from notifications.compose import format_local
+from i18n.messages import render as said
 from notifications.links import ActionLink, LinkSigner, action_path
 
 router = APIRouter()
@@ -66,7 +68,7 @@ class Submitted:
 def show_link(request: Request, purpose: str, token: str) -> Response:
     app = gaita_of(request)
     link = _verify(request, token, purpose)
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log="read")
+    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log=AccessAction.READ)
     _check_usable(task, link)
     cookie = csrf_cookie(app.settings.base_url)
     nonce = request.cookies.get(cookie["key"])
@@ -113,12 +115,12 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
                                     submitted, lang, link=link.outbox_id)
         if result is not None:
             after = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
-                                  log="write")
+                                  log=AccessAction.WRITE)
             moved_to = after["case_state_title"][lang] if result.fired else None
             return render("thanks.html", lang=lang, rt=app.rt, task=after, moved_to=moved_to,
                           page_title=t(f"{link.purpose.value}.thanks"))
     # The form again, with what was typed and what to correct: a read of the case.
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log="read")
+    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log=AccessAction.READ)
     assert given is not None
     return _form_page(request, link, token, task, given, values=values, errors=errors,
                       status=422)
@@ -133,9 +135,9 @@ def _verify(request: Request, token: str, purpose: str) -> ActionLink:
 def _check_usable(task: dict[str, Any], link: ActionLink) -> None:
     """What makes a valid link unusable, found before any form is shown or read."""
     if task["closed"]:
-        raise TaskClosed(f"the task of {task['reference']} is closed")
+        raise TaskClosed("task.closed_short", reference=task["reference"])
     if link.purpose.value in task["used"]:
-        raise AlreadyAnswered("this link has already been used")
+        raise AlreadyAnswered("link.used")
     check_answer(task, link.purpose)
     if task["actor"] is None or task["institution"] != task["assignee"]:
         raise PageError(403, "forbidden")
@@ -158,7 +160,7 @@ def try_answer(app: App, task_id: int, task: dict[str, Any], action: TaskAction,
         return None, [answer_field_error(exc, submitted.trigger, task, lang)]
     except NotPermitted as exc:   # a guard, the role, the transition: the engine says why
         return None, [FormError(t("engine_refused"), "trigger" if submitted.trigger else None,
-                                str(exc))]
+                                said(lang, exc))]
 
 
 def read_answer_form(purpose: TaskAction, values: dict[str, str], task: dict[str, Any],
@@ -201,8 +203,8 @@ def answer_field_error(exc: FieldError, trigger: str | None, task: dict[str, Any
         spec = tr["fields"].get(exc.field) if tr["trigger"] == trigger else None
         if spec is not None:
             return FormError(t("field_problem", field=spec.title.get(lang)),
-                             f"f-{trigger}-{exc.field}", str(exc))
-    return FormError(t("engine_refused"), None, str(exc))
+                             f"f-{trigger}-{exc.field}", said(lang, exc))
+    return FormError(t("engine_refused"), None, said(lang, exc))
 
 
 def _input_id(key: str) -> str:

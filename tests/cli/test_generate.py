@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.audit import verify_chain
+from engine.events import verify_chain
 from engine.personal_code import parse_personal_code
 from engine.reports import dashboard
 from engine.tables import Case, Child

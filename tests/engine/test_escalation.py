@@ -25,10 +25,11 @@ import pytest
 import sqlalchemy as sa
 
 import engine.escalation as escalation
-from engine.audit import verify_chain
-from engine.cases import STATE_TASK, fire, open_case
+from engine.events import verify_chain
+from engine.cases import fire, open_case
+from engine.tables import TaskKind
 from engine.clock import FixedClock
-from engine.escalation import TickReport, tick
+from engine.escalation import tick, TickReport
 from engine.queries import actor_for
 from engine.tables import Case, CaseEvent, Escalation, Outbox, SchedulerRun, Task, TaskEffect
 from engine.yamlio import load_yaml
@@ -98,7 +99,7 @@ def state_task(app: App, ref: str) -> dict[str, Any]:
         case_id = conn.execute(sa.select(CASE.c.id).where(CASE.c.reference == ref)).scalar_one()
         return dict(conn.execute(sa.select(TASK).where(
             TASK.c.case_id == case_id, TASK.c.closed_at.is_(None),
-            TASK.c.kind == STATE_TASK)).mappings().one())
+            TASK.c.kind == TaskKind.STATE)).mappings().one())
 
 
 def case_id(app: App, ref: str) -> int:
@@ -569,7 +570,7 @@ def test_a_task_closed_after_the_claim_is_not_reported_overdue(
 
 def test_a_task_acknowledged_after_the_claim_is_not_recorded_unacknowledged(
         gaita: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.tasks import TaskAction, answer
+    from engine.answers import answer, TaskAction
 
     ref = open_in_state(gaita, "absences")
     task = state_task(gaita, ref)
@@ -584,7 +585,7 @@ def test_a_task_acknowledged_after_the_claim_is_not_recorded_unacknowledged(
 
 def test_more_time_granted_after_the_claim_is_not_a_breach(
         gaita: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.tasks import TaskAction, answer, decide_extension
+    from engine.answers import answer, decide_extension, TaskAction
 
     ref = open_in_state(gaita, "absences")
     task = state_task(gaita, ref)

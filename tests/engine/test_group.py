@@ -16,20 +16,22 @@ from docx import Document
 
 from dataclasses import replace
 
-from engine.cases import DECISION_TASK, fire, open_case
+from engine.cases import fire, open_case
+from engine.tables import AccessAction, TaskKind
 from engine.definitions import load_workflow
 from engine.clock import FixedClock
 from engine.errors import ConfigError, FieldError, InvalidWorkflowDefinition, NotFound, NotPermitted
 from engine.errors import PermissionDenied
 from engine.escalation import tick
-from engine.group import (
-    AgreedAction, UnknownReason, decide, escalate, escalation_queue, meeting_view, plan_meeting,
-)
+from engine.group.decisions import AgreedAction, decide
+from engine.group.meetings import meeting_view, plan_meeting
+from engine.group.queue import escalate, escalation_queue
+from engine.group.reasons import UnknownReason
 from engine.municipality import load_municipality
 from engine.registry import load_roles
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Decision, Escalation, Meeting, Outbox, Task
-from engine.tasks import TaskAction, answer
+from engine.answers import answer, TaskAction
 from gaita.bootstrap import App, load_known_names
 from gaita.demo import demo_code
 from gaita.mail import delivery_worker
@@ -293,7 +295,7 @@ def test_an_ordinary_meeting_warns_about_cases_that_waited_too_long(gaita: App) 
     ref = open_absence(gaita, 22)
     refer(gaita, ref)
     result = plan(gaita, working_day(gaita, 11))
-    (warning,) = result.warnings
+    (warning,) = map(str, result.warnings)
     assert warning.startswith(f"{ref} was queued on 30.11.2026: by ") and \
         "will have waited 11 working days, more than 10" in warning
 
@@ -354,7 +356,7 @@ def test_a_decision_becomes_tracked_tasks_of_the_institutions_with_emails_and_li
     (decision,) = rows(gaita, DECISION)
     assert (decision["id"], decision["meeting_id"], decision["summary"], decision["decided_by"]) == (
         result.decision_id, meeting, "Ģimenei nepieciešams atbalsts", "vaditajs")
-    tasks = rows(gaita, TASK, TASK.c.kind == DECISION_TASK)
+    tasks = rows(gaita, TASK, TASK.c.kind == TaskKind.DECISION)
     assert [(t["assignee_institution"], t["title"], t["due_at"], t["remind_at"]) for t in tasks] == [
         ("jslp", ACTION_TEXT, cal.due_at(now, 10), cal.due_at(now, 8)),
         ("pp", "Apsekot dzīvesvietu", cal.due_at(now, 3), cal.due_at(now, 1))]
@@ -504,7 +506,7 @@ def test_the_minutes_are_a_docx_with_diacritics_intact_and_no_child_data(
     refer(gaita, undecided)
     meeting = queued_meeting(gaita, ref)
     decide_two_actions(gaita, meeting, ref)
-    view = meeting_view(gaita.db, gaita.rt, meeting, reader=CHAIR, action="export")
+    view = meeting_view(gaita.db, gaita.rt, meeting, CHAIR, action=AccessAction.EXPORT)
     assert [i["reference"] for i in view["items"]] == [undecided, ref]   # queued first
     path = write_minutes(gaita.rt, view, tmp_path / "protokols.docx")
     text = docx_text(path)
@@ -525,7 +527,7 @@ def test_the_minutes_are_a_docx_with_diacritics_intact_and_no_child_data(
     exports = rows(gaita, sa.table("access_log", sa.column("action"), sa.column("actor"),
                                    sa.column("id")))
     assert [(r["action"], r["actor"]) for r in exports] == [("export", "vaditajs")] * 2
-    english = write_minutes(gaita.rt, meeting_view(gaita.db, gaita.rt, meeting, locale="en"),
+    english = write_minutes(gaita.rt, meeting_view(gaita.db, gaita.rt, meeting, CHAIR, locale="en"),
                             tmp_path / "minutes.docx", locale="en")
     assert "Minutes of the meeting" in docx_text(english)
     assert "Child Rights Protection Cooperation Group" in docx_text(english)

@@ -19,9 +19,11 @@ JELGAVA = {
 
 def check(name: str, data: dict[str, Any], fields: dict[str, Any] | None = None,
           **params: Any) -> str | None:
+    """The guard's refusal in English (its message's text), or None."""
     values = {**JELGAVA, **params}
-    return GUARDS[name](GuardContext(data=data, fields=data if fields is None else fields,
-                                     param=values.__getitem__))
+    refusal = GUARDS[name](GuardContext(data=data, fields=data if fields is None else fields,
+                                        param=values.__getitem__))
+    return None if refusal is None else str(refusal)
 
 
 @pytest.mark.parametrize(("data", "passes"), [

@@ -15,9 +15,9 @@ from tests.conftest import START, make_test_app
 
 def test_an_ad_hoc_holiday_moves_deadlines_and_only_admins_set_it(db_url: str) -> None:
     app = make_test_app(db_url)
-    roles, admin = app.rt.registry.roles, actor_for(app.db, "admin")
+    roles, admin = app.rt, actor_for(app.db, "admin")
     before = make_calendar(app.rt.municipality, app.db).due_at(START, 1)   # Tuesday 1 Dec 2026
-    with pytest.raises(PermissionDenied, match="only an administrator"), app.db.begin() as conn:
+    with pytest.raises(PermissionDenied, match="only administrators"), app.db.begin() as conn:
         set_override(conn, roles, actor_for(app.db, "koordinatore"), date(2026, 12, 1),
                      "holiday", "", START)
     with app.db.begin() as conn:   # the caller's transaction: both or neither

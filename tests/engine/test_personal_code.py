@@ -179,21 +179,22 @@ REJECTIONS = [
 @pytest.mark.parametrize(("raw", "reason"), REJECTIONS)
 def test_rejections_name_the_defect(raw, reason):
     err = rejection(raw)
-    assert err.reason == reason
-    assert err.code == raw
+    assert str(err.reason) == reason
+    assert err.code == "personal_code.invalid"   # a message code: the input is kept nowhere
+    assert raw.strip() == "" or raw not in repr(err.params)
 
 
 def test_check_value_ten_is_rejected():
     first10 = next(f"1203851{s:03d}" for s in range(1000) if check_value(f"1203851{s:03d}") == 10)
     for last in "0123456789":
-        assert rejection(first10 + last).reason == (
+        assert str(rejection(first10 + last).reason) == (
             "no check digit can be valid for the first 10 digits (checksum gives 10)"
         )
 
 
 def test_non_string_is_rejected():
     err = rejection(12038514276)  # type: ignore[arg-type]
-    assert err.reason == "a string is expected, got int"
+    assert str(err.reason) == "a string is expected, got int"
 
 
 # -- new format -----------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_new_format_bad_checksum_is_a_warning(rest):
     assert parsed.code == code
     assert parsed.birth_date is None
     assert parsed.warnings == (NEW_FORMAT_CHECKSUM_WARNING,)
-    assert parsed.warnings == ("checksum does not match (allowed for the new format)",)
+    assert [str(w) for w in parsed.warnings] == ["checksum does not match (allowed for the new format)"]
 
 
 def test_new_format_with_check_value_ten_is_a_warning():
@@ -224,8 +225,8 @@ def test_new_format_with_check_value_ten_is_a_warning():
 
 
 def test_new_format_still_needs_eleven_clean_digits():
-    assert rejection("32" + "1" * 8).reason == "11 digits expected, got 10"
-    assert rejection("321234-5678X").reason.startswith("unexpected letter 'X' at position 12")
+    assert str(rejection("32" + "1" * 8).reason) == "11 digits expected, got 10"
+    assert str(rejection("321234-5678X").reason).startswith("unexpected letter 'X' at position 12")
 
 
 # -- properties -----------------------------------------------------------------------

@@ -41,18 +41,19 @@ from hypothesis.stateful import (
     Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule,
 )
 
-from engine.audit import verify_chain
-from engine.cases import allowed_triggers, fire, open_case
+from engine.events import verify_chain
+from engine.cases import fire, open_case
+from engine.policy import allowed_triggers, held_scope, subject_of
 from engine.clock import FixedClock
 from engine.definitions import FieldSpec, Transition, Workflow
 from engine.errors import (
-    FieldError, GaitaError, GuardFailed, PermissionDenied, StaleCase, TransitionNotAllowed,
+    AccessDenied, FieldError, GaitaError, GuardFailed, StaleCase, TransitionNotAllowed,
     UnknownTrigger,
 )
 from engine.fields import coerce_fields
 from engine.registry import Roles, load_registry
 from engine.runtime import Actor
-from engine.tables import Case, CaseEvent, Child, Outbox, Task, User
+from engine.tables import Case, CaseEvent, Child, Escalation, Outbox, Task, User
 from gaita.demo import CHILDREN, demo_code, sample_fields
 from gaita.settings import ROOT
 from tests.conftest import make_test_app, snapshot
@@ -61,6 +62,7 @@ from tests.pg import PostgresServer, pg_bin
 pytestmark = pytest.mark.slow
 
 CASE, EVENT, TASK, OUTBOX = (t.__table__ for t in (Case, CaseEvent, Task, Outbox))
+ESCALATION = Escalation.__table__
 SNAPSHOT_TABLES = (Case, CaseEvent, Task, Outbox, Child)
 UNDECLARED_TRIGGER = "no_such_trigger"
 
@@ -83,6 +85,12 @@ def case_row(db: sa.Engine, reference: str) -> dict[str, Any]:
     with db.connect() as conn:
         return dict(conn.execute(sa.select(CASE).where(CASE.c.reference == reference))
                     .mappings().one())
+
+
+def was_escalated(db: sa.Engine, case_id: int) -> bool:
+    with db.connect() as conn:
+        return bool(conn.execute(sa.select(sa.exists().where(
+            ESCALATION.c.case_id == case_id))).scalar())
 
 
 def open_assignee(db: sa.Engine, case_id: int) -> str | None:
@@ -139,11 +147,20 @@ def demo_actors(db: sa.Engine) -> dict[str, Actor]:
 
 def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigger: str,
                      actor: Actor, assignee: str | None, fields: Mapping[str, Any],
-                     expected_version: int | None = None) -> type[GaitaError] | None:
+                     expected_version: int | None = None, *,
+                     escalated: bool = False) -> type[GaitaError] | None:
     """The error the declaration calls for before guards are checked, or None.
 
-    A stale ``expected_version`` is refused first: the caller must reload anyway.
+    The access policy is asked first: a user who may not advance the case at all
+    (read-only, no case work, no step of the type, staff whose institution does not
+    hold the task; group roles reach only escalated cases) learns nothing more.  A
+    stale ``expected_version`` comes next: the caller must reload anyway.
     """
+    spec = roles.user_roles[actor.role]
+    if (spec.read_only or spec.scope in ("none", "escalated") and not escalated
+            or not any(actor.role in t.roles for t in wf.transitions)
+            or roles.own_tasks_only(actor.role) and actor.institution != assignee):
+        return AccessDenied
     if expected_version is not None and expected_version != case["version"]:
         return StaleCase
     if trigger not in wf.triggers:
@@ -152,9 +169,7 @@ def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigge
     if t is None:
         return TransitionNotAllowed
     if actor.role not in t.roles:
-        return PermissionDenied
-    if roles.own_tasks_only(actor.role) and actor.institution != assignee:
-        return PermissionDenied
+        return AccessDenied
     try:
         coerce_fields(t.fields, fields)
     except FieldError:
@@ -295,8 +310,10 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             weighted = [trigger for weight, trigger in weights for _ in range(weight)]
             trigger = data.draw(st.sampled_from(weighted or triggers), label="trigger")
             assignee = open_assignee(self.db, case["id"])
+            scope = held_scope(self.wf.case_type, assignee)
             permitted = [u for u, a in self.actors.items()
-                         if trigger in allowed_triggers(self.rt, self.wf, state, a, assignee)]
+                         if trigger in allowed_triggers(self.rt.registry, subject_of(self.rt, a),
+                                                        self.wf, state, scope)]
             pick_permitted = (bool(permitted)
                               and data.draw(st.integers(0, 4), label="pick permitted") < 4)
             user = data.draw(st.sampled_from(permitted if pick_permitted else self.users),
@@ -318,6 +335,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             t = transition_for(self.wf, state, trigger)
             fields = field_values(data, t.fields if t else {}, sample_weight, perturb_weight)
 
+            escalated = was_escalated(self.db, before_case["id"])
             before = snapshot(self.db)
             try:
                 result = fire(self.db, self.rt, ref, trigger, actor, fields,
@@ -327,7 +345,8 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                 # (a) a refused fire changed nothing
                 assert snapshot(self.db) == before, f"refused {trigger!r} ({exc!r}) changed the DB"
                 expected = expected_refusal(self.roles, self.wf, before_case, trigger, actor,
-                                            assignee, fields, expected_version)
+                                            assignee, fields, expected_version,
+                                            escalated=escalated)
                 if expected is not None:
                     assert type(exc) is expected, (
                         f"{trigger!r} by {user} from {state!r} with {fields!r}: "
@@ -342,7 +361,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             event(f"fired: {trigger}{' (guarded)' if t and t.guards else ''}")
             # The engine accepted: the declaration must have allowed it.
             refusal = expected_refusal(self.roles, self.wf, before_case, trigger, actor, assignee,
-                                       fields, expected_version)
+                                       fields, expected_version, escalated=escalated)
             assert refusal is None, (f"{trigger!r} by {user} from {state!r} with {fields!r} "
                                      f"should have been refused with {refusal.__name__}")
             declared_t = self.wf.transition(state, trigger)

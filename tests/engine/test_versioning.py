@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.audit import verify_chain
+from engine.events import verify_chain
 from engine.cases import fire
 from engine.errors import InvalidWorkflowDefinition
 from engine.queries import actor_for, case_view

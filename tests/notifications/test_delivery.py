@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
-from engine.audit import verify_chain
+from engine.events import verify_chain
 from engine.cases import open_case
 from engine.clock import FixedClock
 from engine.runtime import SYSTEM, Actor

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from engine.cases import TASK, load_case_row
+from engine.store import TASK, load_case_row
 from engine.errors import DatabaseUnavailable
 from gaita import accounts, users
 from gaita.bootstrap import App

@@ -25,8 +25,10 @@ import sqlalchemy as sa
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from engine.cases import TASK, load_case_row, open_case
-from engine.group import escalate, plan_meeting
+from engine.cases import open_case
+from engine.store import TASK, load_case_row
+from engine.group.meetings import plan_meeting
+from engine.group.queue import escalate
 from engine.queries import actor_for
 from gaita import users
 from gaita.bootstrap import App

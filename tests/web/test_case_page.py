@@ -12,12 +12,14 @@ import httpx
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from engine.cases import CASE, fire, open_case
+from engine.cases import fire, open_case
+from engine.store import CASE
 from engine.clock import FixedClock
-from engine.group import ESCALATION
+from engine.store import ESCALATION
 from engine.notes import add_note
 from engine.queries import actor_for
-from engine.tasks import TaskAction, answer, open_task_of
+from engine.answers import answer, TaskAction
+from engine.tasks import open_task_of
 from gaita.bootstrap import App
 from gaita.web.i18n import translator
 from tests.conftest import snapshot
@@ -96,7 +98,8 @@ def test_coordinator_moves_the_case_and_the_owner_follows_the_declaration(
         "f.report_to_board.unjustified_lessons": "10",
         "f.report_to_board.school_actions": SCHOOL_ACTIONS})
     assert refused.status_code == 422
-    assert "more than 20 unjustified lessons in the semester are needed" in refused.text
+    assert ("nosacījums nav izpildīts: vajadzīgas vairāk nekā 20 neattaisnoti kavētas mācību "
+            "stundas semestrī (norādīts: 10)") in refused.text   # the engine's words, in Latvian
     assert 'id="step-report_to_board" open' in refused.text
     assert f">{SCHOOL_ACTIONS}</textarea>" in refused.text   # what was typed is kept
     assert without_access_log(snapshot(web.db)) == before
@@ -139,7 +142,8 @@ def test_a_refused_transition_and_an_unknown_trigger_are_422(web: App,
     before = without_access_log(snapshot(web.db))
     wrong_state = submit(c, ref, "fire/refer_to_social_service")
     assert wrong_state.status_code == 422
-    assert "is not valid for case" in wrong_state.text and "record_unjustified" in wrong_state.text
+    assert "lietā {} stāvoklī „Sazināties ar vecākiem” nav iespējams".format(ref) in wrong_state.text
+    assert "iespējamie soļi: Kavējums attaisnots, Kavējums neattaisnots" in wrong_state.text
     assert submit(c, ref, "fire/no_such_trigger").status_code == 422
     assert without_access_log(snapshot(web.db)) == before
 
@@ -303,7 +307,7 @@ def test_the_coordinator_decides_a_request_for_more_time(web: App,
 
 
 def case_due(app: App, reference: str) -> Any:
-    from engine.cases import TASK
+    from engine.store import TASK
     with app.db.connect() as conn:
         return conn.execute(sa.select(TASK.c.due_at).where(
             TASK.c.id == open_task_of(app.db, reference))).scalar_one()

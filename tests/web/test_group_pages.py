@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from docx import Document
 
-from engine.group import escalate
+from engine.group.queue import escalate
 from engine.queries import actor_for
 from engine.tables import Decision, Escalation, Meeting
 from gaita.bootstrap import App

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from engine.cases import TASK, fire, load_case_row
+from engine.cases import fire
+from engine.store import TASK, load_case_row
 from engine.queries import actor_for
 from gaita.bootstrap import App
 from tests.conftest import snapshot

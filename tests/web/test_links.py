@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.cases import OUTBOX, TASK, TaskInfo, fire, load_case_row, queue_mail
+from engine.cases import fire
+from engine.outbox import queue_mail
+from engine.store import OUTBOX, TASK, load_case_row
+from engine.tasks import TaskInfo
 from engine.clock import FixedClock
 from engine.queries import actor_for, link_actor, task_for_link
-from engine.tasks import TaskAction, answer
+from engine.answers import answer, TaskAction
 from gaita.bootstrap import App
 from gaita.web import create_app
 from gaita.web.security import SECURITY_HEADERS
@@ -385,7 +388,7 @@ def test_done_without_a_next_step(gaita: App, client: TestClient, task: OpenTask
 @pytest.mark.parametrize(("data", "message"), [
     ({"trigger": "record_unjustified"}, "Pārbaudiet lauku «Vecāki sasniegti»."),
     ({"trigger": "record_unjustified", "f.record_unjustified.parents_reached": "varbūt"},
-     "expected true or false"),
+     "jābūt „jā” vai „nē”, norādīts &#39;varbūt&#39;"),
     ({"trigger": "monitoring_complete"}, "Izvēlieties vienu no piedāvātajiem nākamajiem soļiem."),
     ({"trigger": "no_such_step"}, "Izvēlieties vienu no piedāvātajiem nākamajiem soļiem."),
 ])
@@ -424,7 +427,7 @@ def test_failing_guard_is_shown_with_the_engines_message(gaita: App, client: Tes
         "f.report_to_board.school_actions": "Sarunas"})
     assert response.status_code == 422
     assert "Sistēma šo soli neatļāva." in response.text
-    assert "absence_threshold_reached" in response.text
+    assert "vajadzīgas vairāk nekā 20 neattaisnoti kavētas mācību stundas semestrī" in response.text
     assert 'value="12"' in response.text   # what was typed is kept
     assert state(gaita) == before
 
@@ -511,7 +514,9 @@ def test_unexpected_error_is_a_plain_page(gaita: App, client: TestClient, task: 
 def test_a_decision_task_link_shows_the_agreed_action_and_no_case_steps(
         gaita: App, client: TestClient, task: OpenTask) -> None:
     """A cooperation group's decision task is its agreed action: "done" closes it alone."""
-    from engine.group import AgreedAction, decide, escalate, plan_meeting
+    from engine.group.decisions import AgreedAction, decide
+    from engine.group.meetings import plan_meeting
+    from engine.group.queue import escalate
 
     escalate(gaita.db, gaita.rt, task.reference, actor_for(gaita.db, "koordinatore"),
              "several_institutions")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from engine.cases import CASE, CHILD
+from engine.store import CASE, CHILD
 from gaita.bootstrap import App
 from tests.conftest import snapshot
 from tests.web.conftest import CHILD_CODE, SCHOOL, form_csrf
