@@ -114,7 +114,7 @@ lock:
 	  echo "# mail-devel, ruff, mypy, ...) add to requirements.lock, pinned, for CPython 3.11 on"; \
 	  echo "# Linux x86_64.  make test installs both locks.  Regenerate both locks: make lock"; \
 	  $(LOCK_PIP) freeze --exclude gaita | grep -vxF -f requirements.lock; } > requirements-dev.lock
-	rm -rf $(LOCK_VENV)
+	rm -rf $(LOCK_VENV) build
 
 # make clean: remove the venv, the local database and mail log (var/) and the tools' caches
 clean:
