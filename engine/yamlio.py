@@ -31,7 +31,7 @@ from ruamel.yaml.constructor import ConstructorError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import Resolver, VersionedResolver
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
 from engine.errors import InvalidDeclaration, Problem
@@ -203,18 +203,15 @@ class _Composer(Composer):
 
 def _libyaml_loader() -> type | None:
     try:
-        from ruamel.yaml.cyaml import CParser
+        from ruamel.yaml.cyaml import CSafeLoader
     except ImportError:   # no C extension for this interpreter
         return None
 
-    class Loader(CParser, _Constructor, _Resolver):  # type: ignore[misc]
-        """libyaml's reader, parser and composer with our constructor and resolver."""
+    class Loader(_Constructor, _Resolver, CSafeLoader):
+        """ruamel's libyaml loader (reader, parser, composer) with our constructor and resolver."""
 
         def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            self._parser = self._composer = self
-            _Constructor.__init__(self, loader=self)
-            _Resolver.__init__(self, loadumper=self)
+            CSafeLoader.__init__(self, stream)
 
     return Loader
 
