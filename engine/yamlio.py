@@ -2,19 +2,37 @@
 
 ``load_yaml(path)`` returns plain dicts and lists (``LineDict``/``LineList``)
 that remember the line of every key and item, so validators can report
-``file:line: reason``.  It uses the safe loader, rejects duplicate keys, and
-resolves only ``true``/``false`` as booleans: YAML 1.1 would silently turn a
-state named ``no`` or ``off`` into ``False``.
+``file:line: reason``.  It constructs plain data only (no application tags),
+rejects duplicate keys and anchors, and resolves only ``true``/``false`` as
+booleans: YAML 1.1 would silently turn a state named ``no`` or ``off`` into
+``False``.  Merge keys (``<<: *anchor``) work, and a key written beside a
+merge overrides the merged one.
+
+The library is ruamel.yaml, which the admin pages also use to edit config/
+keeping its comments.  Every command loads every declaration at start-up, so
+the values are built straight from the nodes of the libyaml parser that
+ruamel.yaml's ``libyaml`` extra installs (ruamel's generic constructor takes
+~1.5x as long).  That libyaml refuses some valid YAML, and then ruamel's own
+pure-Python parser (~15x slower) reads the document; it is also the fallback
+on an interpreter with no C extension, and gives the same data and lines.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from engine.errors import InvalidDeclaration, Problem
 
@@ -37,57 +55,194 @@ class LineList(list):  # type: ignore[type-arg]
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-# libyaml's parser when PyYAML was built with it (PyPI wheels are): ~10x faster.
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _tag(name: str) -> Tag:
+    return Tag(suffix=f"tag:yaml.org,2002:{name}")
 
 
-class _StrictLoader(_Base):  # type: ignore[valid-type,misc]
-    pass
-
-
-# Only true/false are booleans (YAML 1.2 core schema); yes/no/on/off stay strings.
-_StrictLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+# The plain scalars that are not strings: YAML 1.1's types, as PyYAML resolved them (so the
+# sexagesimal 23:59:59 is still the number the calendar's validator asks to quote), except
+# booleans, which are YAML 1.2's true/false only.  name: (pattern, possible first characters)
+_IMPLICIT_TYPES = {
+    "bool": (r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    "float": (r"""[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?
+                  |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)""",
+              "-+0123456789."),
+    "int": (r"""[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+
+                |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+""", "-+0123456789"),
+    "merge": (r"<<", "<"),
+    "null": (r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    "timestamp": (r"""[0-9]{4}-[0-9]{2}-[0-9]{2}
+                      |[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9]{2}:[0-9]{2}
+                       (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""", "0123456789"),
 }
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+# One shared tag object per type: the resolver runs once per scalar.
+_TAGS = {name: _tag(name) for name in ("str", "map", "seq", *_IMPLICIT_TYPES)}
+_STR, _MAP, _SEQ, _MERGE = _TAGS["str"], _TAGS["map"], _TAGS["seq"], _TAGS["merge"]
+_DEFAULT_TAGS = {ScalarNode: _STR, SequenceNode: _SEQ, MappingNode: _MAP}
 
 
-class DuplicateKey(yaml.MarkedYAMLError):
-    pass
+def _rules_by_first_character() -> dict[str, list[tuple[Tag, re.Pattern[str]]]]:
+    rules: dict[str, list[tuple[Tag, re.Pattern[str]]]] = {}
+    for name, (pattern, firsts) in _IMPLICIT_TYPES.items():
+        rule = (_TAGS[name], re.compile(f"(?:{pattern})\\Z", re.X))
+        for first in firsts:
+            rules.setdefault(first, []).append(rule)
+    return rules
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> LineDict:
-    own: set[Any] = set()
-    for key_node, _ in node.value:   # duplicates among the mapping's own keys are errors;
-        if key_node.tag == "tag:yaml.org,2002:merge":   # a key overriding a `<<:` merge is not
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        if key in own:
-            raise DuplicateKey(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        own.add(key)
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:   # merged pairs come first; own keys win
-        key = loader.construct_object(key_node, deep=True)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
+_IMPLICIT = _rules_by_first_character()
 
 
-def _construct_sequence(loader: _StrictLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return result
+class _Resolver(VersionedResolver):
+    """The types above whatever the file declares (a ``%YAML`` directive changes nothing)."""
+
+    processing_version = (1, 1)   # ruamel's int and float constructors: 0-prefixed octal, base 60
+
+    def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> Tag:
+        if kind is ScalarNode and implicit[0]:
+            for tag, rx in _IMPLICIT.get(value[:1], ()):
+                if rx.match(value):
+                    return tag
+        return _DEFAULT_TAGS[kind]
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_BUILDING = object()   # a collection under construction: an alias to it is a recursive node
+
+
+class _Constructor(SafeConstructor):
+    """Builds ``LineDict``/``LineList`` straight from the nodes; other tags take ruamel's path."""
+
+    def construct_document(self, node: Any) -> Any:
+        self._built: dict[int, Any] = {}   # aliases share the anchored value, as in YAML
+        try:
+            return self._build(node)
+        finally:
+            del self._built
+
+    def _build(self, node: Any) -> Any:
+        tag = node.ctag
+        if node.__class__ is ScalarNode:
+            if tag is _STR:
+                return node.value
+            scalar = _SCALARS.get(tag)
+            return scalar(self, node) if scalar else SafeConstructor.construct_object(self, node, deep=True)
+        done = self._built.get(id(node))
+        if done is _BUILDING:
+            raise ConstructorError(None, None, "found unconstructable recursive node", node.start_mark)
+        if done is not None:
+            return done
+        self._built[id(node)] = _BUILDING
+        if tag == _MAP and node.__class__ is MappingNode:
+            data: Any = self._mapping(node)
+        elif tag == _SEQ and node.__class__ is SequenceNode:
+            data = LineList(self._build(child) for child in node.value)
+            data.line = node.start_mark.line + 1
+            data.item_lines = [child.start_mark.line + 1 for child in node.value]
+        else:
+            data = SafeConstructor.construct_object(self, node, deep=True)
+        self._built[id(node)] = data
+        return data
+
+    def _mapping(self, node: MappingNode) -> LineDict:
+        merges: list[LineDict] | None = None
+        own: dict[Any, tuple[int, Any]] = {}   # key -> (line, value node)
+        for key_node, value_node in node.value:
+            if key_node.ctag == _MERGE:
+                if merges is not None:
+                    raise ConstructorError(None, None, "duplicate key '<<'", key_node.start_mark)
+                merges = self._merged(node, value_node)
+                continue
+            key = self._build(key_node)
+            try:
+                duplicate = key in own
+            except TypeError:
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       "found unhashable key", key_node.start_mark) from None
+            if duplicate:
+                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            own[key] = (key_node.start_mark.line + 1, value_node)
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for source in reversed(merges or ()):   # the first mapping merged wins over later ones,
+            result.update(source)               # and the mapping's own keys over all of them
+            result.key_lines.update(source.key_lines)
+        for key, (line, value_node) in own.items():
+            result[key] = self._build(value_node)
+            result.key_lines[key] = line
+        return result
+
+    def _merged(self, node: MappingNode, value_node: Any) -> list[LineDict]:
+        sources = value_node.value if value_node.__class__ is SequenceNode else [value_node]
+        merged = [self._build(source) for source in sources]
+        for source, data in zip(sources, merged, strict=True):
+            if not isinstance(data, LineDict):
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       f"expected a mapping or list of mappings for merging, but found "
+                                       f"{source.id}", source.start_mark)
+        return merged
+
+
+_SCALARS: dict[Tag, Callable[[SafeConstructor, Any], Any]] = {
+    _TAGS[name]: getattr(SafeConstructor, f"construct_yaml_{name}")
+    for name in ("bool", "float", "int", "null", "timestamp")
+}
+
+
+class _Composer(Composer):
+    """A second anchor of the same name is an error, as in libyaml (ruamel's parser only warns)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if not isinstance(event, AliasEvent) and event.anchor in self.anchors:
+            first = self.anchors[event.anchor].start_mark.line + 1
+            raise ComposerError(None, None, f"found duplicate anchor {event.anchor!r} (first on line {first})",
+                                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _libyaml_loader() -> type | None:
+    try:
+        from ruamel.yaml.cyaml import CSafeLoader
+    except ImportError:   # no C extension for this interpreter
+        return None
+
+    class Loader(_Constructor, _Resolver, CSafeLoader):
+        """ruamel's libyaml loader (reader, parser, composer) with our constructor and resolver."""
+
+        def __init__(self, stream: str) -> None:
+            CSafeLoader.__init__(self, stream)
+
+    return Loader
+
+
+_LIBYAML_LOADER = _libyaml_loader()
+
+
+def _load(text: str) -> Any:
+    """libyaml's parser reads the document if it can; otherwise ruamel's own parser decides.
+
+    ruamel's libyaml is 0.1.7, stricter than the spec: it refuses ``:`` inside a plain
+    scalar in a flow collection (``{url: https://x}``, ``[23:59]``).  The pure parser reads
+    those, and names the offending character when a document is really malformed.
+    """
+    if _LIBYAML_LOADER is not None:
+        loader = _LIBYAML_LOADER(text)
+        try:
+            return loader.get_single_data()
+        except ConstructorError:   # the document parsed; our constructor refused it
+            raise
+        except YAMLError:
+            pass
+        finally:
+            loader.dispose()
+    return _load_pure(text)
+
+
+def _load_pure(text: str) -> Any:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer, yaml.Constructor, yaml.Resolver = _Composer, _Constructor, _Resolver
+    return yaml.load(text)
 
 
 class YamlError(Exception):
@@ -112,13 +267,13 @@ def load_yaml(path: Path) -> Any:
 
 def loads_yaml(text: str, name: str = "<string>") -> Any:
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - strict safe loader
-    except yaml.MarkedYAMLError as exc:
+        return _load(text)
+    except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         reason = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
         raise YamlError(Problem(name, line, f"YAML syntax error: {reason}")) from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise YamlError(Problem(name, None, f"YAML error: {exc}")) from None
 
 

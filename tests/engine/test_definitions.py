@@ -142,7 +142,7 @@ def test_an_unclosed_flow_sequence_is_a_yaml_syntax_error_where_the_parser_gives
         tmp_path: Path, known: KnownNames) -> None:
     path, text = write_corrupted(tmp_path, ("initial: parent_contact\n", "initial: [parent_contact\n"))
     exc = rejection(path, known)
-    # PyYAML only notices at the next ':' — the `states:` line after the blank one.
+    # The parser only notices at the next ':' — the `states:` line after the blank one.
     assert_only_problem(exc, path, line_containing(text, "initial: [parent_contact") + 2,
                         "YAML syntax error", "flow sequence")
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from engine import yamlio
 from engine.errors import Problem
 from engine.yamlio import LineDict, LineList, YamlError, line_for, load_yaml, loads_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DOC = """\
 # a comment on line 1
@@ -192,6 +195,98 @@ def test_python_object_tags_are_refused_by_the_safe_loader() -> None:
     problem = yaml_error("a: !!python/object/apply:os.system ['true']\n")
     assert problem.line == 1
     assert "python/object" in problem.reason
+
+
+def test_a_reused_anchor_is_rejected_at_its_second_definition() -> None:
+    problem = yaml_error("a: &x 1\nb: &x 2\nc: *x\n")
+    assert problem.line == 2
+    assert "duplicate anchor" in problem.reason
+
+
+def test_an_unhashable_key_is_rejected_with_its_line() -> None:
+    problem = yaml_error("a: 1\n? [x, y]\n: 2\n")
+    assert problem.line == 2
+    assert "unhashable key" in problem.reason
+
+
+def test_a_yaml_1_1_directive_does_not_bring_back_its_booleans() -> None:
+    assert loads_yaml("%YAML 1.1\n---\nv: no\n") == {"v": "no"}
+
+
+def test_plain_scalars_with_colons_load_inside_flow_collections() -> None:
+    # libyaml 0.1.7 (ruamel's C parser) refuses these; the pure parser reads them
+    data = loads_yaml("first: 1\ncontact: {url: https://gaita.example.lv/a}\nids: [a:b]\n")
+    assert data == {"first": 1, "contact": {"url": "https://gaita.example.lv/a"}, "ids": ["a:b"]}
+    assert data["contact"].line_of("url") == 2
+    assert data["ids"].line_of(0) == 3
+
+
+# -- merge keys ----------------------------------------------------------------------------
+
+MERGES = """\
+defaults: &defaults
+  owner: school
+  days: 5
+urgent: &urgent
+  days: 1
+  remind: true
+state:
+  <<: *defaults
+  days: 10
+both:
+  <<: [*urgent, *defaults]
+"""
+
+
+def test_a_merge_key_copies_the_anchored_mapping_and_a_key_beside_it_overrides() -> None:
+    state = loads_yaml(MERGES)["state"]
+    assert state == {"owner": "school", "days": 10}
+    assert (state.line_of("owner"), state.line_of("days")) == (2, 9)
+
+
+def test_in_a_merged_list_the_first_mapping_wins() -> None:
+    both = loads_yaml(MERGES)["both"]
+    assert both == {"owner": "school", "days": 1, "remind": True}
+    assert both.line_of("days") == 5
+
+
+def test_a_key_repeated_beside_a_merge_is_still_a_duplicate() -> None:
+    problem = yaml_error(MERGES + "again:\n  <<: *defaults\n  days: 1\n  days: 2\n")
+    assert (problem.line, problem.reason) == (15, "YAML syntax error: duplicate key 'days'")
+
+
+def test_a_second_merge_key_in_one_mapping_is_a_duplicate() -> None:
+    problem = yaml_error(MERGES + "again:\n  <<: *defaults\n  <<: *urgent\n")
+    assert (problem.line, problem.reason) == (14, "YAML syntax error: duplicate key '<<'")
+
+
+def test_merging_something_other_than_mappings_is_rejected_with_its_line() -> None:
+    problem = yaml_error("a: 1\nb:\n  <<: text\n")
+    assert problem.line == 3
+    assert "expected a mapping or list of mappings for merging" in problem.reason
+
+
+# -- the two parsers -----------------------------------------------------------------------
+
+
+def with_lines(data: object) -> object:
+    if isinstance(data, LineDict):
+        return data.line, [(key, data.line_of(key), with_lines(value)) for key, value in data.items()]
+    if isinstance(data, LineList):
+        return data.line, [(data.line_of(i), with_lines(value)) for i, value in enumerate(data)]
+    return type(data), data
+
+
+def test_the_libyaml_parser_is_installed() -> None:
+    # start-up loads every declaration: the pure-Python parser would take ~15x as long
+    assert yamlio._LIBYAML_LOADER is not None
+
+
+@pytest.mark.parametrize("path", [*sorted(ROOT.glob("workflows/*.yaml")), *sorted(ROOT.glob("config/*/*.yaml"))],
+                         ids=lambda path: str(path.relative_to(ROOT)))
+def test_the_pure_python_parser_reads_every_declaration_alike(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert with_lines(yamlio._load_pure(text)) == with_lines(loads_yaml(text))
 
 
 # -- files -------------------------------------------------------------------------------
