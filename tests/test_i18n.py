@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gaita.web.i18n import LANGS, catalogue, format_day
+from i18n import LANGS, catalogue, format_day
 
-WEB = Path(__file__).resolve().parents[2] / "gaita" / "web"
+WEB = Path(__file__).resolve().parents[1] / "gaita" / "web"
 #: ``t("key"`` / ``t('key'`` in templates and modules (keys are literal strings).
 _USED = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
 
