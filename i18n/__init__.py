@@ -74,17 +74,18 @@ def message(lang: str, key: str, values: Mapping[str, object] | None = None) -> 
     if text is not None:
         return text
     n = (values or {}).get("n")
-    if isinstance(n, int) and f"{key}.other" in words:
+    if isinstance(n, int) and f"{key}.one" in words:
         return words[f"{key}.{plural(lang, n)}"]
     raise KeyError(key)
 
 
-def translator(lang: str) -> Callable[..., str]:
-    """``t(key, **values)`` in ``lang``."""
+def translator(lang: str, text_type: Callable[[str], str] = str) -> Callable[..., str]:
+    """``t(key, **values)`` in ``lang``.  HTML templates pass ``text_type=markupsafe.Markup``:
+    the catalogue's text is trusted markup and only the values are escaped."""
     lang = pick_lang(lang)
 
     def t(key: str, **values: object) -> str:
-        text = message(lang, key, values)
+        text = text_type(message(lang, key, values))
         return text.format(**values) if values else text
 
     return t
