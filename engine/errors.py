@@ -135,12 +135,14 @@ class UnknownCaseType(NotFound):
 
 
 class UnknownState(NotFound):
-    def __init__(self, case_type: str, state: str, known: Sequence[str]):
+    """A state ``case_type`` does not declare (``None``: that no case type declares)."""
+
+    def __init__(self, case_type: str | None, state: str, known: Sequence[str] = ()):
         self.case_type, self.state = case_type, state
-        if known:
-            super().__init__("state.unknown", case_type=case_type, state=state, known=tuple(known))
+        if case_type is None:
+            super().__init__("state.unknown_anywhere", state=state)
         else:
-            super().__init__("state.unknown_anywhere", case_type=case_type, state=state)
+            super().__init__("state.unknown", case_type=case_type, state=state, known=tuple(known))
 
 
 class CaseNotFound(NotFound):

@@ -209,7 +209,7 @@ def _check_names(rt: Runtime, case_type: str | None, state: str | None) -> None:
                                          in rt.registry.versions.items() if t == case_type):
             latest.state(state)   # raises, listing the current version's states
     elif state is not None and not any(state in wf.states for wf in rt.registry.versions.values()):
-        raise UnknownState("any case type", state, [])
+        raise UnknownState(None, state)
 
 
 def _scope(where: sa.ColumnElement[bool] | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ FORBIDDEN = {
     "engine": {"gaita", "notifications", "typer", "fastapi", "starlette", "aiosmtplib",
                "jinja2", "uvicorn", "apscheduler"},
     "notifications": {"gaita", "typer", "fastapi", "starlette", "uvicorn"},
+    # a leaf the engine may use: the standard library and Babel only
+    "i18n": {"engine", "notifications", "gaita", "typer", "fastapi", "starlette", "aiosmtplib",
+             "jinja2", "markupsafe", "uvicorn", "apscheduler", "sqlalchemy", "docx"},
 }
 
 
@@ -30,4 +34,11 @@ def imported(path: Path) -> set[str]:
 def test_inner_packages_do_not_import_outer_ones(package: str) -> None:
     offences = {str(p.relative_to(ROOT)): sorted(imported(p) & FORBIDDEN[package])
                 for p in sorted((ROOT / package).rglob("*.py"))}
+    assert {p: names for p, names in offences.items() if names} == {}
+
+
+def test_i18n_is_a_leaf_of_the_standard_library_and_babel() -> None:
+    allowed = set(sys.stdlib_module_names) | {"__future__", "babel", "i18n"}
+    offences = {str(p.relative_to(ROOT)): sorted(imported(p) - allowed)
+                for p in sorted((ROOT / "i18n").rglob("*.py"))}
     assert {p: names for p, names in offences.items() if names} == {}

@@ -28,8 +28,8 @@ from gaita import accounts, users
 from gaita.bootstrap import App
 from gaita.users import Invalid, InvalidInput, UserFields
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
-from gaita.web.i18n import translator
 from gaita.web.render import page
+from i18n import translator
 from notifications.compose import format_local
 
 router = APIRouter()

@@ -27,7 +27,7 @@ from gaita.bootstrap import App
 from gaita.config_edit import ConfigChanged, InstitutionEdit
 from gaita.web import admin
 from gaita.web.auth import Viewer
-from gaita.web.i18n import translator
+from i18n import translator
 
 router = APIRouter()
 MAX_NOTE = 200

@@ -26,10 +26,10 @@ from gaita.bootstrap import App
 from gaita.web import admin, admin_config, auth, cases, dashboard, group, inbox
 from gaita.web.api import create_api
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
-from gaita.web.i18n import translator
 from gaita.web.links import router
 from gaita.web.render import render
 from gaita.web.security import SecurityMiddleware
+from i18n import translator
 from notifications.compose import format_local
 from notifications.links import LinkError, LinkExpired, LinkSigner, LinkTampered, WrongPurpose
 

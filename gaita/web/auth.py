@@ -34,9 +34,9 @@ from gaita import accounts
 from gaita.accounts import Account, Session
 from gaita.bootstrap import App
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
-from gaita.web.i18n import DEFAULT_LANG, LANGS, pick_lang, translator
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
+from i18n import DEFAULT_LANG, LANGS, pick_lang, translator
 
 router = APIRouter()
 

@@ -39,8 +39,8 @@ from engine.runtime import Runtime
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.charts import Number, bar_chart, line_chart
-from gaita.web.i18n import BABEL_LOCALES, plural, translator
 from gaita.web.render import page
+from i18n import BABEL_LOCALES, plural, translator
 from notifications.compose import format_local
 
 router = APIRouter()

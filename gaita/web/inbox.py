@@ -36,11 +36,11 @@ from engine.answers import AlreadyAnswered, check_answer, TaskAction, TaskClosed
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
-from gaita.web.i18n import translator, working_days
 from gaita.web.links import (
     MAX_DAYS, MAX_TEXT, FormError, first_values, read_answer_form, try_answer,
 )
 from gaita.web.render import page
+from i18n import translator, working_days
 from notifications.compose import format_local
 
 router = APIRouter()

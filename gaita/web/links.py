@@ -31,9 +31,9 @@ from engine.answers import (
 from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
 from gaita.web.errors import PageError
-from gaita.web.i18n import translator
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
+from i18n import translator
 from notifications.compose import format_local
 from i18n.messages import render as said
 from notifications.links import ActionLink, LinkSigner, action_path

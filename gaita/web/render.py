@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 
 from engine.policy import Action
 from engine.runtime import Runtime
-from gaita.web.i18n import format_day, translator
+from i18n import format_day, translator
 
 if TYPE_CHECKING:
     from gaita.bootstrap import App

@@ -96,28 +96,26 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def test_the_catalogue_is_the_full_template_set_in_both_locales_as_text_and_html() -> None:
+def test_the_catalogue_is_the_full_template_set_as_text_and_html_for_both_locales() -> None:
     assert template_names() == frozenset(TEMPLATES)
     assert LOCALES == ("lv", "en")
     for name in TEMPLATES:
-        for locale in LOCALES:
-            for suffix in (".txt", ".html"):
-                assert (TEMPLATES_DIR / locale / f"{name}{suffix}").is_file(), f"{locale}/{name}{suffix}"
+        for suffix in (".txt", ".html"):
+            assert (TEMPLATES_DIR / f"{name}{suffix}").is_file(), f"{name}{suffix}"
+    assert [p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir()] == []   # no copy per language
 
 
 def test_the_catalogue_leaves_out_partials(tmp_path: Path) -> None:
-    (tmp_path / "lv").mkdir()
     for name in ("notice.txt", "notice.html", "_common.txt", "_layout.html", "only_html.html"):
-        (tmp_path / "lv" / name).write_text("x\n", encoding="utf-8")
+        (tmp_path / name).write_text("x\n", encoding="utf-8")
     assert template_names(tmp_path) == frozenset({"notice"})
     assert not any(name.startswith("_") for name in template_names())
 
 
 def test_every_text_template_is_a_subject_line_an_empty_line_and_a_body() -> None:
     for name in TEMPLATES:
-        for locale in LOCALES:
-            lines = (TEMPLATES_DIR / locale / f"{name}.txt").read_text(encoding="utf-8").split("\n")
-            assert lines[0].strip() and lines[1] == "", f"{locale}/{name}.txt"
+        lines = (TEMPLATES_DIR / f"{name}.txt").read_text(encoding="utf-8").split("\n")
+        assert lines[0].strip() and lines[1] == "", f"{name}.txt"
 
 
 def test_no_template_refers_to_personal_data() -> None:
@@ -193,13 +191,26 @@ def test_an_unknown_locale_falls_back_to_latvian(renderer: Renderer) -> None:
     assert '<html lang="lv">' in renderer.render("task_assigned", "", ctx).html
 
 
-def test_a_missing_english_file_falls_back_to_latvian(tmp_path: Path) -> None:
-    (tmp_path / "lv").mkdir()
-    (tmp_path / "lv" / "notice.txt").write_text("Paziņojums {{ municipality }}\n\nTeksts\n", encoding="utf-8")
-    (tmp_path / "lv" / "notice.html").write_text('<p lang="{{ locale }}">Teksts</p>\n', encoding="utf-8")
-    out = Renderer(tmp_path).render("notice", "en", context("notice"))
-    assert (out.subject, out.text) == ("Paziņojums Jelgavas valstspilsētas pašvaldība", "Teksts\n")
-    assert out.html == '<p lang="lv">Teksts</p>\n'
+def test_one_template_per_format_serves_both_languages_from_the_catalogue(tmp_path: Path) -> None:
+    (tmp_path / "notice.txt").write_text(
+        '{{ t("email.greeting") }} {{ municipality }}\n\n{{ t("working_days", n=21) }}\n', encoding="utf-8")
+    (tmp_path / "notice.html").write_text(
+        '<p lang="{{ locale }}">{{ t("email.delivery_failed.intro") }} {{ t("email.sent_by", municipality="<X>") }}</p>\n',
+        encoding="utf-8")
+    lv = Renderer(tmp_path).render("notice", "lv", context("notice"))
+    en = Renderer(tmp_path).render("notice", "en", context("notice"))
+    assert (lv.subject, lv.text) == ("Labdien! Jelgavas valstspilsētas pašvaldība", "21 darba diena\n")
+    assert (en.subject, en.text) == ("Hello, Jelgavas valstspilsētas pašvaldība", "21 working days\n")
+    assert lv.html.startswith('<p lang="lv">Sistēma Gaita nevarēja piegādāt')
+    # the catalogue's own text is not escaped in HTML, the values are
+    assert en.html.endswith("check the institution's email address. Sent automatically by Gaita (&lt;X&gt;).</p>\n")
+
+
+def test_a_missing_message_names_the_template_its_line_and_the_key(tmp_path: Path) -> None:
+    (tmp_path / "notice.txt").write_text('Temats\n\n{{ t("email.no_such_word") }}\n', encoding="utf-8")
+    (tmp_path / "notice.html").write_text("<p>Teksts</p>\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"'notice' \(en\).*notice\.txt:3: no message 'email\.no_such_word'"):
+        Renderer(tmp_path).render("notice", "en", context("notice"))
 
 
 def test_an_unknown_template_is_a_clear_not_found(renderer: Renderer) -> None:
@@ -207,7 +218,7 @@ def test_an_unknown_template_is_a_clear_not_found(renderer: Renderer) -> None:
         with pytest.raises(TemplateMissing) as info:
             renderer.render(name, "lv", context("task_assigned"))
         assert isinstance(info.value, NotFound)
-        assert str(info.value) == f"no email template {name!r} (looked in notifications/templates/lv)"
+        assert str(info.value) == f"no email template {name!r} (looked in notifications/templates)"
 
 
 def test_a_missing_or_unknown_context_key_names_the_template(renderer: Renderer) -> None:
@@ -250,9 +261,31 @@ def test_an_empty_digest_says_so(renderer: Renderer, locale: str, nothing: str) 
 
 
 def test_a_subject_must_be_followed_by_an_empty_line(tmp_path: Path) -> None:
-    (tmp_path / "lv").mkdir()
-    (tmp_path / "lv" / "notice.txt").write_text("Temats{% if case %} {{ case.reference }}{% endif %}\n\nTeksts\n",
-                                                encoding="utf-8")
-    (tmp_path / "lv" / "notice.html").write_text("<p>Teksts</p>\n", encoding="utf-8")
+    (tmp_path / "notice.txt").write_text("Temats{% if case %} {{ case.reference }}{% endif %}\n\nTeksts\n",
+                                         encoding="utf-8")
+    (tmp_path / "notice.html").write_text("<p>Teksts</p>\n", encoding="utf-8")
     with pytest.raises(TemplateError, match="'notice'.*subject line, an empty line"):
         Renderer(tmp_path).render("notice", "lv", context("task_assigned"))
+
+
+@pytest.mark.parametrize(("extra", "lv", "en"), [
+    ({"answer": "more_time", "days": 1}, "Iestāde lūdz termiņa pagarinājumu par 1 darba dienu;",
+     "The institution asks for 1 working day more;"),
+    ({"answer": "more_time", "days": 3}, "Iestāde lūdz termiņa pagarinājumu par 3 darba dienām;",
+     "The institution asks for 3 working days more;"),
+    ({"answer": "extension_approved", "days": 21}, "Termiņa pagarinājums par 21 darba dienu ir apstiprināts.",
+     "The extension by 21 working days is approved."),
+    ({"answer": "extension_approved", "days": 11}, "Termiņa pagarinājums par 11 darba dienām ir apstiprināts.",
+     "The extension by 11 working days is approved."),
+    ({"pause": "too_long", "max_working_days": 21, "days": 22},
+     "apturēta ilgāk par 21 darba dienu (22 darba dienas).",
+     "paused for longer than 21 working days (22 working days so far)."),
+    ({"pause": "too_long", "max_working_days": 20, "days": 21},
+     "apturēta ilgāk par 20 darba dienām (21 darba diena).",
+     "paused for longer than 20 working days (21 working days so far)."),
+])
+def test_answers_count_their_working_days_in_each_language(
+        renderer: Renderer, extra: dict[str, Any], lv: str, en: str) -> None:
+    for locale, phrase in (("lv", lv), ("en", en)):
+        out = renderer.render("case_update", locale, context("case_update", extra=extra))
+        assert phrase in out.text and phrase in out.html

@@ -21,7 +21,7 @@ from engine.queries import actor_for
 from engine.answers import answer, TaskAction
 from engine.tasks import open_task_of
 from gaita.bootstrap import App
-from gaita.web.i18n import translator
+from i18n import translator
 from tests.conftest import snapshot
 from tests.web.conftest import (
     CHILD_CODE, CHILD_NAME, SCHOOL, access_rows, form_csrf, without_access_log,
