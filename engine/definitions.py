@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -197,6 +198,11 @@ class Workflow(_Strict):
     @property
     def triggers(self) -> list[str]:
         return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    @cached_property
+    def acting_roles(self) -> frozenset[str]:
+        """The user roles some transition of this workflow names."""
+        return frozenset(r for t in self.transitions for r in t.roles)
 
     @property
     def outcomes(self) -> dict[str, str]:

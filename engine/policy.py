@@ -190,7 +190,7 @@ def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
         return msg("policy.holder_only", holder=case.holder, institution=subject.institution)
     if action is Action.ADVANCE:
         wf = registry.current.get(case.case_type)
-        if wf is not None and not any(subject.role in t.roles for t in wf.transitions):
+        if wf is not None and subject.role not in wf.acting_roles:
             return msg("policy.no_step", role=role, case_type=_case_type(registry, case.case_type))
         if spec.scope == "own_tasks" and case.holder != subject.institution:
             return msg("policy.holder_only", holder=case.holder, institution=subject.institution)
