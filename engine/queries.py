@@ -15,7 +15,7 @@ from engine.answers import TaskNotFound
 from engine.pause import pause_view
 from engine.policy import (
     CASE_DATA, IDENTITY, Action, Subject, allowed_triggers, case_scope, decide, field_groups_of,
-    held_scope, subject_of, visible_cases, visible_groups,
+    ALLOW, held_scope, subject_of, task_scope, visible_cases, visible_groups,
 )
 from engine.reports import case_page
 from engine.runtime import Actor, Runtime
@@ -228,8 +228,14 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             used = frozenset(conn.execute(sa.select(ACTION_TOKEN.c.purpose).where(
                 ACTION_TOKEN.c.outbox_id == outbox_id)).scalars())
         actor = link_actor(rt, institution) if institution else None
-        if log is not None and actor is not None:
-            log_access(conn, case["id"], actor.username, log, Channel.LINK, now)
+        decision = ALLOW
+        if actor is not None:   # the link speaks for its institution: the policy decides
+            decision = decide(rt.registry, subject_of(rt, actor), Action.READ_CASES,
+                              task_scope(conn, {**task, "case_type": case["case_type"]}))
+            if log is not None or not decision:
+                log_access(conn, case["id"], actor.username,
+                           log if decision and log else AccessAction.DENIED, Channel.LINK, now)
+    decision.or_raise(case["reference"])
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     closed = task["closed_at"] is not None
     # a cooperation group's decision task is its agreed action; "done" closes only it

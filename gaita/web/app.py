@@ -113,15 +113,19 @@ def server_error_page(app: App, scope: Scope) -> Response:
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
+#: An email link's page says a refusal its own way: the task is not the institution's.
+_LINK_KINDS = {"denied": "forbidden"}
+
+
 def _page_for(app: App, status: int, kind: str) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
+        shown = _LINK_KINDS.get(kind, kind) if request.url.path.startswith("/link/") else kind
         values: dict[str, object] = {}
         if isinstance(exc, LinkExpired):
             values["expired_at"] = format_local(app.rt, exc.expired_at)
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
-        detail = str(exc)
-        return error_page(app, request, status, kind, detail=detail, **values)
+        return error_page(app, request, status, shown, detail=str(exc), **values)
     return handle
 
 
