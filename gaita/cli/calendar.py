@@ -14,9 +14,12 @@ import typer
 from engine.overrides import list_overrides
 from engine.queries import actor_for
 from gaita import config_edit
-from gaita.cli import AsOpt, JsonOpt, calendar_app, current_app, emit_json, handled, out
+from gaita.cli.common import AsOpt, JsonOpt, current_app, emit_json, handled, out
 
-ACTOR = "cli"   # who the admin log says made the change, as in gaita.cli_users
+calendar_app = typer.Typer(help="Administrators' holiday and working-day overrides.",
+                           no_args_is_help=True)
+
+ACTOR = "cli"   # who the admin log says made the change, as in gaita.cli.users
 
 
 def _day(text: str) -> date:

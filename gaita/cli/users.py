@@ -13,7 +13,7 @@ import typer
 
 from engine.errors import UserNotFound
 from gaita import users
-from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
+from gaita.cli.common import JsonOpt, current_app, emit_json, handled, out
 
 FIRST_ADMIN = ("On a new installation, create the first administrator here: run `gaita init`, "
                "then `gaita user add NAME --role admin --name \"Full Name\"` and type the "
@@ -24,8 +24,6 @@ user_app = typer.Typer(help="User accounts: list, add, set a password. " + FIRST
                        no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: bearer tokens a program uses to act as one user.",
                         no_args_is_help=True)
-app.add_typer(user_app, name="user")
-app.add_typer(token_app, name="token")
 
 ACTOR = "cli"   # who the admin log says made the change
 

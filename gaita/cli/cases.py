@@ -15,7 +15,7 @@ from engine.answers import answer, decide_extension, TaskAction
 from engine.tasks import open_task_of
 from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App
-from gaita.cli import (
+from gaita.cli.common import (
     AsOpt, FieldOpt, JsonOpt, case_app, current_app, emit_json, err, handled, out, parse_fields,
     reader,
 )

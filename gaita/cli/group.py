@@ -16,7 +16,9 @@ from engine.group.queue import escalate, escalation_queue
 from engine.queries import actor_for
 from engine.tables import AccessAction
 from gaita.bootstrap import App
-from gaita.cli import AsOpt, JsonOpt, app, current_app, emit_json, err, handled, out, reader
+from gaita.cli.common import (
+    AsOpt, JsonOpt, current_app, emit_json, err, handled, out, reader,
+)
 from gaita.mail import mail_settings
 from notifications.compose import case_url, format_local
 from notifications.minutes import write_minutes
@@ -25,8 +27,6 @@ escalations_app = typer.Typer(help="The cooperation group's queue of escalated c
                               no_args_is_help=True)
 meeting_app = typer.Typer(help="The cooperation group's meetings: agenda, decisions, minutes.",
                           no_args_is_help=True)
-app.add_typer(escalations_app, name="escalations")
-app.add_typer(meeting_app, name="meeting")
 
 
 def _day(text: str) -> date:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import typer
 
 from engine.tables import Case, Outbox
-from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
+from gaita.cli.common import JsonOpt, current_app, emit_json, handled, out
 from gaita.mail import delivery_worker, mail_settings
 from notifications.delivery import requeue
 from notifications.digest import queue_digests
@@ -17,8 +17,6 @@ from notifications.digest import queue_digests
 outbox_app = typer.Typer(help="Outgoing email: list, deliver now, retry a failed one.",
                          no_args_is_help=True)
 digest_app = typer.Typer(help="Institutions' digests of their open tasks.", no_args_is_help=True)
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(digest_app, name="digest")
 
 OUTBOX, CASE = Outbox.__table__, Case.__table__
 Status = Literal["queued", "sent", "failed"]

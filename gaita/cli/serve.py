@@ -10,7 +10,7 @@ import typer
 
 from engine.escalation import tick
 from engine.tables import Outbox, SchedulerRun, Task
-from gaita.cli import JsonOpt, app, current_app, emit_json, handled, out
+from gaita.cli.common import JsonOpt, app, current_app, emit_json, handled, out
 
 RUN, TASK, OUTBOX = SchedulerRun.__table__, Task.__table__, Outbox.__table__
 

@@ -11,7 +11,10 @@ from engine.definitions import load_workflow
 from engine.diagram import markdown, mermaid
 from engine.errors import InvalidDeclaration, Problem
 from gaita.bootstrap import load_declarations, load_known_names
-from gaita.cli import JsonOpt, emit_json, err, handled, out, settings, workflows_app
+from gaita.cli.common import JsonOpt, emit_json, err, handled, out, settings
+
+workflows_app = typer.Typer(help="Inspect and validate the workflow declarations.",
+                            no_args_is_help=True)
 
 
 @workflows_app.command("list")

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from gaita.cli import JsonOpt, app, current_app, emit_json, err, handled, out
+from gaita.cli.common import JsonOpt, current_app, emit_json, err, handled, out
 from gaita.generate import generate
 
 demo_app = typer.Typer(help="Invented demo data (never in production).", no_args_is_help=True)
-app.add_typer(demo_app, name="demo")
 
 
 @demo_app.command("generate")

@@ -8,7 +8,9 @@ import typer
 
 from engine.pause import pause, resume
 from engine.queries import actor_for
-from gaita.cli import AsOpt, JsonOpt, case_app, current_app, emit_json, handled, out
+from gaita.cli.common import (
+    AsOpt, JsonOpt, case_app, current_app, emit_json, handled, out,
+)
 
 
 @case_app.command("pause")

@@ -1,7 +1,12 @@
-"""The ``gaita`` command line (Typer + Rich).  The contract is DESIGN.md §7.
+"""What every ``gaita`` command shares: the Typer ``app`` and its global options
+(``--db``, ``--now``), the settings and runtime a command works on, the shared options
+(``--as``, ``--field``, ``--json``), JSON output, and the one table from engine errors
+to exit codes (DESIGN.md §7).
 
 Exit codes: 0 ok, 2 usage, 3 not found, 4 not permitted, 5 conflict,
 1 anything else (always with a message, never a bare traceback).
+
+The command modules import this one, never the package: ``gaita.cli`` imports them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import sqlalchemy as sa
@@ -31,14 +35,8 @@ app = typer.Typer(help="Gaita: case routing for children who drop out of the sch
                   epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 not permitted "
                          "(state, role, field, guard, personal code), 5 conflict (stale version).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-workflows_app = typer.Typer(help="Inspect and validate the workflow declarations.",
-                            no_args_is_help=True)
+#: ``gaita case``: shared by ``cases`` (open, fire, ...) and ``pause`` (pause, resume).
 case_app = typer.Typer(help="Open, advance and inspect cases.", no_args_is_help=True)
-calendar_app = typer.Typer(help="Administrators' holiday and working-day overrides.",
-                           no_args_is_help=True)
-app.add_typer(workflows_app, name="workflows")
-app.add_typer(case_app, name="case")
-app.add_typer(calendar_app, name="calendar")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -142,39 +140,3 @@ def parse_fields(pairs: list[str] | None) -> dict[str, str]:
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Username of the acting user.")]
 FieldOpt = Annotated[list[str] | None, typer.Option("--field", help="A field as key=value (repeatable).")]
-
-
-@app.command()
-@handled
-def init(
-    config: Annotated[Path | None, typer.Option(
-        help="Municipality config folder (default GAITA_CONFIG). Other commands read "
-             "GAITA_CONFIG, so set it to the same folder.")] = None,
-    demo: Annotated[bool, typer.Option(help="Add demo users for every role and demo cases.")] = False,
-) -> None:
-    """Create or upgrade the database and load the municipality config (idempotent)."""
-    from gaita.bootstrap import build_app
-    from gaita.dbsetup import load_institutions, migrate
-    from gaita.demo import load_demo
-
-    s = settings(**({"config": config} if config else {}))
-    gaita = build_app(s, create=True)
-    migrate(gaita.db)
-    n = load_institutions(gaita.db, gaita.rt.municipality)
-    out.print(f"database ready: {gaita.db.url.render_as_string(hide_password=True)}")
-    out.print(f"config loaded: {s.config} ({n} institutions, "
-              f"{len(gaita.rt.registry.case_types)} case types)")
-    if demo:
-        users, cases = load_demo(gaita.db, gaita.rt)
-        out.print(f"demo: {users} users added, {cases} cases added")
-
-
-# Register the sub-commands (their modules import ``app`` from here).
-from gaita import (  # noqa: E402,F401
-    cli_calendar, cli_cases, cli_group, cli_mail, cli_pause, cli_serve, cli_users, cli_workflows,
-)
-from gaita import cli_demo  # noqa: E402,F401
-
-
-def main() -> None:
-    app(prog_name="gaita")
