@@ -14,7 +14,7 @@ process that reloads sees the change; other processes read config at start.
 Calendar overrides (``engine.overrides``): ``set_calendar_override`` and
 ``remove_calendar_override`` make the change and rebuild ``rt.calendar``.
 
-Each change writes its admin-log row (``accounts.audit``) in the transaction that
+Each change writes its admin-log row (``admin_log.audit``) in the transaction that
 makes it.  Users and their credentials are ``gaita.users``'.
 """
 
@@ -43,7 +43,7 @@ from engine.errors import GaitaError, InvalidDeclaration, NotFound, Problem
 from engine.municipality import MunicipalityConfig
 from engine.overrides import remove_override, set_override
 from engine.runtime import Actor, Runtime
-from gaita import accounts
+from gaita.accounts import admin_log
 from gaita.bootstrap import App, load_declarations, load_known_names, make_calendar
 from gaita.dbsetup import upsert_institutions
 from gaita.settings import Settings
@@ -123,7 +123,7 @@ def _edit_institution(settings: Settings, db: sa.Engine, rt: Runtime, actor: str
     text = out.getvalue()
     validate_config(settings, {INSTITUTIONS: text})
     with db.begin() as conn:   # the log row commits only if the file was replaced
-        accounts.audit(conn, rt.clock.now(), actor, "institution.edit", code, **changes)
+        admin_log.audit(conn, rt.clock.now(), actor, "institution.edit", code, **changes)
         replace_file(path, text.encode("utf-8"))
     return changes
 
@@ -223,9 +223,9 @@ def reload_runtime(app: App, actor: str | None = None) -> MunicipalityConfig:
     with app.db.begin() as conn:   # the institutions and the log row commit together
         upsert_institutions(conn, municipality)
         if actor:
-            accounts.audit(conn, app.rt.clock.now(), actor, "config.reload",
-                           str(app.settings.config), institutions=len(municipality.institutions),
-                           case_types=sorted(registry.case_types))
+            admin_log.audit(conn, app.rt.clock.now(), actor, "config.reload",
+                            str(app.settings.config), institutions=len(municipality.institutions),
+                            case_types=sorted(registry.case_types))
     calendar = make_calendar(municipality, app.db)
     app.rt.registry, app.rt.municipality, app.rt.calendar = registry, municipality, calendar
     return municipality
@@ -241,8 +241,8 @@ def set_calendar_override(db: sa.Engine, rt: Runtime, actor: Actor, day: date, k
     now = rt.clock.now()
     with db.begin() as conn:
         set_override(conn, rt, actor, day, kind, note, now)
-        accounts.audit(conn, now, logged_as, "calendar.set", day.isoformat(), kind=kind,
-                       note=note.strip())
+        admin_log.audit(conn, now, logged_as, "calendar.set", day.isoformat(), kind=kind,
+                        note=note.strip())
     rt.calendar = make_calendar(rt.municipality, db)
 
 
@@ -251,5 +251,5 @@ def remove_calendar_override(db: sa.Engine, rt: Runtime, actor: Actor, day: date
     """``engine.overrides.remove_override`` and its admin-log row in one transaction."""
     with db.begin() as conn:
         remove_override(conn, rt, actor, day)
-        accounts.audit(conn, rt.clock.now(), logged_as, "calendar.remove", day.isoformat())
+        admin_log.audit(conn, rt.clock.now(), logged_as, "calendar.remove", day.isoformat())
     rt.calendar = make_calendar(rt.municipality, db)

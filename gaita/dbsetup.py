@@ -13,12 +13,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
 
 from engine.errors import GaitaError
 from engine.municipality import MunicipalityConfig
 from engine.tables import Institution
+import gaita.accounts.tables  # noqa: F401  (registers the account tables on the metadata)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Every table Alembic migrates: the engine's (``engine.tables``) and the web app's
+#: accounts (``gaita.accounts.tables``), both on SQLModel's metadata once imported
+#: (above).  ``migrations/env.py`` migrates it; the tests create it.
+METADATA: sa.MetaData = SQLModel.metadata
 
 
 class SchemaOutOfDate(GaitaError):

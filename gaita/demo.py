@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.cases import fire, open_case
-from gaita.accounts import hash_password
+from gaita.accounts.passwords import hash_password
 from engine.definitions import FieldSpec, Workflow
 from engine.errors import ConfigError, NotPermitted, Problem
 from engine.personal_code import expected_check

@@ -1,9 +1,9 @@
 """Administration of users and their credentials, each change audited in the same
 transaction: shared by the admin pages (``gaita.web.admin``) and the CLI
-(``gaita.cli_users``).
+(``gaita.cli.users``).
 
 Users, the second-factor setting and API tokens: each change writes its admin-log
-row (``accounts.audit``) in the transaction that makes it, and sessions end when a
+row (``admin_log.audit``) in the transaction that makes it, and sessions end when a
 user's access changes.  The writes themselves are ``gaita.accounts``' (one
 implementation each, taking the caller's connection); this module checks what an
 administrator asked for and logs it.  Passwords, TOTP secrets and tokens never
@@ -22,8 +22,13 @@ from pydantic import TypeAdapter, ValidationError
 from engine.errors import NotFound, NotPermitted, UserNotFound
 from engine.municipality import Email
 from engine.runtime import Runtime
-from gaita import accounts
-from gaita.accounts import ADMIN_LOG, SETTING, TOKEN, USER
+from gaita.accounts import admin_log as audit_log
+from gaita.accounts.passwords import MIN_PASSWORD, hash_password, store_password
+from gaita.accounts.runtime_settings import put_setting
+from gaita.accounts.second_factor import TOTP_ROLES
+from gaita.accounts.sessions import end_sessions_of
+from gaita.accounts.tables import ADMIN_LOG, SETTING, TOKEN, USER
+from gaita.accounts.tokens import insert_api_token, revoke_api_token
 from notifications.render import LOCALES
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
@@ -103,10 +108,10 @@ def check_user(rt: Runtime, f: UserFields) -> list[Invalid]:
 
 
 def _password_problems(password: str) -> list[Invalid]:
-    if len(password) >= accounts.MIN_PASSWORD:
+    if len(password) >= MIN_PASSWORD:
         return []
     return [_invalid("password", "weak_password", "a password needs at least {min} characters",
-                     min=accounts.MIN_PASSWORD)]
+                     min=MIN_PASSWORD)]
 
 
 def check_new_user(db: sa.Engine, rt: Runtime, username: str, f: UserFields) -> list[Invalid]:
@@ -125,14 +130,14 @@ def create_user(db: sa.Engine, rt: Runtime, actor: str, username: str, f: UserFi
     problems = check_new_user(db, rt, username, f) + _password_problems(password)
     if problems:
         raise InvalidInput(problems)
-    hashed = accounts.hash_password(password)   # slow on purpose: before the transaction
+    hashed = hash_password(password)   # slow on purpose: before the transaction
     values = {name: getattr(f, name) for name in _COLUMNS}
     try:
         with db.begin() as conn:
             conn.execute(sa.insert(USER).values(
                 username=username, password_hash=hashed,
                 **{_COLUMNS[k].name: v for k, v in values.items()}))
-            accounts.audit(conn, rt.clock.now(), actor, "user.create", username, **values)
+            audit_log.audit(conn, rt.clock.now(), actor, "user.create", username, **values)
     except sa.exc.IntegrityError:   # added meanwhile by someone else
         raise InvalidInput([_invalid("username", "username_taken", "{username!r} is taken",
                                      username=username)]) from None
@@ -161,8 +166,8 @@ def update_user(db: sa.Engine, rt: Runtime, actor: str, username: str,
         conn.execute(sa.update(USER).where(USER.c.id == row.id).values(
             **{_COLUMNS[k].name: c["to"] for k, c in changes.items()}))
         if {"role", "institution"} & changes.keys() or not f.active:
-            accounts.end_sessions_of(conn, row.id)
-        accounts.audit(conn, rt.clock.now(), actor, "user.update", username, **changes)
+            end_sessions_of(conn, row.id)
+        audit_log.audit(conn, rt.clock.now(), actor, "user.update", username, **changes)
     return changes
 
 
@@ -170,10 +175,10 @@ def set_password(db: sa.Engine, rt: Runtime, actor: str, username: str, password
     """A new password; the user's sessions end."""
     if problems := _password_problems(password):
         raise InvalidInput(problems)
-    hashed = accounts.hash_password(password)   # slow on purpose: before the transaction
+    hashed = hash_password(password)   # slow on purpose: before the transaction
     with db.begin() as conn:
-        accounts.store_password(conn, _user_id(conn, username), hashed)
-        accounts.audit(conn, rt.clock.now(), actor, "user.password", username)
+        store_password(conn, _user_id(conn, username), hashed)
+        audit_log.audit(conn, rt.clock.now(), actor, "user.password", username)
 
 
 def remove_totp(db: sa.Engine, rt: Runtime, actor: str, username: str) -> bool:
@@ -185,8 +190,8 @@ def remove_totp(db: sa.Engine, rt: Runtime, actor: str, username: str) -> bool:
                                                   USER.c.totp_secret.is_not(None))
                             .values(totp_secret=None)).rowcount
         if done:
-            accounts.end_sessions_of(conn, user_id)
-            accounts.audit(conn, rt.clock.now(), actor, "user.totp_removed", username)
+            end_sessions_of(conn, user_id)
+            audit_log.audit(conn, rt.clock.now(), actor, "user.totp_removed", username)
     return bool(done)
 
 
@@ -228,13 +233,13 @@ def set_totp_roles(db: sa.Engine, rt: Runtime, actor: str, roles: list[str]) -> 
     chosen = [r for r in known if r in roles]
     with db.begin() as conn:
         old = conn.execute(sa.select(SETTING.c.value).where(
-            SETTING.c.key == accounts.TOTP_ROLES)).scalar() or []
+            SETTING.c.key == TOTP_ROLES)).scalar() or []
         if old == chosen:
             return False
         now = rt.clock.now()
-        accounts.put_setting(conn, accounts.TOTP_ROLES, chosen, now, actor)
-        accounts.audit(conn, now, actor, "settings.totp_roles", accounts.TOTP_ROLES,
-                       roles={"from": old, "to": chosen})
+        put_setting(conn, TOTP_ROLES, chosen, now, actor)
+        audit_log.audit(conn, now, actor, "settings.totp_roles", TOTP_ROLES,
+                        roles={"from": old, "to": chosen})
     return True
 
 
@@ -251,8 +256,8 @@ def create_token(db: sa.Engine, rt: Runtime, actor: str, username: str,
     now = rt.clock.now()
     with db.begin() as conn:
         user_id = _user_id(conn, username, active_only=True)
-        token_id, token = accounts.insert_api_token(conn, user_id, name, now, actor)
-        accounts.audit(conn, now, actor, "token.create", username, token_id=token_id, name=name)
+        token_id, token = insert_api_token(conn, user_id, name, now, actor)
+        audit_log.audit(conn, now, actor, "token.create", username, token_id=token_id, name=name)
     return token_id, token
 
 
@@ -263,10 +268,10 @@ def revoke_token(db: sa.Engine, rt: Runtime, actor: str, token_id: int) -> None:
         row = conn.execute(sa.select(TOKEN.c.name, USER.c.username)
                            .select_from(TOKEN.join(USER, USER.c.id == TOKEN.c.user_id))
                            .where(TOKEN.c.id == token_id)).first()
-        if row is None or not accounts.revoke_api_token(conn, token_id, now):
+        if row is None or not revoke_api_token(conn, token_id, now):
             raise NotFound("token.not_found", token=token_id)
-        accounts.audit(conn, now, actor, "token.revoke", row.username, token_id=token_id,
-                       name=row.name)
+        audit_log.audit(conn, now, actor, "token.revoke", row.username, token_id=token_id,
+                        name=row.name)
 
 
 def list_tokens(db: sa.Engine) -> list[dict[str, Any]]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import engine.tables  # noqa: F401  (registers the tables on the metadata)
+from gaita.dbsetup import METADATA   # every table: the engine's and the accounts'
 from gaita.settings import load_settings
-from sqlmodel import SQLModel
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = METADATA
 
 
 def run_migrations_online() -> None:

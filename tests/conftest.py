@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from engine.clock import FixedClock
 from engine.tables import (
     AccessLog, ActionToken, Case, CaseEvent, Child, Outbox, ReferenceCounter, Task,
 )
 from gaita.bootstrap import App, build_app
-from gaita.dbsetup import load_institutions
+from gaita.dbsetup import METADATA, load_institutions
 from gaita.demo import load_users
 from gaita.settings import ROOT, load_settings
 from tests.notifications.smtp import SmtpServer
@@ -63,7 +62,7 @@ def snapshot(db: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
 def make_test_app(db_url: str, **settings: object) -> App:
     s = load_settings({"GAITA_DATABASE_URL": db_url, "GAITA_NOW": START.isoformat()}, **settings)
     app = build_app(s, create=True)
-    SQLModel.metadata.create_all(app.db)
+    METADATA.create_all(app.db)
     load_institutions(app.db, app.rt.municipality)
     load_users(app.db, app.rt)
     return app

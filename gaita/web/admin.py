@@ -24,7 +24,10 @@ from starlette.responses import RedirectResponse, Response
 
 from engine.errors import NotFound, UserNotFound
 from engine.policy import Action
-from gaita import accounts, users
+from gaita import users
+from gaita.accounts.passwords import MIN_PASSWORD
+from gaita.accounts.runtime_settings import get_setting
+from gaita.accounts.second_factor import TOTP_ROLES
 from gaita.bootstrap import App
 from gaita.users import Invalid, InvalidInput, UserFields
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
@@ -165,7 +168,7 @@ def _user_form(request: Request, app: App, viewer: Viewer, user: dict[str, Any] 
                errors: list[dict[str, str]] | None = None) -> Response:
     key = "admin.user.edit_title" if user else "admin.user.new_title"
     return show(request, app, viewer, "admin/user_form.html", key, status=status,
-                errors=errors, user=user, values=values, min_password=accounts.MIN_PASSWORD,
+                errors=errors, user=user, values=values, min_password=MIN_PASSWORD,
                 **_choices(app, viewer))
 
 
@@ -264,7 +267,7 @@ def _user_totp(request: Request, app: App, viewer: Viewer, form: FormData,
 @router.get("/admin/security")
 def security(request: Request, viewer: AdminPage) -> Response:
     app = require_admin(request, viewer)
-    chosen = accounts.get_setting(app.db, accounts.TOTP_ROLES) or []
+    chosen = get_setting(app.db, TOTP_ROLES) or []
     return show(request, app, viewer, "admin/security.html", "admin.sec.title",
                 chosen=chosen, **_choices(app, viewer))
 

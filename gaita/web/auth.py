@@ -30,8 +30,9 @@ from starlette.responses import RedirectResponse, Response
 
 from engine.policy import Action, CaseScope, Decision, Subject, decide, subject_of
 from engine.runtime import Actor
-from gaita import accounts
-from gaita.accounts import Account, Session
+from gaita.accounts import login_limits, passwords, second_factor, sessions, tokens
+from gaita.accounts.account import Account
+from gaita.accounts.sessions import Session
 from gaita.bootstrap import App
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
 from gaita.web.render import render
@@ -102,7 +103,7 @@ def _session(request: Request) -> tuple[App, str | None, Session | None]:
     app = gaita_of(request)
     token = request.cookies.get(session_cookie(app)["key"])
     s = app.settings
-    session = accounts.load_session(app.db, token, app.rt.clock.now(),
+    session = sessions.load_session(app.db, token, app.rt.clock.now(),
                                     idle=timedelta(minutes=s.session_idle_minutes),
                                     absolute=timedelta(hours=s.session_absolute_hours))
     return app, token, session
@@ -134,7 +135,7 @@ def api_user(request: Request) -> Viewer:
     """The user of an API request, from its bearer token (``Unauthenticated`` otherwise)."""
     app = gaita_of(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    account = (accounts.account_for_token(app.db, token.strip(), app.rt.clock.now())
+    account = (tokens.account_for_token(app.db, token.strip(), app.rt.clock.now())
                if scheme.lower() == "bearer" else None)
     if account is None:
         raise Unauthenticated()
@@ -214,19 +215,19 @@ def _login(request: Request, form: FormData) -> Response:
     password = str(form.get("password", ""))[:1024]
     address = request.client.host if request.client else "unknown"
     now, s = app.rt.clock.now(), app.settings
-    by_user, by_address = accounts.failures(app.db, now, timedelta(minutes=s.login_window_minutes),
-                                            username=username, address=address)
+    by_user, by_address = login_limits.failures(
+        app.db, now, timedelta(minutes=s.login_window_minutes), username=username, address=address)
     if by_user >= s.login_max_failures or by_address >= 4 * s.login_max_failures:
         return _login_form(request, status=429, username=username,
                            error=t("login.too_many", minutes=s.login_window_minutes))
-    account = accounts.check_password(app.db, username, password) if username else None
+    account = passwords.check_password(app.db, username, password) if username else None
     if account is None:
-        accounts.record_failure(app.db, now, username=username, address=address)
+        login_limits.record_failure(app.db, now, username=username, address=address)
         return _login_form(request, status=401, username=username, error=t("login.wrong"))
-    accounts.clear_failures(app.db, username)
-    pending = account.has_totp or accounts.totp_required(app.db, account.role)
+    login_limits.clear_failures(app.db, username)
+    pending = account.has_totp or second_factor.totp_required(app.db, account.role)
     old = request.cookies.get(session_cookie(app)["key"])
-    token = accounts.start_session(app.db, account.id, now, mfa_pending=pending, replaces=old)
+    token = sessions.start_session(app.db, account.id, now, mfa_pending=pending, replaces=old)
     target = safe_next(str(form.get("next", ""))) or ""
     if pending:
         where = "/login/totp" + (f"?next={quote(target, safe='')}" if target else "")
@@ -251,8 +252,8 @@ def _totp_form(request: Request, session: Session, *, status: int, error: str | 
     t = translator(lang)
     enrolling = not session.account.has_totp
     if enrolling and secret is None:
-        secret = accounts.new_totp_secret()
-    uri = (accounts.totp_uri(secret, session.account.username, "Gaita")
+        secret = second_factor.new_totp_secret()
+    uri = (second_factor.totp_uri(secret, session.account.username, "Gaita")
            if enrolling and secret else None)
     return render("auth/totp.html", lang=lang, rt=app.rt, status=status, switch_lang=False,
                   page_title=t("totp.title"), error=error, enrolling=enrolling, secret=secret,
@@ -277,23 +278,24 @@ def _totp_submit(request: Request, form: FormData) -> Response:
     now = app.rt.clock.now()
     address = request.client.host if request.client else "unknown"
     user = session.account.username
-    by_user, _ = accounts.failures(app.db, now, timedelta(minutes=app.settings.login_window_minutes),
-                                   username=user, address=address)
+    by_user, _ = login_limits.failures(
+        app.db, now, timedelta(minutes=app.settings.login_window_minutes), username=user,
+        address=address)
     if by_user >= app.settings.login_max_failures:
-        accounts.end_session(app.db, token)
+        sessions.end_session(app.db, token)
         return RedirectResponse("/login", status_code=303)
     code = str(form.get("code", ""))
-    stored = accounts.user_totp_secret(app.db, session.account.id)
+    stored = second_factor.user_totp_secret(app.db, session.account.id)
     secret = stored or str(form.get("secret", "")).strip()
-    if not secret or not accounts.totp_ok(secret, code, now):
-        accounts.record_failure(app.db, now, username=user, address=address)
+    if not secret or not second_factor.totp_ok(secret, code, now):
+        login_limits.record_failure(app.db, now, username=user, address=address)
         return _totp_form(request, session, status=401, error=t("totp.wrong"),
                           secret=None if stored else secret)
     if stored is None:
-        accounts.set_totp_secret(app.db, session.account.id, secret)
-    accounts.clear_failures(app.db, user)
+        second_factor.set_totp_secret(app.db, session.account.id, secret)
+    login_limits.clear_failures(app.db, user)
     # the second factor is a login too: a new session id
-    new = accounts.start_session(app.db, session.account.id, now, mfa_pending=False,
+    new = sessions.start_session(app.db, session.account.id, now, mfa_pending=False,
                                  replaces=token)
     target = safe_next(str(form.get("next", ""))) or home_of(app, session.account)
     response = RedirectResponse(target, status_code=303)
@@ -307,7 +309,7 @@ async def logout(request: Request) -> Response:
     app = gaita_of(request)
     token = request.cookies.get(session_cookie(app)["key"])
     if token:
-        await run_in_threadpool(accounts.end_session, app.db, token)
+        await run_in_threadpool(sessions.end_session, app.db, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(**{k: v for k, v in session_cookie(app).items()})
     return response

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gaita import accounts
+from gaita.accounts.passwords import check_password
+from gaita.accounts.tables import ADMIN_LOG
+from gaita.accounts.tokens import TOKEN_PREFIX, account_for_token
 from gaita.bootstrap import App, build_app
 from gaita.settings import load_settings
 from tests.cli.test_cli import NOW, Gaita
@@ -51,8 +53,8 @@ def empty(tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 def admin_log(app: App) -> list[dict[str, Any]]:
     with app.db.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(accounts.ADMIN_LOG)
-                                              .order_by(accounts.ADMIN_LOG.c.id)).mappings()]
+        return [dict(r) for r in conn.execute(sa.select(ADMIN_LOG)
+                                              .order_by(ADMIN_LOG.c.id)).mappings()]
 
 
 def test_the_first_administrator_is_made_on_the_command_line(
@@ -64,7 +66,7 @@ def test_the_first_administrator_is_made_on_the_command_line(
                     "--email", "ilze@jelgava.example.lv", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
     assert PASSWORD not in added.stdout + added.stderr
-    account = accounts.check_password(app.db, "ilze", PASSWORD)
+    account = check_password(app.db, "ilze", PASSWORD)
     assert account is not None and (account.role, account.display_name) == ("admin", "Ilze Admina")
     [user] = cli.json("user", "list")
     assert user == {"username": "ilze", "display_name": "Ilze Admina", "role": "admin",
@@ -76,7 +78,7 @@ def test_the_first_administrator_is_made_on_the_command_line(
 
     changed = cli.run("user", "password", "anna", "--password-stdin", stdin="jauna-parole-2027\n")
     assert changed.returncode == 0 and "sessions ended" in changed.stdout
-    assert accounts.check_password(app.db, "anna", "jauna-parole-2027") is not None
+    assert check_password(app.db, "anna", "jauna-parole-2027") is not None
     log = admin_log(app)
     assert [(r["actor"], r["action"], r["target"]) for r in log] == [
         ("cli", "user.create", "ilze"), ("cli", "user.create", "anna"),
@@ -123,15 +125,15 @@ def test_an_api_token_is_printed_once_works_and_is_revoked(installation: tuple[C
     assert taken.returncode == 4 and "'imports' is taken" in taken.stderr
     created = cli("token", "create", "imports", "--name", "Skolvadības imports")
     token = created.stdout.strip()
-    assert token.startswith(accounts.TOKEN_PREFIX) and "not shown again" in created.stderr
-    account = accounts.account_for_token(app.db, token, app.rt.clock.now())
+    assert token.startswith(TOKEN_PREFIX) and "not shown again" in created.stderr
+    account = account_for_token(app.db, token, app.rt.clock.now())
     assert account is not None and account.username == "imports"
     [listed] = cli.json("token", "list")
     assert (listed["name"], listed["username"], listed["revoked_at"]) == (
         "Skolvadības imports", "imports", None)
     assert token not in cli("token", "list").stdout + json.dumps(listed)
     assert "revoked" in cli("token", "revoke", str(listed["id"])).stdout
-    assert accounts.account_for_token(app.db, token, app.rt.clock.now()) is None
+    assert account_for_token(app.db, token, app.rt.clock.now()) is None
     again = cli.run("token", "revoke", str(listed["id"]))
     assert again.returncode == 3
     log = admin_log(app)

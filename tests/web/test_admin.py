@@ -20,7 +20,15 @@ from starlette.testclient import TestClient
 
 from engine.queries import actor_for
 from engine.tables import CalendarOverride, Institution
-from gaita import accounts, config_edit, users
+from gaita import config_edit, users
+from gaita.accounts import admin_log
+from gaita.accounts.passwords import check_password
+from gaita.accounts.runtime_settings import get_setting
+from gaita.accounts.second_factor import (
+    TOTP_ROLES, new_totp_secret, set_totp_secret, totp_required, user_totp_secret,
+)
+from gaita.accounts.sessions import load_session
+from gaita.accounts.tokens import account_for_token
 from gaita.bootstrap import App
 from gaita.settings import ROOT
 from gaita.web import create_app
@@ -56,9 +64,9 @@ def login(web: App) -> Iterator[Login]:
         done = c.post("/login", data={"csrf": form_csrf(page.text), "username": username,
                                       "password": password})
         assert done.status_code == 303, done.text
-        session = accounts.load_session(web.db, c.cookies.get("__Host-gaita_session"),
-                                        web.rt.clock.now(), idle=timedelta(hours=1),
-                                        absolute=timedelta(hours=10))
+        session = load_session(web.db, c.cookies.get("__Host-gaita_session"),
+                               web.rt.clock.now(), idle=timedelta(hours=1),
+                               absolute=timedelta(hours=10))
         assert session is not None and not session.mfa_pending
         return c, session.csrf
 
@@ -189,16 +197,16 @@ def test_password_reset_and_totp_removal(web: App, login: Login) -> None:
                       data={"csrf": csrf, "password": NEW_PASSWORD})
     assert done.headers["location"] == "/admin/users/socdienests/edit?done=password"
     assert sessions_of(web, "socdienests") == 0
-    assert accounts.check_password(web.db, "socdienests", NEW_PASSWORD) is not None
-    assert accounts.check_password(web.db, "socdienests", DEMO_PASSWORD) is None
+    assert check_password(web.db, "socdienests", NEW_PASSWORD) is not None
+    assert check_password(web.db, "socdienests", DEMO_PASSWORD) is None
 
     user_id = next(u["id"] for u in rows(web, "user") if u["username"] == "socdienests")
-    secret = accounts.new_totp_secret()
-    accounts.set_totp_secret(web.db, user_id, secret)
+    secret = new_totp_secret()
+    set_totp_secret(web.db, user_id, secret)
     assert "Noņemt otro faktoru" in admin.get("/admin/users/socdienests/edit").text
     done = admin.post("/admin/users/socdienests/totp", data={"csrf": csrf})
     assert done.headers["location"] == "/admin/users/socdienests/edit?done=totp"
-    assert accounts.user_totp_secret(web.db, user_id) is None
+    assert user_totp_secret(web.db, user_id) is None
     assert [e["action"] for e in log(web)] == ["user.password", "user.totp_removed"]
     text = json.dumps(log(web), default=str)
     assert NEW_PASSWORD not in text and secret not in text and "argon2" not in text
@@ -384,7 +392,7 @@ def test_a_change_and_its_admin_log_row_commit_together(
     def unavailable(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the admin log is unavailable")
 
-    monkeypatch.setattr(accounts, "audit", unavailable)
+    monkeypatch.setattr(admin_log, "audit", unavailable)
     changes: list[Callable[[], object]] = [
         lambda: config_edit.set_calendar_override(web.db, web.rt, admin, date(2026, 12, 1),
                                                   "holiday", "", logged_as="admin"),
@@ -407,8 +415,8 @@ def test_the_roles_that_must_use_totp_are_saved(web: App, login: Login) -> None:
     assert 'name="totp_roles" value="coordinator"' in admin.get("/admin/security").text
     done = admin.post("/admin/security", data={"csrf": csrf, "totp_roles": ["admin", "coordinator"]})
     assert done.headers["location"] == "/admin/security?done=saved"
-    assert accounts.get_setting(web.db, accounts.TOTP_ROLES) == ["coordinator", "admin"]
-    assert accounts.totp_required(web.db, "coordinator")
+    assert get_setting(web.db, TOTP_ROLES) == ["coordinator", "admin"]
+    assert totp_required(web.db, "coordinator")
     page = admin.get("/admin/security").text
     assert 'value="coordinator" checked' in page and 'value="auditor" checked' not in page
     bad = admin.post("/admin/security", data={"csrf": csrf, "totp_roles": ["root"]})
@@ -433,14 +441,14 @@ def test_an_api_token_is_shown_once_works_and_can_be_revoked(web: App, login: Lo
     assert created.status_code == 200
     token = re.search(r'value="(gaita_[A-Za-z0-9_-]+)"', created.text)
     assert token and "netiks parādīta vēlreiz" in created.text
-    account = accounts.account_for_token(web.db, token.group(1), web.rt.clock.now())
+    account = account_for_token(web.db, token.group(1), web.rt.clock.now())
     assert account is not None and account.username == "koordinatore"
     listing = admin.get("/admin/tokens").text
     assert "Skolvadības imports" in listing and token.group(1) not in listing
     [row] = rows(web, "api_token")
     done = admin.post(f"/admin/tokens/{row['id']}/revoke", data={"csrf": csrf})
     assert done.headers["location"] == "/admin/tokens?done=revoked"
-    assert accounts.account_for_token(web.db, token.group(1), web.rt.clock.now()) is None
+    assert account_for_token(web.db, token.group(1), web.rt.clock.now()) is None
     assert admin.post(f"/admin/tokens/{row['id']}/revoke", data={"csrf": csrf}).status_code == 404
     assert [e["action"] for e in log(web)] == ["token.create", "token.revoke"]
     assert token.group(1) not in json.dumps(log(web), default=str) + admin.get("/admin").text

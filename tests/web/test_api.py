@@ -14,7 +14,9 @@ from starlette.testclient import TestClient
 
 from engine.store import TASK, load_case_row
 from engine.errors import DatabaseUnavailable
-from gaita import accounts, users
+from gaita import users
+from gaita.accounts.sessions import start_session
+from gaita.accounts.tables import TOKEN
 from gaita.bootstrap import App
 from gaita.web import create_app
 from gaita.web.auth import session_cookie
@@ -319,13 +321,13 @@ def test_a_revoked_token_and_a_session_cookie_are_refused(web: App, client: Test
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/cases", headers=headers).status_code == 200
     with web.db.connect() as conn:
-        token_id, user_id = conn.execute(sa.select(accounts.TOKEN.c.id,
-                                                   accounts.TOKEN.c.user_id)).one()
+        token_id, user_id = conn.execute(sa.select(TOKEN.c.id,
+                                                   TOKEN.c.user_id)).one()
     users.revoke_token(web.db, web.rt, "admin", token_id)
     is_problem(client.get("/api/v1/cases", headers=headers), 401)
 
     # a live session (what a logged-in browser holds) is no credential for the API
-    session = accounts.start_session(web.db, user_id, web.rt.clock.now(), mfa_pending=False)
+    session = start_session(web.db, user_id, web.rt.clock.now(), mfa_pending=False)
     cookie = session_cookie(web)
     client.cookies.set(cookie["key"], session)
     assert client.get("/").headers["location"] == "/dashboard"   # the pages take it

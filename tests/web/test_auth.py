@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from engine.clock import FixedClock
-from gaita import accounts, users
+from gaita import users
+from gaita.accounts.account import digest
+from gaita.accounts.runtime_settings import put_setting
+from gaita.accounts.second_factor import TOTP_ROLES
+from gaita.accounts.tables import SESSION, TOKEN
+from gaita.accounts.tokens import account_for_token
 from gaita.bootstrap import App
 from tests.web.conftest import DEMO_PASSWORD, form_csrf, log_in
 
@@ -82,8 +87,8 @@ def test_session_cookie_is_host_prefixed_and_rotated(web: App, browser_client: C
     token = cookie.split(";")[0].split("=", 1)[1]
     assert token != "planted-by-an-attacker"
     with web.db.connect() as conn:
-        stored = set(conn.execute(sa.select(accounts.SESSION.c.id)).scalars())
-    assert stored == {accounts.digest(token)}   # the token itself is not stored
+        stored = set(conn.execute(sa.select(SESSION.c.id)).scalars())
+    assert stored == {digest(token)}   # the token itself is not stored
 
 
 def test_sessions_end_when_idle_and_absolutely(web: App, browser_client: Client) -> None:
@@ -109,7 +114,7 @@ def test_logout_needs_csrf_and_ends_the_session(browser_client: Client) -> None:
 
 def test_totp_required_for_a_role(web: App, browser_client: Client) -> None:
     with web.db.begin() as conn:
-        accounts.put_setting(conn, accounts.TOTP_ROLES, ["coordinator"], web.rt.clock.now(), "admin")
+        put_setting(conn, TOTP_ROLES, ["coordinator"], web.rt.clock.now(), "admin")
     c = browser_client(None)
     page = c.get("/login")
     done = c.post("/login", data={"csrf": form_csrf(page.text), "username": "koordinatore",
@@ -140,7 +145,7 @@ def test_totp_required_for_a_role(web: App, browser_client: Client) -> None:
 def test_api_tokens(web: App, browser_client: Client) -> None:
     _, token = users.create_token(web.db, web.rt, "admin", "koordinatore", "ci")
     with web.db.connect() as conn:
-        hashes = list(conn.execute(sa.select(accounts.TOKEN.c.token_hash)).scalars())
-    assert hashes == [accounts.digest(token)]
-    assert accounts.account_for_token(web.db, token, web.rt.clock.now()) is not None
-    assert accounts.account_for_token(web.db, token + "x", web.rt.clock.now()) is None
+        hashes = list(conn.execute(sa.select(TOKEN.c.token_hash)).scalars())
+    assert hashes == [digest(token)]
+    assert account_for_token(web.db, token, web.rt.clock.now()) is not None
+    assert account_for_token(web.db, token + "x", web.rt.clock.now()) is None
