@@ -20,7 +20,7 @@ from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
 from engine.answers import TaskAction
-from gaita.web.links import MAX_DAYS, MAX_TEXT
+from gaita.web.forms import MAX_DAYS, MAX_TEXT
 
 #: The largest id, version or count a request may name (a 32-bit integer column).
 MAX_ID = 2**31 - 1

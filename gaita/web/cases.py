@@ -52,7 +52,7 @@ from i18n.messages import render as said
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
-from gaita.web.links import MAX_TEXT, FormError, first_values
+from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
 from i18n import format_day, translator, working_days
 from notifications.catalogue import template_names

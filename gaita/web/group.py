@@ -48,8 +48,7 @@ from gaita.mail import mail_settings
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.cases import actor_names
 from gaita.web.inbox import due_info
-from gaita.web.links import first_values
-from gaita.web.links import MAX_TEXT, FormError
+from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
 from i18n import format_day, translator, working_days
 from i18n.messages import render as said

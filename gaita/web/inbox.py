@@ -36,7 +36,7 @@ from engine.answers import AlreadyAnswered, check_answer, TaskAction, TaskClosed
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
-from gaita.web.links import (
+from gaita.web.forms import (
     MAX_DAYS, MAX_TEXT, FormError, first_values, read_answer_form, try_answer,
 )
 from gaita.web.render import page
