@@ -8,8 +8,8 @@ fields) with the child, the school and the risk level; its POST calls
 ``GET /cases/{reference}`` is one case as ``engine.queries.case_view`` gives it
 (the access policy decides, the read is logged, fields are redacted by group):
 its summary, its declaration as a diagram (``gaita.web.diagram``), the steps
-the user may take now, the timeline with each event's emails, the notes, and
-for auditors the access log.  Each form is shown only when the policy allows
+the user may take now, the timeline with each event's emails (in words:
+``gaita.web.timeline``), the notes, and for auditors the access log.  Each form is shown only when the policy allows
 it, and its POST asks the policy again (``require_on_case``) before the one
 engine function that writes it: ``fire``, ``add_note``, ``pause``/``resume``,
 ``escalate``, ``decide_extension``.  Then a redirect to the page (PRG); an
@@ -22,9 +22,8 @@ The child's name and personal code are shown only when the policy grants the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -33,7 +32,7 @@ from starlette.responses import RedirectResponse, Response
 
 from engine.cases import fire, open_case
 from engine.store import load_case_row
-from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
+from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
 from engine.fields import coerce_fields
 from engine.group.queue import escalate
@@ -43,10 +42,9 @@ from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
-from engine.queries import DELIVERY_STATUSES, case_view, display_names
-from engine.runtime import SYSTEM
+from engine.queries import case_view
 from engine.tables import CaseStatus, Channel
-from engine.answers import TASK_EVENT_ACTIONS, decide_extension
+from engine.answers import decide_extension
 from gaita.bootstrap import App
 from i18n.messages import render as said
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
@@ -54,8 +52,8 @@ from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
 from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
-from i18n import format_day, translator, working_days
-from notifications.catalogue import template_names
+from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
+from i18n import translator, working_days
 from notifications.compose import format_local
 
 router = APIRouter()
@@ -81,36 +79,6 @@ class Invalid(Exception):
 def require_on_case(app: App, viewer: Viewer, reference: str, action: Action) -> None:
     """The policy's word on ``action`` on this stored case (``AccessDenied`` if no)."""
     viewer.require(app, action, stored_case_scope(app.db, reference))
-
-
-
-
-def _institution(app: App, code: str | None, lang: str) -> str:
-    if not code:
-        return ""
-    try:
-        name = app.rt.municipality.institution(code).name
-    except KeyError:   # in the database but no longer configured
-        return code
-    return name.en if lang == "en" else name.lv
-
-
-def actor_names(app: App, actors: Iterable[str], lang: str) -> dict[str, str]:
-    """Who did something, as a page names them: a user by their display name (all of
-    them loaded in one query), an email link (``link:<institution>``) by its
-    institution, Gaita itself by a catalogue text."""
-    t, actors = translator(lang), set(actors)
-    names = display_names(app.db, {a for a in actors
-                                   if a != SYSTEM.username and not a.startswith("link:")})
-    out = {}
-    for actor in actors:
-        if actor == SYSTEM.username:
-            out[actor] = t("cases.actor.system")
-        elif actor.startswith("link:"):
-            out[actor] = t("cases.actor.link", institution=_institution(app, actor[5:], lang))
-        else:
-            out[actor] = names.get(actor, actor)   # a user since removed: the user name
-    return out
 
 
 def _field_errors(specs: Mapping[str, FieldSpec], values: Mapping[str, str], prefix: str,
@@ -195,7 +163,7 @@ def _schools(app: App, viewer: Viewer) -> list[tuple[str, str]]:
              for i in app.rt.municipality.institutions_with_role(r)}
     if roles.own_tasks_only(viewer.subject.role):
         found = {c: i for c, i in found.items() if c == viewer.subject.institution}
-    return sorted(((c, _institution(app, c, viewer.lang)) for c in found),
+    return sorted(((c, institution_name(app, c, viewer.lang)) for c in found),
                   key=lambda pair: pair[1])
 
 
@@ -324,7 +292,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
     pausing = may(Action.PAUSE)
     task = view["task"]
     who = actor_names(app, (e["actor"] for e in view["timeline"]), lang)
-    timeline = [_event(app, wf, e, lang, group_title, who) for e in view["timeline"]]
+    timeline = [timeline_event(app, wf, e, lang, group_title, who) for e in view["timeline"]]
     notes = [e for e in timeline if e["kind"] == EventKind.NOTE]
     diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
         title=t("cases.diagram.title", type=wf.title.get(lang)),
@@ -334,7 +302,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         request, app, viewer, "cases/case.html", status=status,
         title=t("cases.case.title", reference=view["reference"]),
         view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
-        is_open=is_open, summary=_summary(app, view, wf, lang),
+        is_open=is_open, summary=case_summary(app, view, wf, lang),
         child=view.get("child"), diagram=diagram,
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
@@ -355,138 +323,6 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         invalid={e.target for e in errors or [] if e.target},
         notice=t(f"cases.notice.{notice}") if notice else None, max_text=MAX_TEXT,
         max_note=MAX_NOTE)
-
-
-def _summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict[str, Any]:
-    """The case's facts in words: due date and days left, answers, pause, risk."""
-    rt, t = app.rt, translator(lang)
-    due_text = None
-    if view["due_at"] is not None:
-        left = view["working_days_left"]
-        if view["overdue"]:
-            when = (t("cases.due.overdue_days", days=working_days(lang, -left)) if left < 0
-                    else t("cases.due.overdue"))
-        elif left == 0:
-            when = t("cases.due.today")
-        else:
-            when = t("cases.due.left", days=working_days(lang, left))
-        due_text = f"{format_local(rt, view['due_at'])} ({when})"
-    answers = []
-    task = view["task"] or {}
-    for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
-                "unacknowledged_at"):
-        if task.get(key) is not None:
-            answers.append(t(f"cases.answer.{key}", at=format_local(rt, task[key])))
-    if task.get("extension_days") is not None:
-        answers.append(t("cases.answer.extension", days=working_days(lang, task["extension_days"])))
-    paused = view["paused"]
-    pause_text = None
-    if paused:
-        pause_text = t("cases.pause.since", at=format_local(rt, paused["since"]),
-                       reason=paused["reason_title"][lang],
-                       days=working_days(lang, paused["working_days"]))
-        if paused["over_limit"]:
-            pause_text += " " + t("cases.pause.over_limit")
-    return {
-        "owner": _institution(app, view["owner"], lang),
-        "school": _institution(app, view["school"], lang),
-        "task": wf.state(view["state"]).title.get(lang) if view["task"] else None,
-        "due": due_text, "overdue": view["overdue"], "answers": answers,
-        "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
-        else view["risk_level"],
-        "opened": format_local(rt, view["opened_at"]), "pause": pause_text,
-        "paused_days": view["paused_working_days"],
-        "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
-        "chain_ok": view["chain_ok"],
-    }
-
-
-def _event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
-           group_title: Mapping[str, str], who: Mapping[str, str]) -> dict[str, Any]:
-    """One timeline row in words: when, who (``who``: ``actor_names``), what happened,
-    its fields and emails."""
-    rt, t = app.rt, translator(lang)
-    kind, fields = e["kind"], dict(e["fields"])
-
-    def title_of(state: str | None) -> str:
-        return wf.states[state].title.get(lang) if state in wf.states else (state or "")
-
-    specs: Mapping[str, FieldSpec] = {}
-    shown: list[tuple[str, str]] = []
-    if kind == EventKind.OPENED:
-        what = t("cases.event.opened", state=title_of(e["to"]))
-        specs = wf.open.fields
-    elif kind == EventKind.TRANSITION:
-        tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
-        specs = tr.fields if tr else {}
-        what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
-                 src=title_of(e["from"]), dest=title_of(e["to"]))
-    elif kind == EventKind.TASK:
-        action = fields.get("action")
-        what = (t(f"cases.event.task.{action}") if action in TASK_EVENT_ACTIONS
-                else t("cases.event.other", kind=f"{kind}:{action}"))
-        if fields.get("days") is not None:
-            shown.append((t("cases.event.days"), working_days(lang, int(fields["days"]))))
-        if fields.get("reason"):
-            shown.append((t("cases.event.reason"), str(fields["reason"])))
-        if fields.get("note"):
-            shown.append((t("note"), str(fields["note"])))
-    elif kind == EventKind.NOTE:
-        group = fields.get("group", "")
-        what = t("cases.event.note", group=group_title.get(group, group))
-    elif kind in (EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSE_TOO_LONG):
-        why = rt.municipality.pauses.reasons.get(fields.get("reason") or "")
-        reason = (why.title.en if lang == "en" else why.title.lv) if why else \
-            str(fields.get("reason", ""))
-        what = t(f"cases.event.{kind}", reason=reason,
-                 days=working_days(lang, int(fields.get("working_days") or 0)))
-    elif kind == EventKind.QUEUED:
-        what = t("cases.event.queued", reason=reason_title(rt, str(fields.get("reason", "")), lang))
-        if fields.get("urgent"):
-            shown.append((t("cases.event.urgent"), t("yes")))
-    elif kind == EventKind.DECISION:
-        what = t("cases.event.decision")
-        if fields.get("summary"):
-            shown.append((t("cases.event.summary"), str(fields["summary"])))
-    elif kind == EventKind.ESCALATED:
-        action = fields.get("action")
-        what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
-                 if action in frozenset(LadderAction) else str(action))
-    elif kind in frozenset(EventKind):
-        what = t(f"cases.event.{kind}")
-    else:
-        what = t("cases.event.other", kind=kind)
-    for name, spec in specs.items():
-        if name in fields:
-            shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
-    return {
-        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who[e["actor"]], "kind": kind,
-        "what": what, "fields": shown, "note": fields.get("text") if kind == EventKind.NOTE else None,
-        "group": group_title.get(fields.get("group", ""), "") if kind == EventKind.NOTE else None,
-        "mails": [{
-            "template": (t(f"cases.mail.{m['template']}") if m["template"] in template_names()
-                         else m["template"]),
-            "to": _institution(app, m["recipient_institution"], lang) or
-            (m["recipient_role"] or ""),
-            "status": m["status"], "status_title": t(f"cases.mail.status.{m['status']}")
-            if m["status"] in DELIVERY_STATUSES
-            else m["status"], "attempts": m["attempts"],
-        } for m in e["notifications"]],
-    }
-
-
-def _value(spec: FieldSpec, value: Any, lang: str) -> str:
-    t = translator(lang)
-    if spec.type == "bool":
-        return t("yes") if value is True else t("no") if value is False else str(value)
-    if spec.type == "date" and isinstance(value, str):
-        try:
-            return format_day(date.fromisoformat(value), lang)
-        except ValueError:
-            return value
-    if spec.type == "choice":
-        return spec.choice_title(str(value), lang)
-    return str(value)
 
 
 # --- the case page's forms ---------------------------------------------------------------

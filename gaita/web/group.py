@@ -46,10 +46,10 @@ from engine.policy import Action
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
-from gaita.web.cases import actor_names
 from gaita.web.inbox import due_info
 from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
+from gaita.web.timeline import actor_names
 from i18n import format_day, translator, working_days
 from i18n.messages import render as said
 from notifications.compose import case_url, format_local

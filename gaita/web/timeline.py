@@ -1,0 +1,186 @@
+"""The case page's view model: a case view (``engine.queries.case_view``) in words.
+
+``case_summary`` gives the case's facts (owner, due date and days left, the answers
+on its task, a pause, the risk level), ``timeline_event`` one event of its timeline
+(when, who, what happened, its declared fields, its emails), and ``actor_names``
+who did something, as pages name them (the cooperation group's pages too).  Times
+are local to the municipality (``format_local``); nothing here reads more than the
+view holds, except the users' display names (one query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from engine.answers import TASK_EVENT_ACTIONS
+from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
+from engine.events import EventKind
+from engine.group.reasons import reason_title
+from engine.queries import DELIVERY_STATUSES, display_names
+from engine.runtime import SYSTEM
+from gaita.bootstrap import App
+from i18n import format_day, translator, working_days
+from notifications.catalogue import template_names
+from notifications.compose import format_local
+
+
+def institution_name(app: App, code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    try:
+        name = app.rt.municipality.institution(code).name
+    except KeyError:   # in the database but no longer configured
+        return code
+    return name.en if lang == "en" else name.lv
+
+
+def actor_names(app: App, actors: Iterable[str], lang: str) -> dict[str, str]:
+    """Who did something, as a page names them: a user by their display name (all of
+    them loaded in one query), an email link (``link:<institution>``) by its
+    institution, Gaita itself by a catalogue text."""
+    t, actors = translator(lang), set(actors)
+    names = display_names(app.db, {a for a in actors
+                                   if a != SYSTEM.username and not a.startswith("link:")})
+    out = {}
+    for actor in actors:
+        if actor == SYSTEM.username:
+            out[actor] = t("cases.actor.system")
+        elif actor.startswith("link:"):
+            out[actor] = t("cases.actor.link", institution=institution_name(app, actor[5:], lang))
+        else:
+            out[actor] = names.get(actor, actor)   # a user since removed: the user name
+    return out
+
+
+def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict[str, Any]:
+    """The case's facts in words: due date and days left, answers, pause, risk."""
+    rt, t = app.rt, translator(lang)
+    due_text = None
+    if view["due_at"] is not None:
+        left = view["working_days_left"]
+        if view["overdue"]:
+            when = (t("cases.due.overdue_days", days=working_days(lang, -left)) if left < 0
+                    else t("cases.due.overdue"))
+        elif left == 0:
+            when = t("cases.due.today")
+        else:
+            when = t("cases.due.left", days=working_days(lang, left))
+        due_text = f"{format_local(rt, view['due_at'])} ({when})"
+    answers = []
+    task = view["task"] or {}
+    for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
+                "unacknowledged_at"):
+        if task.get(key) is not None:
+            answers.append(t(f"cases.answer.{key}", at=format_local(rt, task[key])))
+    if task.get("extension_days") is not None:
+        answers.append(t("cases.answer.extension", days=working_days(lang, task["extension_days"])))
+    paused = view["paused"]
+    pause_text = None
+    if paused:
+        pause_text = t("cases.pause.since", at=format_local(rt, paused["since"]),
+                       reason=paused["reason_title"][lang],
+                       days=working_days(lang, paused["working_days"]))
+        if paused["over_limit"]:
+            pause_text += " " + t("cases.pause.over_limit")
+    return {
+        "owner": institution_name(app, view["owner"], lang),
+        "school": institution_name(app, view["school"], lang),
+        "task": wf.state(view["state"]).title.get(lang) if view["task"] else None,
+        "due": due_text, "overdue": view["overdue"], "answers": answers,
+        "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
+        else view["risk_level"],
+        "opened": format_local(rt, view["opened_at"]), "pause": pause_text,
+        "paused_days": view["paused_working_days"],
+        "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
+        "chain_ok": view["chain_ok"],
+    }
+
+
+def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
+           group_title: Mapping[str, str], who: Mapping[str, str]) -> dict[str, Any]:
+    """One timeline row in words: when, who (``who``: ``actor_names``), what happened,
+    its fields and emails."""
+    rt, t = app.rt, translator(lang)
+    kind, fields = e["kind"], dict(e["fields"])
+
+    def title_of(state: str | None) -> str:
+        return wf.states[state].title.get(lang) if state in wf.states else (state or "")
+
+    specs: Mapping[str, FieldSpec] = {}
+    shown: list[tuple[str, str]] = []
+    if kind == EventKind.OPENED:
+        what = t("cases.event.opened", state=title_of(e["to"]))
+        specs = wf.open.fields
+    elif kind == EventKind.TRANSITION:
+        tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
+        specs = tr.fields if tr else {}
+        what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
+                 src=title_of(e["from"]), dest=title_of(e["to"]))
+    elif kind == EventKind.TASK:
+        action = fields.get("action")
+        what = (t(f"cases.event.task.{action}") if action in TASK_EVENT_ACTIONS
+                else t("cases.event.other", kind=f"{kind}:{action}"))
+        if fields.get("days") is not None:
+            shown.append((t("cases.event.days"), working_days(lang, int(fields["days"]))))
+        if fields.get("reason"):
+            shown.append((t("cases.event.reason"), str(fields["reason"])))
+        if fields.get("note"):
+            shown.append((t("note"), str(fields["note"])))
+    elif kind == EventKind.NOTE:
+        group = fields.get("group", "")
+        what = t("cases.event.note", group=group_title.get(group, group))
+    elif kind in (EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSE_TOO_LONG):
+        why = rt.municipality.pauses.reasons.get(fields.get("reason") or "")
+        reason = (why.title.en if lang == "en" else why.title.lv) if why else \
+            str(fields.get("reason", ""))
+        what = t(f"cases.event.{kind}", reason=reason,
+                 days=working_days(lang, int(fields.get("working_days") or 0)))
+    elif kind == EventKind.QUEUED:
+        what = t("cases.event.queued", reason=reason_title(rt, str(fields.get("reason", "")), lang))
+        if fields.get("urgent"):
+            shown.append((t("cases.event.urgent"), t("yes")))
+    elif kind == EventKind.DECISION:
+        what = t("cases.event.decision")
+        if fields.get("summary"):
+            shown.append((t("cases.event.summary"), str(fields["summary"])))
+    elif kind == EventKind.ESCALATED:
+        action = fields.get("action")
+        what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
+                 if action in frozenset(LadderAction) else str(action))
+    elif kind in frozenset(EventKind):
+        what = t(f"cases.event.{kind}")
+    else:
+        what = t("cases.event.other", kind=kind)
+    for name, spec in specs.items():
+        if name in fields:
+            shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
+    return {
+        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who[e["actor"]], "kind": kind,
+        "what": what, "fields": shown, "note": fields.get("text") if kind == EventKind.NOTE else None,
+        "group": group_title.get(fields.get("group", ""), "") if kind == EventKind.NOTE else None,
+        "mails": [{
+            "template": (t(f"cases.mail.{m['template']}") if m["template"] in template_names()
+                         else m["template"]),
+            "to": institution_name(app, m["recipient_institution"], lang) or
+            (m["recipient_role"] or ""),
+            "status": m["status"], "status_title": t(f"cases.mail.status.{m['status']}")
+            if m["status"] in DELIVERY_STATUSES
+            else m["status"], "attempts": m["attempts"],
+        } for m in e["notifications"]],
+    }
+
+
+def _value(spec: FieldSpec, value: Any, lang: str) -> str:
+    t = translator(lang)
+    if spec.type == "bool":
+        return t("yes") if value is True else t("no") if value is False else str(value)
+    if spec.type == "date" and isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value), lang)
+        except ValueError:
+            return value
+    if spec.type == "choice":
+        return spec.choice_title(str(value), lang)
+    return str(value)
