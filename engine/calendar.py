@@ -151,6 +151,11 @@ class WorkingDayCalendar:
             raise ValueError(f"instant must be timezone-aware, got naive {instant!r}")
         return instant.astimezone(self.timezone).date()
 
+    def format_local(self, instant: datetime) -> str:
+        """``03.12.2026 23:59``: the instant in this calendar's time zone, in Latvian date
+        order (as pages, emails, minutes and the command line show times)."""
+        return instant.astimezone(self.timezone).strftime("%d.%m.%Y %H:%M")
+
     def end_of_day(self, day: date) -> datetime:
         """``day_end`` local time on ``day``, as a UTC-aware datetime."""
         return datetime.combine(day, self.day_end, tzinfo=self.timezone).astimezone(_UTC)

@@ -165,7 +165,7 @@ class Composer:
         return {
             "title": title,
             "institution": getattr(self.rt.municipality.institution(inst).name, loc) if inst else "",
-            "due": format_local(self.rt, due) if due else None,
+            "due": self.rt.calendar.format_local(due) if due else None,
             "days_left": days_left,
             "overdue_days": -days_left if due and now > due and days_left is not None else None,
         }
@@ -177,11 +177,6 @@ class Composer:
 def case_url(base_url: str, reference: str) -> str:
     """The case's page in the web app (the web-app issue serves it)."""
     return f"{base_url}/cases/{reference}"
-
-
-def format_local(rt: Runtime, instant: datetime) -> str:
-    """``03.12.2026 23:59`` in the municipality's time zone (Latvian date order)."""
-    return instant.astimezone(rt.calendar.timezone).strftime("%d.%m.%Y %H:%M")
 
 
 def _locale(value: str) -> str:

@@ -20,7 +20,7 @@ from engine.outbox import outbox_row
 from engine.runtime import Runtime
 from engine.store import insert_or_ignore
 from engine.tables import Case, DigestRun, Outbox, Task, TaskKind, User
-from notifications.compose import case_url, format_local
+from notifications.compose import case_url
 from notifications.render import LOCALES
 
 CASE, TASK, USER, OUTBOX = Case.__table__, Task.__table__, User.__table__, Outbox.__table__
@@ -93,7 +93,7 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
         title = (t["title"] if t["kind"] == TaskKind.DECISION and t["title"]
                  else getattr(wf.state(t["state"]).title, loc))
         row = {"reference": t["reference"], "title": title,
-               "due": format_local(rt, due) if due else None, "days_left": left,
+               "due": rt.calendar.format_local(due) if due else None, "days_left": left,
                "url": case_url(base_url, t["reference"])}
         if due is not None and now > due:
             lists["overdue"].append(row)

@@ -21,7 +21,6 @@ from docx.shared import Pt
 from engine.tables import MeetingKind
 from engine.runtime import Runtime
 from i18n import pick_lang, translator
-from notifications.compose import format_local
 
 LINE = "_" * 32
 
@@ -100,4 +99,4 @@ def _case(doc: Any, rt: Runtime, t: Callable[..., str], n: int, item: Mapping[st
         cells = table.add_row().cells
         cells[0].text = action["institution_name"] or action["institution"]
         cells[1].text = action["title"]
-        cells[2].text = format_local(rt, action["due_at"]).split(" ")[0]
+        cells[2].text = rt.calendar.format_local(action["due_at"]).split(" ")[0]

@@ -20,7 +20,7 @@ from gaita.cli.common import (
     AsOpt, JsonOpt, current_app, emit_json, err, handled, out, reader,
 )
 from gaita.mail import mail_settings
-from notifications.compose import case_url, format_local
+from notifications.compose import case_url
 from notifications.minutes import write_minutes
 
 escalations_app = typer.Typer(help="The cooperation group's queue of escalated cases.",
@@ -38,7 +38,7 @@ def _day(text: str) -> date:
 
 
 def _local(gaita: App, instant: Any) -> str:
-    return format_local(gaita.rt, instant)
+    return gaita.rt.calendar.format_local(instant)
 
 
 def _jsonable(value: Any) -> Any:

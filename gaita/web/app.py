@@ -30,7 +30,6 @@ from gaita.web.links import router
 from gaita.web.render import render
 from gaita.web.security import SecurityMiddleware
 from i18n import translator
-from notifications.compose import format_local
 from notifications.links import LinkError, LinkExpired, LinkSigner, LinkTampered, WrongPurpose
 
 log = logging.getLogger("gaita.web")
@@ -122,7 +121,7 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
         shown = _LINK_KINDS.get(kind, kind) if request.url.path.startswith("/link/") else kind
         values: dict[str, object] = {}
         if isinstance(exc, LinkExpired):
-            values["expired_at"] = format_local(app.rt, exc.expired_at)
+            values["expired_at"] = app.rt.calendar.format_local(exc.expired_at)
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
         return error_page(app, request, status, shown, detail=str(exc), **values)

@@ -54,7 +54,6 @@ from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
 from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
 from i18n import translator, working_days
-from notifications.compose import format_local
 
 router = APIRouter()
 
@@ -314,7 +313,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
                           if is_open and may(Action.ESCALATE) else []),
         extension=(working_days(lang, task["extension_days"]) if task and task["extension_days"]
                    is not None and may(Action.DECIDE_EXTENSION) else None),
-        access_log=[{**row, "at": format_local(rt, row["at"]),
+        access_log=[{**row, "at": rt.calendar.format_local(row["at"]),
                      "action_title": t(f"cases.access.{row['action']}")
                      if row["action"] in ("read", "write", "denied") else row["action"]}
                     for row in view.get("access_log") or []],

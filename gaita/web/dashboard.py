@@ -41,7 +41,6 @@ from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.charts import Number, bar_chart, line_chart
 from gaita.web.render import page
 from i18n import BABEL_LOCALES, plural, translator
-from notifications.compose import format_local
 
 router = APIRouter()
 
@@ -313,7 +312,7 @@ def dashboard_page(request: Request, viewer: Annotated[Viewer, Depends(web_user)
     return page(request, app, viewer, "dashboard/dashboard.html", title=t("dashboard.title"),
                 figures=figures, labels=labels, number=number,
                 cards=[(key, figures[key], link, f"dashboard.card.{key}") for key, link in CARDS],
-                as_of=format_local(app.rt, figures["as_of"]), weeks=weeks,
+                as_of=app.rt.calendar.format_local(figures["as_of"]), weeks=weeks,
                 over_time=over_time, in_state=in_state, in_state_chart=in_state_chart)
 
 

@@ -52,7 +52,7 @@ from gaita.web.render import page
 from gaita.web.timeline import actor_names
 from i18n import format_day, translator, working_days
 from i18n.messages import render as said
-from notifications.compose import case_url, format_local
+from notifications.compose import case_url
 from notifications.minutes import write_minutes
 
 router = APIRouter()
@@ -125,7 +125,7 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
     rows = [{
         "item": i, "type_title": _type_title(app, i.case_type, lang),
         "reasons": _reason_titles(app, i.reasons, lang),
-        "queued_at": format_local(app.rt, i.queued_at),
+        "queued_at": app.rt.calendar.format_local(i.queued_at),
         "by": who[i.escalation_id],
         "waiting": working_days(lang, cal.working_days_between(cal.local_date(i.queued_at), today)),
         "overdue": working_days(lang, i.days_overdue) if i.days_overdue else None,
@@ -303,7 +303,7 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
         item["form_id"] = _form_id(item["reference"])
         if item["decision"] is None:
             continue
-        item["decision"]["decided_text"] = format_local(rt, item["decision"]["decided_at"])
+        item["decision"]["decided_text"] = rt.calendar.format_local(item["decision"]["decided_at"])
         item["decision"]["decided_by_name"] = who[item["decision"]["decided_by"]]
         for action in item["decision"]["actions"]:
             action["due_day"] = rt.calendar.local_date(action["due_at"])

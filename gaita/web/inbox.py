@@ -41,7 +41,6 @@ from gaita.web.forms import (
 )
 from gaita.web.render import page
 from i18n import translator, working_days
-from notifications.compose import format_local
 
 router = APIRouter()
 
@@ -111,7 +110,7 @@ def _describe(app: App, viewer: Viewer, task: Mapping[str, Any]) -> dict[str, An
 def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, Any],
              now: datetime) -> list[tuple[str, bool]]:
     """What the institution has answered so far: (text, late)."""
-    at: Callable[[str], str] = lambda column: format_local(rt, task[column])
+    at: Callable[[str], str] = lambda column: rt.calendar.format_local(task[column])
     out: list[tuple[str, bool]] = []
     if task["acknowledged_at"] is not None:
         out.append((t("inbox.acknowledged", at=at("acknowledged_at")), False))
@@ -235,5 +234,5 @@ def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any],
                 title=t("inbox.task_title", reference=task["reference"]), task=task,
                 offered=_offered(task), failed=action, values=values or {}, errors=errors,
                 invalid={e.target for e in errors if e.target},
-                due_text=format_local(app.rt, task["due_at"]) if task["due_at"] else None,
+                due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
                 max_text=MAX_TEXT, max_days=MAX_DAYS)

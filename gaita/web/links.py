@@ -29,7 +29,6 @@ from gaita.web.forms import (
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
 from i18n import translator
-from notifications.compose import format_local
 from notifications.links import ActionLink, LinkSigner, action_path
 
 router = APIRouter()
@@ -116,7 +115,7 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
     return render(
         "confirm.html", lang=lang, rt=app.rt, status=status, switch_lang=request.method == "GET",
         page_title=t(f"{link.purpose.value}.title"), purpose=link.purpose.value, task=task,
-        due_text=format_local(app.rt, task["due_at"]) if task["due_at"] else None,
+        due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
         action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
         max_days=MAX_DAYS)

@@ -4,8 +4,8 @@
 on its task, a pause, the risk level), ``timeline_event`` one event of its timeline
 (when, who, what happened, its declared fields, its emails), and ``actor_names``
 who did something, as pages name them (the cooperation group's pages too).  Times
-are local to the municipality (``format_local``); nothing here reads more than the
-view holds, except the users' display names (one query).
+are the municipality's local time (``rt.calendar.format_local``); nothing here reads
+more than the view holds, except the users' display names (one query).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from engine.runtime import SYSTEM
 from gaita.bootstrap import App
 from i18n import format_day, translator, working_days
 from notifications.catalogue import template_names
-from notifications.compose import format_local
 
 
 def institution_name(app: App, code: str | None, lang: str) -> str:
@@ -67,19 +66,19 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
             when = t("cases.due.today")
         else:
             when = t("cases.due.left", days=working_days(lang, left))
-        due_text = f"{format_local(rt, view['due_at'])} ({when})"
+        due_text = f"{rt.calendar.format_local(view['due_at'])} ({when})"
     answers = []
     task = view["task"] or {}
     for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
                 "unacknowledged_at"):
         if task.get(key) is not None:
-            answers.append(t(f"cases.answer.{key}", at=format_local(rt, task[key])))
+            answers.append(t(f"cases.answer.{key}", at=rt.calendar.format_local(task[key])))
     if task.get("extension_days") is not None:
         answers.append(t("cases.answer.extension", days=working_days(lang, task["extension_days"])))
     paused = view["paused"]
     pause_text = None
     if paused:
-        pause_text = t("cases.pause.since", at=format_local(rt, paused["since"]),
+        pause_text = t("cases.pause.since", at=rt.calendar.format_local(paused["since"]),
                        reason=paused["reason_title"][lang],
                        days=working_days(lang, paused["working_days"]))
         if paused["over_limit"]:
@@ -91,7 +90,7 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "due": due_text, "overdue": view["overdue"], "answers": answers,
         "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
         else view["risk_level"],
-        "opened": format_local(rt, view["opened_at"]), "pause": pause_text,
+        "opened": rt.calendar.format_local(view["opened_at"]), "pause": pause_text,
         "paused_days": view["paused_working_days"],
         "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
         "chain_ok": view["chain_ok"],
@@ -157,7 +156,8 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         if name in fields:
             shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
     return {
-        "seq": e["seq"], "at": format_local(rt, e["at"]), "who": who[e["actor"]], "kind": kind,
+        "seq": e["seq"], "at": rt.calendar.format_local(e["at"]), "who": who[e["actor"]],
+        "kind": kind,
         "what": what, "fields": shown, "note": fields.get("text") if kind == EventKind.NOTE else None,
         "group": group_title.get(fields.get("group", ""), "") if kind == EventKind.NOTE else None,
         "mails": [{

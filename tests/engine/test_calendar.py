@@ -232,6 +232,19 @@ def test_the_local_date_is_the_date_in_riga(instant: datetime, expected: date) -
     assert CAL.local_date(instant) == expected
 
 
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        (utc(2026, 12, 3, 21, 59), "03.12.2026 23:59"),  # EET
+        (utc(2026, 12, 31, 22, 0), "01.01.2027 00:00"),  # EET, the next year in Riga
+        (utc(2025, 6, 22, 20, 59), "22.06.2025 23:59"),  # EEST
+    ],
+    ids=str,
+)
+def test_an_instant_is_shown_in_riga_time_day_first(instant: datetime, expected: str) -> None:
+    assert CAL.format_local(instant) == expected
+
+
 def test_a_naive_instant_is_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         CAL.local_date(datetime(2025, 3, 14, 12, 0))
