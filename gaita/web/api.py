@@ -8,7 +8,8 @@ and a case is read through ``engine.queries.case_view`` (access-logged,
 redacted by field group).  Changes go through the engine's one write path, the
 same functions the web pages and the CLI call, with the same arguments.
 
-Errors are RFC 9457 problem documents (``application/problem+json``): 401
+Errors are RFC 9457 problem documents (``application/problem+json``,
+``gaita.web.api_errors``): 401
 (``WWW-Authenticate: Bearer``), 403 with the policy's reason, 404, 405, 409 (a
 stale ``expected_version``, an answer already given), 410 (a closed task), 422
 (the request's shape, or an engine refusal the client can fix: the field, the
@@ -21,55 +22,36 @@ as a plain HTML page rendered from it (no script, so the site's CSP holds);
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
-from http import HTTPStatus
 from math import ceil
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import answers, cases, notes
 from engine.cases import FireResult
 from engine.group import decisions, meetings, queue
-from engine.group.reasons import UnknownReason
-from engine.store import CASE, TASK
 from engine.definitions import RiskLevel
-from engine.errors import (
-    CaseNotFound, DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
-    InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
-    TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger, msg,
-)
+from engine.errors import CaseNotFound, FieldError, NotFound, msg
 from engine.policy import (
     Action, visible_cases,
 )
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
-from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
+from engine.answers import TaskAction
 from engine.tables import OPEN_ESCALATIONS, Channel, EscalationStatus
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web import api_models as m
-from gaita.web import app as web   # imports this module: web.problem is looked up per call
 from gaita.web.api_docs import docs_page, openapi
+from gaita.web.api_errors import BodyLimit, add_handlers, problem_responses
 from gaita.web.auth import Viewer, api_user, gaita_of
-from gaita.web.errors import PageError, Unauthenticated
 from notifications.compose import case_url
 
-#: Largest request body read (the models bound each member; this bounds the whole).
-MAX_BODY = 256 * 1024
 #: Highest page number a list takes.
 MAX_PAGE = 1_000_000
-#: How far ahead a meeting may be planned.
 #: The escalation statuses ``GET /v1/escalations?include_decided=true`` adds.
 CLOSED_ESCALATIONS = (EscalationStatus.DECIDED, EscalationStatus.WITHDRAWN)
 
@@ -89,170 +71,6 @@ the user may.  Errors are RFC 9457 problem documents
 Changing a case takes the `version` last read as `expected_version`: a case
 changed in between is refused with 409.
 """
-
-# --- errors ----------------------------------------------------------------------------
-
-#: Engine errors by class, the most specific registered class wins: (status, title).
-ENGINE_ERRORS: dict[type[Exception], tuple[int, str]] = {
-    GaitaError: (422, "Request refused"),
-    NotPermitted: (422, "Refused by the rules"),
-    FieldError: (422, "Invalid field"),
-    GuardFailed: (422, "Condition not met"),
-    UnknownTrigger: (422, "Trigger not valid now"),
-    TransitionNotAllowed: (422, "Trigger not valid now"),
-    InvalidPersonalCode: (422, "Invalid personal code"),
-    InvalidQuery: (422, "Invalid query parameter"),
-    UnknownCaseType: (422, "Unknown case type"),
-    UnknownState: (422, "Unknown state"),
-    PermissionDenied: (403, "Forbidden"),
-    AlreadyAnswered: (409, "Already answered"),
-    StaleCase: (409, "The case has changed"),
-    TaskClosed: (410, "Task closed"),
-    NotFound: (404, "Not found"),
-    DatabaseUnavailable: (503, "Service unavailable"),
-}
-UNAUTHENTICATED = "A valid API token is required: Authorization: Bearer <token>."
-UNAVAILABLE = "The database is unavailable; try again in a moment. Nothing was changed."
-
-Handler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-def _members(exc: Exception) -> dict[str, Any]:
-    """What a refusal names for the client to fix (RFC 9457 extension members)."""
-    match exc:
-        case FieldError():
-            return {"field": exc.field}
-        case InvalidPersonalCode():
-            return {"field": "child_code"}
-        case UnknownTrigger() | TransitionNotAllowed():
-            return {"valid_triggers": list(exc.valid)}
-        case GuardFailed():
-            return {"guard": exc.guard}
-        case StaleCase():
-            return {"expected_version": exc.expected, "current_version": exc.actual}
-        case InvalidQuery():
-            return {"allowed": list(exc.allowed)}
-        case UnknownCaseType():
-            return {"field": "case_type", "allowed": list(exc.known)}
-        case UnknownReason():
-            return {"field": "reason"}
-    return {}
-
-
-async def _engine_error(request: Request, exc: Exception) -> Response:
-    status, title = next(ENGINE_ERRORS[c] for c in type(exc).__mro__ if c in ENGINE_ERRORS)
-    detail = UNAVAILABLE if isinstance(exc, DatabaseUnavailable) else str(exc)
-    return web.problem(status, title, detail, **_members(exc))
-
-
-async def _unauthenticated(request: Request, exc: Exception) -> Response:
-    return web.problem(401, "Unauthenticated", UNAUTHENTICATED)
-
-
-async def _page_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PageError)
-    return web.problem(exc.status, HTTPStatus(exc.status).phrase, exc.detail or exc.kind)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    phrase = HTTPStatus(exc.status_code).phrase
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else {
-        404: f"no endpoint {request.url.path}",
-        405: f"{request.method} is not allowed on {request.url.path}",
-    }.get(exc.status_code, phrase)
-    response = web.problem(exc.status_code, phrase, detail)
-    if exc.headers:
-        response.headers.update(exc.headers)
-    if exc.status_code == 405:   # every method of the path, not only the first route's
-        methods = {method for route in router.routes if isinstance(route, APIRoute)
-                   and route.matches(request.scope)[0] is not Match.NONE
-                   for method in route.methods}
-        response.headers["Allow"] = ", ".join(sorted(methods))
-    return response
-
-
-async def _invalid_request(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    # the input is not echoed back: it may hold a child's name or personal code
-    errors = [{"location": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-               "message": str(e.get("msg", ""))} for e in exc.errors()]
-    detail = "; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors)
-    return web.problem(422, "Invalid request", detail or "the request is not valid", errors=errors)
-
-
-async def _unforeseen(request: Request, exc: Exception) -> Response:
-    """Hand an unforeseen error on to the web app's last resort (``gaita.web.security``),
-    which logs it and answers a problem+json 500 without details (Starlette's own
-    would answer plain text first)."""
-    raise exc
-
-
-def _add_handlers(api: FastAPI) -> None:
-    for cls in ENGINE_ERRORS:
-        api.add_exception_handler(cls, _engine_error)
-    handlers: dict[type[Exception], Handler] = {
-        Unauthenticated: _unauthenticated, PageError: _page_error,
-        StarletteHTTPException: _http_error, RequestValidationError: _invalid_request,
-        InvalidDeclaration: _unforeseen,   # the installation's fault, not the request's
-        Exception: _unforeseen,
-    }
-    for cls, handler in handlers.items():
-        api.add_exception_handler(cls, handler)
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The documented error responses of an endpoint (``api_docs.openapi`` makes their
-    media type ``application/problem+json``)."""
-    always = (401, 422)
-    return {s: {"model": m.Problem, "description": HTTPStatus(s).phrase}
-            for s in sorted({*always, *statuses})}
-
-
-class BodyLimit:
-    """Reads a request's body before the endpoint does, at most ``MAX_BODY`` bytes
-    (whether or not it says its length): a larger one is a 413 problem."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            await self._too_large(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":   # the client left
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > MAX_BODY:
-                await self._too_large(scope, receive, send)
-                return
-            more = message.get("more_body", False)
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-        response = web.problem(413, HTTPStatus(413).phrase,
-                               f"the request body is larger than {MAX_BODY} bytes")
-        await response(scope, receive, send)
-
 
 # --- who asks --------------------------------------------------------------------------
 
@@ -318,7 +136,7 @@ def _texts(text: Any) -> m.Texts:
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/cases", tags=["cases"], summary="List cases", responses=_problems(403))
+@router.get("/cases", tags=["cases"], summary="List cases", responses=problem_responses(403))
 def list_cases(
     request: Request, response: Response, viewer: User,
     case_type: Annotated[str | None, _code_query("Only this case type.", alias="type")] = None,
@@ -348,7 +166,7 @@ def list_cases(
 
 
 @router.post("/cases", tags=["cases"], summary="Open a case", status_code=201,
-             responses=_problems(403, 413))
+             responses=problem_responses(403, 413))
 def open_case(request: Request, response: Response, viewer: User,
               body: m.OpenCase) -> m.TransitionResult:
     """Open a case (`engine.cases.open_case`); `Location` is the new case."""
@@ -366,7 +184,7 @@ def open_case(request: Request, response: Response, viewer: User,
 
 
 @router.get("/cases/{reference}", tags=["cases"], summary="Read a case",
-            responses=_problems(403, 404))
+            responses=problem_responses(403, 404))
 def read_case(request: Request, viewer: User, reference: ReferencePath) -> m.CaseView:
     """The case as the token's user may see it (`engine.queries.case_view`): only the
     field groups the policy grants; `child` with the identity group only.  The read
@@ -379,7 +197,7 @@ def read_case(request: Request, viewer: User, reference: ReferencePath) -> m.Cas
 
 
 @router.post("/cases/{reference}/transitions", tags=["cases"], summary="Fire a transition",
-             responses=_problems(403, 404, 409, 413))
+             responses=problem_responses(403, 404, 409, 413))
 def fire_transition(request: Request, viewer: User, reference: ReferencePath,
                     body: m.FireTransition) -> m.TransitionResult:
     """Fire `trigger` with its fields (`engine.cases.fire`, the one write path): 422
@@ -392,7 +210,7 @@ def fire_transition(request: Request, viewer: User, reference: ReferencePath,
 
 
 @router.post("/cases/{reference}/notes", tags=["cases"], summary="Add a note", status_code=201,
-             responses=_problems(403, 404, 409, 413))
+             responses=problem_responses(403, 404, 409, 413))
 def add_note(request: Request, viewer: User, reference: ReferencePath,
              body: m.NewNote) -> m.NoteResult:
     """Add a note in the `notes` or `support_plan` field group (`engine.notes.add_note`)."""
@@ -406,7 +224,7 @@ def add_note(request: Request, viewer: User, reference: ReferencePath,
 
 
 @router.get("/tasks", tags=["tasks"], summary="The institution's open tasks",
-            responses=_problems(403))
+            responses=problem_responses(403))
 def list_tasks(request: Request, response: Response, viewer: User,
                page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1.")] = 1,
                per_page: Annotated[int, Query(ge=1, le=m.MAX_PER_PAGE,
@@ -424,7 +242,7 @@ def list_tasks(request: Request, response: Response, viewer: User,
 
 
 @router.post("/tasks/{task_id}/answers", tags=["tasks"], summary="Answer a task",
-             responses=_problems(403, 404, 409, 410, 413))
+             responses=problem_responses(403, 404, 409, 410, 413))
 def answer_task(request: Request, viewer: User, task_id: IdPath,
                 body: m.TaskAnswer) -> m.AnswerResult:
     """The institution's answer (`engine.answers.answer`): acknowledge, accept, decline,
@@ -444,7 +262,7 @@ def answer_task(request: Request, viewer: User, task_id: IdPath,
 
 
 @router.get("/escalations", tags=["cooperation group"], summary="The cooperation group's queue",
-            responses=_problems(403))
+            responses=problem_responses(403))
 def list_escalations(request: Request, viewer: User,
                      include_decided: Annotated[bool, Query(
                          description="Decided and withdrawn referrals too.")] = False,
@@ -459,7 +277,7 @@ def list_escalations(request: Request, viewer: User,
 
 
 @router.post("/cases/{reference}/escalations", tags=["cooperation group"], status_code=201,
-             summary="Refer a case to the cooperation group", responses=_problems(403, 404, 413))
+             summary="Refer a case to the cooperation group", responses=problem_responses(403, 404, 413))
 def escalate_case(request: Request, viewer: User, reference: ReferencePath,
                   body: m.NewEscalation) -> m.EscalationResult:
     """Refer the case by hand for a reason configured as manual (`engine.group.queue.escalate`)."""
@@ -470,7 +288,7 @@ def escalate_case(request: Request, viewer: User, reference: ReferencePath,
 
 
 @router.get("/meetings", tags=["cooperation group"], summary="List meetings",
-            responses=_problems(403))
+            responses=problem_responses(403))
 def list_meetings(request: Request, viewer: User) -> m.Meetings:
     """The cooperation group's meetings, by day."""
     app = gaita_of(request)
@@ -479,7 +297,7 @@ def list_meetings(request: Request, viewer: User) -> m.Meetings:
 
 
 @router.post("/meetings", tags=["cooperation group"], summary="Plan a meeting", status_code=201,
-             responses=_problems(403, 413))
+             responses=problem_responses(403, 413))
 def plan_meeting(request: Request, response: Response, viewer: User,
                  body: m.NewMeeting) -> m.MeetingPlan:
     """Plan a meeting on a working day; its agenda comes from the queue and is emailed
@@ -493,7 +311,7 @@ def plan_meeting(request: Request, response: Response, viewer: User,
 
 
 @router.get("/meetings/{meeting_id}", tags=["cooperation group"], summary="Read a meeting",
-            responses=_problems(403, 404))
+            responses=problem_responses(403, 404))
 def read_meeting(request: Request, viewer: User, meeting_id: IdPath) -> m.MeetingView:
     """A meeting, its agenda and decisions (`engine.group.meetings.meeting_view`); each case's
     read is access-logged.  Titles in the user's language (`?lang=en|lv`)."""
@@ -504,7 +322,7 @@ def read_meeting(request: Request, viewer: User, meeting_id: IdPath) -> m.Meetin
 
 
 @router.post("/meetings/{meeting_id}/decisions", tags=["cooperation group"], status_code=201,
-             summary="Record a decision", responses=_problems(403, 404, 413))
+             summary="Record a decision", responses=problem_responses(403, 404, 413))
 def record_decision(request: Request, response: Response, viewer: User, meeting_id: IdPath,
                     body: m.NewDecision) -> m.DecisionResult:
     """Record the group's decision on a case of the meeting's agenda; each agreed action
@@ -532,7 +350,7 @@ def create_api(app: App) -> FastAPI:
     api.include_router(router)
     api.add_api_route("/docs", partial(docs_page, api), methods=["GET"], include_in_schema=False,
                       response_class=HTMLResponse)
-    _add_handlers(api)
+    add_handlers(api, router)
     api.add_middleware(BodyLimit)
     api.openapi = partial(openapi, api)  # type: ignore[method-assign]
     return api

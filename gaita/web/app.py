@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
@@ -25,6 +25,7 @@ from engine.answers import AlreadyAnswered, TaskClosed
 from gaita.bootstrap import App
 from gaita.web import admin, admin_config, auth, cases, dashboard, group, inbox
 from gaita.web.api import create_api
+from gaita.web.api_errors import problem
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
 from gaita.web.links import router
 from gaita.web.render import render
@@ -51,7 +52,6 @@ ERROR_PAGES: tuple[tuple[type[Exception], int, str], ...] = (
 )
 #: Framework errors (no route, wrong method, unreadable form) by status.
 _HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method", 413: "too_large"}
-PROBLEM_JSON = "application/problem+json"
 
 
 def create_app(app: App) -> FastAPI:
@@ -79,13 +79,6 @@ def create_app(app: App) -> FastAPI:
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
-
-
-def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
-    """An RFC 9457 problem document."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def error_page(app: App, request: Request, status: int, kind: str, *, detail: str = "",
