@@ -63,9 +63,13 @@ def test_placeholders_match_between_languages(name: str) -> None:
 
 
 #: Placeholders a Latvian text leaves out on purpose: there the state is named by its
-#: title already (the English names it by its code, then its title), and a guard's
-#: code says nothing its reason does not.
-OMITTED = {"error.pause.not_pausable": {"state_title"}, "error.guard.failed": {"guard"}}
+#: title already (the English names it by its code, then its title), a guard's code
+#: says nothing its reason does not, and a page never repeats a digit of a personal code.
+OMITTED = {"error.pause.not_pausable": {"state_title"}, "error.guard.failed": {"guard"},
+           "error.personal_code.check": {"got", "expected"},
+           "error.personal_code.century": {"digit"},
+           "error.personal_code.unexpected_letter": {"char"},
+           "error.personal_code.unexpected_character": {"char"}}
 
 
 def test_counted_words_have_both_forms() -> None:
