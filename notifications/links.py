@@ -4,7 +4,7 @@ A link carries no secret state of its own: ``(outbox row, task, purpose,
 expiry)`` signed with ``GAITA_SECRET_KEY`` (itsdangerous, HMAC-SHA256).  The
 same email therefore always has the same links, also when it is resent after
 a crash.  What makes a link single-use is the ``action_token`` row that
-``engine.tasks.answer`` writes in the same transaction as the answer; what
+``engine.answers.answer`` writes in the same transaction as the answer; what
 makes it stop once the task is closed is the task row itself.
 
 The expiry is counted in working days from the email's creation

@@ -1,6 +1,6 @@
 """The cooperation group's minutes as a DOCX for signing (python-docx).
 
-Built from ``engine.group.meeting_view``: references, case types, reasons,
+Built from ``engine.group.meetings.meeting_view``: references, case types, reasons,
 decisions and the agreed actions per institution with their due dates.
 Nothing about the child (no names, no personal codes).  The attendance and
 signature lines are left blank to be filled in by hand; the seats come from
@@ -30,7 +30,7 @@ INVITED_LINES = 3
 
 
 def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: str = "lv") -> Path:
-    """Write the minutes of the meeting ``view`` (``engine.group.meeting_view`` in the
+    """Write the minutes of the meeting ``view`` (``engine.group.meetings.meeting_view`` in the
     same ``locale``) to ``path`` as DOCX."""
     loc = pick_lang(locale)
     t = translator(loc)

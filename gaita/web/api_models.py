@@ -163,7 +163,7 @@ class NewNote(_Request):
 
 
 class TaskAnswer(_Request):
-    """The institution's answer on its task (``engine.tasks.answer``)."""
+    """The institution's answer on its task (``engine.answers.answer``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"action": "acknowledge"},
@@ -179,7 +179,7 @@ class TaskAnswer(_Request):
 
 
 class NewEscalation(_Request):
-    """Refer a case to the cooperation group by hand (``engine.group.escalate``)."""
+    """Refer a case to the cooperation group by hand (``engine.group.queue.escalate``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"reason": "several_institutions", "urgent": False}]})
@@ -189,7 +189,7 @@ class NewEscalation(_Request):
 
 
 class NewMeeting(_Request):
-    """Plan a meeting; its agenda comes from the queue (``engine.group.plan_meeting``)."""
+    """Plan a meeting; its agenda comes from the queue (``engine.group.meetings.plan_meeting``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"day": "2026-12-03", "extraordinary": False, "place": "Lielā iela 11"}]})
@@ -208,7 +208,7 @@ class AgreedAction(_Request):
 
 
 class NewDecision(_Request):
-    """The group's decision on a case of the meeting's agenda (``engine.group.decide``)."""
+    """The group's decision on a case of the meeting's agenda (``engine.group.decisions.decide``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "reference": "KAV-2026-00004", "summary": "Ģimenei nepieciešams atbalsts",

@@ -57,7 +57,7 @@ def first_values(form: FormData) -> dict[str, str]:
 def try_answer(app: App, task_id: int, task: dict[str, Any], action: TaskAction, actor: Actor,
                submitted: Submitted, lang: str, *, link: int | None = None
                ) -> tuple[AnswerResult | None, list[FormError]]:
-    """Answer the task through ``engine.tasks.answer``; or, when the engine refuses what
+    """Answer the task through ``engine.answers.answer``; or, when the engine refuses what
     the form gave, what to correct.  A closed or already answered task raises."""
     t = translator(lang)
     try:

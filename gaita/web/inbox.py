@@ -4,7 +4,7 @@
 own *state* tasks and the cooperation group's *decision* tasks), overdue first,
 then by due date.  ``GET /inbox/{task}`` shows one task with a form for each
 answer still open to it; ``POST /inbox/{task}/{action}`` gives the answer
-through ``engine.tasks.answer`` as the logged-in user, reading the same form as
+through ``engine.answers.answer`` as the logged-in user, reading the same form as
 the email action-link pages (``gaita.web.links``).  Success: back to the inbox
 with ``?done=<action>``; what to correct: the task page again, status 422.
 

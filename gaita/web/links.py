@@ -3,7 +3,7 @@
 ``GET /link/{purpose}/{token}`` shows what the link is about and a form to
 confirm: it changes nothing (mail scanners follow links), it only records the
 read in the access log.  ``POST`` to the same address, with the CSRF pair,
-gives the institution's answer through ``engine.tasks.answer``.  The actor is
+gives the institution's answer through ``engine.answers.answer``.  The actor is
 the institution the email went to (``link:<code>``): staff need no account.
 
 Pages show the case reference, its type, the task, the institution and the
