@@ -29,7 +29,7 @@ from engine.answers import AlreadyAnswered, TaskClosed
 from engine.errors import (
     DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
     InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
-    TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
+    Message, TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
 )
 from engine.group.reasons import UnknownReason
 from gaita.web import api_models as m
@@ -86,7 +86,7 @@ def _members(exc: Exception) -> dict[str, Any]:
         case StaleCase():
             return {"expected_version": exc.expected, "current_version": exc.actual}
         case InvalidQuery():
-            return {"allowed": list(exc.allowed)}
+            return {"allowed": [str(a) for a in exc.allowed]}
         case UnknownCaseType():
             return {"field": "case_type", "allowed": list(exc.known)}
         case UnknownReason():
@@ -95,9 +95,13 @@ def _members(exc: Exception) -> dict[str, Any]:
 
 
 async def _engine_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GaitaError)
     status, title = next(ENGINE_ERRORS[c] for c in type(exc).__mro__ if c in ENGINE_ERRORS)
     detail = UNAVAILABLE if isinstance(exc, DatabaseUnavailable) else str(exc)
-    return problem(status, title, detail, **_members(exc))
+    reason = exc.params.get("reason")
+    codes = {"code": exc.code, **({"reason_code": reason.code} if isinstance(reason, Message)
+                                  else {})}
+    return problem(status, title, detail, **codes, **_members(exc))
 
 
 async def _unauthenticated(request: Request, exc: Exception) -> Response:

@@ -77,13 +77,18 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
         "type": "about:blank", "title": "Trigger not valid now", "status": 422,
         "detail": "case type 'absences' has no trigger 'fly'; valid now: absence_justified, "
-                  "record_unjustified",
+                  "record_unjustified", "code": "trigger.unknown",
         "valid_triggers": ["absence_justified", "record_unjustified"]}]})
 
     type: str = "about:blank"
     title: str
     status: int
     detail: str
+    code: str | None = Field(None, description="The refusal's stable code (the key of its "
+                             "message in the errors catalogue, e.g. `guard.failed`), and "
+                             "`reason_code` the code of its reason when it has one.")
+    reason_code: str | None = Field(None, description="The code of the refusal's reason "
+                                    "(e.g. `guard.lessons`, `policy.read_only`).")
     field: str | None = Field(None, description="The request member that is wrong (422).")
     valid_triggers: list[str] | None = Field(
         None, description="The triggers valid in the case's state (422).")

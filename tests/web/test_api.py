@@ -183,7 +183,9 @@ def test_transitions_and_notes_go_through_the_write_path(client: TestClient, aut
     guard = client.post(f"{url}/transitions", headers=school, json={
         "trigger": "report_to_board",
         "fields": {"unjustified_lessons": 3, "school_actions": "Sarunas"}})
-    assert is_problem(guard, 422)["guard"] == "absence_threshold_reached"
+    refused = is_problem(guard, 422)
+    assert refused["guard"] == "absence_threshold_reached"
+    assert (refused["code"], refused["reason_code"]) == ("guard.failed", "guard.lessons")
     field = client.post(f"{url}/transitions", headers=school, json={
         "trigger": "report_to_board", "fields": {"unjustified_lessons": "many"}})
     assert is_problem(field, 422)["field"] == "unjustified_lessons"
