@@ -190,8 +190,9 @@ def table(r: dict[str, Any]) -> str:
     head = ("figure", "A", "B", "A/B", "note")
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
     def line(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
-        return "  ".join(cells + [row[4]]).rstrip()
+        cells = [row[0].ljust(widths[0]),
+                 *(c.rjust(w) for c, w in zip(row[1:4], widths[1:4], strict=True))]
+        return "  ".join([*cells, row[4]]).rstrip()
     title = (f"Gaita bench {m['date']} | {m['nproc']} CPU ({m['cpu']}), {m['os']}, "
              f"load {m['loadavg_1min_at_start']} | "
              f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '-'}, "

@@ -39,9 +39,9 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 
 from engine.deadlines import acknowledge_due, deadline_for
+from engine.runtime import Actor, Runtime
 from engine.store import CASE, EVENT, OUTBOX, TASK
 from engine.tables import TaskKind
-from engine.runtime import Actor, Runtime
 
 HASH = "0" * 64
 
@@ -79,8 +79,8 @@ def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> 
         assert t is not None, (source, trigger)
         due, remind = deadline_for(rt, wf, t.dest, now)
         ack_due = acknowledge_due(rt, now, wf.state(t.dest).acknowledge_within)
-        steps[source] = Step(trigger, t.dest, rt.institution_for(wf.state(t.dest).owner or "", case),
-                             due, remind, ack_due,
+        owner = rt.institution_for(wf.state(t.dest).owner or "", case)
+        steps[source] = Step(trigger, t.dest, owner, due, remind, ack_due,
                              min(x for x in (remind, due, ack_due) if x is not None),
                              tuple((n.template, n.to, rt.institution_for(n.to, case))
                                    for n in t.notify))

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 from importlib.metadata import version
+from itertools import pairwise
 from typing import Any
 
 import aiosmtplib
@@ -54,8 +55,8 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from engine.cases import open_case
-from engine.store import OUTBOX
 from engine.queries import actor_for
+from engine.store import OUTBOX
 from gaita.bootstrap import App
 from gaita.demo import demo_code
 from gaita.mail import delivery_worker, mail_settings
@@ -115,7 +116,7 @@ def build_message(mail_from: str, to: str, locale: str, rendered: Rendered, msg_
 
 def _blocks(n: int, rounds: int) -> list[range]:
     edges = [n * r // rounds for r in range(rounds + 1)]
-    return [range(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+    return [range(a, b) for a, b in pairwise(edges) if b > a]
 
 
 def _same(a: EmailMessage, b: EmailMessage) -> bool:
@@ -165,9 +166,10 @@ def materials(app: App, rows: list[dict[str, Any]]) -> Material:
     composer = Composer(app.rt, mail_settings(app))
     with app.db.connect() as conn:
         tos = [composer.recipient(conn, r) for r in rows]
-        ctxs = [composer.context(conn, r, to) for r, to in zip(rows, tos)]
+        ctxs = [composer.context(conn, r, to) for r, to in zip(rows, tos, strict=True)]
         m = Material(composer, rows, tos, ctxs,
-                     [composer.renderer.render(TEMPLATE, to.locale, c) for to, c in zip(tos, ctxs)],
+                     [composer.renderer.render(TEMPLATE, to.locale, c)
+                      for to, c in zip(tos, ctxs, strict=True)],
                      [message_id(r, composer.settings.mail_from) for r in rows],
                      format_datetime(app.rt.clock.now()),
                      [composer.compose(conn, r) for r in rows])

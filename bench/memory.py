@@ -47,7 +47,7 @@ def _passes(ctx: GuardContext) -> None:
 
 def shared(wf: Workflow, pairs: Pairs) -> Any:
     """Every guard passes here: this measures the machine, not the guards."""
-    machine = SharedMachine(wf, {name: _passes for name in GUARDS})
+    machine = SharedMachine(wf, dict.fromkeys(GUARDS, _passes))
     ctx = GuardContext(data={}, fields={}, param=lambda name: None)
     return machine, [machine.next_state(state, trigger, ctx) for state, trigger in pairs]
 

@@ -56,12 +56,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.backlog import count_tasks, load_backlog
-from engine.store import EVENT
 from engine.cases import open_case
-from engine.store import CASE, TASK
 from engine.escalation import _claim_statement, tick
-from engine.store import EFFECT
 from engine.queries import actor_for
+from engine.store import CASE, EFFECT, EVENT, TASK
 from engine.tables import UTCDateTime
 from gaita.bootstrap import App, build_app
 from gaita.demo import demo_code

@@ -36,11 +36,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.baseline import core_steps, plan, prebuilt_steps
-from engine.store import EVENT
 from engine.cases import fire, open_case
-from engine.store import CASE
 from engine.queries import actor_for
 from engine.runtime import Actor
+from engine.store import CASE, EVENT
 from gaita.bootstrap import App, build_app
 from gaita.demo import demo_code
 from gaita.settings import load_settings

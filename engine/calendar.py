@@ -33,14 +33,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 
 __all__ = ["WorkingDayCalendar"]
 
-_UTC = dt_timezone.utc
+_UTC = UTC
 
 
 class WorkingDayCalendar:

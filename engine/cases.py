@@ -27,7 +27,14 @@ from engine.children import child_id
 from engine.deadlines import acknowledge_due, deadline_for
 from engine.definitions import RISK_LEVELS, Notification, Transition, Workflow
 from engine.errors import (
-    FieldError, Message, Named, NotFound, StaleCase, TransitionNotAllowed, UnknownTrigger, msg,
+    FieldError,
+    Message,
+    Named,
+    NotFound,
+    StaleCase,
+    TransitionNotAllowed,
+    UnknownTrigger,
+    msg,
 )
 from engine.events import EventKind, insert_event, next_event
 from engine.fields import coerce_fields

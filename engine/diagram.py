@@ -26,7 +26,8 @@ def mermaid(wf: Workflow, *, locale: str = "lv", highlight: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
-def markdown(wf: Workflow, *, locale: str = "lv", params: Mapping[str, object] | None = None) -> str:
+def markdown(wf: Workflow, *, locale: str = "lv",
+             params: Mapping[str, object] | None = None) -> str:
     """One case type as Markdown: legal basis, states with owners and deadlines, diagram.
 
     ``params`` (a municipality's parameter values) shows what each ``param:`` deadline is.

@@ -41,7 +41,7 @@ from engine.group.queue import queue_stalled
 from engine.outbox import TO_HEAD, Template, queue_mail, tell_coordinating
 from engine.pause import flag_long_pause, pause_limit_at, pause_limit_effect
 from engine.runtime import SYSTEM, Runtime
-from engine.store import CASE, EFFECT, RUN, TASK, insert_or_ignore, load_case_row, reference_of
+from engine.store import EFFECT, RUN, TASK, insert_or_ignore, load_case_row, reference_of
 from engine.tables import TaskKind
 from engine.tasks import TaskInfo
 
@@ -118,7 +118,7 @@ def _check_with_retry(db: sa.Engine, rt: Runtime, task: dict[str, Any], token: s
             return
         except StaleCase:
             continue
-        except Exception:   # noqa: BLE001 - one bad task must not stall the tasks after it
+        except Exception:
             log.exception("tick: task %s could not be checked; left for its lease", task["id"])
             break
     report.retried += 1   # the lease runs out and the next tick takes it
@@ -215,8 +215,9 @@ def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, An
             queue_mail(conn, case, event_id, now, [(Template.TASK_OVERDUE, owner, info.assignee)],
                        info)
         case LadderAction.NOTIFY_OWNER_HEAD:
-            queue_mail(conn, case, event_id, now, [(Template.ESCALATION_HEAD, owner, info.assignee)],
-                       None, extra={"level": level}, to=TO_HEAD, task_ref=task["id"])
+            queue_mail(conn, case, event_id, now,
+                       [(Template.ESCALATION_HEAD, owner, info.assignee)], None,
+                       extra={"level": level}, to=TO_HEAD, task_ref=task["id"])
         case LadderAction.NOTIFY_COORDINATOR:
             tell_coordinating(conn, rt, now, Template.TASK_OVERDUE, case=case, event_id=event_id,
                               task_ref=task["id"])

@@ -71,7 +71,7 @@ class SharedMachine:
         not valid in ``state`` (the write path checks that first, with a precise error)."""
         proxy = self._proxy()
         proxy.state = state
-        moved: bool = getattr(proxy, "trigger")(trigger, **{_CTX: ctx})
+        moved: bool = proxy.trigger(trigger, **{_CTX: ctx})
         return proxy.state if moved else None
 
 

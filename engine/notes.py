@@ -46,8 +46,9 @@ def add_note(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, text: str
         case = load_case_row(conn, reference)
         subject = policy.require_on_case(conn, rt, actor, policy.Action.ADD_NOTE, case)
         if group not in policy.visible_groups(rt.registry.roles, subject):
-            raise PermissionDenied("note.group_not_seen", role=policy.user_role(
-                rt.registry.roles, actor.role), group=Named(group, rt.registry.roles.field_groups[group]))
+            roles = rt.registry.roles
+            raise PermissionDenied("note.group_not_seen", role=policy.user_role(roles, actor.role),
+                                   group=Named(group, roles.field_groups[group]))
         if expected_version is not None and case["version"] != expected_version:
             raise StaleCase(reference, expected_version, case["version"])
         event_id = append_event(conn, case, actor, now, kind=EventKind.NOTE,

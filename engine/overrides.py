@@ -45,4 +45,5 @@ def remove_override(conn: sa.Connection, rt: Runtime, actor: Actor, day: date) -
 
 def list_overrides(db: sa.Engine) -> list[dict[str, Any]]:
     with db.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(OVERRIDE).order_by(OVERRIDE.c.day)).mappings()]
+        rows = conn.execute(sa.select(OVERRIDE).order_by(OVERRIDE.c.day)).mappings()
+        return [dict(r) for r in rows]

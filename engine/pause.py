@@ -44,6 +44,8 @@ from engine.runtime import SYSTEM, Actor, Runtime
 from engine.store import CASE, TASK, load_case_row
 from engine.tables import CaseStatus, TaskKind
 
+#: The notice's ``extra["pause"]`` when a pause outlasts the limit (``flag_long_pause``).
+LONG_PAUSE = "too_long"
 #: The scheduler's effect (``task_effect.effect``) flagging one pause past the limit;
 #: ``pause_limit_effect`` adds the pause's start, so each pause is flagged once.
 PAUSE_LIMIT_EFFECT = "pause_limit"
@@ -186,7 +188,7 @@ def flag_long_pause(conn: sa.Connection, rt: Runtime, case: Mapping[str, Any], t
         "paused_at": case["paused_at"].isoformat(), "working_days": days,
         "max_working_days": limit})
     tell_coordinating(conn, rt, now, Template.CASE_UPDATE, case=case, event_id=event_id,
-                      extra={"pause": "too_long", "reason": case["pause_reason"],
+                      extra={"pause": LONG_PAUSE, "reason": case["pause_reason"],
                              "days": days, "max_working_days": limit})
     return event_id
 

@@ -28,7 +28,7 @@ from typing import Literal
 
 from engine.errors import InvalidPersonalCode, Message, msg
 
-__all__ = ["PersonalCode", "checksum_ok", "parse_personal_code", "NEW_FORMAT_CHECKSUM_WARNING"]
+__all__ = ["NEW_FORMAT_CHECKSUM_WARNING", "PersonalCode", "checksum_ok", "parse_personal_code"]
 
 _WEIGHTS = (1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() would accept e.g. Arabic-Indic digits
@@ -53,7 +53,7 @@ class PersonalCode:
 
 def expected_check(digits: str) -> int:
     """The check value for the first ten digits; 10 means no valid check digit exists."""
-    return (1101 - sum(w * int(d) for w, d in zip(_WEIGHTS, digits[:10]))) % 11
+    return (1101 - sum(w * int(d) for w, d in zip(_WEIGHTS, digits[:10], strict=True))) % 11
 
 
 def checksum_ok(digits: str) -> bool:

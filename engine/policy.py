@@ -46,6 +46,7 @@ from engine.errors import AccessDenied, Message, Named, msg
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
 from engine.runtime import Actor, Runtime
 from engine.store import CASE, ESCALATION, TASK, load_case_row
+
 #: Field groups the code itself needs to name (the rest are only declared).
 IDENTITY, CASE_DATA, ACCESS_LOG = "identity", "case_data", "access_log"
 
@@ -171,9 +172,9 @@ def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
     if action is Action.ESCALATE and not spec.group_work:
         return msg("policy.group_roles_refer")
     coordinating = roles.coordinating in subject.institution_roles
-    if action in COORDINATION and not coordinating:
-        if not (action is Action.OPEN_CASE and _may_open(registry, subject, case_type)):
-            return msg("policy.coordinating_only")
+    if action in COORDINATION and not coordinating and not (
+            action is Action.OPEN_CASE and _may_open(registry, subject, case_type)):
+        return msg("policy.coordinating_only")
     if action is Action.OPEN_CASE:
         ct = case_type or (case.case_type if case else None)
         if ct is not None and not _may_open(registry, subject, ct):

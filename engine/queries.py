@@ -9,18 +9,38 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.access_log import log_access
+from engine.answers import TaskNotFound
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
-from engine.answers import TaskNotFound
 from engine.pause import pause_view
 from engine.policy import (
-    CASE_DATA, IDENTITY, Action, Subject, allowed_triggers, case_scope, decide, field_groups_of,
-    ALLOW, held_scope, subject_of, task_scope, visible_cases, visible_groups,
+    ALLOW,
+    CASE_DATA,
+    IDENTITY,
+    Action,
+    Subject,
+    allowed_triggers,
+    case_scope,
+    decide,
+    field_groups_of,
+    held_scope,
+    subject_of,
+    task_scope,
+    visible_cases,
+    visible_groups,
 )
 from engine.reports import case_page
 from engine.runtime import Actor, Runtime
 from engine.store import (
-    ACCESS, ACTION_TOKEN, CASE, CHILD, EVENT, OUTBOX, TASK, USER, load_case_row,
+    ACCESS,
+    ACTION_TOKEN,
+    CASE,
+    CHILD,
+    EVENT,
+    OUTBOX,
+    TASK,
+    USER,
+    load_case_row,
 )
 from engine.tables import AccessAction, CaseStatus, Channel, OutboxStatus, TaskKind
 
@@ -96,7 +116,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "owner": assignee, "school": case["school_institution"],
         "opened_at": case["opened_at"],
         # a paused clock stands still: days left and overdue as when it was paused
-        "due_at": due, "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
+        "due_at": due,
+        "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
         "overdue": bool(due and as_of > due),
         "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
         "allowed_triggers": allowed_triggers(rt.registry, subject, wf, case["state"], scope),
@@ -242,8 +263,9 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
     decision = task["kind"] == TaskKind.DECISION
     transitions = []
     if not closed and actor is not None and not decision:
+        scope = held_scope(case["case_type"], task["assignee_institution"])
         for trigger in allowed_triggers(rt.registry, subject_of(rt, actor), wf, task["state"],
-                                        held_scope(case["case_type"], task["assignee_institution"])):
+                                        scope):
             t = wf.transition(task["state"], trigger)
             if t is not None:
                 transitions.append({"trigger": t.trigger, "title": _texts(t.title),

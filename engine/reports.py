@@ -35,11 +35,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.calendar import WorkingDayCalendar
-from engine.store import CASE, OUTBOX, TASK
 from engine.definitions import RISK_LEVELS
 from engine.errors import InvalidQuery, UnknownState, msg
 from engine.pause import pause_limit_at
 from engine.runtime import Runtime
+from engine.store import CASE, OUTBOX, TASK
 from engine.tables import CaseStatus, OutboxStatus, TaskKind
 
 #: The open state task of a case (at most one: ``uq_task_one_open_per_case``), so an

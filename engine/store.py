@@ -16,8 +16,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.errors import CaseNotFound
 from engine.tables import (
-    AccessLog, ActionToken, Case, CaseEvent, Child, Decision, Escalation, Institution, Meeting,
-    Outbox, ReferenceCounter, SchedulerRun, Task, TaskEffect, User,
+    AccessLog,
+    ActionToken,
+    Case,
+    CaseEvent,
+    Child,
+    Decision,
+    Escalation,
+    Institution,
+    Meeting,
+    Outbox,
+    ReferenceCounter,
+    SchedulerRun,
+    Task,
+    TaskEffect,
+    User,
 )
 
 CASE = Case.__table__

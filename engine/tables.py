@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
 # --- the values some columns take: declared once, here, beside their columns ----------
 
 

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from engine.calendar import WorkingDayCalendar
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.db import create_db_engine
-from engine.municipality import MunicipalityConfig, load_municipality
 from engine.definitions import KnownNames
+from engine.municipality import MunicipalityConfig, load_municipality
+from engine.overrides import HOLIDAY, OVERRIDE, list_overrides
 from engine.registry import WorkflowRegistry, known_names, load_registry, load_roles
 from engine.runtime import Runtime
-from engine.overrides import HOLIDAY, OVERRIDE, list_overrides
 from gaita.dbsetup import require_current_schema
 from gaita.settings import Settings
 from notifications.catalogue import template_names
@@ -51,7 +51,8 @@ def make_clock(settings: Settings) -> Clock:
     return FixedClock(settings.now) if settings.now else SystemClock()
 
 
-def make_calendar(municipality: MunicipalityConfig, db: sa.Engine | None = None) -> WorkingDayCalendar:
+def make_calendar(municipality: MunicipalityConfig,
+                  db: sa.Engine | None = None) -> WorkingDayCalendar:
     """The configured calendar plus the administrators' overrides stored in the database."""
     cal = municipality.calendar
     holidays, working = set(cal.extra_holidays), set(cal.extra_working_days)

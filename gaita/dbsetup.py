@@ -15,10 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+import gaita.accounts.tables  # noqa: F401  (registers the account tables on the metadata)
 from engine.errors import GaitaError
 from engine.municipality import MunicipalityConfig
 from engine.tables import Institution
-import gaita.accounts.tables  # noqa: F401  (registers the account tables on the metadata)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -68,7 +68,7 @@ def generate(db: sa.Engine, rt: Runtime, n: int, *, seed: int = 0, months: int =
     """Open ``n`` invented cases over the past ``months`` (see the module's docs);
     ``progress(done, n)`` is called every 500 cases and at the end."""
     started = timer.perf_counter()
-    rng = random.Random(seed)
+    rng = random.Random(seed)   # noqa: S311 - invented demo data, reproducible by seed
     now = rt.clock.now()
     clock = FixedClock(now)
     at = replace(rt, clock=clock)   # the same runtime, its clock set per step
@@ -215,7 +215,7 @@ def _moments(rng: random.Random, tz: tzinfo, days: list[date], count: int,
     ``days``, the last step most often in the last two or three weeks."""
     opened = rng.randrange(len(days))
     last = min(opened, int(rng.expovariate(1 / 10)))
-    ages = [opened] + sorted((rng.randint(last, opened) for _ in range(count - 2)), reverse=True)
+    ages = [opened, *sorted((rng.randint(last, opened) for _ in range(count - 2)), reverse=True)]
     ages += [last] if count > 1 else []
     moments: list[datetime] = []
     for age in ages:

@@ -18,7 +18,7 @@ from engine.clock import parse_instant
 from engine.errors import GaitaError
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_SECRET = "dev-only-secret-change-me"
+DEV_SECRET = "dev-only-secret-change-me"   # noqa: S105 - refused in production (below)
 
 
 class SettingsError(GaitaError):

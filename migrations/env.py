@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from gaita.dbsetup import METADATA   # every table: the engine's and the accounts'
+from gaita.dbsetup import METADATA  # every table: the engine's and the accounts'
 from gaita.settings import load_settings
 
 config = context.config

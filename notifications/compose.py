@@ -19,12 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.outbox import TO_HEAD
-from engine.tables import TaskKind
-from engine.errors import ConfigError, GaitaError, NotFound
-from engine.runtime import Runtime
-from engine.tables import Case, CaseEvent, Institution, Task, User
 from engine.answers import TaskAction
+from engine.errors import ConfigError, GaitaError, NotFound
+from engine.outbox import TO_HEAD
+from engine.runtime import Runtime
+from engine.tables import Case, CaseEvent, Institution, Task, TaskKind, User
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
 from notifications.render import LOCALES, Renderer
 
@@ -152,7 +151,7 @@ class Composer:
         by a version migration keeps its old title in emails queued before)."""
         for version in versions:
             try:
-                return str(getattr(self.rt.registry.get(case_type, version).state(state).title, loc))
+                return self.rt.registry.get(case_type, version).state(state).title.get(loc)
             except NotFound:
                 continue
         return state
@@ -164,14 +163,15 @@ class Composer:
         days_left = cal.working_days_left(now, due) if due else None
         return {
             "title": title,
-            "institution": getattr(self.rt.municipality.institution(inst).name, loc) if inst else "",
+            "institution": self.rt.municipality.institution_name(inst, loc),
             "due": self.rt.calendar.format_local(due) if due else None,
             "days_left": days_left,
             "overdue_days": -days_left if due and now > due and days_left is not None else None,
         }
 
     def _config_file(self) -> str:
-        return str(Path(self.rt.municipality.directory, "institutions.yaml"))   # a str in the config
+        # the directory is a str in the config
+        return str(Path(self.rt.municipality.directory, "institutions.yaml"))
 
 
 def case_url(base_url: str, reference: str) -> str:

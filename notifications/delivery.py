@@ -33,11 +33,11 @@ from typing import Any, Literal
 import aiosmtplib
 import sqlalchemy as sa
 
+from engine.errors import ConfigError, NotFound, NotPermitted, StaleCase
 from engine.events import EventKind, append_event
 from engine.outbox import tell_coordinating
-from engine.store import load_case_row, reference_of
-from engine.errors import ConfigError, NotFound, NotPermitted, StaleCase
 from engine.runtime import SYSTEM, Runtime
+from engine.store import load_case_row, reference_of
 from engine.tables import Case, Outbox, OutboxStatus
 from notifications.compose import Composer, MailSettings, RecipientError
 from notifications.render import TemplateError, TemplateMissing
@@ -111,7 +111,7 @@ class DeliveryWorker:
         self.retry = retry or RetryPolicy()
         self.lease, self.batch = lease, batch
         self.composer = composer or Composer(rt, mail)
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()   # noqa: S311 - retry jitter, not a secret
         self._claim = _claim_statement(db.dialect.name)
 
     async def deliver(self, *, limit: int | None = None) -> DeliveryReport:
@@ -154,7 +154,7 @@ class DeliveryWorker:
                     self._fail(token, row, str(exc))
                     report.failed.append(row["id"])
                     continue
-                except Exception as exc:   # noqa: BLE001 - one bad row must not stall the queue
+                except Exception as exc:
                     log.exception("outbox %s: the email could not be built", row["id"])
                     self._fail(token, row, f"the email could not be built: "
                                            f"{type(exc).__name__}: {exc}")
@@ -163,7 +163,7 @@ class DeliveryWorker:
                 if down is None and (client is None or not client.is_connected):
                     try:
                         client = await self._connect()
-                    except Exception as exc:   # noqa: BLE001 - classified; unknown ones re-raised
+                    except Exception as exc:
                         # One timeout per batch, not one per row: an unreachable server
                         # must not hold the batch past its lease.
                         down = str(_classify(exc))
@@ -173,7 +173,7 @@ class DeliveryWorker:
                 assert client is not None
                 try:
                     await client.send_message(message)
-                except Exception as exc:   # noqa: BLE001 - classified; unknown ones re-raised
+                except Exception as exc:
                     outcome = _classify(exc)
                     if isinstance(outcome, Permanent):
                         self._fail(token, row, str(outcome))
@@ -260,7 +260,7 @@ class DeliveryWorker:
                 return
             except StaleCase:
                 continue
-            except Exception:   # noqa: BLE001 - e.g. a case type no longer declared
+            except Exception:
                 log.exception("outbox %s: the failure could not be recorded on the case",
                               row["id"])
                 break

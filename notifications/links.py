@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from engine.answers import TaskAction
 from engine.errors import GaitaError
 from engine.runtime import Runtime
-from engine.answers import TaskAction
 
 EXPIRY_PARAM = "links.expire_working_days"
 _SALT = "gaita.action-link.v1"

@@ -18,8 +18,8 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from engine.tables import MeetingKind
 from engine.runtime import Runtime
+from engine.tables import MeetingKind
 from i18n import pick_lang, translator
 
 LINE = "_" * 32
@@ -43,7 +43,8 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
     doc.add_paragraph(getattr(rt.municipality.municipality.name, loc)).alignment = (
         WD_ALIGN_PARAGRAPH.CENTER)
     doc.add_heading(getattr(group.name, loc), level=0).alignment = WD_ALIGN_PARAGRAPH.CENTER
-    title = doc.add_heading(f"{t('minutes.title')} — {t('minutes.meeting', id=view['id'])}", level=1)
+    heading = f"{t('minutes.title')} — {t('minutes.meeting', id=view['id'])}"
+    title = doc.add_heading(heading, level=1)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _field(doc, t("minutes.date"), view["day"].strftime("%d.%m.%Y"))
     _field(doc, t("minutes.place"), view["place"] or LINE)
@@ -64,7 +65,8 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
 
     doc.add_paragraph()
     for role in ("minutes.chair", "minutes.secretary"):
-        doc.add_paragraph(f"{t(role)}: {LINE} ({t('minutes.signature')})    {LINE} ({t('minutes.name')})")
+        doc.add_paragraph(f"{t(role)}: {LINE} ({t('minutes.signature')})    "
+                          f"{LINE} ({t('minutes.name')})")
     doc.save(str(path))
     return path
 
@@ -78,7 +80,8 @@ def _field(doc: Any, label: str, value: str) -> None:
 def _case(doc: Any, rt: Runtime, t: Callable[..., str], n: int, item: Mapping[str, Any]) -> None:
     doc.add_heading(f"{n}. {item['reference']}", level=3)
     _field(doc, t("minutes.case_type"), item["type_title"])
-    reasons = "; ".join(item["reason_titles"]) + (f" ({t('minutes.urgent')})" if item["urgent"] else "")
+    urgent = f" ({t('minutes.urgent')})" if item["urgent"] else ""
+    reasons = "; ".join(item["reason_titles"]) + urgent
     _field(doc, t("minutes.reasons"), reasons)
     decision = item["decision"]
     if decision is None:

@@ -27,12 +27,15 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from engine.answers import TASK_EVENT_ACTIONS, TaskAction
 from engine.errors import GaitaError, NotFound
+from engine.pause import LONG_PAUSE
 from i18n import LANGS, catalogue, pick_lang, translator
 from notifications.catalogue import TEMPLATES_DIR, template_names
 
 LOCALES = LANGS                 # Latvian first; lv is the fallback
-CONTEXT_KEYS = frozenset({"locale", "municipality", "recipient", "case", "task", "actions", "extra"})
+CONTEXT_KEYS = frozenset({"locale", "municipality", "recipient", "case", "task", "actions",
+                          "extra"})
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -95,9 +98,11 @@ class Renderer:
         subject, _, rest = self._render(template, locale, "txt", context).partition("\n")
         blank, newline, text = rest.partition("\n")
         if not subject.strip() or blank.strip() or not newline:
-            raise TemplateError(template, locale, "the rendered .txt must be a subject line, an empty "
-                                "line, then the body (end a subject line's last tag with '+%}')")
-        return Rendered(" ".join(subject.split()), text, self._render(template, locale, "html", context))
+            raise TemplateError(template, locale,
+                                "the rendered .txt must be a subject line, an empty line, then "
+                                "the body (end a subject line's last tag with '+%}')")
+        html = self._render(template, locale, "html", context)
+        return Rendered(" ".join(subject.split()), text, html)
 
     def _render(self, template: str, locale: str, kind: str, values: Mapping[str, Any]) -> str:
         name = f"{template}.{kind}"
@@ -107,7 +112,8 @@ class Renderer:
         except jinja2.TemplateNotFound:
             raise TemplateError(template, locale, f"no file {name}") from None
         except jinja2.TemplateSyntaxError as e:
-            raise TemplateError(template, locale, f"{e.name or e.filename}:{e.lineno}: {e.message}") from e
+            where = f"{e.name or e.filename}:{e.lineno}"
+            raise TemplateError(template, locale, f"{where}: {e.message}") from e
         except jinja2.UndefinedError as e:
             raise TemplateError(template, locale, f"{_where(e)}{e.message}") from e
         except MessageMissing as e:
@@ -149,21 +155,12 @@ def answer(t: Callable[..., str], extra: Mapping[str, Any]) -> str:
     """The institution's answer on its task, the coordinator's decision on a request for
     more time (``extra["answer"]``), or a pause gone on too long; empty otherwise."""
     kind, days = extra.get("answer"), extra.get("days")
-    if kind == "accept":
-        return t("email.answer.accept")
-    if kind == "decline":
-        return t("email.answer.decline")
-    if kind == "done":
-        return t("email.answer.done")
-    if kind == "more_time":
-        return t("email.answer.more_time", days=t("email.by_working_days", n=days))
-    if kind == "extension_approved":
-        return t("email.answer.extension_approved", days=t("email.by_working_days", n=days))
-    if kind == "extension_refused":
-        return t("email.answer.extension_refused")
-    if extra.get("pause") == "too_long":
-        return t("email.pause.too_long", limit=t("email.by_working_days", n=extra.get("max_working_days")),
-                 days=t("working_days", n=days))
+    if kind in TASK_EVENT_ACTIONS and kind != TaskAction.ACKNOWLEDGE:   # no email tells that
+        by_days = t("email.by_working_days", n=days) if days is not None else ""
+        return t(f"email.answer.{kind}", days=by_days)
+    if extra.get("pause") == LONG_PAUSE:
+        limit = t("email.by_working_days", n=extra.get("max_working_days"))
+        return t("email.pause.too_long", limit=limit, days=t("working_days", n=days))
     return ""
 
 

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from engine.clock import FixedClock
 from engine.tables import (
-    AccessLog, ActionToken, Case, CaseEvent, Child, Outbox, ReferenceCounter, Task,
+    AccessLog,
+    ActionToken,
+    Case,
+    CaseEvent,
+    Child,
+    Outbox,
+    ReferenceCounter,
+    Task,
 )
 from gaita.bootstrap import App, build_app
 from gaita.dbsetup import METADATA, load_institutions

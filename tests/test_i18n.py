@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from engine.definitions import RISK_LEVELS
 from engine.answers import TaskAction
+from engine.definitions import RISK_LEVELS
 from engine.tables import MeetingKind
 from i18n import DEFAULT_LANG, LANGS, LOCALE_DIR, catalogue, format_day, translator
 

@@ -104,7 +104,8 @@ def decide(db: sa.Engine, rt: Runtime, meeting_id: int, reference: str, actor: A
     actions = _check_actions(rt, actions)
     cal, now = rt.calendar, rt.clock.now()
     with db.begin() as conn:
-        meeting = conn.execute(sa.select(MEETING).where(MEETING.c.id == meeting_id)).mappings().first()
+        meeting = conn.execute(sa.select(MEETING).where(
+            MEETING.c.id == meeting_id)).mappings().first()
         if meeting is None:
             raise NotFound("meeting.not_found", meeting=meeting_id)
         case = load_case_row(conn, reference)

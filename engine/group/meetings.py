@@ -25,9 +25,24 @@ from engine.group.reasons import reason_spec, reason_title
 from engine.municipality import EngineReason
 from engine.outbox import Template, outbox_row
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, DECISION, ESCALATION, MEETING, OUTBOX, TASK, load_case_row, reference_of
+from engine.store import (
+    CASE,
+    DECISION,
+    ESCALATION,
+    MEETING,
+    OUTBOX,
+    TASK,
+    load_case_row,
+    reference_of,
+)
 from engine.tables import (
-    OPEN_ESCALATIONS, AccessAction, Channel, EscalationStatus, MeetingKind, MeetingStatus, TaskKind,
+    OPEN_ESCALATIONS,
+    AccessAction,
+    Channel,
+    EscalationStatus,
+    MeetingKind,
+    MeetingStatus,
+    TaskKind,
 )
 
 FOLLOW_UP = EngineReason.FOLLOW_UP
@@ -197,7 +212,8 @@ def meeting_view(db: sa.Engine, rt: Runtime, meeting_id: int, reader: Actor, *,
     loc = locale if locale in ("lv", "en") else "lv"
     now = rt.clock.now()
     with db.begin() as conn:
-        meeting = conn.execute(sa.select(MEETING).where(MEETING.c.id == meeting_id)).mappings().first()
+        meeting = conn.execute(sa.select(MEETING).where(
+            MEETING.c.id == meeting_id)).mappings().first()
         if meeting is None:
             raise NotFound("meeting.not_found", meeting=meeting_id)
         rows = conn.execute(sa.select(

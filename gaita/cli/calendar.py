@@ -38,7 +38,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         emit_json([{**r, "day": r["day"].isoformat()} for r in rows])
         return
     for r in rows:
-        out.print(f"{r['day']:%d.%m.%Y}  {r['kind']:<12} {r['note']}  ({r['created_by']})", markup=False)
+        out.print(f"{r['day']:%d.%m.%Y}  {r['kind']:<12} {r['note']}  ({r['created_by']})",
+                  markup=False)
     if not rows:
         out.print("no overrides")
 

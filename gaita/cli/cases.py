@@ -7,16 +7,25 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.answers import TaskAction, answer, decide_extension
+from engine.cases import FireResult, fire, open_case
 from engine.events import verify_chain
-from engine.cases import fire, FireResult, open_case
-from engine.store import load_case_row
 from engine.queries import actor_for, case_view, list_cases
-from engine.answers import answer, decide_extension, TaskAction
+from engine.store import load_case_row
 from engine.tasks import open_task_of
 from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App
 from gaita.cli.common import (
-    AsOpt, FieldOpt, JsonOpt, case_app, current_app, emit_json, err, handled, out, parse_fields,
+    AsOpt,
+    FieldOpt,
+    JsonOpt,
+    case_app,
+    current_app,
+    emit_json,
+    err,
+    handled,
+    out,
+    parse_fields,
     reader,
 )
 
@@ -38,7 +47,8 @@ def _print_result(gaita: App, result: FireResult, as_json: bool) -> None:
     out.print(f"{result.reference}: {result.from_state or '(new)'} -> {result.to_state}")
     if task:
         out.print(f"  owner: {task.assignee}")
-        out.print("  due: " + (_due_text(gaita, task.due_at, left) if task.due_at else "no deadline"))
+        due = _due_text(gaita, task.due_at, left) if task.due_at else "no deadline"
+        out.print(f"  due: {due}")
     elif result.outcome:
         out.print(f"  closed: {result.outcome}")
 
@@ -89,26 +99,31 @@ def fire_cmd(
 @handled
 def answer_cmd(
     reference: str,
-    action: Annotated[TaskAction, typer.Argument(help="The institution's answer on its open task.")],
+    action: Annotated[TaskAction, typer.Argument(
+        help="The institution's answer on its open task.")],
     as_user: AsOpt,
     reason: Annotated[str | None, typer.Option(
         help="Why (required for decline and more_time; a note for done).")] = None,
-    days: Annotated[int | None, typer.Option(help="more_time: extra working days asked for.")] = None,
+    days: Annotated[int | None, typer.Option(
+        help="more_time: extra working days asked for.")] = None,
     trigger: Annotated[str | None, typer.Option(
-        help="done: also fire this transition (with --field), as the email's done page offers.")] = None,
+        help="done: also fire this transition (with --field), as the email's done page "
+             "offers.")] = None,
     field: FieldOpt = None,
 ) -> None:
     """Answer the open task of REFERENCE as its institution (what the email links do)."""
     gaita = current_app()
     actor = actor_for(gaita.db, as_user)
     if (trigger or field) and action is not TaskAction.DONE:
-        raise typer.BadParameter("--trigger and --field go with 'done' only", param_hint="--trigger")
+        raise typer.BadParameter("--trigger and --field go with 'done' only",
+                                 param_hint="--trigger")
     result = answer(gaita.db, gaita.rt, open_task_of(gaita.db, reference), action, actor,
                     reason=reason, days=days, trigger=trigger, fields=parse_fields(field))
     if result.fired is not None:
         _print_result(gaita, result.fired, False)
     else:
-        out.print(f"{result.reference}: task {result.task_id} {action.value} recorded", markup=False)
+        out.print(f"{result.reference}: task {result.task_id} {action.value} recorded",
+                  markup=False)
 
 
 @case_app.command("extension")
@@ -131,7 +146,8 @@ def extension_cmd(
 @case_app.command()
 @handled
 def show(reference: str,
-         as_user: Annotated[str | None, typer.Option("--as", help="Show the triggers this user may fire.")] = None,
+         as_user: Annotated[str | None, typer.Option(
+             "--as", help="Show the triggers this user may fire.")] = None,
          as_json: JsonOpt = False) -> None:
     """Show a case: state, owner, due date, allowed triggers and timeline."""
     gaita = current_app()
@@ -184,7 +200,8 @@ def _answers(gaita: App, task: dict[str, Any]) -> str:
     if task["extension_days"]:
         parts.append(f"asks {task['extension_days']} more working days (awaiting decision)")
     if not task["acknowledged_at"] and task["ack_due_at"]:
-        parts.append(f"receipt to be acknowledged by {task['ack_due_at'].astimezone(tz):%d.%m.%Y %H:%M}")
+        by = task["ack_due_at"].astimezone(tz)
+        parts.append(f"receipt to be acknowledged by {by:%d.%m.%Y %H:%M}")
     return "; ".join(parts) or "no answer yet"
 
 

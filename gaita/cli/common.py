@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 import typer
@@ -80,16 +80,17 @@ def handled(fn: F) -> F:
 
 class _Options:
     settings: Settings | None = None
-    overrides: dict[str, Any] = {}
+    overrides: ClassVar[dict[str, Any]] = {}
 
 
 @app.callback()
 def main_options(
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (GAITA_DATABASE_URL).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL (GAITA_DATABASE_URL).")] = None,
     now: Annotated[str | None, typer.Option(
         "--now", help="Fix the clock, ISO 8601 with offset (GAITA_NOW).")] = None,
 ) -> None:
-    overrides: dict[str, Any] = {}
+    overrides: ClassVar[dict[str, Any]] = {}
     if db:
         overrides["database_url"] = db
     if now:
@@ -139,4 +140,5 @@ def parse_fields(pairs: list[str] | None) -> dict[str, str]:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Username of the acting user.")]
-FieldOpt = Annotated[list[str] | None, typer.Option("--field", help="A field as key=value (repeatable).")]
+FieldOpt = Annotated[list[str] | None, typer.Option(
+    "--field", help="A field as key=value (repeatable).")]

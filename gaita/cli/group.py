@@ -17,7 +17,14 @@ from engine.queries import actor_for
 from engine.tables import AccessAction
 from gaita.bootstrap import App
 from gaita.cli.common import (
-    AsOpt, JsonOpt, current_app, emit_json, err, handled, out, reader,
+    AsOpt,
+    JsonOpt,
+    current_app,
+    emit_json,
+    err,
+    handled,
+    out,
+    reader,
 )
 from gaita.mail import mail_settings
 from notifications.compose import case_url
@@ -54,7 +61,8 @@ def _jsonable(value: Any) -> Any:
 @escalations_app.command("list")
 @handled
 def list_cmd(
-    all_: Annotated[bool, typer.Option("--all", help="Also decided and withdrawn referrals.")] = False,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Also decided and withdrawn referrals.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The queue, most urgent first: urgent, risk, days overdue, institutions, time queued."""
@@ -80,7 +88,8 @@ def add_cmd(
     reference: str, as_user: AsOpt,
     reason: Annotated[str, typer.Option(help="A reason code configured as manual "
                                              "(cooperation_group.yaml escalation_reasons).")],
-    urgent: Annotated[bool, typer.Option(help="Urgent: an extraordinary meeting may take it.")] = False,
+    urgent: Annotated[bool, typer.Option(
+        help="Urgent: an extraordinary meeting may take it.")] = False,
 ) -> None:
     """Refer the case REFERENCE to the cooperation group by hand (coordinators)."""
     gaita = current_app()
@@ -185,7 +194,8 @@ def decide_cmd(
     out.print(f"{reference}: decision {result.decision_id} recorded at meeting {meeting}",
               markup=False)
     for t in result.tasks:
-        out.print(f"  task {t.task_id} -> {t.institution}: {t.title} (due {_local(gaita, t.due_at)})",
+        due = _local(gaita, t.due_at)
+        out.print(f"  task {t.task_id} -> {t.institution}: {t.title} (due {due})",
                   markup=False)
 
 
@@ -201,7 +211,8 @@ def minutes_cmd(
     if locale not in ("lv", "en"):
         raise typer.BadParameter("expected lv or en", param_hint="--locale")
     if to.suffix.lower() != ".docx":
-        raise typer.BadParameter(f"the minutes are a .docx file, got {to.name!r}", param_hint="--out")
+        raise typer.BadParameter(f"the minutes are a .docx file, got {to.name!r}",
+                                 param_hint="--out")
     gaita = current_app()
     view = meeting_view(gaita.db, gaita.rt, meeting, reader(gaita, as_user), locale=locale,
                         action=AccessAction.EXPORT)

@@ -16,7 +16,8 @@ def init(
     config: Annotated[Path | None, typer.Option(
         help="Municipality config folder (default GAITA_CONFIG). Other commands read "
              "GAITA_CONFIG, so set it to the same folder.")] = None,
-    demo: Annotated[bool, typer.Option(help="Add demo users for every role and demo cases.")] = False,
+    demo: Annotated[bool, typer.Option(
+        help="Add demo users for every role and demo cases.")] = False,
 ) -> None:
     """Create or upgrade the database and load the municipality config (idempotent)."""
     from gaita.bootstrap import build_app

@@ -9,7 +9,13 @@ import typer
 from engine.pause import pause, resume
 from engine.queries import actor_for
 from gaita.cli.common import (
-    AsOpt, JsonOpt, case_app, current_app, emit_json, handled, out,
+    AsOpt,
+    JsonOpt,
+    case_app,
+    current_app,
+    emit_json,
+    handled,
+    out,
 )
 
 

@@ -65,7 +65,8 @@ def validate(
 @workflows_app.command()
 @handled
 def show(case_type: str, as_json: JsonOpt = False,
-         version: Annotated[int | None, typer.Option(help="A published older version.")] = None) -> None:
+         version: Annotated[int | None, typer.Option(
+             help="A published older version.")] = None) -> None:
     """Show a declaration: states, owners, deadlines and transitions."""
     _, registry = load_declarations(settings())
     wf = registry.get(case_type, version) if version is not None else registry.latest(case_type)
@@ -96,11 +97,13 @@ def show(case_type: str, as_json: JsonOpt = False,
 @workflows_app.command()
 @handled
 def diagram(case_type: str,
-            format: Annotated[str, typer.Option("--format", help="Output format: mermaid.")] = "mermaid",
+            format: Annotated[str, typer.Option(
+                "--format", help="Output format: mermaid.")] = "mermaid",
             locale: Annotated[str, typer.Option(help="lv or en.")] = "lv") -> None:
     """Print the state diagram generated from the declaration."""
     if format != "mermaid":
-        raise typer.BadParameter(f"unknown format {format!r}; supported: mermaid", param_hint="--format")
+        raise typer.BadParameter(f"unknown format {format!r}; supported: mermaid",
+                                 param_hint="--format")
     _, registry = load_declarations(settings())
     typer.echo(mermaid(registry.latest(case_type), locale=locale), nl=False)
 

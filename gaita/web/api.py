@@ -31,16 +31,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import HTMLResponse
 
 from engine import answers, cases, notes
+from engine.answers import TaskAction
 from engine.cases import FireResult
-from engine.group import decisions, meetings, queue
 from engine.definitions import RiskLevel
 from engine.errors import CaseNotFound, FieldError, NotFound, msg
+from engine.group import decisions, meetings, queue
 from engine.policy import (
-    Action, visible_cases,
+    Action,
+    visible_cases,
 )
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
-from engine.answers import TaskAction
 from engine.tables import OPEN_ESCALATIONS, Channel, EscalationStatus
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
@@ -277,7 +278,8 @@ def list_escalations(request: Request, viewer: User,
 
 
 @router.post("/cases/{reference}/escalations", tags=["cooperation group"], status_code=201,
-             summary="Refer a case to the cooperation group", responses=problem_responses(403, 404, 413))
+             summary="Refer a case to the cooperation group",
+             responses=problem_responses(403, 404, 413))
 def escalate_case(request: Request, viewer: User, reference: ReferencePath,
                   body: m.NewEscalation) -> m.EscalationResult:
     """Refer the case by hand for a reason configured as manual (`engine.group.queue.escalate`)."""
@@ -293,7 +295,8 @@ def list_meetings(request: Request, viewer: User) -> m.Meetings:
     """The cooperation group's meetings, by day."""
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    return m.Meetings(items=[m.MeetingRow.model_validate(r) for r in meetings.list_meetings(app.db)])
+    rows = meetings.list_meetings(app.db)
+    return m.Meetings(items=[m.MeetingRow.model_validate(r) for r in rows])
 
 
 @router.post("/meetings", tags=["cooperation group"], summary="Plan a meeting", status_code=201,

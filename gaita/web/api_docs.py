@@ -48,7 +48,7 @@ def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _code_spans(text: str) -> Markup:
     """Escaped text with its `code` spans as ``<code>``."""
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))  # noqa: S704 - escaped
 
 
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -118,11 +118,13 @@ _DOCS = _ENV.from_string("""\
 {% endif %}
 <table>
 <caption>Responses</caption>
-<thead><tr><th scope="col">Status</th><th scope="col">Meaning</th><th scope="col">Body</th></tr></thead>
+<thead><tr><th scope="col">Status</th><th scope="col">Meaning</th>
+  <th scope="col">Body</th></tr></thead>
 <tbody>
 {% for r in op.responses %}
 <tr><th scope="row">{{ r.status }}</th><td>{{ r.description }}</td>
-  <td>{% if r.schema %}<a href="#schema-{{ r.schema }}">{{ r.schema }}</a> ({{ r.media }}){% endif %}</td></tr>
+  <td>{% if r.schema %}<a href="#schema-{{ r.schema }}">{{ r.schema }}</a>
+    ({{ r.media }}){% endif %}</td></tr>
 {% endfor %}
 </tbody>
 </table>

@@ -23,13 +23,27 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from engine.answers import AlreadyAnswered, TaskClosed
 from engine.errors import (
-    DatabaseUnavailable, FieldError, GaitaError, GuardFailed, InvalidDeclaration,
-    InvalidPersonalCode, InvalidQuery, NotFound, NotPermitted, PermissionDenied, StaleCase,
-    Message, TransitionNotAllowed, UnknownCaseType, UnknownState, UnknownTrigger,
+    DatabaseUnavailable,
+    FieldError,
+    GaitaError,
+    GuardFailed,
+    InvalidDeclaration,
+    InvalidPersonalCode,
+    InvalidQuery,
+    Message,
+    NotFound,
+    NotPermitted,
+    PermissionDenied,
+    StaleCase,
+    TransitionNotAllowed,
+    UnknownCaseType,
+    UnknownState,
+    UnknownTrigger,
 )
 from engine.group.reasons import UnknownReason
 from gaita.web import api_models as m
@@ -201,7 +215,7 @@ class BodyLimit:
             more = message.get("more_body", False)
         body, replayed = b"".join(chunks), False
 
-        async def replay() -> Message:
+        async def replay() -> AsgiMessage:
             nonlocal replayed
             if replayed:
                 return await receive()

@@ -12,14 +12,20 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
     field_validator,
 )
 
+from engine.answers import TaskAction
 from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
-from engine.answers import TaskAction
 from gaita.web.forms import MAX_DAYS, MAX_TEXT
 
 #: The largest id, version or count a request may name (a 32-bit integer column).
@@ -213,7 +219,8 @@ class AgreedAction(_Request):
 
 
 class NewDecision(_Request):
-    """The group's decision on a case of the meeting's agenda (``engine.group.decisions.decide``)."""
+    """The group's decision on a case of the meeting's agenda
+    (``engine.group.decisions.decide``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "reference": "KAV-2026-00004", "summary": "Ģimenei nepieciešams atbalsts",

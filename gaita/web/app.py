@@ -11,8 +11,8 @@ response carries the security headers (``gaita.web.security``).
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
-from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
 from engine.answers import AlreadyAnswered, TaskClosed
+from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
 from gaita.bootstrap import App
 from gaita.web import admin, admin_config, auth, cases, dashboard, group, inbox
 from gaita.web.api import create_api
@@ -85,7 +85,8 @@ def error_page(app: App, request: Request, status: int, kind: str, *, detail: st
                **values: object) -> Response:
     if is_api(request):
         t = translator("en")
-        return problem(status, t(f"error.{kind}.title"), detail or t(f"error.{kind}.text", **values))
+        return problem(status, t(f"error.{kind}.title"),
+                       detail or t(f"error.{kind}.text", **values))
     lang = auth.lang_of(request)
     t = translator(lang)
     return render("error.html", lang=lang, rt=app.rt, status=status,
@@ -136,7 +137,8 @@ def _page_error(app: App) -> Handler:
 def _http_error(app: App) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        kind = _HTTP_KINDS.get(exc.status_code, "bad_request" if exc.status_code < 500 else "server")
+        fallback = "bad_request" if exc.status_code < 500 else "server"
+        kind = _HTTP_KINDS.get(exc.status_code, fallback)
         response = error_page(app, request, exc.status_code, kind)
         if exc.headers:   # e.g. Allow on 405
             response.headers.update(exc.headers)

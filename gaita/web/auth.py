@@ -240,7 +240,7 @@ def _login(request: Request, form: FormData) -> Response:
 
 @router.get("/login/totp")
 def totp_page(request: Request) -> Response:
-    app, _, session = _session(request)
+    _, _, session = _session(request)
     if session is None or not session.mfa_pending:
         return RedirectResponse("/login", status_code=303)
     return _totp_form(request, session, status=200, error=None)
@@ -311,7 +311,7 @@ async def logout(request: Request) -> Response:
     if token:
         await run_in_threadpool(sessions.end_session, app.db, token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(**{k: v for k, v in session_cookie(app).items()})
+    response.delete_cookie(**session_cookie(app))
     return response
 
 

@@ -9,12 +9,14 @@ fields) with the child, the school and the risk level; its POST calls
 (the access policy decides, the read is logged, fields are redacted by group):
 its summary, its declaration as a diagram (``gaita.web.diagram``), the steps
 the user may take now, the timeline with each event's emails (in words:
-``gaita.web.timeline``), the notes, and for auditors the access log.  Each form is shown only when the policy allows
-it, and its POST asks the policy again (``require_on_case``) before the one
-engine function that writes it: ``fire``, ``add_note``, ``pause``/``resume``,
-``escalate``, ``decide_extension``.  Then a redirect to the page (PRG); an
-error the user can fix shows the page again (422) with what to correct; a
-form older than the case is refused as stale (409, by the app's handler).
+``gaita.web.timeline``), the notes, and for auditors the access log.  Each
+form is shown only when the policy allows it; its POST asks the policy again
+(``require_on_case``: a 403 before the form is read), then calls the one
+engine function that writes it (``fire``, ``add_note``, ``pause``/``resume``,
+``escalate``, ``decide_extension``), which asks the policy itself.  Then a
+redirect to the page (PRG); an error the user can fix shows the page again
+(422) with what to correct; a form older than the case is refused as stale
+(409, by the app's handler).
 
 The child's name and personal code are shown only when the policy grants the
 ``identity`` field group, and never put in a URL.
@@ -30,23 +32,22 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from engine.answers import decide_extension
 from engine.cases import fire, open_case
-from engine.store import load_case_row
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
+from engine.events import EventKind
 from engine.fields import coerce_fields
 from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
-from engine.events import EventKind
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
 from engine.queries import case_view
+from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
-from engine.answers import decide_extension
 from gaita.bootstrap import App
-from i18n.messages import render as said
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
@@ -54,6 +55,7 @@ from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.render import page
 from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
 from i18n import translator, working_days
+from i18n.messages import render as said
 
 router = APIRouter()
 

@@ -32,10 +32,10 @@ from openpyxl import Workbook
 from starlette.responses import Response
 
 from engine import reports
-from engine.store import ACCESS, CASE
 from engine.definitions import RISK_LEVELS
 from engine.policy import Action, visible_cases
 from engine.runtime import Runtime
+from engine.store import ACCESS, CASE
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.charts import Number, bar_chart, line_chart

@@ -15,7 +15,12 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from engine.answers import (
-    AlreadyAnswered, answer, AnswerResult, ReasonRequired, TaskAction, TaskClosed,
+    AlreadyAnswered,
+    AnswerResult,
+    ReasonRequired,
+    TaskAction,
+    TaskClosed,
+    answer,
 )
 from engine.errors import FieldError, NotPermitted
 from engine.runtime import Actor
@@ -61,7 +66,8 @@ def try_answer(app: App, task_id: int, task: dict[str, Any], action: TaskAction,
     the form gave, what to correct.  A closed or already answered task raises."""
     t = translator(lang)
     try:
-        return answer(app.db, app.rt, task_id, action, actor, reason=submitted.reason, days=submitted.days,
+        return answer(app.db, app.rt, task_id, action, actor, reason=submitted.reason,
+                      days=submitted.days,
                       trigger=submitted.trigger, fields=submitted.fields, link=link), []
     except (TaskClosed, AlreadyAnswered):
         raise

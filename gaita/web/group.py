@@ -35,19 +35,23 @@ from starlette.responses import RedirectResponse, Response
 from engine.errors import FieldError, NotPermitted
 from engine.group.decisions import AgreedAction, decide
 from engine.group.meetings import (
-    EXTRAORDINARY_WAIT_PARAM, ORDINARY_WAIT_PARAM, list_meetings, meeting_view, plan_meeting,
+    EXTRAORDINARY_WAIT_PARAM,
+    ORDINARY_WAIT_PARAM,
+    list_meetings,
+    meeting_view,
+    plan_meeting,
 )
 from engine.group.queue import QueueItem, escalation_queue
 from engine.group.reasons import reason_title
 from engine.municipality import EngineReason
+from engine.policy import Action
 from engine.store import ESCALATION
 from engine.tables import AccessAction, Channel, EscalationStatus, MeetingKind, MeetingStatus
-from engine.policy import Action
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
-from gaita.web.inbox import due_info
 from gaita.web.forms import MAX_TEXT, FormError, first_values
+from gaita.web.inbox import due_info
 from gaita.web.render import page
 from gaita.web.timeline import actor_names
 from i18n import format_day, translator, working_days

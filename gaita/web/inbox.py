@@ -27,17 +27,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.access_log import log_access
+from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
-from engine.store import CASE, TASK
-from engine.tables import AccessAction, Channel, TaskKind
 from engine.queries import open_tasks
 from engine.runtime import Runtime
-from engine.answers import AlreadyAnswered, check_answer, TaskAction, TaskClosed, TaskNotFound
+from engine.store import CASE, TASK
+from engine.tables import AccessAction, Channel, TaskKind
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
 from gaita.web.forms import (
-    MAX_DAYS, MAX_TEXT, FormError, first_values, read_answer_form, try_answer,
+    MAX_DAYS,
+    MAX_TEXT,
+    FormError,
+    first_values,
+    read_answer_form,
+    try_answer,
 )
 from gaita.web.render import page
 from i18n import translator, working_days
@@ -110,7 +115,9 @@ def _describe(app: App, viewer: Viewer, task: Mapping[str, Any]) -> dict[str, An
 def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, Any],
              now: datetime) -> list[tuple[str, bool]]:
     """What the institution has answered so far: (text, late)."""
-    at: Callable[[str], str] = lambda column: rt.calendar.format_local(task[column])
+    def at(column: str) -> str:
+        return rt.calendar.format_local(task[column])
+
     out: list[tuple[str, bool]] = []
     if task["acknowledged_at"] is not None:
         out.append((t("inbox.acknowledged", at=at("acknowledged_at")), False))

@@ -18,13 +18,18 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from engine.answers import AlreadyAnswered, TaskClosed, check_answer
 from engine.queries import task_for_link
 from engine.tables import AccessAction
-from engine.answers import AlreadyAnswered, check_answer, TaskClosed
 from gaita.web.auth import gaita_of, lang_of
 from gaita.web.errors import PageError
 from gaita.web.forms import (
-    MAX_DAYS, MAX_TEXT, FormError, first_values, read_answer_form, try_answer,
+    MAX_DAYS,
+    MAX_TEXT,
+    FormError,
+    first_values,
+    read_answer_form,
+    try_answer,
 )
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
@@ -41,14 +46,16 @@ MAX_BODY = 64 * 1024
 def show_link(request: Request, purpose: str, token: str) -> Response:
     app = gaita_of(request)
     link = _verify(request, token, purpose)
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log=AccessAction.READ)
+    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
+                         log=AccessAction.READ)
     _check_usable(task, link)
     cookie = csrf_cookie(app.settings.base_url)
     nonce = request.cookies.get(cookie["key"])
     if not valid_nonce(nonce):
         nonce = new_nonce()
     assert nonce is not None
-    response = _form_page(request, link, token, task, csrf_value(app.settings.secret_key, nonce, token),
+    csrf = csrf_value(app.settings.secret_key, nonce, token)
+    response = _form_page(request, link, token, task, csrf,
                           values={}, errors=[], status=200)
     response.set_cookie(value=nonce, httponly=True, samesite="lax", **cookie)
     return response
@@ -84,7 +91,8 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
             return render("thanks.html", lang=lang, rt=app.rt, task=after, moved_to=moved_to,
                           page_title=t(f"{link.purpose.value}.thanks"))
     # The form again, with what was typed and what to correct: a read of the case.
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id, log=AccessAction.READ)
+    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
+                         log=AccessAction.READ)
     assert given is not None
     return _form_page(request, link, token, task, given, values=values, errors=errors,
                       status=422)

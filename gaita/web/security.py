@@ -5,9 +5,10 @@ response, including error pages, and turns any exception nobody handled into
 a plain 500 page: logged here, with no details and no traceback for the
 client.
 
-CSRF for the forms shown before anyone is logged in (action links, login): the confirmation page sets a random nonce in
-an HttpOnly, SameSite=Lax cookie and puts ``HMAC-SHA256(secret, nonce +
-token)`` in the form; the POST must bring both, matching.  A form copied to
+CSRF for the forms shown before anyone is logged in (action links, login): the
+confirmation page sets a random nonce in an HttpOnly, SameSite=Lax cookie and
+puts ``HMAC-SHA256(secret, nonce + token)`` in the form; the POST must bring
+both, matching.  A form copied to
 another site or another link does not carry a valid pair.  (Strict would
 drop the cookie on a link followed from webmail, so a second tab would
 replace the nonce and the first tab's form would fail.)

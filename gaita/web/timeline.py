@@ -158,7 +158,8 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
     return {
         "seq": e["seq"], "at": rt.calendar.format_local(e["at"]), "who": who[e["actor"]],
         "kind": kind,
-        "what": what, "fields": shown, "note": fields.get("text") if kind == EventKind.NOTE else None,
+        "what": what, "fields": shown,
+        "note": fields.get("text") if kind == EventKind.NOTE else None,
         "group": group_title.get(fields.get("group", ""), "") if kind == EventKind.NOTE else None,
         "mails": [{
             "template": (t(f"cases.mail.{m['template']}") if m["template"] in template_names()

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 12:09:24.867841
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.tables
+from alembic import op
 
+import engine.tables
 
 revision = '0001'
 down_revision = None

@@ -5,11 +5,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28 14:07:37.544268
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.tables
+from alembic import op
 
+import engine.tables
 
 revision = '0002'
 down_revision = '0001'

@@ -5,11 +5,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28 15:00:55.387947
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.tables
+from alembic import op
 
+import engine.tables
 
 revision = '0003'
 down_revision = '0002'

@@ -5,11 +5,11 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28 17:06:52.181469
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.tables
+from alembic import op
 
+import engine.tables
 
 revision = '0004'
 down_revision = '0003'

@@ -20,7 +20,11 @@ from gaita.scheduler import start_scheduler
 from tests.cli.test_cli import NOW, Gaita
 from tests.conftest import make_test_app
 from tests.engine.test_escalation import (
-    CASE_TYPES, counts, migrated_app, open_in_state, state_task,
+    CASE_TYPES,
+    counts,
+    migrated_app,
+    open_in_state,
+    state_task,
 )
 from tests.notifications.smtp import SmtpServer
 

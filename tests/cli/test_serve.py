@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import Gaita, open_case
-from tests.pg import PostgresServer
 from tests.notifications.smtp import SmtpServer, free_port
+from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.slow
 

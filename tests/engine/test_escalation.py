@@ -25,13 +25,21 @@ import pytest
 import sqlalchemy as sa
 
 import engine.escalation as escalation
-from engine.events import verify_chain
 from engine.cases import fire, open_case
-from engine.tables import TaskKind
 from engine.clock import FixedClock
-from engine.escalation import tick, TickReport
+from engine.escalation import TickReport, tick
+from engine.events import verify_chain
 from engine.queries import actor_for
-from engine.tables import Case, CaseEvent, Escalation, Outbox, SchedulerRun, Task, TaskEffect
+from engine.tables import (
+    Case,
+    CaseEvent,
+    Escalation,
+    Outbox,
+    SchedulerRun,
+    Task,
+    TaskEffect,
+    TaskKind,
+)
 from engine.yamlio import load_yaml
 from gaita.bootstrap import App, build_app
 from gaita.dbsetup import load_institutions, migrate
@@ -570,7 +578,7 @@ def test_a_task_closed_after_the_claim_is_not_reported_overdue(
 
 def test_a_task_acknowledged_after_the_claim_is_not_recorded_unacknowledged(
         gaita: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.answers import answer, TaskAction
+    from engine.answers import TaskAction, answer
 
     ref = open_in_state(gaita, "absences")
     task = state_task(gaita, ref)
@@ -585,7 +593,7 @@ def test_a_task_acknowledged_after_the_claim_is_not_recorded_unacknowledged(
 
 def test_more_time_granted_after_the_claim_is_not_a_breach(
         gaita: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.answers import answer, decide_extension, TaskAction
+    from engine.answers import TaskAction, answer, decide_extension
 
     ref = open_in_state(gaita, "absences")
     task = state_task(gaita, ref)

@@ -19,8 +19,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +33,23 @@ from gaita.mail import delivery_worker
 from notifications.compose import message_id
 from tests.conftest import make_test_app
 from tests.engine.test_escalation import (
-    CASE, COORDINATING, ESCALATION, EVENT, GROUP, OUTBOX, PATHS, SECOND, app_case_type,
-    chains_verify, counts, email, head_email, local, open_in_state, param, state_task,
+    CASE,
+    COORDINATING,
+    ESCALATION,
+    EVENT,
+    GROUP,
+    OUTBOX,
+    PATHS,
+    SECOND,
+    app_case_type,
+    chains_verify,
+    counts,
+    email,
+    head_email,
+    local,
+    open_in_state,
+    param,
+    state_task,
 )
 from tests.notifications.smtp import SmtpServer
 

@@ -7,12 +7,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.events import verify_chain
 from engine.cases import fire, open_case
 from engine.errors import (
-    CaseNotFound, FieldError, GuardFailed, InvalidPersonalCode, PermissionDenied, StaleCase,
-    TransitionNotAllowed, UnknownCaseType, UnknownTrigger,
+    CaseNotFound,
+    FieldError,
+    GuardFailed,
+    InvalidPersonalCode,
+    PermissionDenied,
+    StaleCase,
+    TransitionNotAllowed,
+    UnknownCaseType,
+    UnknownTrigger,
 )
+from engine.events import verify_chain
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING
 from engine.queries import actor_for, case_view
 from engine.runtime import Actor
@@ -94,7 +101,7 @@ def test_failing_guard_is_named_and_changes_nothing(gaita: App) -> None:
     ref = open_absence(gaita)
     act(gaita, ref, "record_unjustified", "skola", parents_reached="true")
     before = snapshot(gaita.db)
-    with pytest.raises(GuardFailed, match="absence_threshold_reached.*more than 20"):
+    with pytest.raises(GuardFailed, match=r"absence_threshold_reached.*more than 20"):
         act(gaita, ref, "report_to_board", "skola", unjustified_lessons=20, school_actions="x")
     assert snapshot(gaita.db) == before
 

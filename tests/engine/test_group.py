@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,18 @@ import pytest
 import sqlalchemy as sa
 from docx import Document
 
-from dataclasses import replace
-
+from engine.answers import TaskAction, answer
 from engine.cases import fire, open_case
-from engine.tables import AccessAction, TaskKind
-from engine.definitions import load_workflow
 from engine.clock import FixedClock
-from engine.errors import ConfigError, FieldError, InvalidWorkflowDefinition, NotFound, NotPermitted
-from engine.errors import PermissionDenied
+from engine.definitions import load_workflow
+from engine.errors import (
+    ConfigError,
+    FieldError,
+    InvalidWorkflowDefinition,
+    NotFound,
+    NotPermitted,
+    PermissionDenied,
+)
 from engine.escalation import tick
 from engine.group.decisions import AgreedAction, decide
 from engine.group.meetings import meeting_view, plan_meeting
@@ -30,8 +35,17 @@ from engine.group.reasons import UnknownReason
 from engine.municipality import load_municipality
 from engine.registry import load_roles
 from engine.runtime import Actor
-from engine.tables import Case, CaseEvent, Decision, Escalation, Meeting, Outbox, Task
-from engine.answers import answer, TaskAction
+from engine.tables import (
+    AccessAction,
+    Case,
+    CaseEvent,
+    Decision,
+    Escalation,
+    Meeting,
+    Outbox,
+    Task,
+    TaskKind,
+)
 from gaita.bootstrap import App, load_known_names
 from gaita.demo import demo_code
 from gaita.mail import delivery_worker
@@ -305,7 +319,7 @@ def test_an_extraordinary_meeting_takes_urgent_cases_by_the_next_working_day(gai
     refer(gaita, urgent, urgent=True)
     refer(gaita, ordinary)
     before = group_snapshot(gaita)
-    with pytest.raises(NotPermitted, match="an extraordinary meeting is held by 01.12.2026"):
+    with pytest.raises(NotPermitted, match=r"an extraordinary meeting is held by 01\.12\.2026"):
         plan(gaita, working_day(gaita, 2), extraordinary=True)
     assert group_snapshot(gaita) == before
     result = plan(gaita, working_day(gaita, 1), extraordinary=True)
@@ -320,9 +334,9 @@ def test_an_extraordinary_meeting_takes_urgent_cases_by_the_next_working_day(gai
 def test_planning_refuses_past_days_days_off_and_other_roles(gaita: App) -> None:
     refer(gaita, open_absence(gaita, 25))
     before = group_snapshot(gaita)
-    with pytest.raises(NotPermitted, match="the meeting day 27.11.2026 is in the past"):
+    with pytest.raises(NotPermitted, match=r"the meeting day 27\.11\.2026 is in the past"):
         plan(gaita, date(2026, 11, 27))
-    with pytest.raises(NotPermitted, match="05.12.2026 is not a working day; the next one is 07.12.2026"):
+    with pytest.raises(NotPermitted, match=r"05\.12\.2026 is not a working day; the next one is 07\.12\.2026"):
         plan(gaita, date(2026, 12, 5))
     with pytest.raises(PermissionDenied, match="role 'institution_staff' may not plan"):
         plan_meeting(gaita.db, gaita.rt, STAFF, today(gaita))

@@ -10,16 +10,22 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.events import verify_chain
+from engine.answers import TaskAction, answer
 from engine.errors import PermissionDenied, StaleCase
 from engine.escalation import tick
+from engine.events import verify_chain
 from engine.pause import (
-    AlreadyPaused, NotPausable, NotPaused, UnknownPauseReason, pause, pause_limit_at, resume,
+    AlreadyPaused,
+    NotPausable,
+    NotPaused,
+    UnknownPauseReason,
+    pause,
+    pause_limit_at,
+    resume,
 )
 from engine.queries import actor_for, case_view, list_cases
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Escalation, Outbox, Task, TaskEffect
-from engine.answers import answer, TaskAction
 from engine.tasks import open_task_of
 from gaita.bootstrap import App
 from tests.conftest import snapshot

@@ -38,19 +38,29 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule,
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
 )
 
-from engine.events import verify_chain
 from engine.cases import fire, open_case
-from engine.policy import allowed_triggers, held_scope, subject_of
 from engine.clock import FixedClock
 from engine.definitions import FieldSpec, Transition, Workflow
 from engine.errors import (
-    AccessDenied, FieldError, GaitaError, GuardFailed, StaleCase, TransitionNotAllowed,
+    AccessDenied,
+    FieldError,
+    GaitaError,
+    GuardFailed,
+    StaleCase,
+    TransitionNotAllowed,
     UnknownTrigger,
 )
+from engine.events import verify_chain
 from engine.fields import coerce_fields
+from engine.policy import allowed_triggers, held_scope, subject_of
 from engine.registry import Roles, load_registry
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Child, Escalation, Outbox, Task, User
@@ -157,9 +167,9 @@ def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigge
     stale ``expected_version`` comes next: the caller must reload anyway.
     """
     spec = roles.user_roles[actor.role]
-    if (spec.read_only or spec.scope in ("none", "escalated") and not escalated
+    if (spec.read_only or (spec.scope in ("none", "escalated") and not escalated)
             or not any(actor.role in t.roles for t in wf.transitions)
-            or roles.own_tasks_only(actor.role) and actor.institution != assignee):
+            or (roles.own_tasks_only(actor.role) and actor.institution != assignee)):
         return AccessDenied
     if expected_version is not None and expected_version != case["version"]:
         return StaleCase
@@ -356,7 +366,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                         f"undeclared guard failed: {exc!r}")
                 else:
                     raise AssertionError(f"{trigger!r} by {user} from {state!r} with {fields!r}: "
-                                         f"unexpected {exc!r}")
+                                         f"unexpected {exc!r}") from exc
                 return
             event(f"fired: {trigger}{' (guarded)' if t and t.guards else ''}")
             # The engine accepted: the declaration must have allowed it.

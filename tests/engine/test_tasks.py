@@ -8,15 +8,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.events import verify_chain
+from engine.answers import (
+    AlreadyAnswered,
+    ReasonRequired,
+    TaskAction,
+    TaskClosed,
+    answer,
+    decide_extension,
+)
 from engine.errors import FieldError, NotFound, PermissionDenied, StaleCase
+from engine.escalation import tick
+from engine.events import verify_chain
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Outbox, Task
-from engine.answers import (
-    AlreadyAnswered, answer, decide_extension, ReasonRequired, TaskAction, TaskClosed,
-)
 from engine.tasks import open_task_of
-from engine.escalation import tick
 from gaita.bootstrap import App
 from tests.conftest import snapshot
 from tests.engine.test_fire import SCHOOL, act, open_absence

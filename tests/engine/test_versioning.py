@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.events import verify_chain
 from engine.cases import fire
 from engine.errors import InvalidWorkflowDefinition
+from engine.events import verify_chain
 from engine.queries import actor_for, case_view
 from engine.registry import load_registry
 from engine.tables import Case, Task

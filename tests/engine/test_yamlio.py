@@ -308,7 +308,7 @@ def test_a_missing_file_is_reported_by_name(tmp_path: Path) -> None:
 
 def test_a_non_utf8_file_is_reported_by_name(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
-    path.write_bytes("title: Bāriņtiesa\n".encode("utf-8").replace("ā".encode(), b"\xe2"))
+    path.write_bytes("title: Bāriņtiesa\n".encode().replace("ā".encode(), b"\xe2"))
     with pytest.raises(YamlError) as info:
         load_yaml(path)
     problem = info.value.problem

@@ -28,9 +28,9 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
-from engine.events import verify_chain
 from engine.cases import open_case
 from engine.clock import FixedClock
+from engine.events import verify_chain
 from engine.runtime import SYSTEM, Actor
 from engine.tables import Case, CaseEvent, Outbox
 from engine.yamlio import load_yaml
@@ -42,7 +42,13 @@ from notifications.compose import message_id
 from notifications.delivery import DeliveryReport, DeliveryWorker, SmtpSettings
 from tests.conftest import make_test_app
 from tests.notifications.smtp import (
-    BLOCK, DROP, NO_MAILBOX, OK, TRY_LATER, Received, SmtpServer,
+    BLOCK,
+    DROP,
+    NO_MAILBOX,
+    OK,
+    TRY_LATER,
+    Received,
+    SmtpServer,
 )
 
 OUTBOX, EVENT = Outbox.__table__, CaseEvent.__table__
@@ -490,7 +496,7 @@ def test_two_workers_at_once_on_postgresql_send_every_email_exactly_once(
                 barrier.wait(timeout=30)
                 # One row per claim: many claims, so the two workers' claims overlap.
                 reports[name] = asyncio.run(worker(gaita, batch=1).deliver())
-            except BaseException as exc:    # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=run, args=(n, a))

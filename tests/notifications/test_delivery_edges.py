@@ -10,15 +10,21 @@ import pytest
 import sqlalchemy as sa
 
 from engine.clock import FixedClock
-from engine.tables import Case, CaseEvent
 from engine.errors import NotPermitted
+from engine.tables import Case, CaseEvent
 from gaita.bootstrap import App
 from notifications.compose import message_id
 from notifications.delivery import requeue
 from notifications.digest import queue_digests
 from tests.notifications.smtp import NO_MAILBOX, OK, SmtpServer
 from tests.notifications.test_delivery import (
-    COORDINATING, SCHOOL, deliver, open_absence, outbox, row, worker,
+    COORDINATING,
+    SCHOOL,
+    deliver,
+    open_absence,
+    outbox,
+    row,
+    worker,
 )
 
 CASE, EVENT = Case.__table__, CaseEvent.__table__

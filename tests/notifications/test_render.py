@@ -264,7 +264,7 @@ def test_a_subject_must_be_followed_by_an_empty_line(tmp_path: Path) -> None:
     (tmp_path / "notice.txt").write_text("Temats{% if case %} {{ case.reference }}{% endif %}\n\nTeksts\n",
                                          encoding="utf-8")
     (tmp_path / "notice.html").write_text("<p>Teksts</p>\n", encoding="utf-8")
-    with pytest.raises(TemplateError, match="'notice'.*subject line, an empty line"):
+    with pytest.raises(TemplateError, match=r"'notice'.*subject line, an empty line"):
         Renderer(tmp_path).render("notice", "lv", context("task_assigned"))
 
 

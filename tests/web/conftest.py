@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.cases import open_case
-from engine.store import OUTBOX
-from engine.queries import actor_for
 from engine.answers import TaskAction
+from engine.cases import open_case
+from engine.queries import actor_for
+from engine.store import OUTBOX
 from gaita.bootstrap import App
 from gaita.web import create_app
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry

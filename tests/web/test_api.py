@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from engine.store import TASK, load_case_row
 from engine.errors import DatabaseUnavailable
+from engine.store import TASK, load_case_row
 from gaita import users
 from gaita.accounts.sessions import start_session
 from gaita.accounts.tables import TOKEN

@@ -26,15 +26,15 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from engine.cases import open_case
-from engine.store import TASK, load_case_row
 from engine.group.meetings import plan_meeting
 from engine.group.queue import escalate
 from engine.queries import actor_for
+from engine.store import TASK, load_case_row
 from gaita import users
 from gaita.bootstrap import App
+from gaita.demo import demo_code
 from gaita.settings import ROOT
 from gaita.web import create_app
-from gaita.demo import demo_code
 from tests.conftest import make_test_app, snapshot
 from tests.web.conftest import CHILD_CODE, CHILD_NAME, SCHOOL, form_csrf, log_in
 

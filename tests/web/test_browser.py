@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.store import load_case_row
 from engine.answers import TaskAction
+from engine.store import load_case_row
 from gaita.bootstrap import App
 from gaita.web import create_app
 from tests.web.conftest import CHILD_MARKS, LINK_ACTOR, OpenTask, link_url

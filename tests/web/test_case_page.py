@@ -12,19 +12,23 @@ import httpx
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from engine.answers import TaskAction, answer
 from engine.cases import fire, open_case
-from engine.store import CASE
 from engine.clock import FixedClock
-from engine.store import ESCALATION
 from engine.notes import add_note
 from engine.queries import actor_for
-from engine.answers import answer, TaskAction
+from engine.store import CASE, ESCALATION
 from engine.tasks import open_task_of
 from gaita.bootstrap import App
 from i18n import translator
 from tests.conftest import snapshot
 from tests.web.conftest import (
-    CHILD_CODE, CHILD_NAME, SCHOOL, access_rows, form_csrf, without_access_log,
+    CHILD_CODE,
+    CHILD_NAME,
+    SCHOOL,
+    access_rows,
+    form_csrf,
+    without_access_log,
 )
 
 Client = Callable[[str | None], TestClient]
@@ -142,7 +146,7 @@ def test_a_refused_transition_and_an_unknown_trigger_are_422(web: App,
     before = without_access_log(snapshot(web.db))
     wrong_state = submit(c, ref, "fire/refer_to_social_service")
     assert wrong_state.status_code == 422
-    assert "lietā {} stāvoklī „Sazināties ar vecākiem” nav iespējams".format(ref) in wrong_state.text
+    assert f"lietā {ref} stāvoklī „Sazināties ar vecākiem” nav iespējams" in wrong_state.text
     assert "iespējamie soļi: Kavējums attaisnots, Kavējums neattaisnots" in wrong_state.text
     assert submit(c, ref, "fire/no_such_trigger").status_code == 422
     assert without_access_log(snapshot(web.db)) == before

@@ -24,10 +24,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 import tests.web.test_browser as browser_test
-from engine.store import load_case_row
 from engine.clock import FixedClock
 from engine.escalation import tick
 from engine.group.reasons import manual_reasons
+from engine.store import load_case_row
 from gaita.bootstrap import App
 from gaita.demo import load_demo
 from tests.conftest import make_test_app

@@ -10,12 +10,16 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from engine.cases import fire
-from engine.store import TASK, load_case_row
 from engine.queries import actor_for
+from engine.store import TASK, load_case_row
 from gaita.bootstrap import App
 from tests.conftest import snapshot
 from tests.web.conftest import (
-    CHILD_MARKS, DEMO_PASSWORD, form_csrf, open_task, without_access_log,
+    CHILD_MARKS,
+    DEMO_PASSWORD,
+    form_csrf,
+    open_task,
+    without_access_log,
 )
 
 Client = Callable[[str | None], TestClient]

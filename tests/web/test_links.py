@@ -10,21 +10,32 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from engine.answers import TaskAction, answer
 from engine.cases import fire
+from engine.clock import FixedClock
 from engine.outbox import queue_mail
+from engine.queries import actor_for, link_actor, task_for_link
 from engine.store import OUTBOX, TASK, load_case_row
 from engine.tasks import TaskInfo
-from engine.clock import FixedClock
-from engine.queries import actor_for, link_actor, task_for_link
-from engine.answers import answer, TaskAction
 from gaita.bootstrap import App
 from gaita.web import create_app
 from gaita.web.security import SECURITY_HEADERS
 from notifications.links import action_path, link_expiry
 from tests.conftest import make_test_app, snapshot
 from tests.web.conftest import (
-    CHILD_MARKS, LINK_ACTOR, SCHOOL, OpenTask, TestClient, access_rows, csrf_of, link_url,
-    open_task, sign, state, used_links, without_access_log,
+    CHILD_MARKS,
+    LINK_ACTOR,
+    SCHOOL,
+    OpenTask,
+    TestClient,
+    access_rows,
+    csrf_of,
+    link_url,
+    open_task,
+    sign,
+    state,
+    used_links,
+    without_access_log,
 )
 
 DIACRITICS = "Skolēns pārcēlies uz Rīgu; ģimene neatbild — ņēmām vērā"
