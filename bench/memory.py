@@ -59,7 +59,7 @@ def per_case(wf: Workflow, pairs: Pairs) -> Any:
     for state, trigger in pairs:
         m = Machine(states=list(wf.states), initial=state, transitions=spec,
                     auto_transitions=False, ignore_invalid_triggers=False, send_event=True)
-        m.trigger(trigger)  # type: ignore[attr-defined]
+        m.trigger(trigger)
         machines.append(m)
     return machines
 

@@ -151,7 +151,8 @@ def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *
             raise NotFound("extension.none_pending", reference=reference)
         wf = rt.registry.get(case["case_type"], case["definition_version"])
         days = task["extension_days"]
-        due, remind = task["due_at"], task["remind_at"]
+        due: datetime | None = task["due_at"]
+        remind: datetime | None = task["remind_at"]
         if approve and due is not None:
             due = rt.calendar.due_at(due, days)
             remind = rt.calendar.due_at(remind, days) if remind is not None else None

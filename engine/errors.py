@@ -187,7 +187,7 @@ class AccessDenied(PermissionDenied):
     """The access policy (``engine.policy``) refuses ``role`` the ``action`` (on the case
     ``reference``, or in general), for ``reason`` (the policy's own message)."""
 
-    def __init__(self, role: Named, action: Named, reference: str | None, reason: Message):
+    def __init__(self, role: Named, action: Message, reference: str | None, reason: Message):
         self.reference, self.reason = reference, reason
         if reference:
             super().__init__("access.denied_case", role=role, action=action,
@@ -222,7 +222,7 @@ class InvalidQuery(GaitaError):
     """A list or report was asked for with a value it does not take: ``parameter`` is
     ``sort``, ``risk``, ``weeks`` or ``page`` (``query.parameter.<name>`` names it)."""
 
-    def __init__(self, parameter: str, value: object, allowed: Sequence[str]):
+    def __init__(self, parameter: str, value: object, allowed: Sequence[str | Message]):
         self.parameter, self.value, self.allowed = parameter, value, tuple(allowed)
         super().__init__("query.invalid", parameter=msg(f"query.parameter.{parameter}"),
                          value=value, allowed=self.allowed)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from engine.errors import StaleCase
 from engine.runtime import Actor
-from engine.store import CASE, EVENT, stored_version
+from engine.store import CASE, EVENT, Row, stored_version
 
 
 class EventKind(StrEnum):
@@ -113,7 +113,7 @@ def verify_chain(conn: sa.Connection, case_id: int) -> list[str]:
     return chain_problems(rows.mappings(), head.event_seq, head.last_event_hash)
 
 
-def chain_problems(events: Iterable[Mapping[str, Any]], head_seq: int, head_hash: str) -> list[str]:
+def chain_problems(events: Iterable[Row], head_seq: int, head_hash: str) -> list[str]:
     """Check events (in ``seq`` order) against each other and against the head the
     case row records, so removing events from the end of the chain is found too."""
     problems: list[str] = []

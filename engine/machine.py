@@ -31,6 +31,7 @@ class _Proxy:
     """Plain holder the shared machine moves; never a database row."""
 
     state: str = ""
+    trigger: Callable[..., bool]   # attached by Machine.add_model
 
 
 def _condition(guard: Guard) -> Callable[[EventData], bool]:

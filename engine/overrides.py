@@ -10,18 +10,18 @@ transaction.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 
 from engine import policy
 from engine.errors import FieldError, NotFound, msg
 from engine.runtime import Actor, Runtime
-from engine.tables import CalendarOverride
+from engine.tables import CalendarOverride, table
 
-OVERRIDE = CalendarOverride.__table__
+OVERRIDE = table(CalendarOverride)
 Kind = Literal["holiday", "working_day"]
-KINDS: tuple[str, ...] = Kind.__args__
+KINDS: tuple[str, ...] = get_args(Kind)
 HOLIDAY = KINDS[0]
 
 

@@ -45,7 +45,7 @@ from engine.definitions import Transition, Workflow
 from engine.errors import AccessDenied, Message, Named, msg
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, ESCALATION, TASK, load_case_row
+from engine.store import CASE, ESCALATION, TASK, Row, load_case_row
 
 #: Field groups the code itself needs to name (the rest are only declared).
 IDENTITY, CASE_DATA, ACCESS_LOG = "identity", "case_data", "access_log"
@@ -238,7 +238,7 @@ def _case_types(roles: Roles, subject: Subject) -> frozenset[str] | None:
               if r in roles.institution_roles]
     if not limits or any(types is None for types in limits):
         return None
-    return frozenset().union(*limits)
+    return frozenset(t for types in limits if types is not None for t in types)
 
 
 def visible_groups(roles: Roles, subject: Subject) -> frozenset[str]:
@@ -304,7 +304,7 @@ def visible_cases(roles: Roles, subject: Subject) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *conditions)
 
 
-def task_scope(conn: sa.Connection, task: Mapping[str, Any]) -> CaseScope:
+def task_scope(conn: sa.Connection, task: Row) -> CaseScope:
     """The policy's view of a task's case (``case_id``, ``case_type``), held by the
     task's institution (``assignee_institution``): a decision task of the cooperation
     group is answered by its institution, whoever holds the case's state task."""
@@ -324,7 +324,7 @@ def stored_case_scope(db: sa.Engine, reference: str) -> CaseScope:
         return case_scope(conn, load_case_row(conn, reference))
 
 
-def case_scope(conn: sa.Connection, case: Mapping[str, Any]) -> CaseScope:
+def case_scope(conn: sa.Connection, case: Row) -> CaseScope:
     """The policy's view of one stored case row (``id``, ``case_type``, ``owner_institution``)."""
     involved = frozenset(conn.execute(sa.select(TASK.c.assignee_institution).distinct().where(
         TASK.c.case_id == case["id"], TASK.c.assignee_institution.is_not(None))).scalars())

@@ -3,7 +3,7 @@ email action link's page shows of its task."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,7 @@ from engine.store import (
     OUTBOX,
     TASK,
     USER,
+    Row,
     load_case_row,
 )
 from engine.tables import AccessAction, CaseStatus, Channel, OutboxStatus, TaskKind
@@ -135,7 +136,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
     }
 
 
-def _event_fields(event: Mapping[str, Any], visible: Any, groups: frozenset[str]) -> dict[str, Any]:
+def _event_fields(event: Row, visible: Callable[[Mapping[str, Any]], dict[str, Any]],
+                  groups: frozenset[str]) -> dict[str, Any]:
     if event["kind"] == EventKind.NOTE:   # a note's text is in its own group (shown if seen)
         return dict(event["payload"])
     return visible(event["payload"])

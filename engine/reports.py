@@ -27,7 +27,7 @@ Riga's offsets are whole hours, so the hour fixes the local day).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
@@ -171,7 +171,7 @@ def case_page(
     if overdue:   # a paused clock stands still: not overdue while paused
         conditions += [OPEN_TASK.c.due_at < now, CASE.c.paused_at.is_(None)]
     key = SORT_KEYS[sort]
-    order = [key.is_(None)] if sort == "due" else []
+    order: list[sa.ColumnElement[Any]] = [key.is_(None)] if sort == "due" else []
     order += [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
     page = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
                       CASE.c.owner_institution, CASE.c.school_institution, CASE.c.risk_level,
@@ -273,7 +273,7 @@ def _day_key_of(dialect: str, cal: WorkingDayCalendar, year: int) -> Callable[[A
 
 
 def _time_in_state(cal: WorkingDayCalendar, today: date,
-                   groups: list[sa.Row[Any]]) -> list[dict[str, Any]]:
+                   groups: Sequence[Any]) -> list[dict[str, Any]]:
     """Average and longest working days in the current state, per (case type, state),
     from groups of (case type, state, day key entered, day key paused or None, cases)."""
     @cache

@@ -7,6 +7,7 @@ the ORM unit of work (DESIGN.md §4).  A case row comes back as a plain ``dict``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -31,23 +32,28 @@ from engine.tables import (
     Task,
     TaskEffect,
     User,
+    table,
 )
 
-CASE = Case.__table__
-EVENT = CaseEvent.__table__
-TASK = Task.__table__
-OUTBOX = Outbox.__table__
-CHILD = Child.__table__
-COUNTER = ReferenceCounter.__table__
-INSTITUTION = Institution.__table__
-ESCALATION = Escalation.__table__
-MEETING = Meeting.__table__
-DECISION = Decision.__table__
-ACCESS = AccessLog.__table__
-ACTION_TOKEN = ActionToken.__table__
-EFFECT = TaskEffect.__table__
-RUN = SchedulerRun.__table__
-USER = User.__table__
+CASE = table(Case)
+EVENT = table(CaseEvent)
+TASK = table(Task)
+OUTBOX = table(Outbox)
+CHILD = table(Child)
+COUNTER = table(ReferenceCounter)
+INSTITUTION = table(Institution)
+ESCALATION = table(Escalation)
+MEETING = table(Meeting)
+DECISION = table(Decision)
+ACCESS = table(AccessLog)
+ACTION_TOKEN = table(ActionToken)
+EFFECT = table(TaskEffect)
+RUN = table(SchedulerRun)
+USER = table(User)
+
+#: A row as read, by column name: SQLAlchemy's ``RowMapping`` (whose keys may also be
+#: columns) or a plain ``dict``.
+Row = Mapping[Any, Any]
 
 _SELECT_CASE = sa.select(CASE).where(CASE.c.reference == sa.bindparam("b_reference"))
 _CASE_VERSION = sa.select(CASE.c.version).where(CASE.c.id == sa.bindparam("b_id"))

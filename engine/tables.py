@@ -97,6 +97,13 @@ class Channel(StrEnum):
     LINK = "link"
 
 
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, for the Core statements the hot paths issue."""
+    found = model.__table__   # type: ignore[attr-defined]  # SQLModel sets it on the class
+    assert isinstance(found, sa.Table)
+    return found
+
+
 # --- columns ---------------------------------------------------------------------------
 
 

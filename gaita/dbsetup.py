@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 import gaita.accounts.tables  # noqa: F401  (registers the account tables on the metadata)
 from engine.errors import GaitaError
 from engine.municipality import MunicipalityConfig
-from engine.tables import Institution
+from engine.store import INSTITUTION
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -70,7 +70,7 @@ def load_institutions(db: sa.Engine, municipality: MunicipalityConfig) -> int:
 def upsert_institutions(conn: sa.Connection, municipality: MunicipalityConfig) -> int:
     """The config's institutions into the table, in the caller's transaction; returns
     how many the config has."""
-    table = Institution.__table__
+    table = INSTITUTION
     existing = set(conn.execute(sa.select(table.c.code)).scalars())
     for inst in municipality.institutions:
         values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,

@@ -21,7 +21,7 @@ from engine.errors import ConfigError, NotPermitted, Problem
 from engine.personal_code import expected_check
 from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
-from engine.tables import Case, User
+from engine.store import CASE, USER
 from engine.yamlio import line_for, load_model
 
 DEMO_FILE = "demo.yaml"
@@ -73,7 +73,7 @@ def load_demo_data(rt: Runtime) -> DemoData:
 
 def load_users(db: sa.Engine, rt: Runtime) -> int:
     """Create the demo users that do not exist yet; returns how many were added."""
-    users = User.__table__
+    users = USER
     data = load_demo_data(rt)
     with db.begin() as conn:
         known = set(conn.execute(sa.select(users.c.username)).scalars())
@@ -98,7 +98,7 @@ def load_demo(db: sa.Engine, rt: Runtime) -> tuple[int, int]:
     """Add the demo users, and demo cases if there are none; returns (users, cases) added."""
     added = load_users(db, rt)
     with db.connect() as conn:
-        has_cases = conn.execute(sa.select(sa.func.count()).select_from(Case.__table__)).scalar()
+        has_cases = conn.execute(sa.select(sa.func.count()).select_from(CASE)).scalar()
     return added, 0 if has_cases else _demo_cases(db, rt, load_demo_data(rt).cases)
 
 

@@ -30,7 +30,7 @@ from engine.errors import NotPermitted
 from engine.pause import pause
 from engine.personal_code import expected_check
 from engine.runtime import Actor, Runtime
-from engine.tables import Child, User
+from engine.store import CHILD, USER
 from gaita.demo import sample_fields
 
 #: (boy's name, girl's name) and (masculine, feminine) surnames.
@@ -142,7 +142,7 @@ class _Actors:
         roles = rt.registry.roles
         self.roles = roles
         self.coordinating = rt.municipality.institution_for_role(roles.coordinating).code
-        users = User.__table__
+        users = USER
         with db.connect() as conn:
             self.users = {(r.role, r.institution_code): r.username for r in conn.execute(
                 sa.select(users.c.username, users.c.role, users.c.institution_code)
@@ -173,7 +173,7 @@ class _Children:
     def __init__(self, db: sa.Engine, rt: Runtime, rng: random.Random) -> None:
         self.rng, self.key = rng, rt.code_key
         with db.connect() as conn:
-            self.taken = set(conn.execute(sa.select(Child.__table__.c.code_hash)).scalars())
+            self.taken = set(conn.execute(sa.select(CHILD.c.code_hash)).scalars())
 
     def next(self) -> tuple[str, str]:
         rng = self.rng
@@ -201,7 +201,8 @@ def _fields(rng: random.Random, specs: dict[str, FieldSpec]) -> dict[str, object
 def _working_days_back(rt: Runtime, today: date, count: int) -> list[date]:
     """Today (if a working day) and the ``count`` working days before it, newest first."""
     cal = rt.calendar
-    days, day = [], today
+    days: list[date] = []
+    day = today
     while len(days) <= count:
         if cal.is_working_day(day):
             days.append(day)

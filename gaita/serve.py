@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Any
 
 import uvicorn
 
@@ -33,8 +34,8 @@ def _logging() -> None:
 def serve(app: App, host: str, port: int, *, workers: int = 1, scheduler: bool = True) -> None:
     _logging()
     # access_log off: action links carry tokens in their paths
-    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": True,
-               "access_log": False}
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
+                               "proxy_headers": True, "access_log": False}
     jobs = start_scheduler(app) if scheduler else None
     try:
         if workers > 1:   # separate processes: each builds its app from the environment

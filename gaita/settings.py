@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,9 +101,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     try:
         if environ is not None:
             values = {k[6:].lower(): v for k, v in environ.items() if k.startswith("GAITA_")}
-            settings = Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+            fields: dict[str, Any] = {**values, **overrides}
+            settings = Settings(_env_file=None, **fields)
         else:
-            settings = Settings(**overrides)  # type: ignore[arg-type]
+            given: dict[str, Any] = dict(overrides)
+            settings = Settings(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")

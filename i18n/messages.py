@@ -27,8 +27,13 @@ PREFIX = "error."
 
 
 class Coded(Protocol):
-    code: str
-    params: Mapping[str, Any]
+    """A message: a catalogue code and the values for its placeholders."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
 
 
 def render(lang: str, message: Coded, *, codes: bool = False) -> str:

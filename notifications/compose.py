@@ -23,13 +23,10 @@ from engine.answers import TaskAction
 from engine.errors import ConfigError, GaitaError, NotFound
 from engine.outbox import TO_HEAD
 from engine.runtime import Runtime
-from engine.tables import Case, CaseEvent, Institution, Task, TaskKind, User
+from engine.store import CASE, EVENT, TASK, USER, Row
+from engine.tables import TaskKind
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
 from notifications.render import LOCALES, Renderer
-
-CASE, EVENT, TASK, USER = Case.__table__, CaseEvent.__table__, Task.__table__, User.__table__
-INSTITUTION = Institution.__table__
-
 
 
 class RecipientError(GaitaError):
@@ -156,7 +153,7 @@ class Composer:
                 continue
         return state
 
-    def _task(self, task: Mapping[str, Any], title: str, loc: str) -> dict[str, Any]:
+    def _task(self, task: Row, title: str, loc: str) -> dict[str, Any]:
         now, cal = self.rt.clock.now(), self.rt.calendar
         due: datetime | None = task["due_at"]
         inst = task["assignee_institution"]

@@ -37,14 +37,13 @@ from engine.errors import ConfigError, NotFound, NotPermitted, StaleCase
 from engine.events import EventKind, append_event
 from engine.outbox import tell_coordinating
 from engine.runtime import SYSTEM, Runtime
-from engine.store import load_case_row, reference_of
-from engine.tables import Case, Outbox, OutboxStatus
+from engine.store import OUTBOX, load_case_row, reference_of
+from engine.tables import OutboxStatus
 from notifications.compose import Composer, MailSettings, RecipientError
 from notifications.render import TemplateError, TemplateMissing
 
 log = logging.getLogger(__name__)
 
-OUTBOX, CASE = Outbox.__table__, Case.__table__
 FAILURE_TEMPLATE = "delivery_failed"
 
 
@@ -179,7 +178,8 @@ class DeliveryWorker:
                         self._fail(token, row, str(outcome))
                         report.failed.append(row["id"])
                     else:
-                        client = await _drop(client)
+                        await _drop(client)   # a fresh connection for the next email
+                        client = None
                         self._later(token, row, str(outcome), report)
                     continue
                 if self._sent(token, row, message["To"]):
@@ -344,4 +344,3 @@ async def _drop(client: aiosmtplib.SMTP | None) -> None:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
-    return None

@@ -18,13 +18,12 @@ import sqlalchemy as sa
 
 from engine.outbox import outbox_row
 from engine.runtime import Runtime
-from engine.store import insert_or_ignore
-from engine.tables import Case, DigestRun, Outbox, Task, TaskKind, User
+from engine.store import CASE, OUTBOX, TASK, USER, Row, insert_or_ignore
+from engine.tables import DigestRun, TaskKind, table
 from notifications.compose import case_url
 from notifications.render import LOCALES
 
-CASE, TASK, USER, OUTBOX = Case.__table__, Task.__table__, User.__table__, Outbox.__table__
-DIGEST_RUN = DigestRun.__table__
+DIGEST_RUN = table(DigestRun)
 DIGEST_TEMPLATE = "digest"
 DUE_SOON_PARAM = "digest.due_soon_days"
 
@@ -62,7 +61,7 @@ def _queue(conn: sa.Connection, rt: Runtime, base_url: str) -> list[DigestQueued
     ).join(CASE, CASE.c.id == TASK.c.case_id).where(
         TASK.c.closed_at.is_(None), TASK.c.assignee_institution.is_not(None),
     ).order_by(TASK.c.due_at, CASE.c.reference)).mappings().all()
-    by_institution: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_institution: dict[str, list[Row]] = defaultdict(list)
     for t in tasks:
         by_institution[t["assignee_institution"]].append(t)
     subscribers = conn.execute(sa.select(USER.c.username, USER.c.locale, USER.c.institution_code)

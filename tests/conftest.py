@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from engine.clock import FixedClock
 from engine.tables import (
+    table,
     AccessLog,
     ActionToken,
     Case,
@@ -60,8 +61,9 @@ def snapshot(db: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a case write touches: what 'the DB is unchanged' compares."""
     out = {}
     with db.connect() as conn:
-        for table in (Case, CaseEvent, Task, Outbox, ActionToken, Child, ReferenceCounter, AccessLog):
-            t = table.__table__
+        for model in (Case, CaseEvent, Task, Outbox, ActionToken, Child, ReferenceCounter,
+                      AccessLog):
+            t = table(model)
             out[t.name] = [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
     return out
 

@@ -256,7 +256,7 @@ def meeting_view(db: sa.Engine, rt: Runtime, meeting_id: int, reader: Actor, *,
 
 def list_meetings(db: sa.Engine) -> list[dict[str, Any]]:
     with db.connect() as conn:
-        counts = dict(conn.execute(sa.select(
+        counts: dict[int, int] = dict(conn.execute(sa.select(
             ESCALATION.c.meeting_id, sa.func.count()).where(ESCALATION.c.meeting_id.is_not(None))
             .group_by(ESCALATION.c.meeting_id)).all())
         return [{**dict(m), "items": int(counts.get(m["id"], 0))} for m in conn.execute(

@@ -24,7 +24,7 @@ from engine.group.reasons import check_manual, reason_spec, reason_title
 from engine.municipality import EngineReason
 from engine.outbox import Template, queue_mail
 from engine.runtime import SYSTEM, Actor, Runtime
-from engine.store import CASE, ESCALATION, TASK, load_case_row
+from engine.store import CASE, ESCALATION, TASK, Row, load_case_row
 from engine.tables import OPEN_ESCALATIONS, CaseStatus, EscalationStatus, TaskKind
 
 #: Risk levels by urgency (the queue's second key); ``critical`` ranks above all.
@@ -187,7 +187,7 @@ def queue_items(conn: sa.Connection, rt: Runtime, where: Any) -> list[QueueItem]
     if not rows:
         return []
     case_ids = [r["case_id"] for r in rows]
-    institutions = dict(conn.execute(sa.select(
+    institutions: dict[int, int] = dict(conn.execute(sa.select(
         TASK.c.case_id, sa.func.count(sa.distinct(TASK.c.assignee_institution)),
     ).where(TASK.c.case_id.in_(case_ids)).group_by(TASK.c.case_id)).all())
     dues = dict(conn.execute(sa.select(TASK.c.case_id, TASK.c.due_at).where(
@@ -203,7 +203,7 @@ def queue_items(conn: sa.Connection, rt: Runtime, where: Any) -> list[QueueItem]
     return sorted(items, key=queue_order)
 
 
-def item_of(r: Mapping[str, Any], *, days_overdue: int = 0, institutions: int = 0) -> QueueItem:
+def item_of(r: Row, *, days_overdue: int = 0, institutions: int = 0) -> QueueItem:
     """A queue item from an escalation row joined with its case's reference, type and risk."""
     return QueueItem(r["id"], r["case_id"], r["reference"], r["case_type"], r["risk_level"],
                      bool(r["urgent"]), tuple(r["reasons"]), r["status"], r["meeting_id"],

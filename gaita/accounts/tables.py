@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from engine.tables import User, UTCDateTime
+from engine.tables import User, UTCDateTime, table
 
 
 def _ts(nullable: bool = False) -> Any:
@@ -80,5 +80,6 @@ class Setting(SQLModel, table=True):
     updated_by: str = Field(default="", max_length=64)
 
 
-USER, SESSION, TOKEN = User.__table__, WebSession.__table__, ApiToken.__table__
-ATTEMPT, ADMIN_LOG, SETTING = LoginAttempt.__table__, AdminLog.__table__, Setting.__table__
+USER = table(User)
+SESSION, TOKEN, ATTEMPT = table(WebSession), table(ApiToken), table(LoginAttempt)
+ADMIN_LOG, SETTING = table(AdminLog), table(Setting)

@@ -21,7 +21,7 @@ def insert_api_token(conn: sa.Connection, user_id: int, name: str, now: datetime
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = conn.execute(sa.insert(TOKEN).values(
         user_id=user_id, name=name, token_hash=digest(token), created_at=now,
-        created_by=created_by)).inserted_primary_key[0]
+        created_by=created_by).returning(TOKEN.c.id)).scalar_one()
     return int(token_id), token
 
 

@@ -90,7 +90,7 @@ def main_options(
     now: Annotated[str | None, typer.Option(
         "--now", help="Fix the clock, ISO 8601 with offset (GAITA_NOW).")] = None,
 ) -> None:
-    overrides: ClassVar[dict[str, Any]] = {}
+    overrides: dict[str, Any] = {}
     if db:
         overrides["database_url"] = db
     if now:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 import typer
 
-from engine.tables import Case, Outbox
+from engine.store import CASE, OUTBOX
 from gaita.cli.common import JsonOpt, current_app, emit_json, handled, out
 from gaita.mail import delivery_worker, mail_settings
 from notifications.delivery import requeue
@@ -18,7 +18,6 @@ outbox_app = typer.Typer(help="Outgoing email: list, deliver now, retry a failed
                          no_args_is_help=True)
 digest_app = typer.Typer(help="Institutions' digests of their open tasks.", no_args_is_help=True)
 
-OUTBOX, CASE = Outbox.__table__, Case.__table__
 Status = Literal["queued", "sent", "failed"]
 
 

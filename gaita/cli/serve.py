@@ -9,10 +9,9 @@ import sqlalchemy as sa
 import typer
 
 from engine.escalation import tick
-from engine.tables import Outbox, SchedulerRun, Task
+from engine.store import OUTBOX, RUN, TASK
+from engine.tables import OutboxStatus
 from gaita.cli.common import JsonOpt, app, current_app, emit_json, handled, out
-
-RUN, TASK, OUTBOX = SchedulerRun.__table__, Task.__table__, Outbox.__table__
 
 
 @app.command()
@@ -81,11 +80,12 @@ def status(as_json: JsonOpt = False) -> None:
             TASK.c.closed_at.is_(None), TASK.c.next_check_at > now)).scalar()
         overdue = conn.execute(sa.select(sa.func.count()).select_from(TASK).where(
             TASK.c.closed_at.is_(None), TASK.c.due_at < now)).scalar_one()
-        mail = dict(conn.execute(sa.select(OUTBOX.c.status, sa.func.count())
-                                 .group_by(OUTBOX.c.status)).all())
+        mail: dict[str, int] = dict(conn.execute(sa.select(OUTBOX.c.status, sa.func.count())
+                                                 .group_by(OUTBOX.c.status)).all())
     tick_seconds = gaita.settings.tick_seconds
     stale = last is None or (now - last["started_at"]).total_seconds() > 3 * tick_seconds
     next_tick = None if last is None else last["started_at"] + timedelta(seconds=tick_seconds)
+    outbox = {status.value: mail.get(status, 0) for status in OutboxStatus}
     data = {
         "last_tick": None if last is None else {
             "at": last["started_at"], "runner": last["runner"], "examined": last["examined"],
@@ -93,7 +93,7 @@ def status(as_json: JsonOpt = False) -> None:
         "next_tick": next_tick,   # when `gaita serve` runs the next one
         "tick_seconds": tick_seconds, "healthy": not stale,
         "tasks_due_now": due_now, "next_task_check": next_check, "overdue_tasks": overdue,
-        "outbox": {k: mail.get(k, 0) for k in ("queued", "sent", "failed")},
+        "outbox": outbox,
     }
     if as_json:
         emit_json(data)
@@ -110,5 +110,5 @@ def status(as_json: JsonOpt = False) -> None:
                   f"(every {tick_seconds} s under `gaita serve`)")
     out.print(f"due now: {due_now} task(s); next check: "
               + (f"{next_check.astimezone(tz):%d.%m.%Y %H:%M}" if next_check else "none"))
-    out.print(f"overdue tasks: {overdue}; outbox: {data['outbox']['queued']} queued, "
-              f"{data['outbox']['failed']} failed")
+    out.print(f"overdue tasks: {overdue}; outbox: {outbox[OutboxStatus.QUEUED]} queued, "
+              f"{outbox[OutboxStatus.FAILED]} failed")

@@ -141,7 +141,7 @@ def _http_error(router: APIRouter) -> Handler:
         if exc.status_code == 405:   # every method of the path, not only the first route's
             methods = {method for route in router.routes if isinstance(route, APIRoute)
                        and route.matches(request.scope)[0] is not Match.NONE
-                       for method in route.methods}
+                       for method in route.methods or ()}
             response.headers["Allow"] = ", ".join(sorted(methods))
         return response
     return handle

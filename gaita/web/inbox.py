@@ -31,7 +31,7 @@ from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
 from engine.queries import open_tasks
 from engine.runtime import Runtime
-from engine.store import CASE, TASK
+from engine.store import CASE, TASK, Row
 from engine.tables import AccessAction, Channel, TaskKind
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
@@ -88,7 +88,7 @@ def _texts(text: Any) -> dict[str, str]:
     return {"lv": text.lv, "en": text.en}
 
 
-def _describe(app: App, viewer: Viewer, task: Mapping[str, Any]) -> dict[str, Any]:
+def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
     """One task as the inbox and the task page show it (the shape of ``engine.queries.
     task_for_link``, so the link pages' ``_summary.html`` shows it too)."""
     rt, lang, now = app.rt, viewer.lang, app.rt.clock.now()
