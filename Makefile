@@ -21,7 +21,7 @@ RUNTIME_STAMP = $(VENV)/.installed-runtime-$(call checksum,requirements.lock pyp
 DEV_STAMP     = $(VENV)/.installed-dev-$(call checksum,requirements-dev.lock)
 CATCHER_STAMP = $(VENV)/.installed-mailcatcher-$(call checksum,requirements-dev.lock)
 
-.PHONY: install install-runtime run test test-fast bench docs screenshots lock system-test-deps clean
+.PHONY: install install-runtime run lint test test-fast bench docs screenshots lock system-test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,12 +76,17 @@ run: $(RUNTIME_STAMP) $(CATCHER_STAMP)
 # its own PostgreSQL server.  A single file: $(BIN)/pytest tests/...
 PYTEST_PARALLEL = -n auto --maxprocesses=4
 
-# make test: install both locks and the system packages, then run the whole suite
-test: install system-test-deps
+# make lint: ruff and mypy, as configured in pyproject.toml (zero findings is the rule)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# make test: install both locks and the system packages, lint, then run the whole suite
+test: install system-test-deps lint
 	$(BIN)/pytest $(PYTEST_PARALLEL)
 
-# make test-fast: the suite without the slow tests and those that need PostgreSQL
-test-fast: install
+# make test-fast: lint, then the suite without the slow tests and those that need PostgreSQL
+test-fast: install lint
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not pg"
 
 # make bench: the benchmarks in bench/, each against its baseline measured in the same run

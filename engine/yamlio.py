@@ -37,7 +37,7 @@ from ruamel.yaml.tag import Tag
 from engine.errors import InvalidDeclaration, Problem
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict):  # type: ignore[type-arg]  # any YAML keys and values
     """A mapping that knows its own line and the line of each key (1-based)."""
 
     line: int = 0
@@ -47,7 +47,7 @@ class LineDict(dict):  # type: ignore[type-arg]
         return self.key_lines.get(key, self.line)
 
 
-class LineList(list):  # type: ignore[type-arg]
+class LineList(list):  # type: ignore[type-arg]  # any YAML values
     line: int = 0
     item_lines: list[int]
 

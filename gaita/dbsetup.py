@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import gaita.accounts.tables  # noqa: F401  (registers the account tables on the metadata)
+import gaita.accounts.tables  # noqa: F401 - registers the account tables on the metadata
 from engine.errors import GaitaError
 from engine.municipality import MunicipalityConfig
 from engine.store import INSTITUTION

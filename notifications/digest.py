@@ -83,7 +83,7 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
     """``{"open", "due_soon", "overdue"}``: each task in exactly one list."""
     loc = locale if locale in LOCALES else LOCALES[0]
     now, cal = rt.clock.now(), rt.calendar
-    soon = int(rt.param(DUE_SOON_PARAM))  # type: ignore[call-overload]
+    soon = rt.days(DUE_SOON_PARAM)
     lists: dict[str, list[dict[str, Any]]] = {"open": [], "due_soon": [], "overdue": []}
     for t in tasks:
         wf = rt.registry.get(t["case_type"], t["definition_version"])

@@ -89,7 +89,7 @@ class LinkSigner:
 
 
 def link_expiry(rt: Runtime, created_at: datetime) -> datetime:
-    return rt.calendar.due_at(created_at, int(rt.param(EXPIRY_PARAM)))  # type: ignore[call-overload]
+    return rt.calendar.due_at(created_at, rt.days(EXPIRY_PARAM))
 
 
 def action_path(purpose: TaskAction, token: str) -> str:

@@ -4,6 +4,7 @@ itself back through others: both checked on the source itself."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -189,3 +190,18 @@ def late():
 def test_the_project_packages_import_each_other_in_no_cycle() -> None:
     cycles = import_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+_SUPPRESSION = re.compile(r"#\s*(type:\s*ignore\[[^\]]*\]|noqa:\s*[A-Z0-9, ]+)(?P<after>.*)$")
+
+
+def test_every_suppressed_check_says_why() -> None:
+    """A ``# type: ignore[...]`` or ``# noqa: ...`` is followed by its reason."""
+    silent = []
+    for package in ("engine", "notifications", "i18n", "gaita", "migrations", "bench", "tests"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                found = _SUPPRESSION.search(line)
+                if found and not found["after"].strip(" -#"):
+                    silent.append(f"{path.relative_to(ROOT)}:{n}")
+    assert silent == []

@@ -7,7 +7,7 @@ groups are added here, in the order ``gaita --help`` lists them.
 
 from __future__ import annotations
 
-from gaita.cli import calendar, cases, demo, group, init, mail, pause, serve, users, workflows  # noqa: F401  (their commands register on import)
+from gaita.cli import calendar, cases, demo, group, init, mail, pause, serve, users, workflows  # noqa: F401 - their commands register on import
 from gaita.cli.common import app, case_app
 
 __all__ = ["app", "main"]

@@ -75,7 +75,7 @@ def handled(fn: F) -> F:
             orig = getattr(exc, "orig", None) or exc
             error(f"database error: {str(orig).strip().splitlines()[0]}")
             raise typer.Exit(1) from None
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps F's signature
 
 
 class _Options:

@@ -355,5 +355,5 @@ def create_api(app: App) -> FastAPI:
                       response_class=HTMLResponse)
     add_handlers(api, router)
     api.add_middleware(BodyLimit)
-    api.openapi = partial(openapi, api)  # type: ignore[method-assign]
+    api.openapi = partial(openapi, api)  # type: ignore[method-assign]  # FastAPI's own hook
     return api

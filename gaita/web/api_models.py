@@ -38,7 +38,7 @@ MAX_PER_PAGE = 200
 MAX_FIELDS = 50
 #: ``sort`` values of ``GET /v1/cases``: a key, or ``-key`` for descending.
 SORTS: tuple[str, ...] = (*SORT_KEYS, *(f"-{k}" for k in SORT_KEYS))
-Sort = Literal[SORTS]  # type: ignore[valid-type]
+Sort = Literal[SORTS]  # type: ignore[valid-type]  # the engine's sort keys, spelled once there
 
 
 def _utc(value: datetime) -> datetime:
@@ -169,7 +169,7 @@ class NewNote(_Request):
         "expected_version": 2}]})
 
     text: str = Field(min_length=1, max_length=MAX_NOTE)
-    group: Literal[NOTE_GROUPS] = "notes"  # type: ignore[valid-type]
+    group: Literal[NOTE_GROUPS] = "notes"  # type: ignore[valid-type]  # engine.notes' groups
     expected_version: int | None = Field(None, ge=0, le=MAX_ID)
 
 

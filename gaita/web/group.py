@@ -336,7 +336,7 @@ def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:
     if view["status"] != MeetingStatus.PLANNED:
         return []
     rt, t, cal = app.rt, translator(lang), app.rt.calendar
-    limit = int(rt.param(ORDINARY_WAIT_PARAM))  # type: ignore[call-overload]
+    limit = rt.days(ORDINARY_WAIT_PARAM)
     out = []
     for item in escalation_queue(app.db, rt, statuses=(EscalationStatus.SCHEDULED,)):
         if item.meeting_id != view["id"] or item.reasons == (EngineReason.FOLLOW_UP,):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.pg import PostgresServer
 pytestmark = pytest.mark.slow
 
 
-def wait_for(check, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], bool], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:

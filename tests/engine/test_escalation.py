@@ -155,7 +155,7 @@ def tick_at(app: App, when: datetime, **kw: Any) -> TickReport:
 
 
 def param(app: App, name: str) -> int:
-    return int(app.rt.param(name))  # type: ignore[call-overload]
+    return app.rt.days(name)
 
 
 def end_of_ladder(app: App, ref: str) -> datetime:
@@ -493,7 +493,7 @@ def test_a_stuck_tick_and_the_next_one_do_each_effect_once(
         reports: dict[str, TickReport] = {}
 
         def run(app: App, when: datetime) -> threading.Thread:
-            app.rt.clock.set(when)   # type: ignore[attr-defined]
+            app.rt.clock.set(when)   # type: ignore[attr-defined]  # the tests' FixedClock
             t = threading.Thread(name="slow" if app is slow else "fast", target=lambda: (
                 reports.__setitem__("slow" if app is slow else "fast", tick(app.db, app.rt))))
             t.start()

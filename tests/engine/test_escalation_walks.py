@@ -157,7 +157,7 @@ class Walk:
         asyncio.run(worker.deliver())
 
     def tick(self, when: datetime) -> dict[str, int]:
-        self.app.rt.clock.set(when)   # type: ignore[attr-defined]
+        self.app.rt.clock.set(when)   # type: ignore[attr-defined]  # the tests' FixedClock
         return dict(tick(self.app.db, self.app.rt).effects)
 
     def new_events(self) -> list[tuple[str, dict[str, Any]]]:

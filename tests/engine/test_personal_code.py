@@ -135,7 +135,7 @@ def test_repr_does_not_show_the_code():
 def test_frozen():
     parsed = parse_personal_code(legacy("150710", "2"))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        parsed.code = "x"  # type: ignore[misc]
+        parsed.code = "x"  # type: ignore[misc]  # the point: it is frozen
 
 
 # -- rejections -----------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_check_value_ten_is_rejected():
 
 
 def test_non_string_is_rejected():
-    err = rejection(12038514276)  # type: ignore[arg-type]
+    err = rejection(12038514276)  # type: ignore[arg-type]  # the point: not a string
     assert str(err.reason) == "a string is expected, got int"
 
 

@@ -168,7 +168,7 @@ def test_unacknowledged_tasks_are_recorded_once_after_the_acknowledgement_deadli
     act(gaita, ref, "record_unjustified", "skola", parents_reached=True)
     task_id = open_task_of(gaita.db, ref)
     ack_due = task_row(gaita, task_id)["ack_due_at"]
-    days = int(gaita.rt.param("tasks.acknowledge_days"))  # type: ignore[call-overload]
+    days = gaita.rt.days("tasks.acknowledge_days")
     assert ack_due == gaita.rt.calendar.due_at(clock.now(), days)
     assert tick(gaita.db, gaita.rt).effects == {}
     clock.set(ack_due + timedelta(seconds=1))

@@ -223,8 +223,8 @@ _SAMPLE = {"username": "skola", "code": "jip", "day": "2026-12-01", "token_id": 
 def admin_routes() -> list[tuple[str, str]]:
     found = []
     for route in [*admin_pages.router.routes, *admin_config.router.routes]:
-        path = re.sub(r"\{(\w+)\}", lambda m: _SAMPLE[m.group(1)], route.path)  # type: ignore[attr-defined]
-        found += [(method, path) for method in sorted(route.methods)]   # type: ignore[attr-defined]
+        path = re.sub(r"\{(\w+)\}", lambda m: _SAMPLE[m.group(1)], route.path)  # type: ignore[attr-defined]  # a Route
+        found += [(method, path) for method in sorted(route.methods)]   # type: ignore[attr-defined]  # a Route
     return found
 
 
