@@ -92,7 +92,7 @@ class Problem:
 
     file: str
     line: int | None
-    reason: Message | str   # str: a validator's English sentence, pending its code
+    reason: Message
     loc: tuple[int | str, ...] = ()
 
     @property

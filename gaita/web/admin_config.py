@@ -52,7 +52,7 @@ def _input_of(p: Problem) -> str:
     if Path(p.file).name != config_edit.INSTITUTIONS:
         return ""
     key = next((part for part in reversed(p.loc) if part in _INPUTS), None)
-    return str(key) if key is not None else "roles" if "role" in getattr(p.reason, "params", {}) else ""
+    return str(key) if key is not None else "roles" if "role" in p.reason.params else ""
 
 
 # --- the config reload ------------------------------------------------------------------------
