@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -188,7 +194,8 @@ class Workflow(_Strict):
         try:
             return self.states[name]
         except KeyError:
-            raise UnknownState(f"{self.case_type} v{self.version}", name, list(self.states)) from None
+            raise UnknownState(f"{self.case_type} v{self.version}", name,
+                               list(self.states)) from None
 
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.source]
@@ -224,7 +231,8 @@ class KnownNames:
     templates: Collection[str] | None = None   # None: templates not checked
     parameters: Collection[str] | None = None  # None: not checked; a Mapping: values checked too
     read_only_roles: Collection[str] = ()      # user roles that may not change a case
-    guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)  # fields a guard reads
+    # the fields each guard reads
+    guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)
     escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
     field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
 
@@ -240,7 +248,8 @@ class _Collector:
 
 
 def load_workflow(path: Path, known: KnownNames) -> Workflow:
-    """Parse and validate one declaration; raise ``InvalidWorkflowDefinition`` listing all problems."""
+    """Parse and validate one declaration; raise ``InvalidWorkflowDefinition`` listing all
+    problems."""
     try:
         raw = load_yaml(path)
     except YamlError as exc:
@@ -330,13 +339,15 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         if s.owner is not None and s.owner not in known.institution_roles:
             c.add((*loc, "owner"), msg("workflow.unknown_owner", role=s.owner, state=state(name)))
         if s.remind_before and s.deadline is None:
-            c.add((*loc, "remind_before"), msg("workflow.remind_without_deadline", state=state(name)))
+            c.add((*loc, "remind_before"),
+                  msg("workflow.remind_without_deadline", state=state(name)))
         if s.deadline and s.deadline.param:
             check_param((*loc, "deadline", "param"), s.deadline.param)
         if isinstance(s.acknowledge_within, str):
             check_param((*loc, "acknowledge_within"), s.acknowledge_within)
         if s.acknowledge_within is not None and s.terminal:
-            c.add((*loc, "acknowledge_within"), msg("workflow.terminal_acknowledge", state=state(name)))
+            c.add((*loc, "acknowledge_within"),
+                  msg("workflow.terminal_acknowledge", state=state(name)))
         for i, step in enumerate(s.escalation):
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)
@@ -358,7 +369,8 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         trigger = Named(t.trigger, t.title)
         for j, src in enumerate(t.source):
             if src not in states:
-                c.add((*loc, "source", j), msg("workflow.unknown_source", trigger=trigger, state=src))
+                c.add((*loc, "source", j),
+                      msg("workflow.unknown_source", trigger=trigger, state=src))
             elif states[src].terminal:
                 c.add((*loc, "source", j), msg("workflow.leaves_terminal", trigger=trigger,
                                                state=state(src)))
@@ -393,7 +405,8 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
 
     if c.problems:
         return  # the graph checks below assume valid names
-    reachable = _closure({wf.initial}, {s: {t.dest for t in wf.transitions_from(s)} for s in states})
+    reachable = _closure({wf.initial},
+                         {s: {t.dest for t in wf.transitions_from(s)} for s in states})
     for name in states:
         if name not in reachable:
             c.add(("states", name), msg("workflow.unreachable", state=state(name),

@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from engine.errors import ConfigError, GaitaError, Message, Named, Problem, msg
@@ -43,7 +51,7 @@ def _rule(code: str, ok: Callable[[Any], Any] | str, before: bool = False) -> An
     def check(value: Any) -> Any:
         try:
             good = test(value)
-        except Exception:  # noqa: BLE001 - ZoneInfo and fromisoformat raise several types
+        except Exception:   # ZoneInfo and fromisoformat raise several types
             good = False
         if not good:
             raise PydanticCustomError(code, "{value} is not valid", {"value": value})
@@ -53,7 +61,8 @@ def _rule(code: str, ok: Callable[[Any], Any] | str, before: bool = False) -> An
 
 Text = Annotated[str, Strict(), _rule("config.not_text", str.strip)]
 Code = Annotated[str, Strict(), _rule("config.not_code", r"[a-z0-9]+(-[a-z0-9]+)*")]
-ParamName = Annotated[str, Strict(), _rule("config.not_param_name", r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")]
+ParamName = Annotated[str, Strict(),
+                      _rule("config.not_param_name", r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")]
 Email = Annotated[str, Strict(), _rule("config.not_email", r"[^@\s]+@[^@\s]+\.[a-z]{2,}")]
 TimeZone = Annotated[str, Strict(), _rule("config.not_timezone", ZoneInfo)]
 Value = Annotated[bool | int | str, _rule("config.not_value", lambda v: type(v) in (bool, int, str),
@@ -245,7 +254,7 @@ class MunicipalityConfig(_Model):
 
 _SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, map(TypeAdapter, (  # in the order of FILES
     Municipality, tuple[Institution, ...], CooperationGroup, dict[ParamName, Parameter],
-    _ServicesFile, CalendarSettings, dict[ParamName, Parameter]))))
+    _ServicesFile, CalendarSettings, dict[ParamName, Parameter])), strict=True))
 _SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
 
 
@@ -266,12 +275,14 @@ def _reason(error: Any) -> Message:
         message = msg("config.not_given", reason=schema_reason(error), given=given)
     else:
         message = schema_reason(error)
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p!r}" if "." in p else f".{p}" for p in loc)
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p!r}" if "." in p else f".{p}"
+                   for p in loc)
     return msg("schema.at", path=path.lstrip("."), reason=message) if path else message
 
 
 def _find(data: Any, path: Loc, at: Loc = ()) -> Iterator[tuple[Loc, Any]]:
-    """``(loc, value)`` for every string reached by ``path`` in raw YAML; ``"*"`` means every list item."""
+    """``(loc, value)`` for every string reached by ``path`` in raw YAML; ``"*"`` means every
+    list item."""
     if not path:
         yield from [(at, data)] if isinstance(data, str) else ()
     elif path[0] == "*" and isinstance(data, list):
@@ -290,7 +301,8 @@ class _Loader:
         self.raw, self.problems = dict[str, Any](), list[Problem]()
 
     def add(self, file: str, loc: Loc, reason: Message) -> None:
-        self.problems.append(Problem(str(self.dir / file), line_for(self.raw.get(file), loc), reason, loc))
+        line = line_for(self.raw.get(file), loc)
+        self.problems.append(Problem(str(self.dir / file), line, reason, loc))
 
     def role(self, code: str) -> Named:
         title = self.titles.get(code)
@@ -300,7 +312,8 @@ class _Loader:
         """An institution named in institutions.yaml, with its name if the file gives one."""
         insts = self.raw.get("institutions.yaml")
         for entry in insts if isinstance(insts, list) else ():
-            name = entry.get("name") if isinstance(entry, dict) and entry.get("code") == code else None
+            mine = isinstance(entry, dict) and entry.get("code") == code
+            name = entry.get("name") if mine else None
             if isinstance(name, dict) and all(isinstance(name.get(k), str) for k in ("lv", "en")):
                 return Named(str(code), LocalizedText.model_construct(lv=name["lv"], en=name["en"]))
         return Named(str(code))
@@ -321,7 +334,8 @@ class _Loader:
                 self.add(file, tuple(error["loc"]), _reason(error))
 
     def unique(self, file: str, path: Loc, duplicate: Callable[[str, int | None], Message]) -> None:
-        """Each value at ``path`` once; a second one is the problem ``duplicate(value, first line)``."""
+        """Each value at ``path`` once; a second one is the problem ``duplicate(value, first
+        line)``."""
         first: dict[str, Loc] = {}
         for loc, value in _find(self.raw.get(file), path):
             if value in first:
@@ -329,7 +343,8 @@ class _Loader:
             first.setdefault(value, loc)
 
     def check_roles(self) -> None:
-        insts, holder, known = self.raw.get("institutions.yaml"), dict[str, Any](), tuple(sorted(self.roles))
+        insts, holder = self.raw.get("institutions.yaml"), dict[str, Any]()
+        known = tuple(sorted(self.roles))
         for loc, role in _find(insts, ("*", "roles", "*")):
             code = insts[loc[0]].get("code")
             if role not in self.roles:
@@ -368,7 +383,8 @@ class _Loader:
                          msg("config.unknown_parameter", name=name))
             elif isinstance(name, str) and parameters and type(parameters[name].value) is not int:
                 self.add("cooperation_group.yaml", ("repeated_case_windows", case_type),
-                         msg("config.parameter_not_months", name=name, value=parameters[name].value))
+                         msg("config.parameter_not_months", name=name,
+                             value=parameters[name].value))
 
     def check_parameter_names(self) -> None:
         group = self.raw.get("cooperation_group.yaml")
@@ -380,7 +396,8 @@ class _Loader:
             for key in mapping if isinstance(mapping, dict) else ():
                 name = f"{prefix}{key}"
                 if name in owner:
-                    self.add(file, (*at, key), msg("config.parameter_twice", name=name, where=owner[name]))
+                    self.add(file, (*at, key),
+                             msg("config.parameter_twice", name=name, where=owner[name]))
                 owner.setdefault(name, f"{self.dir / file}:{line_for(self.raw[file], (*at, key))}")
 
 
@@ -414,7 +431,8 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         raise ConfigError(sorted(ld.problems, key=lambda p: (p.file, p.line or 0)))
     meetings = {f"cooperation_group.{name}": value for name, value in group.meetings.items()}
     return MunicipalityConfig(
-        directory=str(directory), municipality=municipality, institutions=insts, cooperation_group=group,
-        services=services.services, external_resources=services.external_resources, calendar=calendar,
+        directory=str(directory), municipality=municipality, institutions=insts,
+        cooperation_group=group, services=services.services,
+        external_resources=services.external_resources, calendar=calendar,
         institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
         parameters={**thresholds, **extra, **meetings}, pauses=pauses)

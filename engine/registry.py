@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.definitions import KnownNames, Workflow, load_workflow
 from engine.errors import (
-    InvalidDeclaration, InvalidWorkflowDefinition, Named, Problem, UnknownCaseType, msg, problem,
+    InvalidDeclaration,
+    InvalidWorkflowDefinition,
+    Named,
+    Problem,
+    UnknownCaseType,
+    msg,
+    problem,
 )
 from engine.guards import GUARD_FIELDS, GUARDS
 from engine.machine import MachineCache, SharedMachine
@@ -142,7 +148,8 @@ def load_roles(directory: Path) -> Roles:
              msg("roles.one_escalation_target", roles=_roles(institution, targets))),
             ("user_roles", linked, msg("roles.one_own_tasks", roles=_roles(user, linked)))):
         if len(marked) != 1:
-            raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of(kind), reason, (kind,))])
+            raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of(kind), reason,
+                                                     (kind,))])
     for reserved in (SYSTEM_ROLE, OPERATOR_ROLE):
         if reserved in parsed.user_roles:
             raise InvalidWorkflowDefinition([Problem(
@@ -241,8 +248,8 @@ def load_registry(
     for case_type, version in registry.versions:
         cur = registry.current.get(case_type)
         if cur is None:
-            problems.append(problem(str(directory), None, "registry.no_current", case_type=case_type,
-                                    version=version))
+            problems.append(problem(str(directory), None, "registry.no_current",
+                                    case_type=case_type, version=version))
         elif version > cur.version:
             problems.append(problem(str(directory), None, "registry.history_newer",
                                     case_type=case_type, version=version, current=cur.version))

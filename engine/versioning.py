@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import policy
 from engine.errors import InvalidWorkflowDefinition, Named, Problem, StaleCase, msg
 from engine.events import EventKind, insert_event, next_event
-from engine.store import CASE, TASK, stored_version
-from engine.tables import CaseStatus, TaskKind
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
+from engine.store import CASE, TASK, stored_version
+from engine.tables import CaseStatus, TaskKind
 from engine.yamlio import load_model
 
 

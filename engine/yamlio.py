@@ -81,7 +81,8 @@ _IMPLICIT_TYPES = {
     "null": (r"~|null|Null|NULL|", ["~", "n", "N", ""]),
     "timestamp": (r"""[0-9]{4}-[0-9]{2}-[0-9]{2}
                       |[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9]{2}:[0-9]{2}
-                       (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""", "0123456789"),
+                       (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""",
+                  "0123456789"),
 }
 # One shared tag object per type: the resolver runs once per scalar.
 _TAGS = {name: _tag(name) for name in ("str", "map", "seq", *_IMPLICIT_TYPES)}
@@ -141,7 +142,9 @@ class _Constructor(SafeConstructor):
             if tag is _STR:
                 return node.value
             scalar = _SCALARS.get(tag)
-            return scalar(self, node) if scalar else SafeConstructor.construct_object(self, node, deep=True)
+            if scalar:
+                return scalar(self, node)
+            return SafeConstructor.construct_object(self, node, deep=True)
         done = self._built.get(id(node))
         if done is _BUILDING:
             raise _Refusal(node.start_mark, msg("yaml.recursive"))
@@ -210,7 +213,8 @@ class _Composer(Composer):
         event = self.parser.peek_event()
         if not isinstance(event, AliasEvent) and event.anchor in self.anchors:
             first = self.anchors[event.anchor].start_mark.line + 1
-            raise _Refusal(event.start_mark, msg("yaml.duplicate_anchor", anchor=event.anchor, line=first))
+            raise _Refusal(event.start_mark,
+                           msg("yaml.duplicate_anchor", anchor=event.anchor, line=first))
         return super().compose_node(parent, index)
 
 
@@ -343,14 +347,14 @@ def line_for(data: Any, loc: tuple[int | str, ...]) -> int | None:
     line: int | None = getattr(data, "line", None)
     node = data
     for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.line_of(part)
-            node = node[part]
-        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.line_of(part)
-            node = node[part]
+        if isinstance(node, LineDict):
+            found = part in node
         else:
+            found = isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node)
+        if not found:
             break
+        line = node.line_of(part)
+        node = node[part]
     return line
 
 

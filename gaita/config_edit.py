@@ -196,7 +196,8 @@ def validate_config(settings: Settings, replaced: dict[str, str]) -> None:
         try:
             load_known_names(settings.model_copy(update={"config": copy}))
         except InvalidDeclaration as exc:
-            problems = [dataclasses.replace(p, file=p.file.replace(str(copy), str(settings.config), 1))
+            real = str(settings.config)
+            problems = [dataclasses.replace(p, file=p.file.replace(str(copy), real, 1))
                         for p in exc.problems]
             raise type(exc)(problems) from None
 

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.cases import fire, open_case
-from gaita.accounts.passwords import hash_password
 from engine.definitions import FieldSpec, Workflow
 from engine.errors import ConfigError, NotPermitted, Problem, msg
 from engine.personal_code import expected_check
@@ -23,6 +22,7 @@ from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
 from engine.tables import Case, User
 from engine.yamlio import line_for, load_model
+from gaita.accounts.passwords import hash_password
 
 DEMO_FILE = "demo.yaml"
 CHILDREN = ["Anna Bērziņa", "Jānis Kalniņš", "Līga Ozoliņa", "Ēriks Šņore", "Ģirts Čakste",

@@ -227,7 +227,7 @@ def test_the_english_check_finds_english_and_spares_codes() -> None:
 
 
 def _placeholders(text: str) -> dict[str, str]:
-    return {name: "7" for name in re.findall(r"\{(\w+)", text)}
+    return dict.fromkeys(re.findall(r"\{(\w+)", text), "7")
 
 
 def test_no_latvian_message_has_english_words() -> None:

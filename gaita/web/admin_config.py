@@ -67,7 +67,8 @@ def _reload(request: Request, app: App, viewer: Viewer, form: FormData) -> Respo
     try:
         config_edit.reload_runtime(app, viewer.account.username)
     except InvalidDeclaration as exc:
-        return admin.overview_page(request, app, viewer, status=422, errors=_config_errors(viewer, exc))
+        return admin.overview_page(request, app, viewer, status=422,
+                                   errors=_config_errors(viewer, exc))
     return admin.done("/admin", "reloaded")
 
 
