@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from engine.errors import InvalidWorkflowDefinition, Problem, UnknownState
+from engine.errors import InvalidWorkflowDefinition, Message, Named, Problem, UnknownState, msg
 from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_problems
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -75,7 +82,8 @@ class Deadline(_Strict):
     def _exactly_one(self) -> Deadline:
         given = [self.working_days is not None, self.same_day, self.param is not None]
         if sum(given) != 1:
-            raise ValueError("a deadline needs exactly one of working_days, same_day, param")
+            raise PydanticCustomError("workflow.deadline_kinds", "a deadline needs exactly one of "
+                                      "working_days, same_day, param")
         return self
 
 
@@ -100,9 +108,11 @@ class FieldSpec(_Strict):
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
         if (self.type == "choice") != bool(self.choices):
-            raise ValueError("'choices' is required for type choice, and only for it")
+            raise PydanticCustomError("workflow.choices_type",
+                                      "'choices' is required for type choice, and only for it")
         if self.choice_titles is not None and self.type != "choice":
-            raise ValueError("'choice_titles' go only with type choice")
+            raise PydanticCustomError("workflow.choice_titles_type",
+                                      "'choice_titles' go only with type choice")
         return self
 
     def choice_title(self, code: str, locale: str) -> str:
@@ -184,7 +194,8 @@ class Workflow(_Strict):
         try:
             return self.states[name]
         except KeyError:
-            raise UnknownState(f"{self.case_type} v{self.version}", name, list(self.states)) from None
+            raise UnknownState(f"{self.case_type} v{self.version}", name,
+                               list(self.states)) from None
 
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.source]
@@ -220,7 +231,8 @@ class KnownNames:
     templates: Collection[str] | None = None   # None: templates not checked
     parameters: Collection[str] | None = None  # None: not checked; a Mapping: values checked too
     read_only_roles: Collection[str] = ()      # user roles that may not change a case
-    guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)  # fields a guard reads
+    # the fields each guard reads
+    guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)
     escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
     field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
 
@@ -231,12 +243,13 @@ class _Collector:
     raw: Any
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, loc: tuple[int | str, ...], reason: str) -> None:
-        self.problems.append(Problem(self.file, line_for(self.raw, loc), reason))
+    def add(self, loc: tuple[int | str, ...], reason: Message) -> None:
+        self.problems.append(Problem(self.file, line_for(self.raw, loc), reason, loc))
 
 
 def load_workflow(path: Path, known: KnownNames) -> Workflow:
-    """Parse and validate one declaration; raise ``InvalidWorkflowDefinition`` listing all problems."""
+    """Parse and validate one declaration; raise ``InvalidWorkflowDefinition`` listing all
+    problems."""
     try:
         raw = load_yaml(path)
     except YamlError as exc:
@@ -247,7 +260,7 @@ def load_workflow(path: Path, known: KnownNames) -> Workflow:
 def parse_workflow(raw: Any, file: str, known: KnownNames) -> Workflow:
     c = _Collector(file, raw)
     if not isinstance(raw, LineDict):
-        raise InvalidWorkflowDefinition([Problem(file, 1, "a workflow must be a YAML mapping")])
+        raise InvalidWorkflowDefinition([Problem(file, 1, msg("workflow.not_mapping"))])
     try:
         wf = Workflow.model_validate(raw)
     except ValidationError as exc:
@@ -258,68 +271,83 @@ def parse_workflow(raw: Any, file: str, known: KnownNames) -> Workflow:
     return wf
 
 
+def _titled(names: Collection[str], code: str) -> Named:
+    """``code`` as a declared thing: with its title where ``names`` maps codes to titled specs."""
+    spec = names.get(code) if isinstance(names, Mapping) else None
+    return Named(code, spec if hasattr(spec, "get") else None)
+
+
 def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     states = wf.states
+
+    def state(name: str) -> Named:
+        return Named(name, states[name].title) if name in states else Named(name)
+
+    def role(name: str) -> Named:
+        return _titled(known.institution_roles, name)
+
     if wf.initial not in states:
-        c.add(("initial",), f"initial state {wf.initial!r} is not declared")
+        c.add(("initial",), msg("workflow.initial_undeclared", state=wf.initial))
 
     def check_notify(loc: tuple[int | str, ...], notes: Iterable[Notification]) -> None:
         for i, n in enumerate(notes):
             if n.to not in known.institution_roles:
-                c.add((*loc, i, "to"), f"unknown role {n.to!r} as notification recipient")
+                c.add((*loc, i, "to"), msg("workflow.unknown_recipient", role=n.to))
             if known.templates is not None and n.template not in known.templates:
-                c.add((*loc, i, "template"), f"unknown template {n.template!r}")
+                c.add((*loc, i, "template"), msg("workflow.unknown_template", template=n.template))
 
     def check_user_roles(loc: tuple[int | str, ...], roles: Iterable[str]) -> None:
         for i, r in enumerate(roles):
             if r not in known.user_roles:
-                c.add((*loc, i), f"unknown user role {r!r}")
+                c.add((*loc, i), msg("declaration.unknown_user_role", role=r))
             elif r in known.read_only_roles:
-                c.add((*loc, i), f"user role {r!r} is read-only and cannot change a case")
+                c.add((*loc, i), msg("workflow.read_only_role", role=_titled(known.user_roles, r)))
 
     def check_param(loc: tuple[int | str, ...], name: str) -> None:
         if known.parameters is None:
             return
         if name not in known.parameters:
-            c.add(loc, f"unknown parameter {name!r} (not in the municipality config)")
+            c.add(loc, msg("workflow.unknown_parameter", name=name))
         elif isinstance(known.parameters, Mapping):
             value = known.parameters[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                c.add(loc, f"parameter {name!r} is {value!r}; a number of working days is needed")
+                c.add(loc, msg("workflow.parameter_not_days", name=name, value=value))
 
     check_user_roles(("open", "roles"), wf.open.roles)
     check_notify(("open", "notify"), wf.open.notify)
     first = states.get(wf.initial)
+    owner = first.owner if first is not None else None
     told = {n.to for n in wf.open.notify}
-    if (first is not None and first.owner in known.institution_roles
-            and told <= set(known.institution_roles) and first.owner not in told):
-        c.add(("open", "notify"), f"opening a case opens a task for {first.owner!r}, which must "
-                                  "be among its notified roles")
+    if (owner is not None and owner in known.institution_roles
+            and told <= set(known.institution_roles) and owner not in told):
+        c.add(("open", "notify"), msg("workflow.opening_not_notified", role=role(owner)))
 
     for name, s in states.items():
         loc: tuple[int | str, ...] = ("states", name)
         if s.terminal:
             if s.deadline is not None:
-                c.add((*loc, "deadline"), f"terminal state {name!r} cannot have a deadline")
+                c.add((*loc, "deadline"), msg("workflow.terminal_deadline", state=state(name)))
             if s.escalation:
-                c.add((*loc, "escalation"), f"terminal state {name!r} cannot escalate")
+                c.add((*loc, "escalation"), msg("workflow.terminal_escalation", state=state(name)))
             if not s.outcome:
-                c.add(loc, f"terminal state {name!r} needs an outcome code")
+                c.add(loc, msg("workflow.terminal_outcome", state=state(name)))
         else:
             if s.owner is None:
-                c.add(loc, f"state {name!r} needs an owner role")
+                c.add(loc, msg("workflow.owner_required", state=state(name)))
             if s.outcome:
-                c.add((*loc, "outcome"), f"only terminal states have an outcome ({name!r})")
+                c.add((*loc, "outcome"), msg("workflow.outcome_not_terminal", state=state(name)))
         if s.owner is not None and s.owner not in known.institution_roles:
-            c.add((*loc, "owner"), f"unknown role {s.owner!r} as owner of state {name!r}")
+            c.add((*loc, "owner"), msg("workflow.unknown_owner", role=s.owner, state=state(name)))
         if s.remind_before and s.deadline is None:
-            c.add((*loc, "remind_before"), f"state {name!r} has remind_before but no deadline")
+            c.add((*loc, "remind_before"),
+                  msg("workflow.remind_without_deadline", state=state(name)))
         if s.deadline and s.deadline.param:
             check_param((*loc, "deadline", "param"), s.deadline.param)
         if isinstance(s.acknowledge_within, str):
             check_param((*loc, "acknowledge_within"), s.acknowledge_within)
         if s.acknowledge_within is not None and s.terminal:
-            c.add((*loc, "acknowledge_within"), f"terminal state {name!r} has no task to acknowledge")
+            c.add((*loc, "acknowledge_within"),
+                  msg("workflow.terminal_acknowledge", state=state(name)))
         for i, step in enumerate(s.escalation):
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)
@@ -330,55 +358,59 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         for fname, spec in specs.items():
             if known.field_groups is not None and spec.group not in known.field_groups:
                 c.add((*loc, fname, "group"),
-                      f"field {fname!r}: unknown field group {spec.group!r}; field groups: "
-                      f"{', '.join(known.field_groups)}")
+                      msg("workflow.unknown_field_group", field=Named(fname, spec.title),
+                          group=spec.group, groups=tuple(known.field_groups)))
             if spec.choices:
-                _check_choice_titles(c, (*loc, fname), fname, spec.choices,
+                _check_choice_titles(c, (*loc, fname), Named(fname, spec.title), spec.choices,
                                      spec.choice_titles or {})
     seen: dict[tuple[str, str], int] = {}
     for i, t in enumerate(wf.transitions):
         loc = ("transitions", i)
+        trigger = Named(t.trigger, t.title)
         for j, src in enumerate(t.source):
             if src not in states:
-                c.add((*loc, "source", j), f"transition {t.trigger!r}: unknown source state {src!r}")
+                c.add((*loc, "source", j),
+                      msg("workflow.unknown_source", trigger=trigger, state=src))
             elif states[src].terminal:
-                c.add((*loc, "source", j), f"transition {t.trigger!r} leaves terminal state {src!r}")
+                c.add((*loc, "source", j), msg("workflow.leaves_terminal", trigger=trigger,
+                                               state=state(src)))
             key = (src, t.trigger)
             if key in seen:
-                c.add((*loc, "trigger"),
-                      f"duplicate trigger {t.trigger!r} from state {src!r} "
-                      f"(also transition #{seen[key] + 1})")
+                c.add((*loc, "trigger"), msg("workflow.duplicate_trigger", trigger=trigger,
+                                             state=state(src), other=seen[key] + 1))
             seen.setdefault(key, i)
         if t.dest not in states:
-            c.add((*loc, "dest"), f"transition {t.trigger!r}: unknown destination state {t.dest!r}")
+            c.add((*loc, "dest"), msg("workflow.unknown_dest", trigger=trigger, state=t.dest))
         check_user_roles((*loc, "roles"), t.roles)
         for j, g in enumerate(t.guards):
             if g not in known.guards:
-                c.add((*loc, "guards", j), f"transition {t.trigger!r}: unknown guard {g!r}")
+                c.add((*loc, "guards", j), msg("workflow.unknown_guard", trigger=trigger, guard=g))
             for name in known.guard_fields.get(g, ()):
                 if name not in declared_fields:
-                    c.add((*loc, "guards", j), f"guard {g!r} reads the field {name!r}, which "
-                                               "no opening or transition of this workflow declares")
+                    c.add((*loc, "guards", j), msg("workflow.guard_field", guard=g, field=name))
         check_notify((*loc, "notify"), t.notify)
         if (t.escalate is not None and known.escalation_reasons is not None
                 and t.escalate not in known.escalation_reasons):
-            c.add((*loc, "escalate"), f"transition {t.trigger!r}: unknown escalation reason "
-                                      f"{t.escalate!r}; configured: "
-                                      f"{', '.join(sorted(known.escalation_reasons)) or '(none)'}")
+            c.add((*loc, "escalate"), msg("workflow.unknown_escalation_reason", trigger=trigger,
+                                          reason=t.escalate,
+                                          configured=tuple(sorted(known.escalation_reasons))))
         dest = states.get(t.dest)
+        owner = dest.owner if dest is not None else None
         told = {n.to for n in t.notify}
-        if (dest is not None and dest.owner in known.institution_roles
-                and told <= set(known.institution_roles) and dest.owner not in told):
+        if (owner is not None and owner in known.institution_roles
+                and told <= set(known.institution_roles) and owner not in told):
             # The email to the new owner is what carries the task's action links.
-            c.add((*loc, "notify"), f"transition {t.trigger!r} opens a task for {dest.owner!r}, "
-                                    "which must be among its notified roles")
+            c.add((*loc, "notify"), msg("workflow.transition_not_notified", trigger=trigger,
+                                        role=role(owner)))
 
     if c.problems:
         return  # the graph checks below assume valid names
-    reachable = _closure({wf.initial}, {s: {t.dest for t in wf.transitions_from(s)} for s in states})
+    reachable = _closure({wf.initial},
+                         {s: {t.dest for t in wf.transitions_from(s)} for s in states})
     for name in states:
         if name not in reachable:
-            c.add(("states", name), f"state {name!r} is unreachable from {wf.initial!r}")
+            c.add(("states", name), msg("workflow.unreachable", state=state(name),
+                                        initial=state(wf.initial)))
     back: dict[str, set[str]] = {s: set() for s in states}
     for t in wf.transitions:
         for src in t.source:
@@ -386,21 +418,21 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     can_finish = _closure({n for n, s in states.items() if s.terminal}, back)
     for name, s in states.items():
         if not s.terminal and name in reachable and name not in can_finish:
-            c.add(("states", name), f"state {name!r} has no path to a terminal state")
+            c.add(("states", name), msg("workflow.no_way_out", state=state(name)))
 
 
-def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], name: str,
+def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], field: Named,
                          choices: list[str], titles: Mapping[str, Text]) -> None:
     """Every choice of a field has a title, and every title names a choice."""
     missing = [ch for ch in choices if ch not in titles]
     if missing:
-        c.add((*loc, "choice_titles"), f"field {name!r}: no title in 'choice_titles' for "
-                                       f"the choice(s) {', '.join(missing)}")
+        c.add((*loc, "choice_titles"), msg("workflow.choice_titles_missing", field=field,
+                                           choices=tuple(missing)))
     for code in titles:
         if code not in choices:
             c.add((*loc, "choice_titles", code),
-                  f"field {name!r}: 'choice_titles' names {code!r}, which is not among its "
-                  f"choices ({', '.join(choices)})")
+                  msg("workflow.choice_title_unknown", field=field, choice=code,
+                      choices=tuple(choices)))
 
 
 def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:

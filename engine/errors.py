@@ -80,13 +80,20 @@ def _rebuild(cls: type[GaitaError], message: Message, state: dict[str, Any]) -> 
     return error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Problem:
-    """One problem in a declaration or config file, located by file and line."""
+    """One problem in a declaration or config file, located by file and line: a
+    ``Message`` by code, like every error.  ``loc`` is where in the file's data it is
+    (a pydantic-style path of keys and indexes, ``()``: the whole file), for a page
+    that links a problem to the input it is about; it is not part of the text.
+
+    Two problems are the same when their file, line and text are: a problem in a
+    shared YAML anchor is reported once, not once per alias."""
 
     file: str
     line: int | None
-    reason: Message | str   # str: a validator's English sentence, pending its code
+    reason: Message
+    loc: tuple[int | str, ...] = ()
 
     @property
     def code(self) -> str:
@@ -99,6 +106,15 @@ class Problem:
 
     def __str__(self) -> str:
         return render("en", self, codes=True)
+
+    def _key(self) -> tuple[str, int | None, str]:
+        return self.file, self.line, str(self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def problem(file: str, line: int | None, code: str, /, **params: Any) -> Problem:

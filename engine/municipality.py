@@ -8,7 +8,7 @@ Parameters from thresholds.yaml, parameters.yaml and the cooperation group's ``m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
-from engine.errors import ConfigError, GaitaError, Problem
-from engine.yamlio import YamlError, line_for, load_yaml
+from engine.errors import ConfigError, GaitaError, Message, Named, Problem, msg
+from engine.yamlio import YamlError, line_for, load_yaml, schema_reason
 
 FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
          "thresholds.yaml", "services.yaml", "calendar.yaml", "parameters.yaml")
@@ -34,27 +43,29 @@ class ConfigLookupError(ConfigError, KeyError):
     __str__ = GaitaError.__str__  # not KeyError's quoting
 
 
-def _rule(ok: Callable[[Any], Any] | str, what: str, before: bool = False) -> Any:
-    """A validator rejecting a value unless ``ok(value)`` is truthy (a str ``ok`` is a regex)."""
+def _rule(code: str, ok: Callable[[Any], Any] | str, before: bool = False) -> Any:
+    """A validator rejecting a value unless ``ok(value)`` is truthy (a str ``ok`` is a regex);
+    its error's type is the message ``code``, with the ``value`` refused."""
     test = re.compile(ok).fullmatch if isinstance(ok, str) else ok
 
     def check(value: Any) -> Any:
         try:
             good = test(value)
-        except Exception:  # noqa: BLE001 - ZoneInfo and fromisoformat raise several types
+        except Exception:   # ZoneInfo and fromisoformat raise several types
             good = False
         if not good:
-            raise ValueError(f"{value!r} is not {what}")
+            raise PydanticCustomError(code, "{value} is not valid", {"value": value})
         return value
     return BeforeValidator(check) if before else AfterValidator(check)
 
 
-Text = Annotated[str, Strict(), _rule(str.strip, "a non-empty text")]
-Code = Annotated[str, Strict(), _rule(r"[a-z0-9]+(-[a-z0-9]+)*", "a lower-case code like 'jslp-vvapn'")]
-ParamName = Annotated[str, Strict(), _rule(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*", "a name like 'a.b_c'")]
-Email = Annotated[str, Strict(), _rule(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an e-mail address")]
-TimeZone = Annotated[str, Strict(), _rule(ZoneInfo, "a known time zone such as 'Europe/Riga'")]
-Value = Annotated[bool | int | str, _rule(lambda v: type(v) in (bool, int, str), "an integer, true/false or text",
+Text = Annotated[str, Strict(), _rule("config.not_text", str.strip)]
+Code = Annotated[str, Strict(), _rule("config.not_code", r"[a-z0-9]+(-[a-z0-9]+)*")]
+ParamName = Annotated[str, Strict(),
+                      _rule("config.not_param_name", r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")]
+Email = Annotated[str, Strict(), _rule("config.not_email", r"[^@\s]+@[^@\s]+\.[a-z]{2,}")]
+TimeZone = Annotated[str, Strict(), _rule("config.not_timezone", ZoneInfo)]
+Value = Annotated[bool | int | str, _rule("config.not_value", lambda v: type(v) in (bool, int, str),
                                           before=True)]
 Positive = Annotated[int, Strict(), Field(gt=0)]
 CaseProblem = Literal["absences", "substances", "unregistered"]
@@ -160,14 +171,14 @@ class ExternalResource(_Model):
 
 
 class CalendarSettings(_Model):
-    country: Annotated[str, Strict(), _rule(r"[A-Z]{2}", "an ISO 3166 country code")]
+    country: Annotated[str, Strict(), _rule("config.not_country", r"[A-Z]{2}")]
     timezone: TimeZone
-    day_end: Annotated[time, _rule(r"\d\d:\d\d(:\d\d)?", 'a quoted time such as "23:59:59"', before=True)]
+    day_end: Annotated[time, _rule("config.not_time", r"\d\d:\d\d(:\d\d)?", before=True)]
     extra_holidays: tuple[Annotated[date, Strict()], ...] = ()
     extra_working_days: tuple[Annotated[date, Strict()], ...] = ()
 
 
-ReasonCode = Annotated[str, Strict(), _rule(r"[a-z][a-z0-9_]*", "a code like 'child_abroad'")]
+ReasonCode = Annotated[str, Strict(), _rule("config.not_reason_code", r"[a-z][a-z0-9_]*")]
 
 
 class PauseReason(_Model):
@@ -210,7 +221,7 @@ class MunicipalityConfig(_Model):
     def institution(self, code: str) -> Institution:
         inst = self.institutions_by_code.get(code)
         if inst is None:
-            raise self._missing("institutions.yaml", f"no institution {code!r}")
+            raise self._missing("institutions.yaml", msg("config.no_institution", code=code))
         return inst
 
     def institution_name(self, code: str | None, locale: str) -> str:
@@ -221,7 +232,7 @@ class MunicipalityConfig(_Model):
 
     def institutions_with_role(self, role: str) -> tuple[Institution, ...]:
         if role not in self.institution_roles:
-            raise self._missing("institutions.yaml", f"unknown institution role {role!r}")
+            raise self._missing("institutions.yaml", msg("config.unknown_role", role=role))
         return tuple(i for i in self.institutions if role in i.roles)
 
     def institution_for_role(self, role: str) -> Institution:
@@ -229,38 +240,49 @@ class MunicipalityConfig(_Model):
         holders = self.institutions_with_role(role)
         if len(holders) == 1 and role not in self.shared_roles:
             return holders[0]
-        codes = ", ".join(i.code for i in holders) or "none"
-        raise self._missing("institutions.yaml", f"role {role!r} needs exactly one holder, found: {codes}")
+        raise self._missing("institutions.yaml", msg(
+            "config.holders", role=role, found=_listed([i.code for i in holders])))
 
     def parameter(self, name: str) -> bool | int | str:
         if name not in self.parameters:
-            raise self._missing("", f"no parameter {name!r} (thresholds, parameters or group meetings)")
+            raise self._missing("", msg("config.no_parameter", name=name))
         return self.parameters[name].value
 
-    def _missing(self, file: str, reason: str) -> ConfigLookupError:
+    def _missing(self, file: str, reason: Message) -> ConfigLookupError:
         return ConfigLookupError([Problem(str(Path(self.directory, file)), None, reason)])
 
 
 _SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, map(TypeAdapter, (  # in the order of FILES
     Municipality, tuple[Institution, ...], CooperationGroup, dict[ParamName, Parameter],
-    _ServicesFile, CalendarSettings, dict[ParamName, Parameter]))))
+    _ServicesFile, CalendarSettings, dict[ParamName, Parameter])), strict=True))
 _SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
 
 
-def _reason(error: Any) -> str:
+def _listed(items: Collection[str]) -> Collection[str] | Message:
+    """A list in a message; ``none`` in words when it is empty."""
+    return tuple(items) if items else msg("config.none")
+
+
+def _reason(error: Any) -> Message:
+    """A schema error as ``path: reason`` (``[3].email: ...``), the value refused named."""
     loc, kind, given = tuple(error["loc"]), error["type"], error.get("input")
     if kind in ("extra_forbidden", "missing"):
-        what = "unknown key" if kind == "extra_forbidden" else "missing required key"
-        loc, message = loc[:-1], f"{what} {loc[-1]!r}"
+        loc, message = loc[:-1], msg("config.unknown_key" if kind == "extra_forbidden"
+                                     else "config.missing_key", key=loc[-1])
+    elif "." in kind:   # our own rule: it names the value
+        message = schema_reason(error)
+    elif isinstance(given, str | int | float | date):
+        message = msg("config.not_given", reason=schema_reason(error), given=given)
     else:
-        message = str(error["ctx"]["error"]) if kind == "value_error" else error["msg"] + (
-            f", not {given!r}" if isinstance(given, str | int | float | date) else "")
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p!r}" if "." in p else f".{p}" for p in loc)
-    return f"{path.lstrip('.')}: {message}" if path else message
+        message = schema_reason(error)
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p!r}" if "." in p else f".{p}"
+                   for p in loc)
+    return msg("schema.at", path=path.lstrip("."), reason=message) if path else message
 
 
 def _find(data: Any, path: Loc, at: Loc = ()) -> Iterator[tuple[Loc, Any]]:
-    """``(loc, value)`` for every string reached by ``path`` in raw YAML; ``"*"`` means every list item."""
+    """``(loc, value)`` for every string reached by ``path`` in raw YAML; ``"*"`` means every
+    list item."""
     if not path:
         yield from [(at, data)] if isinstance(data, str) else ()
     elif path[0] == "*" and isinstance(data, list):
@@ -273,12 +295,28 @@ def _find(data: Any, path: Loc, at: Loc = ()) -> Iterator[tuple[Loc, Any]]:
 class _Loader:
     """Collects every problem; cross-checks read the raw YAML, so they run despite schema errors."""
 
-    def __init__(self, directory: Path, roles: frozenset[str], shared: frozenset[str]):
-        self.dir, self.roles, self.shared = directory, roles, shared
+    def __init__(self, directory: Path, roles: Collection[str], shared: frozenset[str]):
+        self.dir, self.roles, self.shared = directory, frozenset(roles), shared
+        self.titles = roles if isinstance(roles, Mapping) else {}   # role -> its titles
         self.raw, self.problems = dict[str, Any](), list[Problem]()
 
-    def add(self, file: str, loc: Loc, reason: str) -> None:
-        self.problems.append(Problem(str(self.dir / file), line_for(self.raw.get(file), loc), reason))
+    def add(self, file: str, loc: Loc, reason: Message) -> None:
+        line = line_for(self.raw.get(file), loc)
+        self.problems.append(Problem(str(self.dir / file), line, reason, loc))
+
+    def role(self, code: str) -> Named:
+        title = self.titles.get(code)
+        return Named(code, title if hasattr(title, "get") else None)
+
+    def institution(self, code: Any) -> Named:
+        """An institution named in institutions.yaml, with its name if the file gives one."""
+        insts = self.raw.get("institutions.yaml")
+        for entry in insts if isinstance(insts, list) else ():
+            mine = isinstance(entry, dict) and entry.get("code") == code
+            name = entry.get("name") if mine else None
+            if isinstance(name, dict) and all(isinstance(name.get(k), str) for k in ("lv", "en")):
+                return Named(str(code), LocalizedText.model_construct(lv=name["lv"], en=name["en"]))
+        return Named(str(code))
 
     def load(self, file: str) -> Any:
         if file == "parameters.yaml" and not (self.dir / file).exists():  # optional
@@ -295,29 +333,31 @@ class _Loader:
             for error in exc.errors():
                 self.add(file, tuple(error["loc"]), _reason(error))
 
-    def unique(self, file: str, path: Loc, what: str) -> None:
+    def unique(self, file: str, path: Loc, duplicate: Callable[[str, int | None], Message]) -> None:
+        """Each value at ``path`` once; a second one is the problem ``duplicate(value, first
+        line)``."""
         first: dict[str, Loc] = {}
-        for loc, code in _find(self.raw.get(file), path):
-            if code in first:
-                line = line_for(self.raw[file], first[code])
-                self.add(file, loc, f"duplicate {what} {code!r} (first at line {line})")
-            first.setdefault(code, loc)
+        for loc, value in _find(self.raw.get(file), path):
+            if value in first:
+                self.add(file, loc, duplicate(value, line_for(self.raw[file], first[value])))
+            first.setdefault(value, loc)
 
     def check_roles(self) -> None:
-        insts, holder, known = self.raw.get("institutions.yaml"), dict[str, Any](), ", ".join(sorted(self.roles))
+        insts, holder = self.raw.get("institutions.yaml"), dict[str, Any]()
+        known = tuple(sorted(self.roles))
         for loc, role in _find(insts, ("*", "roles", "*")):
             code = insts[loc[0]].get("code")
             if role not in self.roles:
-                self.add("institutions.yaml", loc, f"unknown institution role {role!r}; declared: {known}")
+                self.add("institutions.yaml", loc, msg("config.unknown_role_declared", role=role,
+                                                       declared=known))
             elif role not in self.shared and holder.get(role, code) != code:
-                shared = ", ".join(sorted(self.shared)) or "none"
-                self.add("institutions.yaml", loc, f"role {role!r} is already held by {holder[role]!r}; "
-                         f"only per-case roles ({shared}) may be held by more than one institution")
+                self.add("institutions.yaml", loc, msg(
+                    "config.role_held", role=self.role(role), holder=self.institution(holder[role]),
+                    shared=_listed(sorted(self.shared))))
             holder.setdefault(role, code)
         if isinstance(insts, list):   # a workflow may route any declared role: each needs a holder
             for role in sorted(self.roles - set(holder)):
-                self.add("institutions.yaml", (), f"no institution holds the role {role!r}; "
-                                                  "every institution role needs a holder")
+                self.add("institutions.yaml", (), msg("config.no_holder", role=self.role(role)))
 
     def check_references(self) -> None:
         codes = {code for _, code in _find(self.raw.get("institutions.yaml"), ("*", "code"))}
@@ -326,7 +366,7 @@ class _Loader:
                            ("services.yaml", ("services", "*", "provider"))):
             for loc, code in _find(self.raw.get(file), path) if codes else ():
                 if code not in codes:
-                    self.add(file, loc, f"unknown institution {code!r} (not in institutions.yaml)")
+                    self.add(file, loc, msg("config.unknown_institution", code=code))
 
     def check_escalation_reasons(self, parameters: dict[str, Parameter]) -> None:
         group = self.raw.get("cooperation_group.yaml")
@@ -335,15 +375,16 @@ class _Loader:
             for code in EngineReason:
                 if code not in reasons:
                     self.add("cooperation_group.yaml", ("escalation_reasons",),
-                             f"missing reason {code.value!r}: the engine gives it itself")
+                             msg("config.engine_reason", reason=code.value))
         windows = group.get("repeated_case_windows") if isinstance(group, dict) else None
         for case_type, name in windows.items() if isinstance(windows, dict) else ():
             if isinstance(name, str) and parameters and name not in parameters:
                 self.add("cooperation_group.yaml", ("repeated_case_windows", case_type),
-                         f"unknown parameter {name!r} (not in thresholds.yaml or parameters.yaml)")
+                         msg("config.unknown_parameter", name=name))
             elif isinstance(name, str) and parameters and type(parameters[name].value) is not int:
                 self.add("cooperation_group.yaml", ("repeated_case_windows", case_type),
-                         f"parameter {name!r} is {parameters[name].value!r}; a number of months is needed")
+                         msg("config.parameter_not_months", name=name,
+                             value=parameters[name].value))
 
     def check_parameter_names(self) -> None:
         group = self.raw.get("cooperation_group.yaml")
@@ -355,7 +396,8 @@ class _Loader:
             for key in mapping if isinstance(mapping, dict) else ():
                 name = f"{prefix}{key}"
                 if name in owner:
-                    self.add(file, (*at, key), f"parameter {name!r} is also defined at {owner[name]}")
+                    self.add(file, (*at, key),
+                             msg("config.parameter_twice", name=name, where=owner[name]))
                 owner.setdefault(name, f"{self.dir / file}:{line_for(self.raw[file], (*at, key))}")
 
 
@@ -368,26 +410,29 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise ConfigError([Problem(str(directory), None, "municipality config directory not found")])
-    ld = _Loader(directory, frozenset(institution_roles), frozenset(shared_roles))
+        raise ConfigError([Problem(str(directory), None, msg("config.no_directory"))])
+    ld = _Loader(directory, institution_roles, frozenset(shared_roles))
     loaded = [ld.load(file) for file in FILES]
     municipality, insts, group, thresholds, services, calendar, extra = loaded
     loaded.append(pauses := ld.load(PAUSES_FILE))
     ld.check_roles()
-    ld.unique("institutions.yaml", ("*", "code"), "institution code")
-    ld.unique("services.yaml", ("services", "*", "code"), "service code")
+    ld.unique("institutions.yaml", ("*", "code"),
+              lambda code, line: msg("config.duplicate_institution", code=code, line=line))
+    ld.unique("services.yaml", ("services", "*", "code"),
+              lambda code, line: msg("config.duplicate_service", code=code, line=line))
     ld.check_references()
     unknown = group.unknown_seats.value if group and type(group.unknown_seats.value) is int else 0
     if group and (seats := 1 + len(group.members) + unknown) != group.declared_size:
         ld.add("cooperation_group.yaml", ("declared_size",),
-               f"declared size {group.declared_size}, but chair + members + unknown_seats = {seats}")
+               msg("config.group_size", declared=group.declared_size, seats=seats))
     ld.check_parameter_names()
     ld.check_escalation_reasons({**(thresholds or {}), **(extra or {})})
     if ld.problems or any(value is None for value in loaded):
         raise ConfigError(sorted(ld.problems, key=lambda p: (p.file, p.line or 0)))
     meetings = {f"cooperation_group.{name}": value for name, value in group.meetings.items()}
     return MunicipalityConfig(
-        directory=str(directory), municipality=municipality, institutions=insts, cooperation_group=group,
-        services=services.services, external_resources=services.external_resources, calendar=calendar,
+        directory=str(directory), municipality=municipality, institutions=insts,
+        cooperation_group=group, services=services.services,
+        external_resources=services.external_resources, calendar=calendar,
         institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
         parameters={**thresholds, **extra, **meetings}, pauses=pauses)

@@ -17,7 +17,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.definitions import KnownNames, Workflow, load_workflow
-from engine.errors import InvalidDeclaration, InvalidWorkflowDefinition, Problem, UnknownCaseType
+from engine.errors import (
+    InvalidDeclaration,
+    InvalidWorkflowDefinition,
+    Named,
+    Problem,
+    UnknownCaseType,
+    msg,
+    problem,
+)
 from engine.guards import GUARD_FIELDS, GUARDS
 from engine.machine import MachineCache, SharedMachine
 from engine.yamlio import load_model
@@ -126,24 +134,27 @@ def load_roles(directory: Path) -> Roles:
     parsed, raw = load_model(path, _RolesFile, InvalidWorkflowDefinition)
     per_case = [r for r, spec in parsed.institution_roles.items() if spec.per_case]
     if len(per_case) > 1:   # a case stores one per-case institution (its school)
-        raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of("institution_roles"),
-                                                 f"only one role may be per_case, got {per_case}")])
-    for what, marked, want in (
-            ("institution", [r for r, spec in parsed.institution_roles.items() if spec.coordinates],
-             "coordinates: true"),
-            ("institution", [r for r, spec in parsed.institution_roles.items()
-                             if spec.escalation_target], "escalation_target: true"),
-            ("user", [r for r, spec in parsed.user_roles.items() if spec.scope == "own_tasks"],
-             "scope: own_tasks")):
+        raise InvalidWorkflowDefinition([problem(
+            str(path), raw.line_of("institution_roles"), "roles.per_case",
+            roles=_roles(parsed.institution_roles, per_case))])
+    institution, user = parsed.institution_roles, parsed.user_roles
+    coordinating = [r for r, spec in institution.items() if spec.coordinates]
+    targets = [r for r, spec in institution.items() if spec.escalation_target]
+    linked = [r for r, spec in user.items() if spec.scope == "own_tasks"]
+    for kind, marked, reason in (
+            ("institution_roles", coordinating,
+             msg("roles.one_coordinates", roles=_roles(institution, coordinating))),
+            ("institution_roles", targets,
+             msg("roles.one_escalation_target", roles=_roles(institution, targets))),
+            ("user_roles", linked, msg("roles.one_own_tasks", roles=_roles(user, linked)))):
         if len(marked) != 1:
-            raise InvalidWorkflowDefinition([Problem(
-                str(path), raw.line_of(f"{what}_roles"),
-                f"exactly one {what} role must have `{want}`, got {marked or 'none'}")])
+            raise InvalidWorkflowDefinition([Problem(str(path), raw.line_of(kind), reason,
+                                                     (kind,))])
     for reserved in (SYSTEM_ROLE, OPERATOR_ROLE):
         if reserved in parsed.user_roles:
             raise InvalidWorkflowDefinition([Problem(
                 str(path), raw["user_roles"].line_of(reserved),
-                f"{reserved!r} is a reserved name (engine.policy), not a user role")])
+                msg("roles.reserved", role=reserved), ("user_roles", reserved))])
     for kind, specs in (("institution_roles", parsed.institution_roles),
                         ("user_roles", parsed.user_roles)):
         for name, spec in specs.items():
@@ -151,9 +162,15 @@ def load_roles(directory: Path) -> Roles:
             if unknown:
                 raise InvalidWorkflowDefinition([Problem(
                     str(path), raw[kind].line_of(name),
-                    f"{name}: unknown field group {unknown[0]!r} in sees; "
-                    f"field groups: {', '.join(parsed.field_groups)}")])
+                    msg("roles.unknown_field_group", role=Named(name, spec), group=unknown[0],
+                        groups=tuple(Named(g, group) for g, group in parsed.field_groups.items())),
+                    (kind, name, "sees"))])
     return Roles(parsed.institution_roles, parsed.user_roles, parsed.field_groups)
+
+
+def _roles(specs: Mapping[str, RoleSpec], codes: list[str]) -> tuple[Named, ...]:
+    """Roles as a message names them, with their titles."""
+    return tuple(Named(r, specs[r]) for r in codes)
 
 
 @dataclass
@@ -220,22 +237,22 @@ def load_registry(
             continue
         key = (wf.case_type, wf.version)
         if key in registry.versions:
-            problems.append(Problem(str(path), 1, f"{wf.case_type} v{wf.version} is declared twice"))
+            problems.append(problem(str(path), 1, "registry.declared_twice", case_type=wf.case_type,
+                                    version=wf.version))
             continue
         registry.versions[key] = wf
         if path.parent == directory:
             if path.stem != wf.case_type:
-                problems.append(Problem(str(path), 1,
-                                        f"file name must match case_type {wf.case_type!r}"))
+                problems.append(problem(str(path), 1, "registry.file_name", case_type=wf.case_type))
             registry.current[wf.case_type] = wf
     for case_type, version in registry.versions:
         cur = registry.current.get(case_type)
         if cur is None:
-            problems.append(Problem(str(directory), None,
-                                    f"{case_type} v{version} is in history but has no current file"))
+            problems.append(problem(str(directory), None, "registry.no_current",
+                                    case_type=case_type, version=version))
         elif version > cur.version:
-            problems.append(Problem(str(directory), None,
-                                    f"{case_type}: history holds v{version}, newer than current v{cur.version}"))
+            problems.append(problem(str(directory), None, "registry.history_newer",
+                                    case_type=case_type, version=version, current=cur.version))
     if problems:
         raise InvalidWorkflowDefinition(problems)
     return registry

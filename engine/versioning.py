@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import policy
-from engine.errors import InvalidWorkflowDefinition, Problem, StaleCase
+from engine.errors import InvalidWorkflowDefinition, Named, Problem, StaleCase, msg
 from engine.events import EventKind, insert_event, next_event
-from engine.store import CASE, TASK, stored_version
-from engine.tables import CaseStatus, TaskKind
 from engine.registry import WorkflowRegistry
 from engine.runtime import Actor, Runtime
+from engine.store import CASE, TASK, stored_version
+from engine.tables import CaseStatus, TaskKind
 from engine.yamlio import load_model
 
 
@@ -56,12 +56,14 @@ def load_plan(path: Path, registry: WorkflowRegistry) -> MigrationPlan:
     for src in plan.rename_states:
         if src not in old.states:
             problems.append(Problem(file, raw.line_of("rename_states"),
-                                    f"v{old.version} has no state {src!r} to rename"))
-    for state in old.states:
+                                    msg("migration.no_state", version=old.version, state=src),
+                                    ("rename_states", src)))
+    for state, spec in old.states.items():
         if plan.target_state(state) not in new.states:
             problems.append(Problem(file, raw.line_of("rename_states"),
-                                    f"state {state!r} of v{old.version} has no counterpart in "
-                                    f"v{new.version} (add it to rename_states)"))
+                                    msg("migration.no_counterpart", state=Named(state, spec.title),
+                                        version=old.version, new_version=new.version),
+                                    ("rename_states",)))
     if problems:
         raise InvalidWorkflowDefinition(problems)
     return plan

@@ -8,6 +8,10 @@ booleans: YAML 1.1 would silently turn a state named ``no`` or ``off`` into
 ``False``.  Merge keys (``<<: *anchor``) work, and a key written beside a
 merge overrides the merged one.
 
+Every defect is a message by code (``engine.errors.Problem``): ``yaml.*`` for the
+file and its syntax, ``schema.*`` for what a pydantic schema refuses; a library's
+own English sentence is kept word for word in English only (``Verbatim``).
+
 The library is ruamel.yaml, which the admin pages also use to edit config/
 keeping its comments.  Every command loads every declaration at start-up, so
 the values are built straight from the nodes of the libyaml parser that
@@ -19,14 +23,17 @@ on an interpreter with no C extension, and gives the same data and lines.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import ConstructorError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
@@ -34,7 +41,8 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from engine.errors import InvalidDeclaration, Problem
+from engine.errors import InvalidDeclaration, Message, Problem, msg, problem
+from i18n.messages import Coded, render
 
 
 class LineDict(dict):  # type: ignore[type-arg]  # any YAML keys and values
@@ -73,7 +81,8 @@ _IMPLICIT_TYPES = {
     "null": (r"~|null|Null|NULL|", ["~", "n", "N", ""]),
     "timestamp": (r"""[0-9]{4}-[0-9]{2}-[0-9]{2}
                       |[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9]{2}:[0-9]{2}
-                       (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""", "0123456789"),
+                       (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""",
+                  "0123456789"),
 }
 # One shared tag object per type: the resolver runs once per scalar.
 _TAGS = {name: _tag(name) for name in ("str", "map", "seq", *_IMPLICIT_TYPES)}
@@ -109,6 +118,14 @@ class _Resolver(VersionedResolver):
 _BUILDING = object()   # a collection under construction: an alias to it is a recursive node
 
 
+class _Refusal(ConstructorError):
+    """A document our constructor or composer refuses, with the reason by code."""
+
+    def __init__(self, mark: Any, reason: Message) -> None:
+        super().__init__(None, None, str(reason), mark)
+        self.reason = reason
+
+
 class _Constructor(SafeConstructor):
     """Builds ``LineDict``/``LineList`` straight from the nodes; other tags take ruamel's path."""
 
@@ -125,10 +142,12 @@ class _Constructor(SafeConstructor):
             if tag is _STR:
                 return node.value
             scalar = _SCALARS.get(tag)
-            return scalar(self, node) if scalar else SafeConstructor.construct_object(self, node, deep=True)
+            if scalar:
+                return scalar(self, node)
+            return SafeConstructor.construct_object(self, node, deep=True)
         done = self._built.get(id(node))
         if done is _BUILDING:
-            raise ConstructorError(None, None, "found unconstructable recursive node", node.start_mark)
+            raise _Refusal(node.start_mark, msg("yaml.recursive"))
         if done is not None:
             return done
         self._built[id(node)] = _BUILDING
@@ -149,17 +168,16 @@ class _Constructor(SafeConstructor):
         for key_node, value_node in node.value:
             if key_node.ctag == _MERGE:
                 if merges is not None:
-                    raise ConstructorError(None, None, "duplicate key '<<'", key_node.start_mark)
+                    raise _Refusal(key_node.start_mark, msg("yaml.duplicate_key", key="<<"))
                 merges = self._merged(node, value_node)
                 continue
             key = self._build(key_node)
             try:
                 duplicate = key in own
             except TypeError:
-                raise ConstructorError("while constructing a mapping", node.start_mark,
-                                       "found unhashable key", key_node.start_mark) from None
+                raise _Refusal(key_node.start_mark, msg("yaml.unhashable_key")) from None
             if duplicate:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise _Refusal(key_node.start_mark, msg("yaml.duplicate_key", key=key))
             own[key] = (key_node.start_mark.line + 1, value_node)
         result = LineDict()
         result.line = node.start_mark.line + 1
@@ -177,9 +195,8 @@ class _Constructor(SafeConstructor):
         merged = [self._build(source) for source in sources]
         for source, data in zip(sources, merged, strict=True):
             if not isinstance(data, LineDict):
-                raise ConstructorError("while constructing a mapping", node.start_mark,
-                                       f"expected a mapping or list of mappings for merging, but found "
-                                       f"{source.id}", source.start_mark)
+                found = msg(f"yaml.node.{source.id}")   # scalar, sequence
+                raise _Refusal(source.start_mark, msg("yaml.merge_not_mapping", found=found))
         return merged
 
 
@@ -196,8 +213,8 @@ class _Composer(Composer):
         event = self.parser.peek_event()
         if not isinstance(event, AliasEvent) and event.anchor in self.anchors:
             first = self.anchors[event.anchor].start_mark.line + 1
-            raise ComposerError(None, None, f"found duplicate anchor {event.anchor!r} (first on line {first})",
-                                event.start_mark)
+            raise _Refusal(event.start_mark,
+                           msg("yaml.duplicate_anchor", anchor=event.anchor, line=first))
         return super().compose_node(parent, index)
 
 
@@ -245,6 +262,24 @@ def _load_pure(text: str) -> Any:
     return yaml.load(text)
 
 
+@dataclass(frozen=True)
+class Verbatim:
+    """A sentence of a library's or of the system's (the YAML parser's, pydantic's, the
+    operating system's), in English only: English pages and the command line show it
+    word for word; in Latvian, ``lv`` says what kind of problem it is (a message, or a
+    code such as ``EACCES``).  A message's parameter, like a declared title."""
+
+    en: str
+    lv: Message | str
+
+    def get(self, locale: str) -> str:
+        if locale == "en":
+            return self.en
+        if isinstance(self.lv, Message):   # a frozen Message is a Coded (read-only attributes)
+            return render(locale, cast(Coded, self.lv))
+        return self.lv
+
+
 class YamlError(Exception):
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -257,11 +292,13 @@ def load_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise YamlError(Problem(name, None, "file not found")) from None
+        raise YamlError(problem(name, None, "yaml.file_not_found")) from None
     except UnicodeDecodeError as exc:
-        raise YamlError(Problem(name, None, f"not valid UTF-8 ({exc.reason})")) from None
+        raise YamlError(problem(name, None, "yaml.not_utf8", detail=Verbatim(
+            exc.reason, msg("yaml.bad_byte", position=exc.start)))) from None
     except OSError as exc:
-        raise YamlError(Problem(name, None, f"cannot read: {exc.strerror}")) from None
+        raise YamlError(problem(name, None, "yaml.unreadable", detail=Verbatim(
+            str(exc.strerror), errno.errorcode.get(exc.errno or 0, type(exc).__name__)))) from None
     return loads_yaml(text, name)
 
 
@@ -271,10 +308,38 @@ def loads_yaml(text: str, name: str = "<string>") -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        reason = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        raise YamlError(Problem(name, line, f"YAML syntax error: {reason}")) from None
+        raise YamlError(problem(name, line, "yaml.syntax", detail=_syntax(exc))) from None
     except YAMLError as exc:
-        raise YamlError(Problem(name, None, f"YAML error: {exc}")) from None
+        raise YamlError(problem(name, None, "yaml.error", detail=Verbatim(
+            str(exc), msg("yaml.kind.other")))) from None
+
+
+#: What ruamel's scanner and parser say (their English), by kind: ``yaml.kind.<kind>``
+#: says it in other languages, with the pattern's named groups as parameters.
+_PARSER_PROBLEMS = tuple((re.compile(pattern), kind) for pattern, kind in (
+    (r"mapping values are not allowed", "mapping_values"),
+    (r"flow sequence", "flow_sequence"),
+    (r"flow mapping", "flow_mapping"),
+    (r"found character (?P<char>'.+?') that cannot start any token", "character"),
+    (r"quoted scalar", "quote"),
+    (r"found undefined alias (?P<alias>'.*?')", "alias"),
+    (r"constructor for the tag (?P<tag>'.*?')", "tag"),
+    (r"single document", "documents"),
+    (r"<block end>|did not find expected key|could not find expected ':'", "indentation"),
+    (r"directive", "directive"),
+))
+
+
+def _syntax(exc: MarkedYAMLError) -> Message | Verbatim:
+    """Why the document is refused: our own refusals by code; the parser's in its words."""
+    if isinstance(exc, _Refusal):
+        return exc.reason
+    said = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+    for pattern, kind in _PARSER_PROBLEMS:
+        found = pattern.search(said)
+        if found:
+            return Verbatim(said, msg(f"yaml.kind.{kind}", **found.groupdict()))
+    return Verbatim(said, msg("yaml.kind.other"))
 
 
 def line_for(data: Any, loc: tuple[int | str, ...]) -> int | None:
@@ -282,24 +347,67 @@ def line_for(data: Any, loc: tuple[int | str, ...]) -> int | None:
     line: int | None = getattr(data, "line", None)
     node = data
     for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.line_of(part)
-            node = node[part]
-        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.line_of(part)
-            node = node[part]
+        if isinstance(node, LineDict):
+            found = part in node
         else:
+            found = isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node)
+        if not found:
             break
+        line = node.line_of(part)
+        node = node[part]
     return line
 
 
 M = TypeVar("M", bound=BaseModel)
 
+#: pydantic's error types that ``schema.<type>`` says in words, with the error's context
+#: as its parameters (the English is pydantic's own message).  Another type is
+#: ``schema.other``: pydantic's English word for word, in Latvian that the value is
+#: not valid.  Our validators raise ``PydanticCustomError`` whose type is a code.
+SCHEMA_TYPES = frozenset({
+    "missing", "extra_forbidden", "string_type", "int_type", "int_parsing", "int_from_float",
+    "float_type", "float_parsing", "bool_type", "bool_parsing", "dict_type", "list_type",
+    "tuple_type", "model_type", "model_attributes_type", "date_type", "date_parsing",
+    "time_type", "time_parsing", "literal_error", "enum", "string_pattern_mismatch",
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "string_too_short",
+    "too_short",
+})
+#: The containers a length refers to (``too_short``'s ``field_type``): ``schema.container.<name>``.
+CONTAINERS = ("list", "tuple", "dictionary", "set", "value")
+
+
+def schema_reason(error: ErrorDetails) -> Message:
+    """One pydantic error (not its location) as a message by code."""
+    kind, ctx = error["type"], dict(error.get("ctx") or {})
+    if "." in kind:   # a PydanticCustomError of ours: its type is the code
+        return Message(kind, ctx)
+    if kind not in SCHEMA_TYPES:
+        return msg("schema.other", detail=Verbatim(error["msg"], kind))
+    if kind in ("literal_error", "enum"):
+        ctx["expected"] = _alternatives(str(ctx["expected"]))
+    elif kind in ("time_parsing", "date_parsing"):
+        ctx["error"] = Verbatim(str(ctx["error"]), msg("schema.unparsable"))
+    elif kind in ("too_short", "string_too_short"):
+        if kind == "too_short":
+            container = str(ctx["field_type"]).lower()
+            ctx["field_type"] = (msg(f"schema.container.{container}") if container in CONTAINERS
+                                 else ctx["field_type"])
+        if ctx["min_length"] == 1:   # English: "1 item", "2 items"
+            return Message(f"schema.{kind}_1", ctx)
+    return Message(f"schema.{kind}", ctx)
+
+
+def _alternatives(expected: str) -> Message | str:
+    """pydantic's ``'a', 'b' or 'c'`` as a message (the last "or" in words)."""
+    first, _, last = expected.rpartition(" or ")
+    return msg("schema.either", first=first, last=last) if first else expected
+
 
 def validation_problems(file: str, raw: Any, exc: ValidationError) -> list[Problem]:
     """Pydantic errors as ``file:line: path: message`` problems."""
     return [Problem(file, line_for(raw, tuple(e["loc"])),
-                    f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}")
+                    msg("schema.at", path=".".join(str(p) for p in e["loc"]) or msg("schema.top"),
+                        reason=schema_reason(e)), tuple(e["loc"]))
             for e in exc.errors()]
 
 

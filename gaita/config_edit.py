@@ -21,6 +21,7 @@ makes it.  Users and their credentials are ``gaita.users``'.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -39,7 +40,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from engine.errors import GaitaError, InvalidDeclaration, NotFound, Problem
+from engine.errors import GaitaError, InvalidDeclaration, NotFound
 from engine.municipality import MunicipalityConfig
 from engine.overrides import remove_override, set_override
 from engine.runtime import Actor, Runtime
@@ -195,8 +196,9 @@ def validate_config(settings: Settings, replaced: dict[str, str]) -> None:
         try:
             load_known_names(settings.model_copy(update={"config": copy}))
         except InvalidDeclaration as exc:
-            problems = [Problem(p.file.replace(str(copy), str(settings.config), 1), p.line,
-                                p.reason) for p in exc.problems]
+            real = str(settings.config)
+            problems = [dataclasses.replace(p, file=p.file.replace(str(copy), real, 1))
+                        for p in exc.problems]
             raise type(exc)(problems) from None
 
 

@@ -15,14 +15,14 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.cases import fire, open_case
-from gaita.accounts.passwords import hash_password
 from engine.definitions import FieldSpec, Workflow
-from engine.errors import ConfigError, NotPermitted, Problem
+from engine.errors import ConfigError, NotPermitted, Problem, msg
 from engine.personal_code import expected_check
 from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
 from engine.store import CASE, USER
 from engine.yamlio import line_for, load_model
+from gaita.accounts.passwords import hash_password
 
 DEMO_FILE = "demo.yaml"
 CHILDREN = ["Anna Bērziņa", "Jānis Kalniņš", "Līga Ozoliņa", "Ēriks Šņore", "Ģirts Čakste",
@@ -62,10 +62,12 @@ def load_demo_data(rt: Runtime) -> DemoData:
     for i, user in enumerate(data.users):
         if user.role not in rt.registry.roles.user_roles:
             problems.append(Problem(str(path), line_for(raw, ("users", i)),
-                                    f"unknown user role {user.role!r}"))
+                                    msg("declaration.unknown_user_role", role=user.role),
+                                    ("users", i, "role")))
         if user.institution is not None and user.institution not in codes:
             problems.append(Problem(str(path), line_for(raw, ("users", i)),
-                                    f"unknown institution {user.institution!r}"))
+                                    msg("demo.unknown_institution", code=user.institution),
+                                    ("users", i, "institution")))
     if problems:
         raise ConfigError(problems)
     return data

@@ -13,13 +13,13 @@ reach the log.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 
-from engine.errors import NotFound, NotPermitted, UserNotFound
+from engine.errors import Message, Named, NotFound, NotPermitted, UserNotFound, msg
 from engine.municipality import Email
 from engine.runtime import Runtime
 from gaita.accounts import admin_log as audit_log
@@ -41,24 +41,22 @@ _EMAIL: TypeAdapter[str] = TypeAdapter(Email)   # the same rule as the config's 
 
 @dataclass(frozen=True)
 class Invalid:
-    """One problem with a form or command: the field, a code (the admin pages' message
-    ``admin.invalid.<code>``), and the message in English (the CLI's)."""
+    """One problem with a form or command: the field (the input it is about) and the
+    message (``errors.po``): the admin pages show it in the viewer's language, the CLI
+    in English."""
 
     field: str
-    code: str
-    message: str
-    values: dict[str, Any] = field(default_factory=dict)
+    message: Message
+
+    def __str__(self) -> str:
+        return str(msg("input.problem", field=self.field, reason=self.message))
 
 
 class InvalidInput(NotPermitted):
     def __init__(self, problems: list[Invalid]):
         self.problems = tuple(problems)
-        super().__init__("input.invalid", problems="; ".join(
-            f"{p.field}: {p.message}" for p in self.problems))
-
-
-def _invalid(field_: str, code: str, message: str, **values: Any) -> Invalid:
-    return Invalid(field_, code, message.format(**values), values)
+        super().__init__("input.invalid", lines=tuple(
+            msg("input.problem", field=p.field, reason=p.message) for p in self.problems))
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -83,45 +81,45 @@ _COLUMNS = {"display_name": USER.c.display_name, "role": USER.c.role,
 def check_user(rt: Runtime, f: UserFields) -> list[Invalid]:
     roles, problems = rt.registry.roles, []
     if not f.display_name.strip() or len(f.display_name) > MAX_NAME:
-        problems.append(_invalid("display_name", "name", "a name of 1 to {limit} characters",
-                                 limit=MAX_NAME))
+        problems.append(Invalid("display_name", msg("user.name", limit=MAX_NAME)))
     if f.role not in roles.user_roles:
-        problems.append(_invalid("role", "unknown_role", "unknown user role {role!r}; known: "
-                                 "{known}", role=f.role, known=", ".join(roles.user_roles)))
+        problems.append(Invalid("role", msg("user.unknown_role", role=f.role,
+                                            known=_roles(rt, roles.user_roles))))
     codes = {i.code for i in rt.municipality.institutions}
     if f.institution and f.institution not in codes:
-        problems.append(_invalid("institution", "unknown_institution",
-                                 "no institution {institution!r}", institution=f.institution))
+        problems.append(Invalid("institution", msg("user.unknown_institution",
+                                                   institution=f.institution)))
     elif not f.institution and roles.own_tasks_only(f.role):
-        problems.append(_invalid("institution", "institution_required",
-                                 "role {role!r} works for an institution: give one", role=f.role))
+        problems.append(Invalid("institution", msg("user.institution_required",
+                                                   role=_roles(rt, [f.role])[0])))
     if f.email:
         try:
             _EMAIL.validate_python(f.email)
         except ValidationError:
-            problems.append(_invalid("email", "bad_email", "{email!r} is not an email address",
-                                     email=f.email))
+            problems.append(Invalid("email", msg("user.bad_email", email=f.email)))
     if f.locale not in LOCALES:
-        problems.append(_invalid("locale", "bad_locale", "the language is one of {known}",
-                                 known=", ".join(LOCALES)))
+        problems.append(Invalid("locale", msg("user.bad_locale", known=tuple(LOCALES))))
     return problems
+
+
+def _roles(rt: Runtime, codes: Any) -> tuple[Named, ...]:
+    """User roles as messages name them: by code, and by title on the pages."""
+    specs = rt.registry.roles.user_roles
+    return tuple(Named(r, specs.get(r)) for r in codes)
 
 
 def _password_problems(password: str) -> list[Invalid]:
     if len(password) >= MIN_PASSWORD:
         return []
-    return [_invalid("password", "weak_password", "a password needs at least {min} characters",
-                     min=MIN_PASSWORD)]
+    return [Invalid("password", msg("user.weak_password", min=MIN_PASSWORD))]
 
 
 def check_new_user(db: sa.Engine, rt: Runtime, username: str, f: UserFields) -> list[Invalid]:
     problems = check_user(rt, f)
     if not USERNAME.fullmatch(username):
-        problems.insert(0, _invalid("username", "username", "2 to 64 lower-case letters, "
-                                    "digits, '.', '_' or '-', starting with a letter or digit"))
+        problems.insert(0, Invalid("username", msg("user.username")))
     elif user_row(db, username) is not None:
-        problems.insert(0, _invalid("username", "username_taken", "{username!r} is taken",
-                                    username=username))
+        problems.insert(0, Invalid("username", msg("user.username_taken", username=username)))
     return problems
 
 
@@ -139,8 +137,8 @@ def create_user(db: sa.Engine, rt: Runtime, actor: str, username: str, f: UserFi
                 **{_COLUMNS[k].name: v for k, v in values.items()}))
             audit_log.audit(conn, rt.clock.now(), actor, "user.create", username, **values)
     except sa.exc.IntegrityError:   # added meanwhile by someone else
-        raise InvalidInput([_invalid("username", "username_taken", "{username!r} is taken",
-                                     username=username)]) from None
+        raise InvalidInput([Invalid("username", msg("user.username_taken",
+                                                    username=username))]) from None
 
 
 def update_user(db: sa.Engine, rt: Runtime, actor: str, username: str,
@@ -149,8 +147,7 @@ def update_user(db: sa.Engine, rt: Runtime, actor: str, username: str,
     deactivation ends the user's sessions.  Nobody deactivates or demotes themself."""
     problems = check_user(rt, f)
     if actor == username and not (f.active and rt.registry.roles.administers(f.role)):
-        problems.append(_invalid("active", "self_lockout",
-                                 "you cannot deactivate yourself or drop your own admin role"))
+        problems.append(Invalid("active", msg("user.self_lockout")))
     with db.begin() as conn:
         row = conn.execute(sa.select(USER.c.id, *_COLUMNS.values())
                            .where(USER.c.username == username)).first()
@@ -228,8 +225,8 @@ def set_totp_roles(db: sa.Engine, rt: Runtime, actor: str, roles: list[str]) -> 
     """The user roles that must use a second factor; False: unchanged."""
     known = rt.registry.roles.user_roles
     if unknown := [r for r in roles if r not in known]:
-        raise InvalidInput([_invalid("roles", "unknown_role", "unknown user role {role!r}; "
-                                     "known: {known}", role=unknown[0], known=", ".join(known))])
+        raise InvalidInput([Invalid("roles", msg("user.unknown_role", role=unknown[0],
+                                                 known=_roles(rt, known)))])
     chosen = [r for r in known if r in roles]
     with db.begin() as conn:
         old = conn.execute(sa.select(SETTING.c.value).where(
@@ -252,7 +249,7 @@ def create_token(db: sa.Engine, rt: Runtime, actor: str, username: str,
     token is shown once; only its hash is stored."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise InvalidInput([_invalid("name", "token_name", "a name of 1 to 64 characters")])
+        raise InvalidInput([Invalid("name", msg("token.name"))])
     now = rt.clock.now()
     with db.begin() as conn:
         user_id = _user_id(conn, username, active_only=True)

@@ -33,6 +33,7 @@ from gaita.users import Invalid, InvalidInput, UserFields
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.render import page
 from i18n import translator
+from i18n.messages import render
 
 router = APIRouter()
 LOG_PAGE = 25
@@ -80,17 +81,9 @@ def show(request: Request, app: App, viewer: Viewer, template: str, title_key: s
                 locales={"lv": t("admin.locale.lv"), "en": t("admin.locale.en")}, **context)
 
 
-def _errors(viewer: Viewer, app: App, problems: tuple[Invalid, ...] | list[Invalid]
-            ) -> list[dict[str, str]]:
-    """The error summary's entries: the page's words, a link to the field."""
-    t, roles = translator(viewer.lang), app.rt.registry.roles.user_roles
-    out = []
-    for p in problems:
-        values = dict(p.values)
-        if values.get("role") in roles:
-            values["role"] = getattr(roles[values["role"]], viewer.lang)
-        out.append({"target": p.field, "text": t(f"admin.invalid.{p.code}", **values)})
-    return out
+def _errors(viewer: Viewer, problems: tuple[Invalid, ...] | list[Invalid]) -> list[dict[str, str]]:
+    """The error summary's entries: each problem in the viewer's words, a link to its field."""
+    return [{"target": p.field, "text": render(viewer.lang, p.message)} for p in problems]
 
 
 def text(form: FormData, name: str, limit: int = 1000) -> str:
@@ -191,7 +184,7 @@ def _user_create(request: Request, app: App, viewer: Viewer, form: FormData) -> 
                           password if isinstance(password, str) else "")
     except InvalidInput as exc:
         return _user_form(request, app, viewer, None, {**fields.__dict__, "username": username},
-                          status=422, errors=_errors(viewer, app, exc.problems))
+                          status=422, errors=_errors(viewer, exc.problems))
     return done(_edit_path(username), "created")
 
 
@@ -225,7 +218,7 @@ def _user_save(request: Request, app: App, viewer: Viewer, form: FormData,
         changes = users.update_user(app.db, app.rt, viewer.account.username, username, fields)
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, {**user, **fields.__dict__}, status=422,
-                          errors=_errors(viewer, app, exc.problems))
+                          errors=_errors(viewer, exc.problems))
     return done(_edit_path(username), "saved" if changes else "unchanged")
 
 
@@ -242,7 +235,7 @@ def _user_password(request: Request, app: App, viewer: Viewer, form: FormData,
                            password if isinstance(password, str) else "")
     except InvalidInput as exc:
         return _user_form(request, app, viewer, user, user, status=422,
-                          errors=_errors(viewer, app, exc.problems))
+                          errors=_errors(viewer, exc.problems))
     return done(_edit_path(username), "password")
 
 
@@ -282,7 +275,7 @@ def _security_save(request: Request, app: App, viewer: Viewer, form: FormData) -
         changed = users.set_totp_roles(app.db, app.rt, viewer.account.username, chosen)
     except InvalidInput as exc:
         return show(request, app, viewer, "admin/security.html", "admin.sec.title",
-                    status=422, errors=_errors(viewer, app, exc.problems), chosen=chosen,
+                    status=422, errors=_errors(viewer, exc.problems), chosen=chosen,
                     **_choices(app, viewer))
     return done("/admin/security", "saved" if changed else "unchanged")
 
@@ -320,7 +313,7 @@ def _token_create(request: Request, app: App, viewer: Viewer, form: FormData) ->
                                              values["username"], values["name"])
     except InvalidInput as exc:
         return _tokens(request, app, viewer, values, status=422,
-                       errors=_errors(viewer, app, exc.problems))
+                       errors=_errors(viewer, exc.problems))
     except NotFound:
         return _tokens(request, app, viewer, values, status=422,
                        errors=[{"target": "username", "text": t("admin.tokens.no_user")}])

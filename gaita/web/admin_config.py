@@ -12,15 +12,15 @@ parses forms, shows what went wrong (422, values kept) and redirects after succe
 
 from __future__ import annotations
 
-import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from engine.errors import FieldError, InvalidDeclaration, NotFound
+from engine.errors import FieldError, InvalidDeclaration, NotFound, Problem
 from engine.overrides import KINDS, list_overrides
 from gaita import config_edit
 from gaita.bootstrap import App
@@ -28,20 +28,31 @@ from gaita.config_edit import ConfigChanged, InstitutionEdit
 from gaita.web import admin
 from gaita.web.auth import Viewer
 from i18n import translator
+from i18n.messages import render
 
 router = APIRouter()
 MAX_NOTE = 200
 
-_FIELD_IN_REASON = re.compile(r"\.(email|head_email|locale|roles)\b|\b(role)\b")
+#: The institution form's inputs, each named after the key of institutions.yaml it edits.
+_INPUTS = ("email", "head_email", "locale", "roles")
 
 
-def _config_errors(exc: InvalidDeclaration, *, link: bool = False) -> list[dict[str, str]]:
-    """The loader's problems, ``file:line: reason``; ``link``: to the field a reason names."""
-    errors = []
-    for p in exc.problems:
-        found = _FIELD_IN_REASON.search(p.reason) if link else None
-        errors.append({"target": (found.group(1) or "roles") if found else "", "text": str(p)})
-    return errors
+def _config_errors(viewer: Viewer, exc: InvalidDeclaration, *, link: bool = False
+                   ) -> list[dict[str, str]]:
+    """The loader's problems, ``file:line: reason`` in the viewer's language; ``link``: to
+    the institution form's input a problem is about."""
+    return [{"target": _input_of(p) if link else "", "text": render(viewer.lang, p)}
+            for p in exc.problems]
+
+
+def _input_of(p: Problem) -> str:
+    """The input of the institution form a problem of institutions.yaml is about: the key
+    it edits on the problem's path in the file, or the roles for a problem about a role
+    (such as a role no institution holds); none for anything else."""
+    if Path(p.file).name != config_edit.INSTITUTIONS:
+        return ""
+    key = next((part for part in reversed(p.loc) if part in _INPUTS), None)
+    return str(key) if key is not None else "roles" if "role" in p.reason.params else ""
 
 
 # --- the config reload ------------------------------------------------------------------------
@@ -56,7 +67,8 @@ def _reload(request: Request, app: App, viewer: Viewer, form: FormData) -> Respo
     try:
         config_edit.reload_runtime(app, viewer.account.username)
     except InvalidDeclaration as exc:
-        return admin.overview_page(request, app, viewer, status=422, errors=_config_errors(exc))
+        return admin.overview_page(request, app, viewer, status=422,
+                                   errors=_config_errors(viewer, exc))
     return admin.done("/admin", "reloaded")
 
 
@@ -138,7 +150,7 @@ def _institution_save(request: Request, app: App, viewer: Viewer, form: FormData
             app.settings, app.db, app.rt, viewer.account.username, code, edit,
             expected_digest=values["digest"])
     except InvalidDeclaration as exc:
-        return again(422, _config_errors(exc, link=True), t("admin.inst.invalid"))
+        return again(422, _config_errors(viewer, exc, link=True), t("admin.inst.invalid"))
     except ConfigChanged:
         values["digest"] = config_edit.read_institution(app.settings, code)[1]
         return again(409, [{"target": "", "text": t("admin.inst.changed")}])
@@ -149,7 +161,7 @@ def _institution_save(request: Request, app: App, viewer: Viewer, form: FormData
     try:
         config_edit.reload_runtime(app)
     except InvalidDeclaration as exc:   # saved, but something else does not load
-        return _institutions(request, app, viewer, status=422, errors=_config_errors(exc),
+        return _institutions(request, app, viewer, status=422, errors=_config_errors(viewer, exc),
                              error_title=t("admin.inst.saved_not_loaded"))
     return admin.done("/admin/institutions", "saved")
 

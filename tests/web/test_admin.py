@@ -309,12 +309,13 @@ def test_editing_an_institution_writes_the_yaml_keeping_comments_and_reloads(
     assert path.read_bytes() == saved and len(log(web)) == 1
 
 
-BAD_INSTITUTIONS = [
-    ({"email": "not-an-address"}, "email: 'not-an-address' is not an e-mail address"),
-    ({"roles": []}, "no institution holds the role 'education_board'"),
-    ({"roles": ["education_board", "no_such_role"]}, "unknown institution role 'no_such_role'"),
+BAD_INSTITUTIONS = [   # the loader's problems in the viewer's language, linked to their input
+    ({"email": "not-an-address"}, "email: 'not-an-address' nav e-pasta adrese", "email"),
+    ({"roles": []}, "nevienai iestādei nav lomas „Izglītības pārvalde”", "roles"),
+    ({"roles": ["education_board", "no_such_role"]}, "nezināma iestādes loma 'no_such_role'",
+     "roles"),
     ({"roles": ["education_board", "social_service"]},
-     "role 'social_service' is already held by 'jip'"),
+     "loma „Sociālais dienests” jau ir iestādei „Jelgavas izglītības pārvalde”", "roles"),
 ]
 
 
@@ -325,7 +326,7 @@ def test_an_invalid_institution_edit_shows_the_loaders_message_and_writes_nothin
     digest = re.search(r'name="digest" value="([^"]+)"',
                        admin.get("/admin/institutions/jip").text)
     assert digest
-    for change, message in BAD_INSTITUTIONS:
+    for change, message, field in BAD_INSTITUTIONS:
         page = admin.post("/admin/institutions/jip", data={
             "csrf": csrf, "digest": digest.group(1), "email": "jip@jelgava.example.lv", "locale": "",
             "head_email": "jip.vaditajs@jelgava.example.lv", "roles": ["education_board"],
@@ -333,6 +334,7 @@ def test_an_invalid_institution_edit_shows_the_loaders_message_and_writes_nothin
         assert page.status_code == 422
         shown = errors_of(page.text)
         assert message in shown
+        assert f'<a href="#{field}">' in page.text
         assert re.search(rf"{re.escape(str(institutions_file(web)))}:\d+: ", shown)   # file:line
         assert everything(web) == before and web.rt.municipality is rt_before
     # a form that is not the page's (no digest of the file it edits) overwrites nothing
@@ -350,7 +352,7 @@ def test_reload_with_a_broken_config_shows_the_error_and_keeps_the_runtime(
     rt_before = (web.rt.registry, web.rt.municipality, web.rt.calendar)
     page = admin.post("/admin/reload", data={"csrf": csrf})
     assert page.status_code == 422
-    assert re.search(rf"{re.escape(str(path))}:\d+: duplicate institution code 'jip'",
+    assert re.search(rf"{re.escape(str(path))}:\d+: iestādes kods 'jip' atkārtojas",
                      errors_of(page.text))
     assert (web.rt.registry, web.rt.municipality, web.rt.calendar) == rt_before
     assert web.rt.municipality is rt_before[1] and log(web) == []
