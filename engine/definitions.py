@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -39,7 +39,7 @@ Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Int = Annotated[int, Strict()]   # `true` is not 1 working day
 FieldType = Literal["int", "text", "bool", "date", "choice"]
 RiskLevel = Literal["low", "medium", "high"]
-RISK_LEVELS: tuple[str, ...] = RiskLevel.__args__
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
 
 
 class LadderAction(StrEnum):

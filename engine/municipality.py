@@ -252,9 +252,11 @@ class MunicipalityConfig(_Model):
         return ConfigLookupError([Problem(str(Path(self.directory, file)), None, reason)])
 
 
-_SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, map(TypeAdapter, (  # in the order of FILES
-    Municipality, tuple[Institution, ...], CooperationGroup, dict[ParamName, Parameter],
-    _ServicesFile, CalendarSettings, dict[ParamName, Parameter])), strict=True))
+_SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, (   # in the order of FILES
+    TypeAdapter(Municipality), TypeAdapter(tuple[Institution, ...]),
+    TypeAdapter(CooperationGroup), TypeAdapter(dict[ParamName, Parameter]),
+    TypeAdapter(_ServicesFile), TypeAdapter(CalendarSettings),
+    TypeAdapter(dict[ParamName, Parameter])), strict=True))
 _SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
 
 
@@ -343,7 +345,8 @@ class _Loader:
             first.setdefault(value, loc)
 
     def check_roles(self) -> None:
-        insts, holder = self.raw.get("institutions.yaml"), dict[str, Any]()
+        insts: Any = self.raw.get("institutions.yaml")
+        holder: dict[str, Any] = {}
         known = tuple(sorted(self.roles))
         for loc, role in _find(insts, ("*", "roles", "*")):
             code = insts[loc[0]].get("code")

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from engine.clock import FixedClock
 from engine.tables import (
-    table,
     AccessLog,
     ActionToken,
     Case,
@@ -27,6 +26,7 @@ from engine.tables import (
     Outbox,
     ReferenceCounter,
     Task,
+    table,
 )
 from gaita.bootstrap import App, build_app
 from gaita.dbsetup import METADATA, load_institutions

@@ -319,7 +319,8 @@ def _token_create(request: Request, app: App, viewer: Viewer, form: FormData) ->
                        errors=[{"target": "username", "text": t("admin.tokens.no_user")}])
     # Shown on this page only, never again: no redirect to a page that could show it.
     return show(request, app, viewer, "admin/token_created.html", "admin.tokens.created_title",
-                token=token, token_id=token_id, **values)
+                token=token, token_id=token_id, username=values["username"],
+                name=values["name"])
 
 
 @router.post("/admin/tokens/{token_id}/revoke")

@@ -110,7 +110,7 @@ def test_lookups_fail_with_a_named_config_error(jelgava: MunicipalityConfig) -> 
         jelgava.institutions_with_role("teacher")
     with pytest.raises(KeyError, match="no institution 'nowhere'"):
         jelgava.institution("nowhere")
-    with pytest.raises(ConfigLookupError, match="no parameter 'absences.nope'") as info:
+    with pytest.raises(ConfigLookupError, match=r"no parameter 'absences\.nope'") as info:
         jelgava.parameter("absences.nope")
     assert str(info.value) == f"{JELGAVA}: no parameter 'absences.nope' (thresholds, parameters or group meetings)"
     assert isinstance(info.value, KeyError) and info.value.problems[0].line is None
