@@ -139,7 +139,7 @@ def used_codes() -> dict[str, str]:
             for item in cls.body:   # code = "…" / code: str = "…"
                 target = item.targets[0] if isinstance(item, ast.Assign) else getattr(item, "target", None)
                 if getattr(target, "id", "") == "code" and getattr(item, "value", None) is not None:
-                    note(item.value, where)   # type: ignore[attr-defined]
+                    note(item.value, where)   # type: ignore[attr-defined]  # checked just above
             parents = [errors.get(b) for b in _bases(cls)]
             for call in (n for n in ast.walk(cls) if isinstance(n, ast.Call)):
                 func = call.func   # super().__init__("…")
