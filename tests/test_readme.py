@@ -29,10 +29,8 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +43,7 @@ import pytest
 from gaita.bootstrap import build_app
 from gaita.settings import ROOT, load_settings
 from gaita.web import create_app
-from tests.notifications.smtp import free_port
+from tests.mailcatcher import mail_catcher
 
 with warnings.catch_warnings():   # as in tests/web/conftest.py
     warnings.simplefilter("ignore")
@@ -147,28 +145,10 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Checkout:
 
 
 @pytest.fixture
-def mail_catcher() -> Iterator[int]:
-    """`make run`'s mail catcher (mail-devel), on free ports; yields its SMTP port."""
-    smtp, imap, http = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "mail_devel"), "--host", "127.0.0.1", "--smtp-port", str(smtp),
-         "--imap-port", str(imap), "--http-port", str(http),
-         "--user", "dev@gaita.test", "--password", "dev"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", smtp), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the mail catcher did not start")
-                time.sleep(0.2)
+def catcher() -> Iterator[int]:
+    """`make run`'s mail catcher, on free ports; yields its SMTP port."""
+    with mail_catcher() as (smtp, _):
         yield smtp
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # --- the tour -----------------------------------------------------------------------
@@ -216,11 +196,11 @@ def failure_report(blocks: list[Block], proc: subprocess.CompletedProcess[str]) 
 
 
 @pytest.mark.slow
-def test_the_readme_tour_runs_as_written(checkout: Checkout, mail_catcher: int) -> None:
+def test_the_readme_tour_runs_as_written(checkout: Checkout, catcher: int) -> None:
     blocks = tour_blocks()
     text = README.read_text(encoding="utf-8")
     script = tour_script(blocks, len(text.splitlines()))
-    env = {**checkout.env, "GAITA_SMTP_PORT": str(mail_catcher)}
+    env = {**checkout.env, "GAITA_SMTP_PORT": str(catcher)}
     proc = subprocess.run([BASH, "--noprofile", "--norc", "-c", script, "README.md"],
                           cwd=checkout.cwd, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, encoding="utf-8", timeout=600)

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import email
 import imaplib
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -21,12 +17,11 @@ from engine.definitions import Notification
 from engine.registry import load_registry
 from gaita.settings import ROOT
 from tests.cli.test_cli import SCHOOL, Gaita
-from tests.notifications.smtp import free_port
+from tests.mailcatcher import PASSWORD, USER, mail_catcher
 
 pytestmark = pytest.mark.slow
 
 CHILD_NAME, CHILD_CODE = "Jānis Bērziņš", "120514-21234"
-USER, PASSWORD = "dev@gaita.test", "dev"
 # The walk: (trigger, user, fields).  Opening notifies the school.
 WALK = [
     ("record_unjustified", "skola", ["parents_reached=true"]),
@@ -38,27 +33,8 @@ WALK = [
 
 @pytest.fixture
 def catcher() -> Iterator[tuple[int, int]]:
-    smtp, imap, http = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mail_devel"), "--host", "127.0.0.1",
-         "--smtp-port", str(smtp), "--imap-port", str(imap), "--http-port", str(http),
-         "--user", USER, "--password", PASSWORD],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", smtp), timeout=1).close()
-                socket.create_connection(("127.0.0.1", imap), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the mail catcher did not start")
-                time.sleep(0.2)
-        yield smtp, imap
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with mail_catcher() as ports:
+        yield ports
 
 
 def inbox(imap_port: int) -> list[tuple[bytes, EmailMessage]]:
