@@ -227,7 +227,8 @@ class DeliveryWorker:
         worker took the row: it will resend under the same Message-ID)."""
         with self.db.begin() as conn:
             held = conn.execute(_owned(row, token).values(
-                status="sent", sent_at=self.rt.clock.now(), sent_to=address, claim_token=None,
+                status=OutboxStatus.SENT, sent_at=self.rt.clock.now(), sent_to=address,
+                claim_token=None,
                 last_error=None)).rowcount
         if not held:
             log.warning("outbox %s: sent, but the claim had expired", row["id"])
@@ -251,7 +252,8 @@ class DeliveryWorker:
         """Dead letter: failed row, an event on the case, and the coordinator told.
         The failed row and the notice are recorded even when the event cannot be."""
         log.warning("outbox %s failed: %s", row["id"], error)
-        failed = _owned(row, token).values(status="failed", claim_token=None, last_error=error)
+        failed = _owned(row, token).values(status=OutboxStatus.FAILED, claim_token=None,
+                                           last_error=error)
         for _ in range(3):   # a user's change to the case may race the event; retry
             try:
                 with self.db.begin() as conn:
@@ -304,12 +306,14 @@ def requeue(db: sa.Engine, rt: Runtime, outbox_id: int) -> None:
         if status != OutboxStatus.FAILED:
             raise NotPermitted("outbox.not_failed", outbox=outbox_id, status=status)
         conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == outbox_id).values(
-            status="queued", queued_at=now, next_attempt_at=now, attempts=0, claim_token=None))
+            status=OutboxStatus.QUEUED, queued_at=now, next_attempt_at=now, attempts=0,
+            claim_token=None))
 
 
 def _claim_statement(dialect: str) -> sa.Update:
     due = (sa.select(OUTBOX.c.id)
-           .where(OUTBOX.c.status == "queued", OUTBOX.c.next_attempt_at <= sa.bindparam("b_now"))
+           .where(OUTBOX.c.status == OutboxStatus.QUEUED,
+                  OUTBOX.c.next_attempt_at <= sa.bindparam("b_now"))
            .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
            .limit(sa.bindparam("b_limit")))
     if dialect == "postgresql":

@@ -12,6 +12,7 @@ from engine.cases import FireResult, fire, open_case
 from engine.events import verify_chain
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
+from engine.tables import OutboxStatus
 from engine.tasks import open_task_of
 from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App
@@ -183,7 +184,7 @@ def show(reference: str,
             what += f" ({e['fields'].get('reason') or e['fields']['error']})"
         mails = ", ".join(
             f"{m['template']}→{m['recipient_institution']} ({m['status']}"
-            + (f": {m['last_error']}" if m["status"] == "failed" else "") + ")"
+            + (f": {m['last_error']}" if m["status"] == OutboxStatus.FAILED else "") + ")"
             for m in e["notifications"])
         at = e['at'].astimezone(gaita.rt.calendar.timezone)
         out.print(f"  {e['seq']:>3}. {at:%d.%m.%Y %H:%M} {e['actor']}: {what} -> {e['to']}"

@@ -14,7 +14,7 @@ from engine.group.decisions import AgreedAction, decide
 from engine.group.meetings import list_meetings, meeting_view, plan_meeting
 from engine.group.queue import escalate, escalation_queue
 from engine.queries import actor_for
-from engine.tables import AccessAction
+from engine.tables import OPEN_ESCALATIONS, AccessAction, EscalationStatus
 from gaita.bootstrap import App
 from gaita.cli.common import (
     AsOpt,
@@ -67,7 +67,7 @@ def list_cmd(
 ) -> None:
     """The queue, most urgent first: urgent, risk, days overdue, institutions, time queued."""
     gaita = current_app()
-    statuses = ("queued", "scheduled", "decided", "withdrawn") if all_ else ("queued", "scheduled")
+    statuses = tuple(EscalationStatus) if all_ else OPEN_ESCALATIONS
     items = escalation_queue(gaita.db, gaita.rt, statuses=statuses)
     if as_json:
         emit_json([i.as_dict() for i in items])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 import sqlalchemy as sa
 import typer
 
 from engine.store import CASE, OUTBOX
+from engine.tables import OutboxStatus
 from gaita.cli.common import JsonOpt, current_app, emit_json, handled, out
 from gaita.mail import delivery_worker, mail_settings
 from notifications.delivery import requeue
@@ -18,13 +19,10 @@ outbox_app = typer.Typer(help="Outgoing email: list, deliver now, retry a failed
                          no_args_is_help=True)
 digest_app = typer.Typer(help="Institutions' digests of their open tasks.", no_args_is_help=True)
 
-Status = Literal["queued", "sent", "failed"]
-
-
 @outbox_app.command("list")
 @handled
 def list_cmd(
-    status: Annotated[Status | None, typer.Option(help="Only rows with this status.")] = None,
+    status: Annotated[OutboxStatus | None, typer.Option(help="Only rows with this status.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
@@ -45,10 +43,11 @@ def list_cmd(
         return
     for r in rows:
         to = r["recipient_institution"] or f"user:{r['recipient_user']}"
-        when = r["sent_at"] if r["status"] == "sent" else r["next_attempt_at"]
+        sent = r["status"] == OutboxStatus.SENT
+        when = r["sent_at"] if sent else r["next_attempt_at"]
         line = (f"{r['id']:>6}  {r['status']:<7} {r['template']:<16} {r['reference'] or '-':<16} "
                 f"{to:<28} tries {r['attempts']}  {when:%Y-%m-%d %H:%M}Z")
-        if r["last_error"] and r["status"] != "sent":
+        if r["last_error"] and not sent:
             line += f"  {r['last_error']}"
         out.print(line, markup=False)
     if not rows:

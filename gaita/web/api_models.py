@@ -26,6 +26,7 @@ from engine.answers import TaskAction
 from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
+from engine.tables import CaseStatus, MeetingKind, TaskKind
 from gaita.web.forms import MAX_DAYS, MAX_TEXT
 
 #: The largest id, version or count a request may name (a 32-bit integer column).
@@ -241,7 +242,7 @@ class CaseRow(BaseModel):
     reference: str = Field(examples=["KAV-2026-00004"])
     case_type: str
     state: str
-    status: Literal["open", "closed"]
+    status: CaseStatus
     owner_institution: str | None = Field(description="The institution holding the open task.")
     school_institution: str | None
     risk_level: str
@@ -366,7 +367,7 @@ class CaseView(BaseModel):
     title: Texts
     state: str
     state_title: Texts
-    status: Literal["open", "closed"]
+    status: CaseStatus
     outcome: str | None
     version: int = Field(description="Send it back as expected_version when changing the case.")
     risk_level: str
@@ -399,7 +400,7 @@ class TaskRow(BaseModel):
     """An open task of the reader's institution."""
 
     id: int
-    kind: Literal["state", "decision"] = Field(
+    kind: TaskKind = Field(
         description="state: the case's own step; decision: an action the cooperation group agreed.")
     reference: str
     case_type: str
@@ -462,7 +463,7 @@ class EscalationResult(BaseModel):
 class MeetingRow(BaseModel):
     id: int
     day: date
-    kind: Literal["ordinary", "extraordinary"]
+    kind: MeetingKind
     place: str
     status: str
     created_at: Utc
@@ -476,7 +477,7 @@ class Meetings(BaseModel):
 class MeetingPlan(BaseModel):
     meeting: int
     day: date
-    kind: Literal["ordinary", "extraordinary"]
+    kind: MeetingKind
     place: str
     items: list[QueueItem] = Field(description="The agenda.")
     warnings: list[str]
@@ -516,7 +517,7 @@ class MeetingView(BaseModel):
 
     id: int
     day: date
-    kind: Literal["ordinary", "extraordinary"]
+    kind: MeetingKind
     place: str
     status: str
     items: list[AgendaItem]

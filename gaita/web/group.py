@@ -209,7 +209,7 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
 def _plan_form(request: Request, app: App, viewer: Viewer, values: dict[str, str],
                errors: Sequence[FormError], status: int) -> Response:
     t = translator(viewer.lang)
-    items = escalation_queue(app.db, app.rt, statuses=("queued",))
+    items = escalation_queue(app.db, app.rt, statuses=(EscalationStatus.QUEUED,))
     return _page(request, app, viewer, "group/new.html", status=status,
                  title=t("group.plan_title"), values=values, errors=errors,
                  invalid={e.target for e in errors if e.target}, queued=len(items),
