@@ -148,6 +148,8 @@ def test_a_refused_transition_and_an_unknown_trigger_are_422(web: App,
     assert wrong_state.status_code == 422
     assert f"lietā {ref} stāvoklī „Sazināties ar vecākiem” nav iespējams" in wrong_state.text
     assert "iespējamie soļi: Kavējums attaisnots, Kavējums neattaisnots" in wrong_state.text
+    for english in ("is not valid for case", "valid triggers", "trigger '", "parent_contact"):
+        assert english not in wrong_state.text   # the refusal in Latvian only, by titles
     assert submit(c, ref, "fire/no_such_trigger").status_code == 422
     assert without_access_log(snapshot(web.db)) == before
 
