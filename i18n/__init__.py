@@ -1,11 +1,13 @@
 """Gaita's words: Babel message catalogues, Latvian first, English too.
 
 One translation system for every text a person reads: the web pages, the
-emails, the cooperation group's minutes and (later) the engine's refusals.
+emails, the cooperation group's minutes and the engine's refusals.
 ``i18n/locale/<lang>/LC_MESSAGES/<domain>.po`` hold the texts, one file per
 part of the app (``common.po``: shared words, the action-link pages and
-errors; ``auth.po``, ``cases.po``, … for the pages; ``email.po`` for the
-emails; ``minutes.po`` for the DOCX minutes).  The msgids are keys such as
+error pages; ``auth.po``, ``cases.po``, … for the pages; ``email.po`` for the
+emails; ``minutes.po`` for the DOCX minutes; ``errors.po`` for the messages by
+code that errors, refusals and declaration problems carry, rendered by
+``i18n.messages``).  The msgids are keys such as
 ``dashboard.overdue``, one namespace across the domains; code and templates
 call ``t(<key>, name=value)``, never spell a text.  Placeholders are
 ``{name}`` (flag ``python-brace-format``).
