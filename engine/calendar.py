@@ -24,6 +24,13 @@ Counting convention ("day 0 is the day the event happens"):
   ``start < d <= end``, so ``working_days_between(s, add_working_days(s, n)) == n``
   for every ``n >= 1``.
 
+Other day counts (``add_period``): a parameter counted in calendar days or months ends
+at the end of the n-th calendar day (or the same day n months later, the month's last
+day if it is shorter) after the start.  Same-day duties (``same_day``) name their kind
+of day: a calendar day (BTAL 73(1): due at the end of the incident's own day, weekends
+and holidays too), a school day (MK 89: a working day outside the configured school
+holidays; the next one if the day has no lessons) or a working day.
+
 Instants are timezone-aware datetimes.  Calendar dates are taken in Riga local
 time; deadlines end at ``day_end`` (23:59:59) Riga time and are returned in UTC.
 The module is pure: no clock, no database.
@@ -31,12 +38,14 @@ The module is pure: no clock, no database.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+
+from engine.periods import DayKind, Period, Unit
 
 __all__ = ["WorkingDayCalendar"]
 
@@ -54,6 +63,7 @@ class WorkingDayCalendar:
         extra_holidays: Iterable[date] = (),
         extra_working_days: Iterable[date] = (),
         day_end: time = time(23, 59, 59),
+        school_holidays: Iterable[tuple[date, date]] = (),
     ) -> None:
         if day_end.tzinfo is not None:
             raise ValueError("day_end must be a naive local time of day")
@@ -62,6 +72,11 @@ class WorkingDayCalendar:
         self.day_end: time = day_end
         self.extra_holidays: frozenset[date] = frozenset(extra_holidays)
         self.extra_working_days: frozenset[date] = frozenset(extra_working_days)
+        # (first, last) days without lessons, inclusive
+        self.school_holidays: tuple[tuple[date, date], ...] = tuple(sorted(school_holidays))
+        for first, last in self.school_holidays:
+            if last < first:
+                raise ValueError(f"school holiday ends before it starts: {first} - {last}")
         clash = self.extra_holidays & self.extra_working_days
         if clash:
             listed = ", ".join(d.isoformat() for d in sorted(clash))
@@ -117,6 +132,17 @@ class WorkingDayCalendar:
             return day
         return self.add_working_days(day, 1)
 
+    def is_school_day(self, day: date) -> bool:
+        """A working day outside the school holidays."""
+        return self.is_working_day(day) and not any(
+            first <= day <= last for first, last in self.school_holidays)
+
+    def next_school_day(self, day: date) -> date:
+        """The first school day on or after ``day``."""
+        while not self.is_school_day(day):
+            day = self.next_working_day(day, include_self=False)
+        return day
+
     def add_working_days(self, start: date, n: int) -> date:
         """Day ``n`` of a deadline whose event happens on ``start`` (see module docs)."""
         if n < 0:
@@ -132,6 +158,20 @@ class WorkingDayCalendar:
                 return date.fromordinal(ordinals[first + n - 1])
             n -= available
             year += 1
+
+    def working_days_before(self, day: date, n: int) -> date:
+        """The working day ``n`` working days before ``day`` (``n >= 1``)."""
+        if n < 1:
+            raise ValueError(f"working days before must be >= 1, got {n}")
+        ordinal, year = day.toordinal(), day.year
+        while True:
+            ordinals = self._working_ordinals(year)
+            before = bisect_left(ordinals, ordinal)   # working days of this year before `day`
+            if n <= before:
+                return date.fromordinal(ordinals[before - n])
+            n -= before
+            year -= 1
+            ordinal = date(year, 12, 31).toordinal() + 1
 
     def working_days_between(self, start: date, end: date) -> int:
         """Number of working days ``d`` with ``start < d <= end`` (0 if end <= start)."""
@@ -156,6 +196,22 @@ class WorkingDayCalendar:
         order (as pages, emails, minutes and the command line show times)."""
         return instant.astimezone(self.timezone).strftime("%d.%m.%Y %H:%M")
 
+    def parse_local(self, text: str) -> datetime:
+        """A time as people type it, in this calendar's time zone: ``DD.MM.YYYY HH:MM``,
+        ``DD.MM.YYYY`` (the day's start), or ISO 8601 (``2026-12-05T14:30``, with or
+        without an offset).  ``ValueError`` for anything else."""
+        text = " ".join(text.split())
+        for fmt in ("%d.%m.%Y %H:%M", "%d.%m.%Y"):
+            try:
+                local = datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            return local.replace(tzinfo=self.timezone).astimezone(_UTC)
+        parsed = datetime.fromisoformat(text)   # raises ValueError
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.timezone)
+        return parsed.astimezone(_UTC)
+
     def end_of_day(self, day: date) -> datetime:
         """``day_end`` local time on ``day``, as a UTC-aware datetime."""
         return datetime.combine(day, self.day_end, tzinfo=self.timezone).astimezone(_UTC)
@@ -163,6 +219,27 @@ class WorkingDayCalendar:
     def due_at(self, start: datetime, working_days: int) -> datetime:
         """Deadline instant for an event at ``start``; 0 = end of the same working day."""
         return self.end_of_day(self.add_working_days(self.local_date(start), working_days))
+
+    def add_period(self, start: datetime, period: Period) -> datetime:
+        """The end of a period counted from ``start``: working days as ``due_at``; calendar
+        days and months end at the end of their last day."""
+        if period.unit is Unit.WORKING_DAYS:
+            return self.due_at(start, period.count)
+        day = self.local_date(start)
+        if period.unit is Unit.DAYS:
+            return self.end_of_day(day + timedelta(days=period.count))
+        return self.end_of_day(add_months(day, period.count))
+
+    def same_day(self, start: datetime, kind: DayKind) -> datetime:
+        """When a same-day duty for an event at ``start`` falls due: the end of that
+        calendar day, of that school day (the next one if it has no lessons), or of
+        that working day (the next one on a day off)."""
+        day = self.local_date(start)
+        if kind is DayKind.SCHOOL_DAY:
+            day = self.next_school_day(day)
+        elif kind is DayKind.WORKING_DAY:
+            day = self.next_working_day(day)
+        return self.end_of_day(day)
 
     def working_days_left(self, now: datetime, due: datetime) -> int:
         """Working days from today to the due date: 0 = due today, negative = overdue.
@@ -193,3 +270,12 @@ class WorkingDayCalendar:
         new_day = self.add_working_days(due_day, shift)
         wall = due.astimezone(self.timezone).time()
         return datetime.combine(new_day, wall, tzinfo=self.timezone).astimezone(_UTC)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it is shorter)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, min(day.day, (nxt - timedelta(days=1)).day))

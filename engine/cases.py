@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +53,7 @@ NAME_KEPT = msg("child.name_kept")
 _INSERT_CASE = sa.insert(CASE).returning(CASE.c.id)
 _UPDATE_CASE = sa.update(CASE).where(CASE.c.id == sa.bindparam("b_id"),
                                      CASE.c.version == sa.bindparam("b_version"))
+_SET_LATE = sa.update(CASE).where(CASE.c.id == sa.bindparam("b_id"))
 _INSTITUTION_ROLES = sa.select(INSTITUTION.c.roles).where(
     INSTITUTION.c.code == sa.bindparam("b_code"))
 
@@ -67,13 +68,18 @@ class FireResult:
     task: TaskInfo | None
     outcome: str | None = None
     warnings: tuple[Message, ...] = field(default_factory=tuple)
+    late_days: int | None = None   # opened after its first deadline had passed
 
 
 def open_case(
     db: sa.Engine, rt: Runtime, case_type: str, actor: Actor, *,
     child_name: str, child_code: str, school: str | None = None,
     fields: Mapping[str, Any] | None = None, risk_level: str = "medium",
+    incident_at: datetime | None = None,
 ) -> FireResult:
+    """Open a case in its type's initial state.  ``incident_at``: when what the case is
+    about happened (default: now); the initial state's deadline counts from it, so a
+    case entered after that deadline opens already overdue, marked as reported late."""
     wf = rt.registry.latest(case_type)
     policy.require(rt, actor, policy.Action.OPEN_CASE, case_type=case_type, school=school)
     if risk_level not in RISK_LEVELS:
@@ -85,6 +91,7 @@ def open_case(
     data = coerce_fields(wf.open.fields, fields or {})
     per_case = rt.registry.roles.per_case
     now = rt.clock.now()
+    incident = _incident(rt, incident_at, now, code.birth_date)
     with db.begin() as conn:
         if school is not None:
             _require_school(conn, school, per_case)
@@ -98,17 +105,48 @@ def open_case(
             "state": wf.initial, "status": CaseStatus.OPEN.value, "school_institution": school,
             "child_id": child, "risk_level": risk_level, "data": data, "version": 0,
             "event_seq": 0, "last_event_hash": "", "owner_institution": None, "opened_at": now,
-            "updated_at": now}).scalar_one()
+            "updated_at": now, "incident_at": incident, "late_days": None}).scalar_one()
         case = {"id": case_id, "reference": reference, "school_institution": school,
                 "version": 0, "event_seq": 0, "last_event_hash": "", "data": data}
         task = _advance(conn, rt, wf, case, actor, now, kind=EventKind.OPENED, trigger=None,
-                        from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify)
+                        from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify,
+                        start=incident)
+        late = _late_days(rt, task, now)
+        if late is not None:   # entered after its first deadline: overdue from the start
+            conn.execute(_SET_LATE, {"b_id": case_id, "late_days": late})
         repeated = queue_if_repeated(conn, rt, {
             "id": case_id, "reference": reference, "case_type": wf.case_type,
             "child_id": child, "risk_level": risk_level}, now)
         version = 1 if repeated is None else 2
     warnings = code.warnings + ((NAME_KEPT,) if kept_name else ())
-    return FireResult(reference, None, None, wf.initial, version, task, warnings=warnings)
+    if late is not None:
+        warnings += (msg("case.reported_late", days=late),)
+    return FireResult(reference, None, None, wf.initial, version, task, warnings=warnings,
+                      late_days=late)
+
+
+def _incident(rt: Runtime, at: datetime | None, now: datetime, born: date | None) -> datetime:
+    """When the incident happened: not in the future, not before the child was born."""
+    if at is None:
+        return now
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise FieldError("incident_at", msg("incident.no_timezone", at=at.isoformat()))
+    cal = rt.calendar
+    if at > now:
+        raise FieldError("incident_at", msg("incident.future", at=cal.format_local(at),
+                                            now=cal.format_local(now)))
+    if born is not None and cal.local_date(at) < born:
+        raise FieldError("incident_at", msg("incident.before_birth", at=cal.format_local(at),
+                                            born=born.strftime("%d.%m.%Y")))
+    return at
+
+
+def _late_days(rt: Runtime, task: TaskInfo | None, now: datetime) -> int | None:
+    """Calendar days between the opening deadline and now, when it has passed."""
+    if task is None or task.due_at is None or task.due_at >= now:
+        return None
+    cal = rt.calendar
+    return max(1, (cal.local_date(now) - cal.local_date(task.due_at)).days)
 
 
 def fire(
@@ -176,8 +214,9 @@ def declared_transition(wf: Workflow, case: Mapping[str, Any], trigger: str) -> 
 def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, Any],
              actor: Actor, now: datetime, *, kind: EventKind, trigger: str | None,
              from_state: str | None, to_state: str, payload: Mapping[str, Any],
-             notify: Sequence[Notification]) -> TaskInfo | None:
-    """Apply one step: state + version, chained event, task hand-over, outbox rows."""
+             notify: Sequence[Notification], start: datetime | None = None) -> TaskInfo | None:
+    """Apply one step: state + version, chained event, task hand-over, outbox rows.
+    The new task's deadline counts from ``start`` (default ``now``)."""
     dest = wf.state(to_state)
     closed = dest.terminal
     assignee = None if closed else rt.institution_for(dest.owner or "", case)
@@ -197,7 +236,7 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
     close_state_task(conn, case["id"], now, event_id)
     task = None
     if not closed:
-        due, remind = deadline_for(rt, wf, to_state, now)
+        due, remind = deadline_for(rt, wf, to_state, start or now, now)
         task_id = insert_task(conn, case_id=case["id"], kind=TaskKind.STATE, state=to_state,
                               assignee=assignee, now=now, due_at=due, remind_at=remind,
                               ack_due_at=acknowledge_due(rt, now, dest.acknowledge_within),

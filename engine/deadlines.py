@@ -1,53 +1,68 @@
 """Deadline, reminder and acknowledgement times of a task entering a state.
 
-A state declares its deadline (``deadline:`` in its workflow: N working days,
-the same working day, or a parameter's number of working days), when to remind
-(``remind_before`` working days earlier) and how long the assignee has to
-confirm receipt (``acknowledge_within``, default the parameter
+A state declares its deadline (``deadline:`` in its workflow): N working days, the same
+day of a named kind (``same_day: calendar | school_day | working_day``, as the law
+says), or a parameter counted in its unit (working days, calendar days, months).  It
+may declare when to remind (``remind_before`` working days earlier) and how long the
+assignee has to confirm receipt (``acknowledge_within``, default the parameter
 ``tasks.acknowledge_days``).  Days are counted on the municipality's calendar
-(``engine.calendar``: day 0 is the day the task opens); a deadline falls due at
-the end of its last day.
+(``engine.calendar``: day 0 is the day the step starts); a deadline falls due at the
+end of its last day.
+
+A step starts when the case enters the state, except the opening state, whose deadline
+counts from the incident (``open_case(incident_at=...)``): a case entered after that
+deadline has passed is opened already overdue.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from engine.definitions import Workflow
+from engine.definitions import Deadline, Workflow
+from engine.periods import Period, Unit
 from engine.runtime import Runtime
 
 #: The municipality parameter for states that declare no ``acknowledge_within``.
 DEFAULT_ACKNOWLEDGE_PARAM = "tasks.acknowledge_days"
 
 
-def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime
+def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime, now: datetime
                  ) -> tuple[datetime | None, datetime | None]:
-    """(due_at, remind_at) for a task entering ``state`` at ``start``."""
+    """(due_at, remind_at) for a step of ``state`` that started at ``start`` (the
+    incident, or ``now``); no reminder when it would not come after ``now``."""
     spec = wf.state(state)
     if spec.deadline is None:
         return None, None
-    if spec.deadline.same_day:
-        days = 0
-    elif spec.deadline.param is not None:
-        days = rt.days(spec.deadline.param)
-    else:
-        days = spec.deadline.working_days or 0
-    return due_and_reminder(rt, start, days, spec.remind_before)
+    due, remind = due_and_reminder(rt, start, spec.deadline, spec.remind_before)
+    return due, remind if remind is not None and remind > now else None
 
 
-def due_and_reminder(rt: Runtime, start: datetime, days: int, remind_before: int | None
-                     ) -> tuple[datetime, datetime | None]:
-    """Due ``days`` working days after ``start``; reminded ``remind_before`` working
-    days earlier, when that is still after ``start``."""
-    due = rt.calendar.due_at(start, days)
+def due_and_reminder(rt: Runtime, start: datetime, deadline: Deadline | Period,
+                     remind_before: int | None) -> tuple[datetime, datetime | None]:
+    """Due at the end of ``deadline`` counted from ``start``; reminded ``remind_before``
+    working days earlier, when that is still after ``start``."""
+    if isinstance(deadline, Deadline) and deadline.same_day is not None:
+        return rt.calendar.same_day(start, deadline.same_day), None
+    period = deadline if isinstance(deadline, Period) else _period(rt, deadline)
+    due = rt.calendar.add_period(start, period)
     remind = None
-    if remind_before and days > remind_before:
-        remind = rt.calendar.due_at(start, days - remind_before)
+    if remind_before and period.unit is Unit.WORKING_DAYS and period.count > remind_before:
+        remind = rt.calendar.due_at(start, period.count - remind_before)
+    elif remind_before:   # a period in calendar days or months: working days before its end
+        cal = rt.calendar
+        remind = cal.end_of_day(cal.working_days_before(cal.local_date(due), remind_before))
+        remind = remind if remind > start else None
     return due, remind
+
+
+def _period(rt: Runtime, deadline: Deadline) -> Period:
+    if deadline.param is not None:
+        return rt.period(deadline.param)
+    return Period(deadline.working_days or 0)
 
 
 def acknowledge_due(rt: Runtime, start: datetime, within: int | str | None = None) -> datetime:
     """When the assignee of a task opened at ``start`` must have confirmed receipt
     (``within``: working days or a parameter; default ``tasks.acknowledge_days``)."""
-    return rt.calendar.due_at(start, rt.days(DEFAULT_ACKNOWLEDGE_PARAM if within is None
-                                             else within))
+    return rt.calendar.add_period(start, rt.period(DEFAULT_ACKNOWLEDGE_PARAM if within is None
+                                                   else within))

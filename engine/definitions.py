@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from engine.errors import InvalidWorkflowDefinition, Message, Named, Problem, UnknownState, msg
+from engine.periods import TIME_UNITS, DayKind
 from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_problems
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -72,19 +73,35 @@ class LegalRef(_Strict):
 
 
 class Deadline(_Strict):
-    """Exactly one of: N working days, the same working day, or a named config parameter."""
+    """Exactly one of: N working days, the same day of a named kind, or a named config
+    parameter (counted in the parameter's ``unit``: working days, calendar days or months).
+
+    A deadline counts from the step's start; the opening state's deadline counts from
+    the incident (``open_case(incident_at=...)``)."""
 
     working_days: Int | None = Field(default=None, ge=0)
-    same_day: bool = False
+    same_day: DayKind | None = Field(
+        default=None, description="calendar (BTAL 73(1)), school_day (MK 89) or working_day")
     param: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Deadline:
-        given = [self.working_days is not None, self.same_day, self.param is not None]
+        given = [self.working_days is not None, self.same_day is not None, self.param is not None]
         if sum(given) != 1:
             raise PydanticCustomError("workflow.deadline_kinds", "a deadline needs exactly one of "
                                       "working_days, same_day, param")
         return self
+
+    def describe(self, periods: Mapping[str, str] | None = None) -> str:
+        """The deadline in words, for docs and the command line: ``same calendar day``,
+        ``5 working days``, ``10 working days (`absences.x_days`)``; ``periods`` gives a
+        parameter's value and unit (``10 working days``)."""
+        if self.same_day is not None:
+            return f"same {self.same_day.removesuffix('_day')} day"
+        if self.working_days is not None:
+            return f"{self.working_days} working days"
+        value = (periods or {}).get(self.param or "")
+        return f"{value} (`{self.param}`)" if value is not None else f"`{self.param}`"
 
 
 class EscalationStep(_Strict):
@@ -235,6 +252,8 @@ class KnownNames:
     guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)
     escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
     field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
+    # a parameter's unit (engine.periods.Unit); a period must be counted in a unit of time
+    parameter_units: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -310,8 +329,11 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             c.add(loc, msg("workflow.unknown_parameter", name=name))
         elif isinstance(known.parameters, Mapping):
             value = known.parameters[name]
+            unit = known.parameter_units.get(name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 c.add(loc, msg("workflow.parameter_not_days", name=name, value=value))
+            elif unit is not None and unit not in TIME_UNITS:
+                c.add(loc, msg("workflow.parameter_not_period", name=name, unit=unit))
 
     check_user_roles(("open", "roles"), wf.open.roles)
     check_notify(("open", "notify"), wf.open.notify)

@@ -27,21 +27,15 @@ def mermaid(wf: Workflow, *, locale: str = "lv", highlight: str | None = None) -
 
 
 def markdown(wf: Workflow, *, locale: str = "lv",
-             params: Mapping[str, object] | None = None) -> str:
+             periods: Mapping[str, str] | None = None) -> str:
     """One case type as Markdown: legal basis, states with owners and deadlines, diagram.
 
-    ``params`` (a municipality's parameter values) shows what each ``param:`` deadline is.
+    ``periods`` (a municipality's parameters as "10 working days") shows what each
+    ``param:`` deadline is.
     """
     def deadline(state_name: str) -> str:
         d = wf.state(state_name).deadline
-        if d is None:
-            return "—"
-        if d.same_day:
-            return "same working day"
-        if d.working_days is not None:
-            return f"{d.working_days} wd"
-        value = (params or {}).get(d.param or "")
-        return f"{value} wd (`{d.param}`)" if value is not None else f"`{d.param}`"
+        return "—" if d is None else d.describe(periods)
 
     out = [f"## {wf.title.en} — *{wf.title.lv}* (`{wf.case_type}` v{wf.version})", "",
            f"Case references: `{wf.reference_prefix}-YYYY-NNNNN`.", "", "**Legal basis**", ""]

@@ -239,8 +239,8 @@ def _owner_role(wf: Workflow, task: Mapping[str, Any]) -> str:
 
 def _step_time(rt: Runtime, due: datetime | None, s: EscalationStep) -> datetime:
     assert due is not None
-    after = rt.days(s.after)
-    return due if after == 0 else rt.calendar.due_at(due, after)
+    after = rt.period(s.after)
+    return due if after.count == 0 else rt.calendar.add_period(due, after)
 
 
 def _ack_pending(task: Mapping[str, Any]) -> bool:

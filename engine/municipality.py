@@ -25,10 +25,12 @@ from pydantic import (
     Strict,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from engine.errors import ConfigError, GaitaError, Message, Named, Problem, msg
+from engine.periods import Unit
 from engine.yamlio import YamlError, line_for, load_yaml, schema_reason
 
 FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
@@ -105,7 +107,7 @@ class Institution(_Model):
 
 class Parameter(_Model):
     value: Value
-    unit: Text | None = None
+    unit: Unit | None = None   # None: working days where the value is a period
     tag: Literal["V", "J", "U"]  # DOMAIN.md evidence: verified, Jelgava programme, unverified
     source: Text
 
@@ -170,12 +172,30 @@ class ExternalResource(_Model):
     problems: tuple[CaseProblem, ...] = ()  # empty: not tied to a problem
 
 
+class SchoolHoliday(_Model):
+    """Days without lessons (a school holiday), first to last inclusive."""
+    first: Annotated[date, Strict()]
+    last: Annotated[date, Strict()]
+    name: LocalizedText
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SchoolHoliday:
+        if self.last < self.first:
+            raise PydanticCustomError("config.school_holiday_order",
+                                      "a school holiday ends before it starts",
+                                      {"first": self.first.isoformat(),
+                                       "last": self.last.isoformat()})
+        return self
+
+
 class CalendarSettings(_Model):
     country: Annotated[str, Strict(), _rule("config.not_country", r"[A-Z]{2}")]
     timezone: TimeZone
     day_end: Annotated[time, _rule("config.not_time", r"\d\d:\d\d(:\d\d)?", before=True)]
     extra_holidays: tuple[Annotated[date, Strict()], ...] = ()
     extra_working_days: tuple[Annotated[date, Strict()], ...] = ()
+    # MK 89 "the same school day": working days outside these have lessons
+    school_holidays: tuple[SchoolHoliday, ...] = ()
 
 
 ReasonCode = Annotated[str, Strict(), _rule("config.not_reason_code", r"[a-z][a-z0-9_]*")]
@@ -187,7 +207,7 @@ class PauseReason(_Model):
 
 class PauseLimit(Parameter):
     value: Positive   # working days
-    unit: Literal["working_days"] = "working_days"
+    unit: Literal[Unit.WORKING_DAYS] = Unit.WORKING_DAYS
 
 
 class PauseSettings(_Model):

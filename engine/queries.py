@@ -116,6 +116,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "outcome": case["outcome"], "version": case["version"], "risk_level": case["risk_level"],
         "owner": assignee, "school": case["school_institution"],
         "opened_at": case["opened_at"],
+        # when it happened, and how many days after its first deadline it was entered
+        "incident_at": case["incident_at"], "late_days": case["late_days"],
         # a paused clock stands still: days left and overdue as when it was paused
         "due_at": due,
         "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,

@@ -204,13 +204,16 @@ class WorkflowRegistry:
 
 def known_names(roles: Roles, templates: Collection[str] | None = None,
                 parameters: Collection[str] | Mapping[str, object] | None = None,
-                escalation_reasons: Collection[str] | None = None) -> KnownNames:
+                escalation_reasons: Collection[str] | None = None,
+                parameter_units: Mapping[str, str | None] | None = None) -> KnownNames:
     """What declarations may name: these roles, the registered guards, and the given
-    templates, municipality parameters and escalation reasons (``None``: not checked)."""
+    templates, municipality parameters (with their units) and escalation reasons
+    (``None``: not checked)."""
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
                       read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS,
                       escalation_reasons=escalation_reasons,
-                      field_groups=tuple(roles.field_groups))
+                      field_groups=tuple(roles.field_groups),
+                      parameter_units=parameter_units or {})
 
 
 def workflow_files(directory: Path) -> list[Path]:
@@ -223,10 +226,11 @@ def load_registry(
     *,
     templates: Collection[str] | None = None,
     parameters: Collection[str] | Mapping[str, object] | None = None,
+    parameter_units: Mapping[str, str | None] | None = None,
 ) -> WorkflowRegistry:
     """Load and validate every declaration; one error listing all problems of all files."""
     roles = load_roles(directory)
-    known = known_names(roles, templates, parameters)
+    known = known_names(roles, templates, parameters, parameter_units=parameter_units)
     registry = WorkflowRegistry(roles)
     problems: list[Problem] = []
     for path in workflow_files(directory):

@@ -61,7 +61,7 @@ SORT_KEYS: dict[str, sa.ColumnElement[Any]] = {
 #: The columns of a ``case_page`` row, in order.
 PAGE_COLUMNS = ("reference", "case_type", "state", "status", "owner_institution",
                 "school_institution", "risk_level", "opened_at", "due_at", "working_days_left",
-                "overdue", "paused", "version")
+                "overdue", "late_days", "paused", "version")
 
 
 def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None = None, *,
@@ -175,7 +175,8 @@ def case_page(
     order += [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
     page = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
                       CASE.c.owner_institution, CASE.c.school_institution, CASE.c.risk_level,
-                      CASE.c.opened_at, CASE.c.paused_at, CASE.c.version, OPEN_TASK.c.due_at)
+                      CASE.c.opened_at, CASE.c.paused_at, CASE.c.version, CASE.c.late_days,
+                      OPEN_TASK.c.due_at)
             .select_from(_WITH_TASK).where(*conditions).order_by(*order)
             .offset(offset).limit(limit))
     count = (sa.select(sa.func.count()).select_from(_WITH_TASK if overdue else CASE)
@@ -196,6 +197,7 @@ def _row(rt: Runtime, now: datetime, r: sa.RowMapping) -> dict[str, Any]:
         "opened_at": r["opened_at"], "due_at": due,
         "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
         "overdue": bool(due and paused_at is None and now > due),
+        "late_days": r["late_days"],   # entered after its first deadline (reported late)
         "paused": paused_at is not None, "version": r["version"],
     }
 

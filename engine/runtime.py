@@ -9,6 +9,7 @@ from typing import Any
 from engine.calendar import WorkingDayCalendar
 from engine.clock import Clock
 from engine.municipality import MunicipalityConfig
+from engine.periods import Period, Unit
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, WorkflowRegistry
 
 
@@ -51,6 +52,14 @@ class Runtime:
         days = self.municipality.parameter(value)
         assert isinstance(days, int), f"parameter {value} is not a number of days"
         return days
+
+    def period(self, value: int | str) -> Period:
+        """A period declared as a number of working days or as a parameter's name,
+        counted in the parameter's unit (working days when it names none)."""
+        if isinstance(value, int):
+            return Period(value)
+        unit = self.municipality.parameters[value].unit
+        return Period(self.days(value), Unit.WORKING_DAYS if unit is None else unit)
 
     def institution_for(self, role: str, case: Mapping[str, Any] | None) -> str | None:
         """The institution code playing ``role`` for this case: the case's school for

@@ -195,6 +195,11 @@ class Case(SQLModel, table=True):
     opened_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    # When what the case is about happened (open_case(incident_at=)): the opening state's
+    # deadline counts from it.  ``late_days``: the case was entered that many calendar days
+    # after that deadline had passed (None: in time).
+    incident_at: datetime | None = _ts(nullable=True)
+    late_days: int | None = None
     # A paused clock (engine.pause): no escalation; due dates move on resume.
     paused_at: datetime | None = _ts(nullable=True)
     pause_reason: str | None = Field(default=None, max_length=64)

@@ -30,7 +30,7 @@ class App:
 def load_declarations(settings: Settings) -> tuple[MunicipalityConfig, WorkflowRegistry]:
     municipality, known = load_known_names(settings)
     registry = load_registry(settings.workflows, templates=known.templates,
-                             parameters=known.parameters)
+                             parameters=known.parameters, parameter_units=known.parameter_units)
     return municipality, registry
 
 
@@ -39,8 +39,10 @@ def load_known_names(settings: Settings) -> tuple[MunicipalityConfig, KnownNames
     roles = load_roles(settings.workflows)
     municipality = load_municipality(settings.config, institution_roles=roles.institution_roles,
                                      shared_roles=roles.per_case)
-    return municipality, known_names(roles, template_names(), parameter_values(municipality),
-                                     municipality.cooperation_group.escalation_reasons)
+    return municipality, known_names(
+        roles, template_names(), parameter_values(municipality),
+        municipality.cooperation_group.escalation_reasons,
+        parameter_units={name: p.unit for name, p in municipality.parameters.items()})
 
 
 def parameter_values(municipality: MunicipalityConfig) -> dict[str, object]:
@@ -62,7 +64,8 @@ def make_calendar(municipality: MunicipalityConfig,
             (holidays if is_holiday else working).add(row["day"])
             (working if is_holiday else holidays).discard(row["day"])
     return WorkingDayCalendar(timezone=cal.timezone, country=cal.country, day_end=cal.day_end,
-                              extra_holidays=holidays, extra_working_days=working)
+                              extra_holidays=holidays, extra_working_days=working,
+                              school_holidays=[(h.first, h.last) for h in cal.school_holidays])
 
 
 def build_app(settings: Settings, *, create: bool = False) -> App:

@@ -23,6 +23,7 @@ from engine.errors import FieldError, NotFound, NotPermitted, msg
 from engine.events import EventKind, append_event
 from engine.group.meetings import dmy
 from engine.outbox import Template, queue_mail
+from engine.periods import Period
 from engine.runtime import Actor, Runtime
 from engine.store import DECISION, ESCALATION, MEETING, load_case_row
 from engine.tables import CaseStatus, EscalationStatus, MeetingStatus, TaskKind
@@ -127,7 +128,7 @@ def decide(db: sa.Engine, rt: Runtime, meeting_id: int, reference: str, actor: A
             raise NotPermitted("decision.case_closed", reference=reference,
                                outcome=case["outcome"])
         remind_before = rt.days(DECISION_REMIND_PARAM)
-        planned = [(a, *due_and_reminder(rt, now, a.working_days, remind_before))
+        planned = [(a, *due_and_reminder(rt, now, Period(a.working_days), remind_before))
                    for a in actions]
         event_id = append_event(conn, case, actor, now, kind=EventKind.DECISION, payload={
             "meeting": meeting_id, "summary": summary,

@@ -9,6 +9,7 @@ import typer
 
 from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import FireResult, fire, open_case
+from engine.errors import FieldError, msg
 from engine.events import verify_chain
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
@@ -41,7 +42,7 @@ def _print_result(gaita: App, result: FireResult, as_json: bool) -> None:
                    "version": result.version, "outcome": result.outcome,
                    "owner": task.assignee if task else None,
                    "due_at": task.due_at if task else None, "working_days_left": left,
-                   "warnings": list(result.warnings)})
+                   "late_days": result.late_days, "warnings": list(result.warnings)})
         return
     for w in result.warnings:
         err.print(f"warning: {w}", markup=False)
@@ -68,15 +69,25 @@ def open_cmd(
     child_name: Annotated[str, typer.Option(help="The child's name (stored, never emailed).")],
     school: Annotated[str | None, typer.Option(help="Institution code of the school.")] = None,
     risk: Annotated[str, typer.Option(help="Risk level: low, medium, high.")] = "medium",
+    incident_at: Annotated[str | None, typer.Option(
+        help="When it happened, Riga time: 'DD.MM.YYYY HH:MM' (or ISO 8601). Default: now. "
+             "The first step's deadline counts from it; a case entered after that deadline "
+             "opens overdue, marked as reported late.")] = None,
     field: FieldOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Open a case of TYPE."""
     gaita = current_app()
     actor = actor_for(gaita.db, as_user)
+    incident = None
+    if incident_at is not None:
+        try:
+            incident = gaita.rt.calendar.parse_local(incident_at)
+        except ValueError:
+            raise FieldError("incident_at", msg("incident.unparsable", text=incident_at)) from None
     result = open_case(gaita.db, gaita.rt, case_type, actor, child_name=child_name,
                        child_code=child_code, school=school, fields=parse_fields(field),
-                       risk_level=risk)
+                       risk_level=risk, incident_at=incident)
     _print_result(gaita, result, as_json)
 
 
@@ -162,6 +173,10 @@ def show(reference: str,
     out.print(f"state: {view['state']} — {view['state_title']}  [{view['status']}]", markup=False)
     if view["outcome"]:
         out.print(f"outcome: {view['outcome']}")
+    if view["incident_at"] is not None:
+        out.print(f"incident: {gaita.rt.calendar.format_local(view['incident_at'])}"
+                  + (f"  [bold red]REPORTED LATE[/] ({view['late_days']} d. after the first "
+                     "deadline)" if view["late_days"] is not None else ""))
     if view["owner"]:
         out.print(f"owner: {view['owner']}")
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])

@@ -81,11 +81,8 @@ def show(case_type: str, as_json: JsonOpt = False,
         if st.terminal:
             detail = f"terminal, outcome {st.outcome}"
         else:
-            dl = st.deadline
-            due = ("no deadline" if dl is None else "same working day" if dl.same_day
-                   else f"{dl.working_days} working days" if dl.working_days is not None
-                   else f"param {dl.param}")
-            detail = f"owner {st.owner}, {due}"
+            detail = f"owner {st.owner}, " + (
+                "no deadline" if st.deadline is None else st.deadline.describe())
         steps = f" [{', '.join(st.steps)}]" if st.steps else ""
         out.print(f"  {name:<28} {st.title.lv} — {detail}{steps}", markup=False)
     out.print("\n[bold]Transitions[/]")
@@ -111,9 +108,11 @@ def diagram(case_type: str,
 DOCS_HEADER = """# Workflows
 
 Generated from `workflows/*.yaml` by `gaita workflows docs > docs/workflows.md`
-(a test fails when this file is out of date).  `wd` = working days on the
-Latvian calendar; a `param` deadline is set in `config/<municipality>/parameters.yaml`
-(the value shown is Jelgava's).
+(a test fails when this file is out of date).  Working days are counted on the
+Latvian calendar; a same-day duty names its day as the law does (BTAL 73(1): the
+same calendar day, weekends too; MK 89: the same school day); a `param` deadline is
+set in `config/<municipality>/parameters.yaml` in its unit (the value shown is
+Jelgava's).
 Evidence tags: [V] verified, [J] Jelgava programme, [U] unverified (see DOMAIN.md).
 
 """
@@ -124,6 +123,8 @@ Evidence tags: [V] verified, [J] Jelgava programme, [U] unverified (see DOMAIN.m
 def docs(locale: Annotated[str, typer.Option(help="Diagram labels: lv or en.")] = "lv") -> None:
     """Print docs/workflows.md: every case type's states, legal references and diagram."""
     municipality, registry = load_declarations(settings())
-    params = {name: p.value for name, p in municipality.parameters.items()}
-    typer.echo(DOCS_HEADER + "\n".join(markdown(registry.latest(t), locale=locale, params=params)
+    periods = {name: f"{p.value} {(p.unit or 'working_days').replace('_', ' ')}"
+               for name, p in municipality.parameters.items()}
+    typer.echo(DOCS_HEADER + "\n".join(markdown(registry.latest(t), locale=locale,
+                                                periods=periods)
                                        for t in registry.case_types), nl=False)

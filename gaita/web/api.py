@@ -125,7 +125,7 @@ def _result(app: App, result: FireResult) -> m.TransitionResult:
         state=result.to_state, version=result.version, outcome=result.outcome,
         task=None if task is None else m.NextTask(id=task.id, state=task.state, owner=task.assignee,
                                                  due_at=task.due_at, working_days_left=left),
-        warnings=list(result.warnings))
+        warnings=list(result.warnings), late_days=result.late_days)
 
 
 def _texts(text: Any) -> m.Texts:
@@ -177,7 +177,7 @@ def open_case(request: Request, response: Response, viewer: User,
         result = cases.open_case(
             app.db, app.rt, body.case_type, viewer.actor, child_name=body.child_name,
             child_code=body.child_code, school=body.school, fields=body.fields,
-            risk_level=body.risk_level)
+            risk_level=body.risk_level, incident_at=body.incident_at)
     except NotFound as exc:   # the school the body names
         raise FieldError("school", exc.message) from None
     response.headers["Location"] = _url(request, f"/v1/cases/{result.reference}")

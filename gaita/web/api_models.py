@@ -146,6 +146,9 @@ class OpenCase(_Request):
     school: Code | None = Field(None, description="Institution code of the school.")
     fields: Fields = Field(default_factory=dict, description="The opening's declared fields.")
     risk_level: RiskLevel = "medium"
+    incident_at: Utc | None = Field(
+        None, description="When it happened (default: now; without an offset: UTC). The first "
+        "step's deadline counts from it: a case entered after that deadline opens overdue.")
 
 
 class FireTransition(_Request):
@@ -250,6 +253,8 @@ class CaseRow(BaseModel):
     due_at: Utc | None
     working_days_left: int | None
     overdue: bool
+    late_days: int | None = Field(description="Entered this many days after its first "
+                                  "deadline had passed (reported late); null: in time.")
     paused: bool
     version: int
 
@@ -289,6 +294,8 @@ class TransitionResult(BaseModel):
     state: str
     version: int
     outcome: str | None = Field(description="Set when the case closed.")
+    late_days: int | None = Field(None, description="An opening entered this many days after "
+                                  "its first deadline had passed: the case opened overdue.")
     task: NextTask | None
     warnings: list[str]
 
@@ -374,6 +381,10 @@ class CaseView(BaseModel):
     owner: str | None
     school: str | None
     opened_at: Utc
+    incident_at: Utc | None = Field(description="When it happened: the first deadline "
+                                    "counted from it.")
+    late_days: int | None = Field(description="Entered this many days after its first "
+                                  "deadline had passed (reported late); null: in time.")
     due_at: Utc | None
     working_days_left: int | None
     overdue: bool

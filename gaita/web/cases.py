@@ -25,6 +25,7 @@ The child's name and personal code are shown only when the policy grants the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -33,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.answers import decide_extension
-from engine.cases import fire, open_case
+from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
 from engine.events import EventKind
@@ -63,7 +64,7 @@ ViewerDep = Annotated[Viewer, Depends(web_user)]
 #: The risk level a new case starts with unless the form says otherwise.
 DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
-NOTICES = ("opened", "saved", "code_checksum", "name_kept")
+NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept")
 
 
 class Invalid(Exception):
@@ -184,7 +185,8 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
                 app.db, app.rt, case_type, viewer.actor, child_name=values.get("child_name", ""),
                 child_code=values.get("child_code", ""), school=values.get("school") or None,
                 fields=_fields_of(wf.open.fields, values, "open"),
-                risk_level=values.get("risk_level", ""))
+                risk_level=values.get("risk_level", ""),
+                incident_at=_incident_of(app, values))
         except InvalidPersonalCode as exc:
             errors = [_code_error(exc, lang)]
         except FieldError as exc:   # risk_level, child_name, school or a declared field
@@ -198,10 +200,12 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
             errors = [_refused(exc, lang, None)]
         else:
             notice = "opened"
-            if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:   # else: the name was kept
+            if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:
                 notice = "code_checksum"
-            elif result.warnings:
+            elif NAME_KEPT in result.warnings:
                 notice = "name_kept"
+            if result.late_days is not None:   # says "opened" itself; the late notice first
+                notice = "opened_late" + ("" if notice == "opened" else f"&notice={notice}")
             return RedirectResponse(f"/cases/{quote(result.reference)}?notice={notice}",
                                     status_code=303)
     return _open_page(request, app, viewer, wf, values=values, errors=errors, status=422)
@@ -228,7 +232,17 @@ def _check_opening(app: App, viewer: Viewer, wf: Workflow,
         errors.append(FormError(t("cases.open.school_required"), "school"))
     if values.get("risk_level") not in RISK_LEVELS:
         errors.append(FormError(t("cases.open.risk_required"), "risk_level"))
+    try:
+        _incident_of(app, values)
+    except ValueError:
+        errors.append(FormError(t("cases.open.incident_invalid"), "incident_at"))
     return errors + _field_errors(wf.open.fields, values, "open", lang)
+
+
+def _incident_of(app: App, values: Mapping[str, str]) -> datetime | None:
+    """The typed incident time (``DD.MM.GGGG SS:MM``); None when left empty (now)."""
+    text = values.get("incident_at", "").strip()
+    return app.rt.calendar.parse_local(text) if text else None
 
 
 def _code_error(exc: InvalidPersonalCode, lang: str) -> FormError:
@@ -252,9 +266,9 @@ def _open_page(request: Request, app: App, viewer: Viewer, wf: Workflow, *,
 
 @router.get("/cases/{reference}")
 def show_case(request: Request, reference: str, viewer: ViewerDep) -> Response:
-    notice = request.query_params.get("notice")
+    notices = [n for n in request.query_params.getlist("notice") if n in NOTICES]
     return _case_page(request, gaita_of(request), viewer, reference,
-                      notice=notice if notice in NOTICES else None)
+                      notice=" ".join(notices) or None)
 
 
 def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
@@ -322,7 +336,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         has_access_log="access_log" in view,
         values=values or {}, errors=errors or [], form=form,
         invalid={e.target for e in errors or [] if e.target},
-        notice=t(f"cases.notice.{notice}") if notice else None, max_text=MAX_TEXT,
+        notice=" ".join(t(f"cases.notice.{n}") for n in notice.split()) if notice else None,
+        max_text=MAX_TEXT,
         max_note=MAX_NOTE)
 
 

@@ -366,7 +366,7 @@ EXPORT_COLUMNS = ("dashboard.col.reference", "dashboard.col.case_type", "dashboa
                   "dashboard.col.status", "dashboard.col.owner", "dashboard.col.school",
                   "dashboard.col.risk", "dashboard.col.opened", "dashboard.col.due",
                   "dashboard.col.days_left", "dashboard.col.is_overdue",
-                  "dashboard.col.is_paused")
+                  "dashboard.col.late_days", "dashboard.col.is_paused")
 
 
 def _export(request: Request, viewer: Viewer, kind: str) -> Response:
@@ -416,7 +416,7 @@ def _export_row(rt: Runtime, labels: Labels, r: Mapping[str, Any]) -> list[Any]:
             labels.institution(r["owner_institution"]), labels.institution(r["school_institution"]),
             labels.risk(r["risk_level"]), cal.local_date(r["opened_at"]), due,
             r["working_days_left"], t("dashboard.yes" if r["overdue"] else "dashboard.no"),
-            t("dashboard.yes" if r["paused"] else "dashboard.no")]
+            r["late_days"], t("dashboard.yes" if r["paused"] else "dashboard.no")]
 
 
 def _csv(table: list[list[Any]], note: str | None) -> bytes:

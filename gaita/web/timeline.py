@@ -91,6 +91,10 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
         else view["risk_level"],
         "opened": rt.calendar.format_local(view["opened_at"]), "pause": pause_text,
+        "incident": (rt.calendar.format_local(view["incident_at"])
+                     if view["incident_at"] is not None else None),
+        "late": (t("cases.reported_late", days=view["late_days"])
+                 if view["late_days"] is not None else None),
         "paused_days": view["paused_working_days"],
         "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
         "chain_ok": view["chain_ok"],

@@ -124,6 +124,12 @@ def test_case_list_filters(cli: Gaita) -> None:
       "parents_reached=true", "--field", "parents_reached=false"], 2, "given twice"),
     (["case", "list", "--state", "nosuch"], 3, "no state 'nosuch'"),
     (["case", "list", "--type", "absences", "--state", "nosuch"], 3, "no state 'nosuch'"),
+    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+      "120514-21234", "--child-name", "A", "--field", "age_group=basic", "--incident-at",
+      "31.02.2026"], 4, "cannot read the incident time '31.02.2026'"),
+    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+      "120514-21234", "--child-name", "A", "--field", "age_group=basic", "--incident-at",
+      "30.11.2026 09:30"], 4, "the incident time 30.11.2026 09:30 is in the future"),
 ])
 def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str], code: int,
                                                       message: str) -> None:
@@ -210,3 +216,19 @@ def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
     assert [tuple(r[:3]) for r in logged] == [("cli", "calendar.set", "2027-03-01"),
                                               ("cli", "calendar.remove", "2027-03-01")]
     assert json.loads(logged[0].detail) == {"kind": "holiday", "note": "Rīkojums"}
+
+
+def test_a_case_entered_after_its_same_day_deadline_opens_overdue(cli: Gaita) -> None:
+    """Violence on Saturday 28 Nov, entered on Monday 30 Nov: due that Saturday."""
+    args = ["case", "open", "violence", "--as", "skola", "--school", SCHOOL, "--child-code",
+            "120514-21234", "--child-name", "Jānis Bērziņš", "--field",
+            "violence_kind=pupil_to_pupil", "--field", "violence_form=physical", "--field",
+            "finding=found", "--incident-at", "28.11.2026 11:20"]
+    proc = cli(*args)
+    assert "warning: the case was entered late" in proc.stderr and "(2 d. late)" in proc.stderr
+    assert "due: 28.11.2026 23:59" in proc.stdout
+    ref = proc.stdout.split(":")[0]
+    shown = cli("case", "show", ref).stdout
+    assert "incident: 28.11.2026 11:20" in shown and "REPORTED LATE (2 d." in shown
+    assert "OVERDUE" in shown
+    assert cli.json("case", "show", ref)["late_days"] == 2

@@ -7,6 +7,7 @@ from the corrupted text itself rather than hard-coded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -183,20 +184,39 @@ def test_a_misspelt_top_level_key_is_rejected_at_its_own_line(tmp_path: Path, kn
 
 def test_a_deadline_with_two_kinds_is_rejected_at_the_deadline(tmp_path: Path, known: KnownNames) -> None:
     path, text = write_corrupted(tmp_path, (
-        "    deadline: {same_day: true}\n    legal_ref: MK 89",
-        "    deadline: {same_day: true, working_days: 2}\n    legal_ref: MK 89"))
+        "    deadline: {same_day: school_day}",
+        "    deadline: {same_day: school_day, working_days: 2}"))
     exc = rejection(path, known)
     assert_only_problem(exc, path, line_containing(text, "working_days: 2"),
                         "states.parent_contact.deadline",
                         "exactly one of working_days, same_day, param")
 
 
+def test_a_same_day_deadline_must_say_which_days_it_counts(tmp_path: Path, known: KnownNames) -> None:
+    path, text = write_corrupted(tmp_path, ("    deadline: {same_day: school_day}",
+                                            "    deadline: {same_day: true}"))
+    exc = rejection(path, known)
+    assert_only_problem(exc, path, line_containing(text, "same_day: true"),
+                        "states.parent_contact.deadline.same_day",
+                        "'calendar', 'school_day' or 'working_day'")
+
+
+def test_a_deadline_parameter_must_count_time(tmp_path: Path, known: KnownNames) -> None:
+    """A parameter counted in lessons cannot be a deadline: the unit is used, not ignored."""
+    counted = dict.fromkeys(absences_parameters(), 5)
+    units = {"absences.board_assessment_days": "lessons"}
+    path, text = write_corrupted(tmp_path)
+    exc = rejection(path, dataclasses.replace(known, parameters=counted, parameter_units=units))
+    assert_only_problem(exc, path, line_containing(text, "param: absences.board_assessment_days"),
+                        "absences.board_assessment_days", "lessons", "working_days, days or months")
+
+
 def test_a_deadline_with_no_kind_is_rejected_at_the_deadline(tmp_path: Path, known: KnownNames) -> None:
     path, text = write_corrupted(tmp_path, (
-        "    deadline: {same_day: true}\n    legal_ref: MK 89",
-        "    deadline: {same_day: false}\n    legal_ref: MK 89"))
+        "    deadline: {same_day: school_day}",
+        "    deadline: {}"))
     exc = rejection(path, known)
-    assert_only_problem(exc, path, line_containing(text, "same_day: false"),
+    assert_only_problem(exc, path, line_containing(text, "deadline: {}"),
                         "exactly one of working_days, same_day, param")
 
 
@@ -658,15 +678,15 @@ def test_several_schema_problems_in_one_file_are_all_reported_in_one_error(
          "    ownr: education_board\n    deadline: {param: absences.board"),
         ("    remind_before: 1\n    pausable: true\n    escalation: *ladder\n\n  orphans_court_notice",
          "    remind_before: 0\n    pausable: true\n    escalation: *ladder\n\n  orphans_court_notice"),
-        ("    deadline: {same_day: true}\n    legal_ref: MK 89",
-         "    deadline: {same_day: true, param: absences.monitoring_days}\n    legal_ref: MK 89"),
+        ("    deadline: {same_day: school_day}",
+         "    deadline: {same_day: school_day, param: absences.monitoring_days}"),
     )
     exc = rejection(path, known)
     assert len(exc.problems) == 4, str(exc)
     assert_reported(exc, path, line_containing(text, "reference_prefix: kav"), "reference_prefix")
     assert_reported(exc, path, line_containing(text, "ownr:"), "ownr", "Extra inputs")
     assert_reported(exc, path, line_containing(text, "remind_before: 0"), "remind_before")
-    assert_reported(exc, path, line_containing(text, "same_day: true, param"), "exactly one of")
+    assert_reported(exc, path, line_containing(text, "same_day: school_day, param"), "exactly one of")
 
 
 def test_name_and_graph_problems_are_not_mixed_graph_checks_wait_for_valid_names(

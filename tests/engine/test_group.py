@@ -66,7 +66,7 @@ MEETING, DECISION = Meeting.__table__, Decision.__table__
 SEVERAL = "several_institutions"
 ACTION_TEXT = "Sagatavot ģimenes atbalsta plānu un iesniegt to grupai"
 SUBSTANCE_FIELDS = {"substance_kind": "alcohol", "incident_kind": "use",
-                    "incident_date": "2026-11-27", "incident_count": 1}
+                    "incident_count": 1}
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -214,7 +214,7 @@ def walk_violence_to_school_measures(gaita: App, risk: str = "medium") -> str:
     ref = open_case(gaita.db, gaita.rt, "violence", COORDINATOR, child_name=CHILD,
                     child_code=demo_code(5), school=SCHOOL, risk_level=risk,
                     fields={"violence_kind": "pupil_to_pupil", "violence_form": "physical",
-                            "finding": "found", "incident_date": "2026-11-27"}).reference
+                            "finding": "found"}).reference
     act(gaita, ref, "reported_to_state_police", victim_protected=True, first_aid_given=False,
         description="Kautiņš skolas pagalmā")
     act(gaita, ref, "founder_informed", victim_parents_informed=True)

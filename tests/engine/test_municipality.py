@@ -342,3 +342,21 @@ def test_every_problem_is_listed(copy: Path) -> None:
     assert_reports(error, "municipality.yaml", line_of(copy, "municipality.yaml", "default_locale"), "'lv' or 'en'")
     assert_reports(error, "services.yaml", line_of(copy, "services.yaml", "jslp-xyz"), "unknown institution")
     assert_reports(error, "calendar.yaml", None, "file not found")
+
+
+def test_school_holidays_are_loaded_and_must_be_in_order(jelgava: MunicipalityConfig,
+                                                        copy: Path) -> None:
+    autumn = jelgava.calendar.school_holidays[0]
+    assert (autumn.first.isoformat(), autumn.last.isoformat()) == ("2025-10-20", "2025-10-24")
+    edit(copy, "calendar.yaml", "{first: 2026-10-19, last: 2026-10-23",
+         "{first: 2026-10-23, last: 2026-10-19")
+    assert_reports(rejected(copy), "calendar.yaml",
+                   line_of(copy, "calendar.yaml", "first: 2026-10-23"),
+                   "ends (2026-10-19) before it starts (2026-10-23)")
+
+
+def test_a_parameter_unit_is_one_the_engine_knows(copy: Path) -> None:
+    edit(copy, "parameters.yaml", "  unit: working_days\n  tag: U\n  source: \"DOMAIN.md §2.4 B5",
+         "  unit: weeks\n  tag: U\n  source: \"DOMAIN.md §2.4 B5")
+    assert_reports(rejected(copy), "parameters.yaml", line_of(copy, "parameters.yaml", "unit: weeks"),
+                   "unit", "'working_days', 'days', 'months'")

@@ -139,3 +139,40 @@ def test_the_form_in_english(web: App, browser_client: Client) -> None:
     form = c.get("/cases/new/absences?lang=en")
     assert "Open a case: Unjustified absences" in form.text
     assert "Education level" in form.text and 'lang="en"' in form.text
+
+
+def test_a_case_entered_after_its_same_day_deadline_opens_overdue_and_says_so(
+        web: App, browser_client: Client) -> None:
+    """The violence happened on Saturday 28 Nov; it is entered on Monday 30 Nov."""
+    c = browser_client("koordinatore")
+    form = c.get("/cases/new/violence")
+    assert 'name="incident_at"' in form.text and "DD.MM.GGGG SS:MM" in form.text
+    data = {"csrf": form_csrf(form.text), "child_name": NAME, "child_code": CHILD_CODE,
+            "school": SCHOOL, "risk_level": "high", "incident_at": "28.11.2026 11:20",
+            "f.open.violence_kind": "pupil_to_pupil", "f.open.violence_form": "physical",
+            "f.open.finding": "found"}
+    done = c.post("/cases/new/violence", data=data)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"].endswith("?notice=opened_late")
+    shown = c.get(done.headers["location"])
+    assert "Lieta atvērta ar nokavētu termiņu" in shown.text
+    assert "28.11.2026 11:20" in shown.text                      # the incident
+    assert "28.11.2026 23:59" in shown.text                      # due that Saturday
+    assert "Ziņots novēloti: kavējums 2 d." in shown.text
+
+
+def test_an_incident_time_in_the_future_or_unreadable_is_refused_beside_its_field(
+        web: App, browser_client: Client) -> None:
+    c = browser_client("koordinatore")
+    form = c.get("/cases/new/violence")
+    before = snapshot(web.db)
+    base = {"csrf": form_csrf(form.text), "child_name": NAME, "child_code": CHILD_CODE,
+            "school": SCHOOL, "risk_level": "high", "f.open.violence_kind": "pupil_to_pupil",
+            "f.open.violence_form": "physical", "f.open.finding": "found"}
+    for typed, said in (("31.02.2026", "Norādiet notikuma laiku formā DD.MM.GGGG SS:MM"),
+                        ("01.12.2026 10:00", "notikuma laiks 01.12.2026 10:00 ir nākotnē")):
+        refused = c.post("/cases/new/violence", data={**base, "incident_at": typed})
+        assert refused.status_code == 422
+        assert said in refused.text and 'href="#incident_at"' in refused.text
+        assert 'id="incident_at"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert snapshot(web.db) == before
