@@ -144,6 +144,51 @@ class Notification(_Strict):
     template: Ident
 
 
+class Report(_Strict):
+    """A report the state's owner makes to another institution, beside the state's own
+    task (e.g. D2: to the State Police and/or the orphan's court, the same day).
+
+    Filing it (``engine.filings.file_report``) gives the recipient a task of its own,
+    with its deadline, acknowledgement, email and escalation ladder; the recipient reads
+    the report's ``fields`` and the case's field groups named in ``reads`` through the
+    task's link or inbox, and may answer with the ``answer`` fields.  A transition with
+    ``requires_reports`` fires only once every required report is filed or waived with
+    a reason."""
+
+    code: Ident
+    to: Ident = Field(description="the institution role the report goes to")
+    title: Text
+    roles: list[Ident] = Field(min_length=1, description="user roles that file or waive it")
+    template: Ident = Field(description="the email that carries the recipient's task links")
+    deadline: Deadline | None = Field(default=None, description="the recipient's deadline, "
+                                      "counted from the filing")
+    acknowledge_within: Int | str | None = None
+    reads: list[Ident] = Field(default_factory=list, description="field groups of the case "
+                               "the recipient may read")
+    fields: dict[Ident, FieldSpec] = Field(default_factory=dict,
+                                           description="what the reporter writes to it")
+    answer: dict[Ident, FieldSpec] = Field(default_factory=dict,
+                                           description="the recipient's structured answer")
+    required: bool = False
+    required_when: dict[Ident, list[Ident]] | None = Field(
+        default=None, description="required when a case field holds one of these values")
+    escalation: list[EscalationStep] | None = Field(
+        default=None, description="the recipient's ladder; default: the state's")
+    legal_ref: str | None = None
+
+    def required_for(self, data: Mapping[str, Any]) -> bool:
+        """Must this report be filed (or waived) before the case moves on?"""
+        return self.required or any(
+            str(data.get(name)) in values for name, values in (self.required_when or {}).items())
+
+
+class ReportRule(_Strict):
+    """``requires_reports``: every required report of the source state is filed or
+    waived, and at least ``at_least`` of them are filed."""
+
+    at_least: Int = Field(default=0, ge=0)
+
+
 class State(_Strict):
     title: Text
     steps: list[str] = Field(default_factory=list, description="rows of the DOMAIN.md table")
@@ -159,6 +204,10 @@ class State(_Strict):
     terminal: bool = False
     outcome: Ident | None = None
     note: str | None = None
+    reports: list[Report] = Field(default_factory=list)
+
+    def report(self, code: str) -> Report | None:
+        return next((r for r in self.reports if r.code == code), None)
 
 
 class Opening(_Strict):
@@ -183,6 +232,7 @@ class Transition(_Strict):
     # (cooperation_group.yaml escalation_reasons), e.g. an MK 474 p. 12 report.
     escalate: Ident | None = None
     note: str | None = None
+    requires_reports: ReportRule | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -373,10 +423,15 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
         for i, step in enumerate(s.escalation):
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)
+        _check_reports(wf, c, known, name, check_param, check_user_roles)
 
     declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
+    report_specs = [((("states", n, "reports", j, part)), specs)
+                    for n, s in states.items() for j, r in enumerate(s.reports)
+                    for part, specs in (("fields", r.fields), ("answer", r.answer))]
     for loc, specs in [(("open", "fields"), wf.open.fields), *(
-            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions))]:
+            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions)),
+            *report_specs]:
         for fname, spec in specs.items():
             if known.field_groups is not None and spec.group not in known.field_groups:
                 c.add((*loc, fname, "group"),
@@ -411,6 +466,11 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 if name not in declared_fields:
                     c.add((*loc, "guards", j), msg("workflow.guard_field", guard=g, field=name))
         check_notify((*loc, "notify"), t.notify)
+        if t.requires_reports is not None:
+            for src in t.source:
+                if src in states and not states[src].reports:
+                    c.add((*loc, "requires_reports"), msg("workflow.requires_no_reports",
+                                                          trigger=trigger, state=state(src)))
         if (t.escalate is not None and known.escalation_reasons is not None
                 and t.escalate not in known.escalation_reasons):
             c.add((*loc, "escalate"), msg("workflow.unknown_escalation_reason", trigger=trigger,
@@ -441,6 +501,51 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     for name, s in states.items():
         if not s.terminal and name in reachable and name not in can_finish:
             c.add(("states", name), msg("workflow.no_way_out", state=state(name)))
+
+
+def _check_reports(wf: Workflow, c: _Collector, known: KnownNames, name: str,
+                   check_param: Any, check_user_roles: Any) -> None:
+    """A state's ``reports:``: names known, codes unique, conditions on declared fields."""
+    s = wf.states[name]
+    state = Named(name, s.title)
+    fields = {**wf.open.fields, **{k: v for t in wf.transitions for k, v in t.fields.items()}}
+    seen: set[str] = set()
+    for j, r in enumerate(s.reports):
+        loc: tuple[int | str, ...] = ("states", name, "reports", j)
+        report = Named(r.code, r.title)
+        if s.terminal:
+            c.add(loc, msg("workflow.terminal_reports", state=state))
+        if r.code in seen:
+            c.add((*loc, "code"), msg("workflow.duplicate_report", report=report, state=state))
+        seen.add(r.code)
+        if r.to not in known.institution_roles:
+            c.add((*loc, "to"), msg("workflow.unknown_recipient", role=r.to))
+        if known.templates is not None and r.template not in known.templates:
+            c.add((*loc, "template"), msg("workflow.unknown_template", template=r.template))
+        check_user_roles((*loc, "roles"), r.roles)
+        if r.deadline is not None and r.deadline.param:
+            check_param((*loc, "deadline", "param"), r.deadline.param)
+        if isinstance(r.acknowledge_within, str):
+            check_param((*loc, "acknowledge_within"), r.acknowledge_within)
+        for i, step in enumerate(r.escalation or ()):
+            if isinstance(step.after, str):
+                check_param((*loc, "escalation", i, "after"), step.after)
+        for i, group in enumerate(r.reads):
+            if known.field_groups is not None and group not in known.field_groups:
+                c.add((*loc, "reads", i), msg("workflow.unknown_read_group", report=report,
+                                              group=group, groups=tuple(known.field_groups)))
+        for field_name, values in (r.required_when or {}).items():
+            spec = fields.get(field_name)
+            if spec is None:
+                c.add((*loc, "required_when", field_name),
+                      msg("workflow.report_condition_field", report=report, field=field_name))
+            elif spec.choices is not None:
+                for value in values:
+                    if value not in spec.choices:
+                        c.add((*loc, "required_when", field_name),
+                              msg("workflow.report_condition_value", report=report,
+                                  field=Named(field_name, spec.title), value=value,
+                                  choices=tuple(spec.choices)))
 
 
 def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], field: Named,
