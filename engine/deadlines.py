@@ -2,9 +2,9 @@
 
 A state declares its deadline (``deadline:`` in its workflow: N working days,
 the same working day, or a parameter's number of working days), when to remind
-(``remind_before`` working days earlier) and how long the assignee has to
-confirm receipt (``acknowledge_within``, default the parameter
-``tasks.acknowledge_days``).  Days are counted on the municipality's calendar
+(``remind_before`` working days earlier: a number or a parameter) and how long
+the assignee has to confirm receipt (``acknowledge_within``, default the
+parameter ``tasks.acknowledge_days``).  Days are counted on the municipality's calendar
 (``engine.calendar``: day 0 is the day the task opens); a deadline falls due at
 the end of its last day.
 """
@@ -32,7 +32,8 @@ def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime
         days = rt.days(spec.deadline.param)
     else:
         days = spec.deadline.working_days or 0
-    return due_and_reminder(rt, start, days, spec.remind_before)
+    remind_before = None if spec.remind_before is None else rt.days(spec.remind_before)
+    return due_and_reminder(rt, start, days, remind_before)
 
 
 def due_and_reminder(rt: Runtime, start: datetime, days: int, remind_before: int | None

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.errors import FieldError, NotPermitted
-from engine.group.decisions import AgreedAction, decide
+from engine.group.decisions import AgreedAction, decide, max_action_days
 from engine.group.meetings import (
     EXTRAORDINARY_WAIT_PARAM,
     ORDINARY_WAIT_PARAM,
@@ -63,11 +63,9 @@ router = APIRouter()
 
 #: Agreed actions one decision form offers.
 ACTION_ROWS = 3
-#: Most working days an agreed action may be given.
-MAX_ACTION_DAYS = 120
 MAX_PLACE = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_DAYS = re.compile(r"[0-9]{1,3}")
+_DAYS = re.compile(r"[0-9]{1,4}")
 
 
 def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
@@ -270,6 +268,7 @@ def _read_decision(app: App, lang: str, values: dict[str, str],
     elif len(summary) > MAX_TEXT:
         errors.append(FormError(t("too_long", limit=MAX_TEXT), f"{form}-summary"))
     codes = {code for code, _ in _institutions(app, lang)}
+    most = max_action_days(app.rt)   # the engine refuses more too
     actions = []
     for n in range(1, ACTION_ROWS + 1):
         code, days, text = (values.get(f"a{n}.{k}", "").strip()
@@ -281,8 +280,8 @@ def _read_decision(app: App, lang: str, values: dict[str, str],
             errors.append(FormError(t("group.action_institution", n=n),
                                     f"{form}-a{n}-institution"))
             ok = False
-        if not (_DAYS.fullmatch(days) and 1 <= int(days) <= MAX_ACTION_DAYS):
-            errors.append(FormError(t("group.action_days", n=n, max=MAX_ACTION_DAYS),
+        if not (_DAYS.fullmatch(days) and 1 <= int(days) <= most):
+            errors.append(FormError(t("group.action_days", n=n, max=most),
                                     f"{form}-a{n}-days"))
             ok = False
         if not text or len(text) > MAX_TEXT:
@@ -325,8 +324,8 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
                  meeting=view, notice=notice, warnings=_wait_warnings(app, view, lang),
                  may_decide=viewer.may(app, Action.DECIDE), day_reached=view["day"] <= today,
                  institutions=_institutions(app, lang), rows=ACTION_ROWS,
-                 max_days=MAX_ACTION_DAYS, max_text=MAX_TEXT, failed=failed, values=values or {},
-                 errors=errors, invalid={e.target for e in errors if e.target},
+                 max_days=max_action_days(rt), max_text=MAX_TEXT, failed=failed,
+                 values=values or {}, errors=errors, invalid={e.target for e in errors if e.target},
                  scheduled=EscalationStatus.SCHEDULED)
 
 
