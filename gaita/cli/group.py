@@ -178,13 +178,17 @@ def show_cmd(
 @handled
 def decide_cmd(
     meeting: int, reference: str, as_user: AsOpt,
-    summary: Annotated[str, typer.Option(help="What the group decided.")],
+    summary: Annotated[str, typer.Option(
+        help="What the group agreed with the institutions (a recommendation, MK 545).")],
     action: Annotated[list[str] | None, typer.Option(
-        help="An agreed action INSTITUTION:WORKING_DAYS:TEXT (repeatable); each becomes "
-             "a tracked task of that institution.")] = None,
+        help="An action agreed with an institution INSTITUTION:WORKING_DAYS:TEXT "
+             "(repeatable); each becomes a tracked task of that institution.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record the group's decision on REFERENCE at MEETING."""
+    """Record the action the group agreed on REFERENCE at MEETING (vienošanās par rīcību).
+
+    The group's decisions are recommendations (MK 545): each institution acts within its
+    own competence on what it agreed to."""
     gaita = current_app()
     result = decide(gaita.db, gaita.rt, meeting, reference, actor_for(gaita.db, as_user),
                     summary=summary, actions=[AgreedAction.parse(a) for a in action or []])

@@ -37,6 +37,7 @@ from engine.group.decisions import AgreedAction, decide, max_action_days
 from engine.group.meetings import (
     EXTRAORDINARY_WAIT_PARAM,
     ORDINARY_WAIT_PARAM,
+    group_seats,
     list_meetings,
     meeting_view,
     plan_meeting,
@@ -326,7 +327,7 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
                  institutions=_institutions(app, lang), rows=ACTION_ROWS,
                  max_days=max_action_days(rt), max_text=MAX_TEXT, failed=failed,
                  values=values or {}, errors=errors, invalid={e.target for e in errors if e.target},
-                 scheduled=EscalationStatus.SCHEDULED)
+                 scheduled=EscalationStatus.SCHEDULED, seats=group_seats(rt, lang))
 
 
 def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:

@@ -78,7 +78,8 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
     due = web.rt.calendar.due_at(web.rt.clock.now(), 10)
     day = web.rt.calendar.local_date(due)
     page = chair.get(done.headers["location"])
-    for shown in (f"Lēmums par lietu {reference} reģistrēts. Izveidotie uzdevumi: 1.", SUMMARY,
+    for shown in ((f"Vienošanās par rīcību lietā {reference} reģistrēta. Ar iestādēm saskaņotie uzdevumi: 1."),
+                  SUMMARY,
                   ACTION, "Jelgavas sociālo lietu pārvalde", f"2026. gada {day.day}. decembris",
                   "vēl 10 darba dienas", "izpildē"):
         assert shown in page.text, shown
@@ -88,7 +89,7 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
     inbox = social.get("/inbox").text
     row = re.search(r"<tr>(?:(?!</tr>).)*" + re.escape(ACTION) + r".*?</tr>", inbox, re.S)
     assert row, inbox
-    for shown in (reference, "Cooperation group&#39;s decision", day.strftime("%-d %B %Y"),
+    for shown in (reference, "Action agreed at the cooperation group", day.strftime("%-d %B %Y"),
                   "10 working days left"):
         assert shown in row.group(0), shown
 
@@ -218,4 +219,4 @@ def test_a_meeting_planned_too_late_warns_and_waits_for_its_day(
     assert f"Lieta {reference} ir rindā kopš 2026. gada 30. novembris" in page.text
     assert "Gaidīšanas laiks līdz sēdei: 15 darba dienas; pieļaujamais: 10 darba dienas." in page.text
     assert 'name="summary"' not in page.text
-    assert "Lēmumu var reģistrēt sēdes dienā (2026. gada 21. decembris) vai vēlāk." in page.text
+    assert "Vienošanos var reģistrēt sēdes dienā (2026. gada 21. decembris) vai vēlāk." in page.text
