@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.errors import FieldError, NotPermitted
+from engine.group.alerts import waiting_urgent
 from engine.group.decisions import AgreedAction, decide, max_action_days
 from engine.group.meetings import (
     EXTRAORDINARY_WAIT_PARAM,
@@ -125,6 +126,8 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
     by_id = {m["id"]: m for m in meetings}
     who = _queued_by(app, items, lang)
     today = cal.local_date(app.rt.clock.now())
+    with app.db.connect() as conn:
+        unplanned = {w.escalation_id: w for w in waiting_urgent(conn, app.rt)}
     rows = [{
         "item": i, "type_title": _type_title(app, i.case_type, lang),
         "reasons": _reason_titles(app, i.reasons, lang),
@@ -133,11 +136,25 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
         "waiting": working_days(lang, cal.working_days_between(cal.local_date(i.queued_at), today)),
         "overdue": working_days(lang, i.days_overdue) if i.days_overdue else None,
         "meeting": by_id.get(i.meeting_id),
+        "no_meeting": _no_meeting(app, unplanned.get(i.escalation_id), lang),
     } for i in items]
     name = app.rt.municipality.cooperation_group.name   # the group's own, as configured
     return _page(request, app, viewer, "group/queue.html", title=str(getattr(name, lang)),
                  rows=rows, meetings=list(reversed(meetings)),
                  may_plan=viewer.may(app, Action.PLAN_MEETING))
+
+
+def _no_meeting(app: App, waiting: Any, lang: str) -> dict[str, Any] | None:
+    """An urgent referral with no meeting planned: since when the chair and the coordinator
+    are alerted daily (``engine.group.alerts``), or from when they will be."""
+    if waiting is None:
+        return None
+    t = translator(lang)
+    if waiting.alerting:
+        return {"late": True, "text": t("group.no_meeting_alerting",
+                                        waited=working_days(lang, waiting.waited))}
+    return {"late": False, "text": t("group.no_meeting_alert_from",
+                                     when=app.rt.calendar.format_local(waiting.alert_from))}
 
 
 def _queued_by(app: App, items: Sequence[QueueItem], lang: str) -> dict[int, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from docx import Document
 
+from engine.clock import FixedClock
 from engine.group.queue import escalate
 from engine.queries import actor_for
 from engine.tables import Decision, Escalation, Meeting
@@ -220,3 +221,32 @@ def test_a_meeting_planned_too_late_warns_and_waits_for_its_day(
     assert "Gaidīšanas laiks līdz sēdei: 15 darba dienas; pieļaujamais: 10 darba dienas." in page.text
     assert 'name="summary"' not in page.text
     assert "Vienošanos var reģistrēt sēdes dienā (2026. gada 21. decembris) vai vēlāk." in page.text
+
+
+def test_the_queue_shows_an_urgent_case_with_no_meeting_and_the_meeting_shows_the_seats(
+        web: App, browser_client: Client) -> None:
+    reference = at_social_service(web)
+    escalate(web.db, web.rt, reference, actor_for(web.db, "koordinatore"), "several_institutions",
+             urgent=True)
+    chair = login(browser_client, "vaditajs")
+    queue = chair.get("/group").text
+    assert ("Sēde nav plānota: ja tā netiks plānota, grupas vadītājs un koordinators tiks "
+            "brīdināti no 01.12.2026 09:00.") in queue
+    clock = web.rt.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(days=2)   # Wednesday (a new login: the session idled out)
+    chair = login(browser_client, "vaditajs")
+    queue = chair.get("/group").text
+    assert ("Sēde nav plānota jau 2 darba dienas: grupas vadītājs un koordinators tiek "
+            "brīdināti katru darba dienu.") in queue
+    english = chair.get("/group?lang=en").text
+    assert "No meeting planned for 2 working days" in english
+    planned = plan(chair, csrf(chair), day="2026-12-02", kind="extraordinary")
+    assert planned.status_code == 303
+    assert "Sēde nav plānota" not in chair.get("/group").text
+    page = chair.get(planned.headers["location"]).text
+    for shown in ("Grupas sastāvs (MK 545)",
+                  "Jelgavas izglītības pārvaldes pārstāvis — Jelgavas izglītības pārvalde",
+                  "Domes priekšsēdētāja vietnieks",
+                  "Sadarbības grupa ir konsultatīva koleģiāla institūcija (MK 545)"):
+        assert shown in page, shown
