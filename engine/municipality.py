@@ -13,7 +13,7 @@ from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -122,11 +122,26 @@ class CoreRoles(_Model):
     source: Text
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class Rhythm(_Model):
+    """When ordinary meetings are proposed: the ``week``-th ``weekday`` (-1: the last) of
+    each of ``months`` (engine.group.rhythm)."""
+    months: tuple[Annotated[int, Strict(), Field(ge=1, le=12)], ...] = Field(min_length=1)
+    weekday: Weekday
+    week: Literal[1, 2, 3, 4, -1]
+    tag: Literal["V", "J", "U"]
+    source: Text
+
+
 class CooperationGroup(_Model):
     name: LocalizedText
     legal_basis: tuple[Text, ...] = Field(min_length=1)  # citations
     declared_size: Positive  # must equal chair + members + unknown_seats
     core_roles: CoreRoles
+    rhythm: Rhythm
     chair: Seat
     members: tuple[Seat, ...]
     unknown_seats: Parameter  # seats the sources do not name

@@ -113,8 +113,8 @@ def alert_waiting_urgent(db: sa.Engine, rt: Runtime) -> int:
 
 def _alert(conn: sa.Connection, rt: Runtime, w: Waiting, today: date, now: datetime) -> int:
     case = load_case_row(conn, w.reference)   # first: its version guards our event
-    esc = conn.execute(sa.select(ESCALATION).where(
-        ESCALATION.c.id == w.escalation_id)).mappings().one()
+    esc = dict(conn.execute(sa.select(ESCALATION).where(
+        ESCALATION.c.id == w.escalation_id)).mappings().one())
     if esc["status"] not in (EscalationStatus.QUEUED, EscalationStatus.SCHEDULED):
         return 0   # planned or decided since
     if case["status"] != CaseStatus.OPEN or _alerted(conn, case["id"], w.escalation_id, today):

@@ -45,6 +45,7 @@ from engine.group.meetings import (
 )
 from engine.group.queue import QueueItem, escalation_queue
 from engine.group.reasons import reason_title
+from engine.group.rhythm import proposals
 from engine.municipality import EngineReason
 from engine.policy import Action
 from engine.store import ESCALATION
@@ -229,7 +230,8 @@ def _plan_form(request: Request, app: App, viewer: Viewer, values: dict[str, str
     return _page(request, app, viewer, "group/new.html", status=status,
                  title=t("group.plan_title"), values=values, errors=errors,
                  invalid={e.target for e in errors if e.target}, queued=len(items),
-                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE)
+                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE,
+                 proposals=proposals(app.db, app.rt))
 
 
 # --- a meeting ------------------------------------------------------------------------

@@ -330,9 +330,12 @@ def test_parameter_defined_in_two_files(copy: Path) -> None:
 
 def test_meeting_parameter_clashes_with_parameters_file(copy: Path) -> None:
     (copy / "parameters.yaml").write_text(
-        "cooperation_group.regular_rhythm:\n  value: monthly\n  tag: U\n  source: x\n", encoding="utf-8")
-    assert_reports(rejected(copy), "cooperation_group.yaml", line_of(copy, "cooperation_group.yaml", "regular_rhythm:"),
-                   "'cooperation_group.regular_rhythm' is also defined at", "parameters.yaml:1")
+        "cooperation_group.ordinary_max_wait_working_days:\n  value: 5\n  tag: U\n  source: x\n",
+        encoding="utf-8")
+    assert_reports(rejected(copy), "cooperation_group.yaml",
+                   line_of(copy, "cooperation_group.yaml", "  ordinary_max_wait_working_days:"),
+                   "'cooperation_group.ordinary_max_wait_working_days' is also defined at",
+                   "parameters.yaml:1")
 
 
 def test_parameter_tag_must_be_v_j_or_u(copy: Path) -> None:

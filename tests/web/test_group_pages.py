@@ -250,3 +250,17 @@ def test_the_queue_shows_an_urgent_case_with_no_meeting_and_the_meeting_shows_th
                   "Domes priekšsēdētāja vietnieks",
                   "Sadarbības grupa ir konsultatīva koleģiāla institūcija (MK 545)"):
         assert shown in page, shown
+
+
+def test_the_planner_proposes_the_rhythms_days_and_the_chair_accepts_one(
+        web: App, browser_client: Client) -> None:
+    chair = login(browser_client, "vaditajs")
+    form = chair.get("/group/meetings/new")
+    assert form.status_code == 200
+    for shown in ("Ierosinātās kārtējās sēdes", "2027. gada 14. janvāris",
+                  '<input type="hidden" name="day" value="2027-01-14">',
+                  "Pieņemt un plānot kārtējo sēdi"):
+        assert shown in form.text, shown
+    accepted = plan(chair, form_csrf(form.text), day="2027-01-14")
+    assert accepted.status_code == 303
+    assert "ieplānota (sēde Nr. 1)" in chair.get("/group/meetings/new").text
