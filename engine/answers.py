@@ -51,6 +51,8 @@ class ExtensionDecision(StrEnum):
     REFUSED = "extension_refused"
 
 
+#: The most extra working days one request for more time may ask for (a parameter).
+MAX_EXTENSION_PARAM = "tasks.max_extension_days"
 #: Actions whose reason is required (``done`` takes an optional note).
 NEEDS_REASON = frozenset({TaskAction.DECLINE, TaskAction.MORE_TIME})
 #: What a ``task`` event's ``action`` says: an answer, or a decision on a request.
@@ -93,7 +95,8 @@ def answer(
     """Record ``actor``'s ``action`` on an open task.
 
     ``reason`` is the decline reason, the request's justification, or the note
-    on ``done``.  ``days`` is the extra working days asked for (``more_time``).
+    on ``done``.  ``days`` is the extra working days asked for (``more_time``: 1 to the
+    parameter ``tasks.max_extension_days``).
     ``trigger`` and ``fields``: ``done`` by firing that declared transition.
     ``link``: the outbox row whose link was used; a second use is refused.
     """
@@ -102,6 +105,9 @@ def answer(
         raise ReasonRequired(action)
     if action is TaskAction.MORE_TIME and (days is None or days < 1):
         raise NotPermitted("answer.days_required")
+    if action is TaskAction.MORE_TIME and days is not None and days > max_extension_days(rt):
+        raise NotPermitted("answer.days_too_many", days=days, max=max_extension_days(rt),
+                           param=MAX_EXTENSION_PARAM)
     now = rt.clock.now()
     with db.begin() as conn:
         task = _open_task(conn, task_id)
@@ -132,6 +138,11 @@ def answer(
             tell_coordinating(conn, rt, now, Template.CASE_UPDATE, case=case, event_id=event_id,
                               extra={"answer": action.value, "days": days})
     return AnswerResult(case["reference"], task_id, action, event_id)
+
+
+def max_extension_days(rt: Runtime) -> int:
+    """The most extra working days one request for more time may ask for."""
+    return rt.days(MAX_EXTENSION_PARAM)
 
 
 def decide_extension(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *,

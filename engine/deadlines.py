@@ -3,9 +3,9 @@
 A state declares its deadline (``deadline:`` in its workflow): N working days, the same
 day of a named kind (``same_day: calendar | school_day | working_day``, as the law
 says), or a parameter counted in its unit (working days, calendar days, months).  It
-may declare when to remind (``remind_before`` working days earlier) and how long the
-assignee has to confirm receipt (``acknowledge_within``, default the parameter
-``tasks.acknowledge_days``).  Days are counted on the municipality's calendar
+may declare when to remind (``remind_before`` working days earlier: a number or a
+parameter) and how long the assignee has to confirm receipt (``acknowledge_within``,
+default the parameter ``tasks.acknowledge_days``).  Days are counted on the municipality's calendar
 (``engine.calendar``: day 0 is the day the step starts); a deadline falls due at the
 end of its last day.
 
@@ -33,7 +33,8 @@ def deadline_for(rt: Runtime, wf: Workflow, state: str, start: datetime, now: da
     spec = wf.state(state)
     if spec.deadline is None:
         return None, None
-    due, remind = due_and_reminder(rt, start, spec.deadline, spec.remind_before)
+    remind_before = None if spec.remind_before is None else rt.days(spec.remind_before)
+    due, remind = due_and_reminder(rt, start, spec.deadline, remind_before)
     return due, remind if remind is not None and remind > now else None
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +40,17 @@ from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_p
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Int = Annotated[int, Strict()]   # `true` is not 1 working day
 FieldType = Literal["int", "text", "bool", "date", "choice"]
+
+
+def _at_least_one_day(value: int | str) -> int | str:
+    if isinstance(value, int) and value < 1:
+        raise PydanticCustomError("workflow.remind_before_min", "remind_before is at least 1 "
+                                  "working day, got {value}", {"value": value})
+    return value
+
+
+#: Working days as a number (at least 1) or as a parameter's name.
+DaysOrParam = Annotated[Int | str, AfterValidator(_at_least_one_day)]
 RiskLevel = Literal["low", "medium", "high"]
 RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
 
@@ -194,7 +206,9 @@ class State(_Strict):
     steps: list[str] = Field(default_factory=list, description="rows of the DOMAIN.md table")
     owner: Ident | None = None
     deadline: Deadline | None = None
-    remind_before: Int | None = Field(default=None, ge=1)
+    remind_before: DaysOrParam | None = Field(
+        default=None, description="working days (or a parameter) before the deadline to "
+        "remind the owner")
     acknowledge_within: Int | str | None = Field(
         default=None, description="working days (or a parameter) for the assignee to confirm "
         "receipt; default: the parameter tasks.acknowledge_days")
@@ -415,6 +429,8 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                   msg("workflow.remind_without_deadline", state=state(name)))
         if s.deadline and s.deadline.param:
             check_param((*loc, "deadline", "param"), s.deadline.param)
+        if isinstance(s.remind_before, str):
+            check_param((*loc, "remind_before"), s.remind_before)
         if isinstance(s.acknowledge_within, str):
             check_param((*loc, "acknowledge_within"), s.acknowledge_within)
         if s.acknowledge_within is not None and s.terminal:

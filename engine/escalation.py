@@ -1,4 +1,5 @@
-"""The scheduler's tick: reminders, breaches and the escalation ladder (DESIGN.md §5).
+"""The scheduler's tick: reminders, breaches and the escalation ladder (DESIGN.md §5);
+then the alerts for urgent referrals waiting with no meeting (``engine.group.alerts``).
 
 Every open task carries ``next_check_at``: when something may next be due for
 it (its acknowledgement deadline, its reminder, its deadline, its next ladder
@@ -37,6 +38,7 @@ import sqlalchemy as sa
 from engine.definitions import EscalationStep, LadderAction, Workflow
 from engine.errors import StaleCase
 from engine.events import EventKind, append_event
+from engine.group.alerts import alert_waiting_urgent
 from engine.group.queue import queue_stalled
 from engine.outbox import TO_HEAD, Template, queue_mail, tell_coordinating
 from engine.pause import flag_long_pause, pause_limit_at, pause_limit_effect
@@ -89,6 +91,9 @@ def tick(db: sa.Engine, rt: Runtime, *, batch: int = 500, lease: timedelta = tim
             _check_with_retry(db, rt, task, token, now, report)
         if len(rows) < batch:
             break
+    alerts = alert_waiting_urgent(db, rt)   # urgent referrals with no meeting (engine.group)
+    if alerts:
+        report.effects[EventKind.GROUP_WAITING] += alerts
     report.seconds = time.perf_counter() - t0
     with db.begin() as conn:
         conn.execute(sa.insert(RUN).values(

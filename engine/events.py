@@ -48,6 +48,7 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"           # a step of the escalation ladder
     UNACKNOWLEDGED = "unacknowledged"   # receipt not confirmed in time
     MAIL_FAILED = "mail_failed"       # an email could not be delivered
+    GROUP_WAITING = "group_waiting"   # an urgent referral waits with no meeting: alerted
 
 
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)

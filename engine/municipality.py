@@ -13,7 +13,7 @@ from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -117,10 +117,33 @@ class Seat(_Model):
     institution: Code
 
 
+class CoreRoles(_Model):
+    """The institution roles the law requires in the group (MK 545: police, social
+    service, education board, bāriņtiesa): each holder must have a seat."""
+    roles: tuple[Text, ...] = Field(min_length=1)
+    source: Text
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class Rhythm(_Model):
+    """When ordinary meetings are proposed: the ``week``-th ``weekday`` (-1: the last) of
+    each of ``months`` (engine.group.rhythm)."""
+    months: tuple[Annotated[int, Strict(), Field(ge=1, le=12)], ...] = Field(min_length=1)
+    weekday: Weekday
+    week: Literal[1, 2, 3, 4, -1]
+    tag: Literal["V", "J", "U"]
+    source: Text
+
+
 class CooperationGroup(_Model):
     name: LocalizedText
     legal_basis: tuple[Text, ...] = Field(min_length=1)  # citations
     declared_size: Positive  # must equal chair + members + unknown_seats
+    core_roles: CoreRoles
+    rhythm: Rhythm
     chair: Seat
     members: tuple[Seat, ...]
     unknown_seats: Parameter  # seats the sources do not name
@@ -133,6 +156,11 @@ class CooperationGroup(_Model):
 
     def reason(self, code: str) -> EscalationReason | None:
         return self.escalation_reasons.get(code)
+
+    @property
+    def seats(self) -> tuple[Seat, ...]:
+        """The chair's seat, then the members', as configured."""
+        return (self.chair, *self.members)
 
 
 class EscalationReason(_Model):
@@ -391,6 +419,28 @@ class _Loader:
                 if code not in codes:
                     self.add(file, loc, msg("config.unknown_institution", code=code))
 
+    def check_core_seats(self) -> None:
+        """Each role the law requires in the group is a role some institution holds,
+        and that institution has a seat (chair or member)."""
+        group, insts = self.raw.get("cooperation_group.yaml"), self.raw.get("institutions.yaml")
+        core = group.get("core_roles") if isinstance(group, dict) else None
+        roles = core.get("roles") if isinstance(core, dict) else None
+        if not isinstance(roles, list) or not isinstance(insts, list):
+            return
+        seated = {code for _, code in (*_find(group, ("chair", "institution")),
+                                       *_find(group, ("members", "*", "institution")))}
+        for i, role in enumerate(roles):
+            holders = [e.get("code") for e in insts if isinstance(e, dict)
+                       and isinstance(e.get("roles"), list) and role in e["roles"]]
+            if role not in self.roles:
+                self.add("cooperation_group.yaml", ("core_roles", "roles", i),
+                         msg("config.unknown_role_declared", role=role,
+                             declared=tuple(sorted(self.roles))))
+            elif holders and not seated & set(holders):
+                self.add("cooperation_group.yaml", ("core_roles", "roles", i),
+                         msg("config.group_core_seat", role=self.role(role),
+                             institution=self.institution(holders[0])))
+
     def check_escalation_reasons(self, parameters: dict[str, Parameter]) -> None:
         group = self.raw.get("cooperation_group.yaml")
         reasons = group.get("escalation_reasons") if isinstance(group, dict) else None
@@ -449,6 +499,7 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         ld.add("cooperation_group.yaml", ("declared_size",),
                msg("config.group_size", declared=group.declared_size, seats=seats))
     ld.check_parameter_names()
+    ld.check_core_seats()
     ld.check_escalation_reasons({**(thresholds or {}), **(extra or {})})
     if ld.problems or any(value is None for value in loaded):
         raise ConfigError(sorted(ld.problems, key=lambda p: (p.file, p.line or 0)))

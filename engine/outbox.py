@@ -33,6 +33,7 @@ class Template(StrEnum):
     GROUP_QUEUED = "group_queued"        # a case joined the cooperation group's queue
     MEETING_AGENDA = "meeting_agenda"
     DECISION_TASK = "decision_task"      # an action the cooperation group agreed
+    GROUP_WAITING = "group_waiting"      # an urgent referral waits with no meeting planned
 
 
 #: ``payload["to"]``: the email goes to the institution's head, not its address.

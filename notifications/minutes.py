@@ -58,6 +58,7 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
         doc.add_paragraph(f"{t('minutes.invited')}: {LINE} ({t('minutes.name')})")
 
     doc.add_heading(t("minutes.cases"), level=2)
+    doc.add_paragraph(t("minutes.recommendation"))
     if not view["items"]:
         doc.add_paragraph(t("minutes.no_cases"))
     for n, item in enumerate(view["items"], 1):

@@ -30,6 +30,8 @@ from engine.tables import CaseStatus, EscalationStatus, MeetingStatus, TaskKind
 from engine.tasks import TaskInfo, insert_task
 
 DECISION_REMIND_PARAM = "cooperation_group.decision_remind_before_working_days"
+#: The most working days an agreed action may be given.
+MAX_ACTION_PARAM = "cooperation_group.max_action_working_days"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class DecisionResult:
 def _check_actions(rt: Runtime, actions: Sequence[AgreedAction]) -> list[AgreedAction]:
     codes = {i.code for i in rt.municipality.institutions}
     group = rt.municipality.institution_for_role(rt.registry.roles.group).code
-    checked = []
+    checked, most = [], max_action_days(rt)
     for a in actions:
         text = " ".join(a.text.split())
         if a.institution not in codes:
@@ -89,10 +91,18 @@ def _check_actions(rt: Runtime, actions: Sequence[AgreedAction]) -> list[AgreedA
         if a.working_days < 1:
             raise FieldError("action", msg("action.days_min", code=a.institution,
                                            days=a.working_days))
+        if a.working_days > most:
+            raise FieldError("action", msg("action.days_max", code=a.institution,
+                                           days=a.working_days, max=most, param=MAX_ACTION_PARAM))
         if not text:
             raise FieldError("action", msg("action.text_required", code=a.institution))
         checked.append(AgreedAction(a.institution, a.working_days, text))
     return checked
+
+
+def max_action_days(rt: Runtime) -> int:
+    """The most working days an agreed action may be given (a parameter)."""
+    return rt.days(MAX_ACTION_PARAM)
 
 
 def decide(db: sa.Engine, rt: Runtime, meeting_id: int, reference: str, actor: Actor, *,

@@ -195,7 +195,16 @@ def _queue_agenda(conn: sa.Connection, rt: Runtime, meeting_id: int, day: date, 
     conn.execute(sa.insert(OUTBOX), outbox_row(
         now, Template.MEETING_AGENDA, role=role, institution=institution,
         extra={"meeting": {"id": meeting_id, "when": dmy(day), "place": place or "—"},
-               "items": items}))
+               "items": items, "members": group_seats(rt, loc)}))
+
+
+def group_seats(rt: Runtime, locale: str) -> list[dict[str, str]]:
+    """The group's seats as configured (chair first): each position and its institution's
+    name in ``locale``; positions, never people's names."""
+    m = rt.municipality
+    return [{"position": seat.position.get(locale),
+             "institution": m.institution_name(seat.institution, locale)}
+            for seat in m.cooperation_group.seats]
 
 
 # --- reading ----------------------------------------------------------------------------

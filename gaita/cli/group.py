@@ -1,5 +1,5 @@
-"""``gaita escalations list | add`` and ``gaita meeting plan | show | decide | minutes``:
-the cooperation group's queue, meetings and decisions (engine.group)."""
+"""``gaita escalations list | add`` and ``gaita meeting proposals | plan | list | show |
+decide | minutes``: the cooperation group's queue, meetings and decisions (engine.group)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from engine.group.decisions import AgreedAction, decide
 from engine.group.meetings import list_meetings, meeting_view, plan_meeting
 from engine.group.queue import escalate, escalation_queue
+from engine.group.rhythm import DEFAULT_COUNT, next_open_proposal, proposals
 from engine.queries import actor_for
 from engine.tables import OPEN_ESCALATIONS, AccessAction, EscalationStatus
 from gaita.bootstrap import App
@@ -99,11 +100,33 @@ def add_cmd(
               f"reason {reason})", markup=False)
 
 
+@meeting_app.command("proposals")
+@handled
+def proposals_cmd(
+    count: Annotated[int, typer.Option(min=1, max=24, help="How many proposals.")] = DEFAULT_COUNT,
+    as_json: JsonOpt = False,
+) -> None:
+    """The next ordinary meeting days the group's rhythm proposes (cooperation_group.yaml
+    rhythm; working days), and the meeting already planned on each.  Accept one with
+    ``gaita meeting plan --proposed`` (the first not yet planned) or ``--date``."""
+    gaita = current_app()
+    found = proposals(gaita.db, gaita.rt, count)
+    if as_json:
+        emit_json([p.as_dict() for p in found])
+        return
+    for p in found:
+        state = f"planned: meeting {p.meeting_id}" if p.meeting_id else "proposed"
+        out.print(f"{p.day:%d.%m.%Y}  {p.day:%A}  {state}", markup=False)
+
+
 @meeting_app.command("plan")
 @handled
 def plan_cmd(
     as_user: AsOpt,
-    day: Annotated[str, typer.Option("--date", help="The meeting day, YYYY-MM-DD.")],
+    day: Annotated[str | None, typer.Option("--date", help="The meeting day, YYYY-MM-DD.")] = None,
+    proposed: Annotated[bool, typer.Option(
+        "--proposed", help="An ordinary meeting on the first proposed day not yet planned "
+                           "(gaita meeting proposals).")] = False,
     extraordinary: Annotated[bool, typer.Option(
         help="Urgent cases only, held by the next working day.")] = False,
     place: Annotated[str, typer.Option(help="Where the group meets.")] = "",
@@ -111,7 +134,20 @@ def plan_cmd(
 ) -> None:
     """Plan a meeting: the agenda from the queue (and decisions to review), emailed to the group."""
     gaita = current_app()
-    plan = plan_meeting(gaita.db, gaita.rt, actor_for(gaita.db, as_user), _day(day),
+    if (day is None) == (not proposed):
+        raise typer.BadParameter("give either --date or --proposed", param_hint="--date")
+    if proposed and extraordinary:
+        raise typer.BadParameter("the rhythm proposes ordinary meetings only",
+                                 param_hint="--proposed")
+    if day is not None:
+        when = _day(day)
+    else:
+        first = next_open_proposal(gaita.db, gaita.rt)
+        if first is None:
+            raise typer.BadParameter("every proposed day of the next year is planned already",
+                                     param_hint="--proposed")
+        when = first
+    plan = plan_meeting(gaita.db, gaita.rt, actor_for(gaita.db, as_user), when,
                         extraordinary=extraordinary, place=place,
                         case_url=partial(case_url, mail_settings(gaita).base_url))
     if as_json:
@@ -178,13 +214,17 @@ def show_cmd(
 @handled
 def decide_cmd(
     meeting: int, reference: str, as_user: AsOpt,
-    summary: Annotated[str, typer.Option(help="What the group decided.")],
+    summary: Annotated[str, typer.Option(
+        help="What the group agreed with the institutions (a recommendation, MK 545).")],
     action: Annotated[list[str] | None, typer.Option(
-        help="An agreed action INSTITUTION:WORKING_DAYS:TEXT (repeatable); each becomes "
-             "a tracked task of that institution.")] = None,
+        help="An action agreed with an institution INSTITUTION:WORKING_DAYS:TEXT "
+             "(repeatable); each becomes a tracked task of that institution.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record the group's decision on REFERENCE at MEETING."""
+    """Record the action the group agreed on REFERENCE at MEETING (vienošanās par rīcību).
+
+    The group's decisions are recommendations (MK 545): each institution acts within its
+    own competence on what it agreed to."""
     gaita = current_app()
     result = decide(gaita.db, gaita.rt, meeting, reference, actor_for(gaita.db, as_user),
                     summary=summary, actions=[AgreedAction.parse(a) for a in action or []])

@@ -27,7 +27,7 @@ from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
 from engine.tables import CaseStatus, MeetingKind, TaskKind
-from gaita.web.forms import MAX_DAYS, MAX_TEXT
+from gaita.web.forms import MAX_TEXT
 
 #: The largest id, version or count a request may name (a 32-bit integer column).
 MAX_ID = 2**31 - 1
@@ -188,7 +188,8 @@ class TaskAnswer(_Request):
     action: TaskAction
     reason: Text | None = Field(
         None, description="Required for decline and more_time; a note for done.")
-    days: int | None = Field(None, ge=1, le=MAX_DAYS, description="more_time: extra working days.")
+    days: int | None = Field(None, ge=1, description=(
+        "more_time: extra working days, at most the parameter tasks.max_extension_days."))
     trigger: Code | None = Field(None, description="done: fire this transition too.")
     fields: Fields = Field(default_factory=dict, description="done: the transition's fields.")
 

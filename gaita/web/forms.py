@@ -30,9 +30,7 @@ from i18n.messages import render as said
 
 #: Longest text accepted in any one form field.
 MAX_TEXT = 4000
-#: Most extra working days one request may ask for.
-MAX_DAYS = 60
-_DAYS = re.compile(r"[0-9]{1,2}")
+_DAYS = re.compile(r"[0-9]{1,4}")
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,10 @@ def try_answer(app: App, task_id: int, task: dict[str, Any], action: TaskAction,
 
 
 def read_answer_form(purpose: TaskAction, values: dict[str, str], task: dict[str, Any],
-                     lang: str) -> tuple[Submitted, list[FormError]]:
-    """The answer the form gives, or what to correct in it (before the engine is asked)."""
+                     lang: str, *, max_days: int) -> tuple[Submitted, list[FormError]]:
+    """The answer the form gives, or what to correct in it (before the engine is asked).
+    ``max_days``: the most extra working days a request may ask for
+    (``engine.answers.max_extension_days``, which the engine enforces too)."""
     t = translator(lang)
     errors: list[FormError] = []
     for key, value in values.items():
@@ -94,10 +94,10 @@ def read_answer_form(purpose: TaskAction, values: dict[str, str], task: dict[str
         errors.append(FormError(t("reason_required"), "reason"))
     if purpose is TaskAction.MORE_TIME:
         raw = values.get("days", "").strip()
-        if _DAYS.fullmatch(raw) and 1 <= int(raw) <= MAX_DAYS:
+        if _DAYS.fullmatch(raw) and 1 <= int(raw) <= max_days:
             days = int(raw)
         else:
-            errors.append(FormError(t("days_invalid"), "days"))
+            errors.append(FormError(t("days_invalid", max=max_days), "days"))
     if purpose is not TaskAction.DONE:
         return Submitted(reason=reason, days=days), errors
     note = values.get("note", "").strip() or None

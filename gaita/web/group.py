@@ -33,16 +33,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.errors import FieldError, NotPermitted
-from engine.group.decisions import AgreedAction, decide
+from engine.group.alerts import waiting_urgent
+from engine.group.decisions import AgreedAction, decide, max_action_days
 from engine.group.meetings import (
     EXTRAORDINARY_WAIT_PARAM,
     ORDINARY_WAIT_PARAM,
+    group_seats,
     list_meetings,
     meeting_view,
     plan_meeting,
 )
 from engine.group.queue import QueueItem, escalation_queue
 from engine.group.reasons import reason_title
+from engine.group.rhythm import proposals
 from engine.municipality import EngineReason
 from engine.policy import Action
 from engine.store import ESCALATION
@@ -63,11 +66,9 @@ router = APIRouter()
 
 #: Agreed actions one decision form offers.
 ACTION_ROWS = 3
-#: Most working days an agreed action may be given.
-MAX_ACTION_DAYS = 120
 MAX_PLACE = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_DAYS = re.compile(r"[0-9]{1,3}")
+_DAYS = re.compile(r"[0-9]{1,4}")
 
 
 def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
@@ -126,6 +127,8 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
     by_id = {m["id"]: m for m in meetings}
     who = _queued_by(app, items, lang)
     today = cal.local_date(app.rt.clock.now())
+    with app.db.connect() as conn:
+        unplanned = {w.escalation_id: w for w in waiting_urgent(conn, app.rt)}
     rows = [{
         "item": i, "type_title": _type_title(app, i.case_type, lang),
         "reasons": _reason_titles(app, i.reasons, lang),
@@ -134,11 +137,25 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
         "waiting": working_days(lang, cal.working_days_between(cal.local_date(i.queued_at), today)),
         "overdue": working_days(lang, i.days_overdue) if i.days_overdue else None,
         "meeting": by_id.get(i.meeting_id),
+        "no_meeting": _no_meeting(app, unplanned.get(i.escalation_id), lang),
     } for i in items]
     name = app.rt.municipality.cooperation_group.name   # the group's own, as configured
     return _page(request, app, viewer, "group/queue.html", title=str(getattr(name, lang)),
                  rows=rows, meetings=list(reversed(meetings)),
                  may_plan=viewer.may(app, Action.PLAN_MEETING))
+
+
+def _no_meeting(app: App, waiting: Any, lang: str) -> dict[str, Any] | None:
+    """An urgent referral with no meeting planned: since when the chair and the coordinator
+    are alerted daily (``engine.group.alerts``), or from when they will be."""
+    if waiting is None:
+        return None
+    t = translator(lang)
+    if waiting.alerting:
+        return {"late": True, "text": t("group.no_meeting_alerting",
+                                        waited=working_days(lang, waiting.waited))}
+    return {"late": False, "text": t("group.no_meeting_alert_from",
+                                     when=app.rt.calendar.format_local(waiting.alert_from))}
 
 
 def _queued_by(app: App, items: Sequence[QueueItem], lang: str) -> dict[int, str]:
@@ -213,7 +230,8 @@ def _plan_form(request: Request, app: App, viewer: Viewer, values: dict[str, str
     return _page(request, app, viewer, "group/new.html", status=status,
                  title=t("group.plan_title"), values=values, errors=errors,
                  invalid={e.target for e in errors if e.target}, queued=len(items),
-                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE)
+                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE,
+                 proposals=proposals(app.db, app.rt))
 
 
 # --- a meeting ------------------------------------------------------------------------
@@ -270,6 +288,7 @@ def _read_decision(app: App, lang: str, values: dict[str, str],
     elif len(summary) > MAX_TEXT:
         errors.append(FormError(t("too_long", limit=MAX_TEXT), f"{form}-summary"))
     codes = {code for code, _ in _institutions(app, lang)}
+    most = max_action_days(app.rt)   # the engine refuses more too
     actions = []
     for n in range(1, ACTION_ROWS + 1):
         code, days, text = (values.get(f"a{n}.{k}", "").strip()
@@ -281,8 +300,8 @@ def _read_decision(app: App, lang: str, values: dict[str, str],
             errors.append(FormError(t("group.action_institution", n=n),
                                     f"{form}-a{n}-institution"))
             ok = False
-        if not (_DAYS.fullmatch(days) and 1 <= int(days) <= MAX_ACTION_DAYS):
-            errors.append(FormError(t("group.action_days", n=n, max=MAX_ACTION_DAYS),
+        if not (_DAYS.fullmatch(days) and 1 <= int(days) <= most):
+            errors.append(FormError(t("group.action_days", n=n, max=most),
                                     f"{form}-a{n}-days"))
             ok = False
         if not text or len(text) > MAX_TEXT:
@@ -325,9 +344,9 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
                  meeting=view, notice=notice, warnings=_wait_warnings(app, view, lang),
                  may_decide=viewer.may(app, Action.DECIDE), day_reached=view["day"] <= today,
                  institutions=_institutions(app, lang), rows=ACTION_ROWS,
-                 max_days=MAX_ACTION_DAYS, max_text=MAX_TEXT, failed=failed, values=values or {},
-                 errors=errors, invalid={e.target for e in errors if e.target},
-                 scheduled=EscalationStatus.SCHEDULED)
+                 max_days=max_action_days(rt), max_text=MAX_TEXT, failed=failed,
+                 values=values or {}, errors=errors, invalid={e.target for e in errors if e.target},
+                 scheduled=EscalationStatus.SCHEDULED, seats=group_seats(rt, lang))
 
 
 def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:

@@ -27,7 +27,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from engine.access_log import log_access
-from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer
+from engine.answers import (
+    AlreadyAnswered,
+    TaskAction,
+    TaskClosed,
+    TaskNotFound,
+    check_answer,
+    max_extension_days,
+)
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
 from engine.queries import open_tasks
 from engine.runtime import Runtime
@@ -37,7 +44,6 @@ from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
 from gaita.web.forms import (
-    MAX_DAYS,
     MAX_TEXT,
     FormError,
     first_values,
@@ -216,7 +222,8 @@ def _answer(request: Request, viewer: Viewer, task_id: int, name: str,
     action = TaskAction(name)
     task = _open_task(app, viewer, task_id, log=False)
     check_answer(task, action)
-    submitted, errors = read_answer_form(action, values, task, viewer.lang)
+    submitted, errors = read_answer_form(action, values, task, viewer.lang,
+                                         max_days=max_extension_days(app.rt))
     if not errors:
         result, errors = try_answer(app, task_id, task, action, viewer.actor, submitted,
                                     viewer.lang)
@@ -242,4 +249,4 @@ def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any],
                 offered=_offered(task), failed=action, values=values or {}, errors=errors,
                 invalid={e.target for e in errors if e.target},
                 due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
-                max_text=MAX_TEXT, max_days=MAX_DAYS)
+                max_text=MAX_TEXT, max_days=max_extension_days(app.rt))

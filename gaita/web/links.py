@@ -18,13 +18,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from engine.answers import AlreadyAnswered, TaskClosed, check_answer
+from engine.answers import AlreadyAnswered, TaskClosed, check_answer, max_extension_days
 from engine.queries import task_for_link
 from engine.tables import AccessAction
 from gaita.web.auth import gaita_of, lang_of
 from gaita.web.errors import PageError
 from gaita.web.forms import (
-    MAX_DAYS,
     MAX_TEXT,
     FormError,
     first_values,
@@ -80,7 +79,8 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
     nonce, given = request.cookies.get(cookie["key"]), values.get("csrf")
     if not csrf_ok(app.settings.secret_key, nonce, token, given):
         raise PageError(403, "csrf")
-    submitted, errors = read_answer_form(link.purpose, values, task, lang)
+    submitted, errors = read_answer_form(link.purpose, values, task, lang,
+                                         max_days=max_extension_days(app.rt))
     if not errors:
         result, errors = try_answer(app, link.task_id, task, link.purpose, task["actor"],
                                     submitted, lang, link=link.outbox_id)
@@ -126,4 +126,4 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
         due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
         action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
-        max_days=MAX_DAYS)
+        max_days=max_extension_days(app.rt))

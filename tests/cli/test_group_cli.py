@@ -91,3 +91,21 @@ def test_refer_plan_decide_show_and_export_the_minutes(cli: Gaita, reference: st
     assert wrong.returncode == 2 and ".docx" in wrong.stderr
     missing = cli("meeting", "show", "999", ok=False)
     assert missing.returncode == 3 and "no meeting 999" in missing.stderr
+
+
+def test_the_rhythm_proposes_ordinary_meetings_and_the_chair_accepts_one(tmp_path: Path) -> None:
+    g = Gaita(f"sqlite:///{tmp_path / 'gaita.db'}", tmp_path)
+    g("init", "--demo")
+    proposed = g.json("meeting", "proposals", "--count", "3")
+    # the second Thursday of January, April and July (cooperation_group.yaml rhythm)
+    assert proposed == [{"day": "2027-01-14", "meeting": None}, {"day": "2027-04-08", "meeting": None},
+                        {"day": "2027-07-08", "meeting": None}]
+    assert "14.01.2027  Thursday  proposed" in g("meeting", "proposals").stdout
+    plan = g.json("meeting", "plan", "--proposed", "--as", "vaditajs")
+    assert (plan["day"], plan["kind"]) == ("2027-01-14", "ordinary")
+    proposed = g.json("meeting", "proposals", "--count", "2")
+    assert proposed == [{"day": "2027-01-14", "meeting": plan["meeting"]},
+                        {"day": "2027-04-08", "meeting": None}]
+    assert g.json("meeting", "plan", "--proposed", "--as", "vaditajs")["day"] == "2027-04-08"
+    both = g("meeting", "plan", "--proposed", "--date", "2027-01-15", "--as", "vaditajs", ok=False)
+    assert both.returncode == 2 and "give either --date or --proposed" in both.stderr

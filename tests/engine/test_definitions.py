@@ -676,8 +676,8 @@ def test_several_schema_problems_in_one_file_are_all_reported_in_one_error(
         ("reference_prefix: KAV\n", "reference_prefix: kav\n"),
         ("    owner: education_board\n    deadline: {param: absences.board",
          "    ownr: education_board\n    deadline: {param: absences.board"),
-        ("    remind_before: 1\n    pausable: true\n    escalation: *ladder\n\n  orphans_court_notice",
-         "    remind_before: 0\n    pausable: true\n    escalation: *ladder\n\n  orphans_court_notice"),
+        ("    remind_before: absences.police_response_remind_before_days\n",
+         "    remind_before: 0\n"),
         ("    deadline: {same_day: school_day}",
          "    deadline: {same_day: school_day, param: absences.monitoring_days}"),
     )

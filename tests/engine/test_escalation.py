@@ -329,8 +329,10 @@ def test_a_same_day_duty_goes_to_the_group_by_its_risk_tier(
     assert at_breach == expected
     later = gaita.rt.calendar.due_at(due, 1)
     assert tick_at(gaita, later - SECOND).effects == {}
+    # queued at the breach as urgent, with no meeting planned a working day later: the
+    # chair and the coordinator are alerted (engine.group.alerts)
     assert tick_at(gaita, later).effects == (
-        {} if queued_after == 0 else {"ladder:queue_cooperation_group": 1})
+        {"group_waiting": 1} if queued_after == 0 else {"ladder:queue_cooperation_group": 1})
     with gaita.db.connect() as conn:
         esc = conn.execute(sa.select(ESCALATION)).mappings().one()
     assert (esc["reasons"], esc["urgent"], esc["status"]) == (["stalled"], risk == "high", "queued")

@@ -108,8 +108,11 @@ def plan(app: App, ref: str) -> list[Moment]:
     assert task["due_at"] == due
     moments = [Moment(cal.due_at(start, param(app, "tasks.acknowledge_days")), "unacknowledged",
                       [("unacknowledged", {})])]
-    assert state.remind_before and days > state.remind_before
-    remind = cal.due_at(start, days - state.remind_before)
+    assert state.remind_before is not None
+    before = param(app, state.remind_before) if isinstance(state.remind_before, str) else (
+        state.remind_before)
+    assert days > before
+    remind = cal.due_at(start, days - before)
     assert task["remind_at"] == remind
     moments.append(Moment(remind, "reminder", [("reminded", {})],
                           [("task_reminder", email(owner), None)]))

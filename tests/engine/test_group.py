@@ -492,7 +492,7 @@ def test_the_decision_task_email_is_delivered_with_its_action_links(db_url: str)
         finally:
             gaita.db.dispose()
     messages = {r.message["Subject"]: r for r in smtp.received}
-    subject = next(s for s in messages if s.startswith("Sadarbības grupas lēmums"))
+    subject = next(s for s in messages if s.startswith("Sadarbības grupas vienošanās par rīcību"))
     msg = messages[subject].message
     assert ref in subject and "termiņš" in subject
     text = msg.get_body(("plain",)).get_content()
@@ -529,8 +529,9 @@ def test_the_minutes_are_a_docx_with_diacritics_intact_and_no_child_data(
     for expected in ("Bērnu tiesību aizsardzības sadarbības grupa", "Sēdes protokols",
                      "Datums: 30.11.2026", ref, undecided, "Neattaisnoti mācību stundu kavējumi",
                      "Nepieciešama vairāku institūciju ātra rīcība un sadarbība",
-                     "Lēmums: Ģimenei nepieciešams atbalsts", ACTION_TEXT, "Apsekot dzīvesvietu",
-                     "Izpildes termiņš", due, "Lēmums nav pieņemts.",
+                     "Vienošanās par rīcību: Ģimenei nepieciešams atbalsts", ACTION_TEXT,
+                     "Apsekot dzīvesvietu", "Izpildes termiņš", due, "Vienošanās nav panākta.",
+                     "ieteikuma raksturs (MK 545)", "Jelgavas izglītības pārvaldes pārstāvis: ____",
                      "Domes priekšsēdētāja vietnieks: ____", "Sēdes vadītājs: ____",
                      "Protokolētājs: ____"):
         assert expected in text, expected

@@ -143,14 +143,36 @@ def test_external_resources(jelgava: MunicipalityConfig) -> None:
 
 def test_cooperation_group(jelgava: MunicipalityConfig) -> None:
     group = jelgava.cooperation_group
-    assert group.declared_size == 14 and len(group.members) == 10
+    assert group.declared_size == 14 and len(group.members) == 11
     assert group.chair.institution == "dome" and "priekšsēdētāja vietnieks" in group.chair.position.lv
     assert any("545" in ref for ref in group.legal_basis) and any("15/14" in ref for ref in group.legal_basis)
     assert {m.institution for m in group.members} == {"ak-bla", "sabiedriskais-centrs", "barintiesa", "jslp",
-                                                      "pp", "vp-jelgava"}
-    assert (group.unknown_seats.value, group.unknown_seats.tag) == (3, "U")
+                                                      "pp", "vp-jelgava", "jip"}
+    assert (group.unknown_seats.value, group.unknown_seats.tag) == (2, "U")
+    # MK 545's required core, the education board (JIP) among it, each with a seat
+    assert group.core_roles.roles == ("municipal_police", "social_service", "education_board",
+                                      "orphans_court")
+    jip = [s for s in group.seats if s.institution == "jip"]
+    assert [s.position.lv for s in jip] == ["Jelgavas izglītības pārvaldes pārstāvis"]
     assert {p.tag for p in group.meetings.values()} == {"U"}
     assert jelgava.parameter("cooperation_group.extraordinary_max_wait_working_days") == 1
+
+
+def test_every_role_the_law_requires_in_the_group_has_a_seat(copy: Path) -> None:
+    group = copy / "cooperation_group.yaml"
+    text = group.read_text(encoding="utf-8")
+    jip_seat = ("  - position:\n      lv: Jelgavas izglītības pārvaldes pārstāvis\n"
+                "      en: Representative of the Jelgava Education Board\n    institution: jip\n")
+    assert text.count(jip_seat) == 1
+    group.write_text(text.replace(jip_seat, "").replace("  value: 2\n  unit: seats",
+                                                        "  value: 3\n  unit: seats")
+                     .replace("orphans_court]", "orphans_court, school_nurse]"), encoding="utf-8")
+    error = rejected(copy)
+    line = line_of(copy, "cooperation_group.yaml", "roles: [municipal_police")
+    assert_reports(error, "cooperation_group.yaml", line,
+                   "the law (MK 545) requires education_board in the group, but jip has no seat")
+    assert_reports(error, "cooperation_group.yaml", line, "unknown institution role 'school_nurse'")
+    assert len(error.problems) == 2, str(error)
 
 
 def test_thresholds(jelgava: MunicipalityConfig) -> None:
@@ -308,9 +330,12 @@ def test_parameter_defined_in_two_files(copy: Path) -> None:
 
 def test_meeting_parameter_clashes_with_parameters_file(copy: Path) -> None:
     (copy / "parameters.yaml").write_text(
-        "cooperation_group.regular_rhythm:\n  value: monthly\n  tag: U\n  source: x\n", encoding="utf-8")
-    assert_reports(rejected(copy), "cooperation_group.yaml", line_of(copy, "cooperation_group.yaml", "regular_rhythm:"),
-                   "'cooperation_group.regular_rhythm' is also defined at", "parameters.yaml:1")
+        "cooperation_group.ordinary_max_wait_working_days:\n  value: 5\n  tag: U\n  source: x\n",
+        encoding="utf-8")
+    assert_reports(rejected(copy), "cooperation_group.yaml",
+                   line_of(copy, "cooperation_group.yaml", "  ordinary_max_wait_working_days:"),
+                   "'cooperation_group.ordinary_max_wait_working_days' is also defined at",
+                   "parameters.yaml:1")
 
 
 def test_parameter_tag_must_be_v_j_or_u(copy: Path) -> None:

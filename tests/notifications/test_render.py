@@ -16,7 +16,7 @@ from notifications.render import LOCALES, Renderer, TemplateError, TemplateMissi
 
 TEMPLATES = (
     "task_assigned", "case_update", "urgent_report", "task_reminder", "task_overdue", "escalation_head",
-    "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed",
+    "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed", "group_waiting",
 )
 NO_CASE = {"meeting_agenda", "digest"}          # case and task are None
 
@@ -57,8 +57,12 @@ EXTRA: dict[str, dict[str, Any]] = {
         "meeting": {"when": "10.12.2026 14:00", "place": "Lielā iela 11, 201. kabinets"},
         "items": [{"reference": "VARD-2026-00003", "type_title": "Vardarbība pret bērnu",
                    "reason": "Atkārtots ziņojums", "url": "https://gaita.jelgava.lv/lietas/VARD-2026-00003"}],
+        "members": [{"position": "Jelgavas izglītības pārvaldes pārstāvis",
+                     "institution": "Jelgavas izglītības pārvalde"}],
     },
     "decision_task": {"decision": "Sagatavot ģimenes atbalsta plānu un iesniegt to grupai"},
+    "group_waiting": {"reason": "Ģimene nesadarbojas ar skolu", "risk": "high", "waited": 2,
+                      "queued": "30.11.2026"},
     "digest": {"open": [row("ATK-2026-00007", 8)], "due_soon": [row("NEREG-2026-00005", 1)],
                "overdue": [row("KAV-2026-00002", -2)]},
     "delivery_failed": {"failed_template": "task_assigned", "failed_recipient": "Jelgavas 4. vidusskola",
@@ -69,8 +73,10 @@ EXTRA_SHOWN: dict[str, tuple[str, ...]] = {
     "escalation_head": ("2",),
     "group_queued": ("Ģimene nesadarbojas ar skolu",),
     "meeting_agenda": ("10.12.2026 14:00", "Lielā iela 11, 201. kabinets", "VARD-2026-00003",
-                       "Atkārtots ziņojums", "https://gaita.jelgava.lv/lietas/VARD-2026-00003"),
+                       "Atkārtots ziņojums", "https://gaita.jelgava.lv/lietas/VARD-2026-00003",
+                       "Jelgavas izglītības pārvaldes pārstāvis"),
     "decision_task": ("Sagatavot ģimenes atbalsta plānu un iesniegt to grupai",),
+    "group_waiting": ("Ģimene nesadarbojas ar skolu", "30.11.2026"),
     "digest": ("ATK-2026-00007", "NEREG-2026-00005", "KAV-2026-00002", "https://gaita.jelgava.lv/lietas/KAV-2026-00002"),
     "delivery_failed": ("Jelgavas 4. vidusskola", "task_assigned", "550 5.1.1"),
 }

@@ -297,15 +297,15 @@ def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinato
     checked(page, "Sēde Nr. 1, 2026. gada 30. novembris")
 
     item = page.locator(f"section#case-{reference}")
-    item.get_by_label("Ko sadarbības grupa nolēma").fill(
+    item.get_by_label("Par ko grupa vienojās").fill(
         "Sociālajam dienestam turpināt darbu ar ģimeni; skolai ziņot par apmeklējumu.")
-    action = item.get_by_role("group", name="Uzdevums 1")
+    action = item.get_by_role("group", name="Saskaņotā rīcība 1")
     action.get_by_label("Iestāde").select_option(label=SOCIAL)
     action.get_by_label("Termiņš (darba dienās)").fill("5")
     action.get_by_label("Kas jādara").fill("Apmeklēt ģimeni un vienoties par atbalsta plānu.")
-    item.get_by_role("button", name="Reģistrēt lēmumu").click()
+    item.get_by_role("button", name="Reģistrēt vienošanos").click()
     expect(page.get_by_role("status")).to_contain_text(
-        f"Lēmums par lietu {reference} reģistrēts. Izveidotie uzdevumi: 1.")
+        f"Vienošanās par rīcību lietā {reference} reģistrēta. Ar iestādēm saskaņotie uzdevumi: 1.")
     task = page.locator(f"section#case-{reference} table").get_by_role("row").filter(
         has_text="Apmeklēt ģimeni")
     expect(task).to_contain_text(SOCIAL)
@@ -321,7 +321,7 @@ def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinato
     checked(page, "Iestādes uzdevumi")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
     expect(row).to_have_count(1)
-    expect(row).to_contain_text("Sadarbības grupas lēmums")
+    expect(row).to_contain_text("Sadarbības grupas vienošanās par rīcību")
     expect(row).to_contain_text(DECISION_DUE)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from docx import Document
 
+from engine.clock import FixedClock
 from engine.group.queue import escalate
 from engine.queries import actor_for
 from engine.tables import Decision, Escalation, Meeting
@@ -78,7 +79,8 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
     due = web.rt.calendar.due_at(web.rt.clock.now(), 10)
     day = web.rt.calendar.local_date(due)
     page = chair.get(done.headers["location"])
-    for shown in (f"Lēmums par lietu {reference} reģistrēts. Izveidotie uzdevumi: 1.", SUMMARY,
+    for shown in ((f"Vienošanās par rīcību lietā {reference} reģistrēta. Ar iestādēm saskaņotie uzdevumi: 1."),
+                  SUMMARY,
                   ACTION, "Jelgavas sociālo lietu pārvalde", f"2026. gada {day.day}. decembris",
                   "vēl 10 darba dienas", "izpildē"):
         assert shown in page.text, shown
@@ -88,7 +90,7 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
     inbox = social.get("/inbox").text
     row = re.search(r"<tr>(?:(?!</tr>).)*" + re.escape(ACTION) + r".*?</tr>", inbox, re.S)
     assert row, inbox
-    for shown in (reference, "Cooperation group&#39;s decision", day.strftime("%-d %B %Y"),
+    for shown in (reference, "Action agreed at the cooperation group", day.strftime("%-d %B %Y"),
                   "10 working days left"):
         assert shown in row.group(0), shown
 
@@ -218,4 +220,47 @@ def test_a_meeting_planned_too_late_warns_and_waits_for_its_day(
     assert f"Lieta {reference} ir rindā kopš 2026. gada 30. novembris" in page.text
     assert "Gaidīšanas laiks līdz sēdei: 15 darba dienas; pieļaujamais: 10 darba dienas." in page.text
     assert 'name="summary"' not in page.text
-    assert "Lēmumu var reģistrēt sēdes dienā (2026. gada 21. decembris) vai vēlāk." in page.text
+    assert "Vienošanos var reģistrēt sēdes dienā (2026. gada 21. decembris) vai vēlāk." in page.text
+
+
+def test_the_queue_shows_an_urgent_case_with_no_meeting_and_the_meeting_shows_the_seats(
+        web: App, browser_client: Client) -> None:
+    reference = at_social_service(web)
+    escalate(web.db, web.rt, reference, actor_for(web.db, "koordinatore"), "several_institutions",
+             urgent=True)
+    chair = login(browser_client, "vaditajs")
+    queue = chair.get("/group").text
+    assert ("Sēde nav plānota: ja tā netiks plānota, grupas vadītājs un koordinators tiks "
+            "brīdināti no 01.12.2026 09:00.") in queue
+    clock = web.rt.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(days=2)   # Wednesday (a new login: the session idled out)
+    chair = login(browser_client, "vaditajs")
+    queue = chair.get("/group").text
+    assert ("Sēde nav plānota jau 2 darba dienas: grupas vadītājs un koordinators tiek "
+            "brīdināti katru darba dienu.") in queue
+    english = chair.get("/group?lang=en").text
+    assert "No meeting planned for 2 working days" in english
+    planned = plan(chair, csrf(chair), day="2026-12-02", kind="extraordinary")
+    assert planned.status_code == 303
+    assert "Sēde nav plānota" not in chair.get("/group").text
+    page = chair.get(planned.headers["location"]).text
+    for shown in ("Grupas sastāvs (MK 545)",
+                  "Jelgavas izglītības pārvaldes pārstāvis — Jelgavas izglītības pārvalde",
+                  "Domes priekšsēdētāja vietnieks",
+                  "Sadarbības grupa ir konsultatīva koleģiāla institūcija (MK 545)"):
+        assert shown in page, shown
+
+
+def test_the_planner_proposes_the_rhythms_days_and_the_chair_accepts_one(
+        web: App, browser_client: Client) -> None:
+    chair = login(browser_client, "vaditajs")
+    form = chair.get("/group/meetings/new")
+    assert form.status_code == 200
+    for shown in ("Ierosinātās kārtējās sēdes", "2027. gada 14. janvāris",
+                  '<input type="hidden" name="day" value="2027-01-14">',
+                  "Pieņemt un plānot kārtējo sēdi"):
+        assert shown in form.text, shown
+    accepted = plan(chair, form_csrf(form.text), day="2027-01-14")
+    assert accepted.status_code == 303
+    assert "ieplānota (sēde Nr. 1)" in chair.get("/group/meetings/new").text

@@ -22,6 +22,7 @@ from gaita.web import create_app
 from gaita.web.security import SECURITY_HEADERS
 from notifications.links import action_path, link_expiry
 from tests.conftest import make_test_app, snapshot
+from tests.engine.test_parameters import set_param
 from tests.web.conftest import (
     CHILD_MARKS,
     LINK_ACTOR,
@@ -543,3 +544,16 @@ def test_a_decision_task_link_shows_the_agreed_action_and_no_case_steps(
     assert page.status_code == 200, page.text
     assert "Sagatavot ģimenes atbalsta plānu" in page.text
     assert 'name="trigger"' not in page.text   # no step of the case is offered
+
+
+def test_the_most_days_one_may_ask_for_is_the_parameter(gaita: App, client: TestClient,
+                                                        task: OpenTask) -> None:
+    set_param(gaita, "tasks.max_extension_days", 90)
+    response = post(client, link_url(gaita, task, TaskAction.MORE_TIME), reason=DIACRITICS,
+                    days="99")
+    assert response.status_code == 422
+    assert "Norādiet veselu darba dienu skaitu no 1 līdz 90." in response.text
+    assert 'max="90"' in response.text
+    response = post(client, link_url(gaita, task, TaskAction.MORE_TIME), reason=DIACRITICS,
+                    days="75")
+    assert response.status_code == 200, response.text
