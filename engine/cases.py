@@ -38,6 +38,7 @@ from engine.errors import (
 )
 from engine.events import EventKind, insert_event, next_event
 from engine.fields import coerce_fields
+from engine.filings import require_reports
 from engine.group.queue import queue_declared, queue_if_repeated
 from engine.guards import GuardContext, first_failure
 from engine.outbox import queue_mail
@@ -45,7 +46,7 @@ from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
 from engine.store import CASE, INSTITUTION, load_case_row, next_reference, stored_version
 from engine.tables import CaseStatus, TaskKind
-from engine.tasks import TaskInfo, close_state_task, insert_task
+from engine.tasks import TaskInfo, cancel_open_tasks, close_state_task, insert_task
 
 #: The warning when a child's personal code is already registered under another name.
 NAME_KEPT = msg("child.name_kept")
@@ -175,6 +176,7 @@ def fire_in(
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     transition = declared_transition(wf, case, trigger)
     policy.may_fire(rt.registry, subject, scope, transition).or_raise(reference)
+    require_reports(conn, wf, case, transition)
     given = coerce_fields(transition.fields, fields or {})
     data = {**case["data"], **given}
     ctx = GuardContext(data=data, fields=given, param=rt.param)
@@ -234,6 +236,8 @@ def _advance(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, 
         raise StaleCase(case["reference"], case["version"], stored_version(conn, case["id"]))
     event_id = insert_event(conn, event)
     close_state_task(conn, case["id"], now, event_id)
+    if closed:
+        cancel_open_tasks(conn, case["id"], now, event_id)
     task = None
     if not closed:
         due, remind = deadline_for(rt, wf, to_state, start or now, now)

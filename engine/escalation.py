@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.definitions import EscalationStep, LadderAction, Workflow
+from engine.definitions import EscalationStep, LadderAction, Report, Workflow
 from engine.errors import StaleCase
 from engine.events import EventKind, append_event
 from engine.group.alerts import alert_waiting_urgent
@@ -151,7 +151,7 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
             _release(conn, task, token, limit)
             return done
         # flagged once per pause: by the state task, under an effect naming the pause
-        if task["kind"] != TaskKind.DECISION and _record_effect(
+        if task["kind"] == TaskKind.STATE and _record_effect(
                 conn, task["id"], pause_limit_effect(case["paused_at"]), now):
             flag_long_pause(conn, rt, case, task["id"], now)
             done[EventKind.PAUSE_TOO_LONG] += 1
@@ -231,15 +231,29 @@ def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, An
 
 
 def _ladder(wf: Workflow, task: Mapping[str, Any]) -> list[EscalationStep]:
-    steps = wf.state(task["state"]).escalation if task["state"] in wf.states else []
+    state = wf.states.get(task["state"])
+    steps = state.escalation if state is not None else []
+    report = _report(wf, task)
+    if report is not None and report.escalation is not None:   # the recipient's own ladder
+        steps = report.escalation
     if task["kind"] == TaskKind.DECISION:   # the group follows its own decisions up
         return [s for s in steps if s.action != LadderAction.QUEUE_COOPERATION_GROUP]
     return list(steps)
 
 
 def _owner_role(wf: Workflow, task: Mapping[str, Any]) -> str:
+    report = _report(wf, task)
+    if report is not None:
+        return report.to
     owner = wf.state(task["state"]).owner if task["state"] in wf.states else None
     return owner or ""
+
+
+def _report(wf: Workflow, task: Mapping[str, Any]) -> Report | None:
+    """A report task's declaration (``engine.filings``)."""
+    if task["kind"] != TaskKind.REPORT or task["state"] not in wf.states:
+        return None
+    return wf.state(task["state"]).report(task["report"] or "")
 
 
 def _step_time(rt: Runtime, due: datetime | None, s: EscalationStep) -> datetime:

@@ -49,6 +49,8 @@ class EventKind(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"   # receipt not confirmed in time
     MAIL_FAILED = "mail_failed"       # an email could not be delivered
     GROUP_WAITING = "group_waiting"   # an urgent referral waits with no meeting: alerted
+    REPORT_FILED = "report_filed"     # a declared report made to another institution
+    REPORT_WAIVED = "report_waived"   # a declared report not made, with the reason
 
 
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)

@@ -41,7 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.definitions import Transition, Workflow
+from engine.definitions import Report, Transition, Workflow
 from engine.errors import AccessDenied, Message, Named, msg
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
 from engine.runtime import Actor, Runtime
@@ -388,13 +388,24 @@ def may_fire(registry: WorkflowRegistry, subject: Subject, case: CaseScope,
              transition: Transition) -> Decision:
     """May ``subject`` take this declared step on the case: it may advance the case at
     all, and the transition names its role."""
+    return _declared_step(registry, subject, case, transition.roles,
+                          Named(transition.trigger, transition.title))
+
+
+def may_file(registry: WorkflowRegistry, subject: Subject, case: CaseScope,
+             report: Report) -> Decision:
+    """May ``subject`` file (or waive) this declared report of the case's state."""
+    return _declared_step(registry, subject, case, report.roles, Named(report.code, report.title))
+
+
+def _declared_step(registry: WorkflowRegistry, subject: Subject, case: CaseScope,
+                   allowed: list[str], step: Named) -> Decision:
     decision = decide(registry, subject, Action.ADVANCE, case)
-    if not decision or subject.role in transition.roles:
+    if not decision or subject.role in allowed:
         return decision
     roles, role = registry.roles, user_role(registry.roles, subject.role)
-    return Decision(False, msg("policy.transition_role", role=role,
-                               trigger=Named(transition.trigger, transition.title),
-                               roles=tuple(user_role(roles, r) for r in transition.roles)),
+    return Decision(False, msg("policy.transition_role", role=role, trigger=step,
+                               roles=tuple(user_role(roles, r) for r in allowed)),
                     role, Action.ADVANCE)
 
 

@@ -34,11 +34,13 @@ class CaseStatus(StrEnum):
 
 
 class TaskKind(StrEnum):
-    """``task.kind``: the task a state gives its owner (one open per case), or an action
-    the cooperation group agreed (``engine.group.decisions``), beside it."""
+    """``task.kind``: the task a state gives its owner (one open per case); beside it, an
+    action the cooperation group agreed (``engine.group.decisions``) or a report the
+    owner made to another institution (``engine.filings``)."""
 
     STATE = "state"
     DECISION = "decision"
+    REPORT = "report"
 
 
 class TaskStatus(StrEnum):
@@ -46,6 +48,7 @@ class TaskStatus(StrEnum):
 
     OPEN = "open"
     DONE = "done"
+    CANCELLED = "cancelled"   # the case closed before the task was done
 
 
 class EscalationStatus(StrEnum):
@@ -242,6 +245,10 @@ class Task(SQLModel, table=True):
     kind: str = Field(default=TaskKind.STATE, max_length=16)   # TaskKind
     state: str = Field(max_length=64)   # the case's state when the task opened
     title: str | None = None            # a decision task's agreed action
+    report: str | None = Field(default=None, max_length=64)   # a report task's declared code
+    # a report task: what the reporter wrote (``filed``) and the recipient's answer
+    details: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON(),
+                                                                             nullable=True))
     decision_id: int | None = Field(default=None, foreign_key="decision.id")
     assignee_institution: str | None = Field(default=None, foreign_key="institution.code")
     opened_at: datetime = _ts()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -49,10 +50,12 @@ def first_check(*times: datetime | None) -> datetime | None:
 def insert_task(conn: sa.Connection, *, case_id: int, kind: TaskKind, state: str,
                 assignee: str | None, now: datetime, due_at: datetime | None,
                 remind_at: datetime | None, ack_due_at: datetime | None, event_id: int,
-                title: str | None = None, decision_id: int | None = None) -> int:
+                title: str | None = None, decision_id: int | None = None,
+                report: str | None = None, details: dict[str, Any] | None = None) -> int:
     """Open a task; returns its id."""
     return int(conn.execute(_INSERT_TASK, {
         "case_id": case_id, "kind": kind.value, "state": state, "title": title,
+        "report": report, "details": details,
         "decision_id": decision_id, "assignee_institution": assignee, "opened_at": now,
         "due_at": due_at, "remind_at": remind_at, "status": TaskStatus.OPEN.value,
         "ack_due_at": ack_due_at, "next_check_at": first_check(remind_at, due_at, ack_due_at),
@@ -64,6 +67,19 @@ def close_state_task(conn: sa.Connection, case_id: int, now: datetime, event_id:
     """Close the case's open state task (if any): the step it was for is taken."""
     conn.execute(_CLOSE_STATE_TASK, {"b_case_id": case_id, "closed_at": now,
                                      "status": TaskStatus.DONE.value, "closed_by_event": event_id})
+
+
+_CANCEL_OPEN_TASKS = sa.update(TASK).where(
+    TASK.c.case_id == sa.bindparam("b_case_id"), TASK.c.closed_at.is_(None))
+
+
+def cancel_open_tasks(conn: sa.Connection, case_id: int, now: datetime, event_id: int) -> None:
+    """The case closed: its tasks beside the state task (agreed actions, reports) end too,
+    so nobody is reminded or escalated about a closed case."""
+    conn.execute(_CANCEL_OPEN_TASKS, {"b_case_id": case_id, "closed_at": now,
+                                      "status": TaskStatus.CANCELLED.value,
+                                      "closed_by_event": event_id, "next_check_at": None,
+                                      "check_token": None})
 
 
 def open_task_of(db: sa.Engine, reference: str) -> int:
