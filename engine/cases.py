@@ -40,6 +40,7 @@ from engine.events import EventKind, insert_event, next_event
 from engine.fields import coerce_fields
 from engine.group.queue import queue_declared, queue_if_repeated
 from engine.guards import GuardContext, first_failure
+from engine.ikvd import coerce_step
 from engine.outbox import queue_mail
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
@@ -137,7 +138,7 @@ def fire_in(
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     transition = declared_transition(wf, case, trigger)
     policy.may_fire(rt.registry, subject, scope, transition).or_raise(reference)
-    given = coerce_fields(transition.fields, fields or {})
+    given = coerce_step(rt.municipality, transition, fields or {})   # + an IKVD status
     data = {**case["data"], **given}
     ctx = GuardContext(data=data, fields=given, param=rt.param)
     dest = rt.registry.machine(wf).next_state(case["state"], trigger, ctx)

@@ -166,6 +166,9 @@ class Transition(_Strict):
     # (cooperation_group.yaml escalation_reasons), e.g. an MK 474 p. 12 report.
     escalate: Ident | None = None
     note: str | None = None
+    # The statuses reported to IKVD (config ikvd_statuses.yaml) this step may close a
+    # case with; the step then takes the field `ikvd_status` (engine.ikvd).
+    ikvd_status: list[Ident] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +238,7 @@ class KnownNames:
     guard_fields: Mapping[str, Collection[str]] = field(default_factory=dict)
     escalation_reasons: Collection[str] | None = None   # None: `escalate:` codes not checked
     field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
+    ikvd_statuses: Collection[str] | None = None  # None: `ikvd_status:` codes not checked
 
 
 @dataclass
@@ -403,6 +407,7 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             c.add((*loc, "notify"), msg("workflow.transition_not_notified", trigger=trigger,
                                         role=role(owner)))
 
+    _check_ikvd_status(wf, c, known)
     if c.problems:
         return  # the graph checks below assume valid names
     reachable = _closure({wf.initial},
@@ -419,6 +424,35 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     for name, s in states.items():
         if not s.terminal and name in reachable and name not in can_finish:
             c.add(("states", name), msg("workflow.no_way_out", state=state(name)))
+
+
+def _check_ikvd_status(wf: Workflow, c: _Collector, known: KnownNames) -> None:
+    """A workflow whose steps name IKVD statuses closes only with one: every step into a
+    terminal state names some; each code is configured, and each configured one closes."""
+    naming = [(i, t) for i, t in enumerate(wf.transitions) if t.ikvd_status]
+    if not naming:
+        return
+    configured = known.ikvd_statuses
+    for i, t in naming:
+        trigger = Named(t.trigger, t.title)
+        if "ikvd_status" in t.fields:
+            c.add(("transitions", i, "fields", "ikvd_status"),
+                  msg("workflow.ikvd_status_field", trigger=trigger))
+        for j, code in enumerate(t.ikvd_status or ()):
+            if configured is not None and code not in configured:
+                c.add(("transitions", i, "ikvd_status", j),
+                      msg("workflow.unknown_ikvd_status", trigger=trigger, status=code,
+                          configured=tuple(sorted(configured))))
+    closing = set()
+    for i, t in enumerate(wf.transitions):
+        dest = wf.states.get(t.dest)
+        if dest is not None and dest.terminal:
+            if not t.ikvd_status:
+                c.add(("transitions", i), msg("workflow.closing_without_ikvd_status",
+                                              trigger=Named(t.trigger, t.title)))
+            closing.update(t.ikvd_status or ())
+    for code in sorted(set(configured or ()) - closing):
+        c.add(("transitions",), msg("workflow.ikvd_status_never_closes", status=code))
 
 
 def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], field: Named,

@@ -12,6 +12,7 @@ from engine.access_log import log_access
 from engine.answers import TaskNotFound
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
+from engine.ikvd import step_fields
 from engine.pause import pause_view
 from engine.policy import (
     ALLOW,
@@ -271,7 +272,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             t = wf.transition(task["state"], trigger)
             if t is not None:
                 transitions.append({"trigger": t.trigger, "title": _texts(t.title),
-                                    "fields": dict(t.fields)})
+                                    "fields": step_fields(rt.municipality, t)})
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),

@@ -204,13 +204,14 @@ class WorkflowRegistry:
 
 def known_names(roles: Roles, templates: Collection[str] | None = None,
                 parameters: Collection[str] | Mapping[str, object] | None = None,
-                escalation_reasons: Collection[str] | None = None) -> KnownNames:
+                escalation_reasons: Collection[str] | None = None,
+                ikvd_statuses: Collection[str] | None = None) -> KnownNames:
     """What declarations may name: these roles, the registered guards, and the given
     templates, municipality parameters and escalation reasons (``None``: not checked)."""
     return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, templates, parameters,
                       read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS,
                       escalation_reasons=escalation_reasons,
-                      field_groups=tuple(roles.field_groups))
+                      field_groups=tuple(roles.field_groups), ikvd_statuses=ikvd_statuses)
 
 
 def workflow_files(directory: Path) -> list[Path]:
@@ -223,10 +224,11 @@ def load_registry(
     *,
     templates: Collection[str] | None = None,
     parameters: Collection[str] | Mapping[str, object] | None = None,
+    ikvd_statuses: Collection[str] | None = None,
 ) -> WorkflowRegistry:
     """Load and validate every declaration; one error listing all problems of all files."""
     roles = load_roles(directory)
-    known = known_names(roles, templates, parameters)
+    known = known_names(roles, templates, parameters, ikvd_statuses=ikvd_statuses)
     registry = WorkflowRegistry(roles)
     problems: list[Problem] = []
     for path in workflow_files(directory):

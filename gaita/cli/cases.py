@@ -10,6 +10,7 @@ import typer
 from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import FireResult, fire, open_case
 from engine.events import verify_chain
+from engine.ikvd import reported
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
 from engine.tables import OutboxStatus
@@ -162,6 +163,10 @@ def show(reference: str,
     out.print(f"state: {view['state']} — {view['state_title']}  [{view['status']}]", markup=False)
     if view["outcome"]:
         out.print(f"outcome: {view['outcome']}")
+    ikvd = reported(gaita.rt.municipality.ikvd_statuses, view["data"], "lv")
+    if ikvd:
+        out.print(f"IKVD status: {ikvd['code']} — {ikvd['title']} (reported to IKVD: "
+                  f"{ikvd['report']}; list version {ikvd['version']})", markup=False)
     if view["owner"]:
         out.print(f"owner: {view['owner']}")
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])

@@ -40,6 +40,7 @@ from engine.events import EventKind
 from engine.fields import coerce_fields
 from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
+from engine.ikvd import reported, step_fields
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
@@ -285,7 +286,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
             tr = wf.transition(view["state"], trigger)
             if tr is not None:
                 steps.append({"trigger": trigger, "title": tr.title.get(lang),
-                              "legal_ref": tr.legal_ref, "fields": dict(tr.fields),
+                              "legal_ref": tr.legal_ref,
+                              "fields": step_fields(rt.municipality, tr),
                               "dest": wf.state(tr.dest).title.get(lang)})
     seen = visible_groups(rt.registry.roles, viewer.subject)
     note_groups = ([(g, group_title.get(g, g)) for g in NOTE_GROUPS if g in seen]
@@ -304,6 +306,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         title=t("cases.case.title", reference=view["reference"]),
         view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
         is_open=is_open, summary=case_summary(app, view, wf, lang),
+        ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
         child=view.get("child"), diagram=diagram,
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
@@ -371,7 +374,7 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
             case = load_case_row(conn, reference)
         wf = app.rt.registry.get(case["case_type"], case["definition_version"])
         tr = wf.transition(case["state"], trigger)
-        specs = tr.fields if tr else {}
+        specs = step_fields(app.rt.municipality, tr) if tr else {}
         errors = _field_errors(specs, values, trigger, viewer.lang)
         if errors:
             raise Invalid(errors)

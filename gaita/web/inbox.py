@@ -28,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 
 from engine.access_log import log_access
 from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer
+from engine.ikvd import step_fields
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
 from engine.queries import open_tasks
 from engine.runtime import Runtime
@@ -143,7 +144,7 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
         step = wf.transition(task["state"], trigger)
         if step is not None:
             out.append({"trigger": step.trigger, "title": _texts(step.title),
-                        "fields": dict(step.fields)})
+                        "fields": step_fields(rt.municipality, step)})
     return out
 
 

@@ -18,6 +18,7 @@ from engine.answers import TASK_EVENT_ACTIONS
 from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
 from engine.events import EventKind
 from engine.group.reasons import reason_title
+from engine.ikvd import step_fields
 from engine.queries import DELIVERY_STATUSES, display_names
 from engine.runtime import SYSTEM
 from gaita.bootstrap import App
@@ -114,7 +115,7 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         specs = wf.open.fields
     elif kind == EventKind.TRANSITION:
         tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
-        specs = tr.fields if tr else {}
+        specs = step_fields(rt.municipality, tr) if tr else {}
         what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
                  src=title_of(e["from"]), dest=title_of(e["to"]))
     elif kind == EventKind.TASK:
