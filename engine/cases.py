@@ -37,10 +37,10 @@ from engine.errors import (
     msg,
 )
 from engine.events import EventKind, insert_event, next_event
-from engine.fields import coerce_fields
 from engine.group.queue import queue_declared, queue_if_repeated
 from engine.guards import GuardContext, first_failure
 from engine.ikvd import coerce_step
+from engine.opening import start_of
 from engine.outbox import queue_mail
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
@@ -74,7 +74,10 @@ def open_case(
     db: sa.Engine, rt: Runtime, case_type: str, actor: Actor, *,
     child_name: str, child_code: str, school: str | None = None,
     fields: Mapping[str, Any] | None = None, risk_level: str = "medium",
+    start_state: str | None = None,
 ) -> FireResult:
+    """Open a case at the declaration's ``initial`` state, or at one of its
+    ``open.start_states`` (``engine.opening``: that state's data and guards)."""
     wf = rt.registry.latest(case_type)
     policy.require(rt, actor, policy.Action.OPEN_CASE, case_type=case_type, school=school)
     if risk_level not in RISK_LEVELS:
@@ -83,7 +86,8 @@ def open_case(
     if not any(ch.isalpha() for ch in child_name):
         raise FieldError("child_name", msg("field.name_required"))
     code = parse_personal_code(child_code)
-    data = coerce_fields(wf.open.fields, fields or {})
+    start = start_of(wf, start_state)
+    data = start.coerce(rt, fields or {})
     per_case = rt.registry.roles.per_case
     now = rt.clock.now()
     with db.begin() as conn:
@@ -96,20 +100,20 @@ def open_case(
         reference = next_reference(conn, wf.reference_prefix, rt.calendar.local_date(now).year)
         case_id = conn.execute(_INSERT_CASE, {
             "reference": reference, "case_type": wf.case_type, "definition_version": wf.version,
-            "state": wf.initial, "status": CaseStatus.OPEN.value, "school_institution": school,
+            "state": start.state, "status": CaseStatus.OPEN.value, "school_institution": school,
             "child_id": child, "risk_level": risk_level, "data": data, "version": 0,
             "event_seq": 0, "last_event_hash": "", "owner_institution": None, "opened_at": now,
             "updated_at": now}).scalar_one()
         case = {"id": case_id, "reference": reference, "school_institution": school,
                 "version": 0, "event_seq": 0, "last_event_hash": "", "data": data}
         task = _advance(conn, rt, wf, case, actor, now, kind=EventKind.OPENED, trigger=None,
-                        from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify)
+                        from_state=None, to_state=start.state, payload=data, notify=start.notify)
         repeated = queue_if_repeated(conn, rt, {
             "id": case_id, "reference": reference, "case_type": wf.case_type,
             "child_id": child, "risk_level": risk_level}, now)
         version = 1 if repeated is None else 2
     warnings = code.warnings + ((NAME_KEPT,) if kept_name else ())
-    return FireResult(reference, None, None, wf.initial, version, task, warnings=warnings)
+    return FireResult(reference, None, None, start.state, version, task, warnings=warnings)
 
 
 def fire(

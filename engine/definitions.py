@@ -144,12 +144,30 @@ class State(_Strict):
     note: str | None = None
 
 
+class StartState(_Strict):
+    """A later state a case may be opened at instead of ``initial`` (e.g. a school that
+    reports an absence already over the threshold): the data that state needs (its
+    ``fields``, checked by its ``guards``, as the transition into it would be) and
+    whom to tell besides the opening's ``notify``."""
+
+    state: Ident
+    title: Text
+    fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
+    guards: list[Ident] = Field(default_factory=list)
+    notify: list[Notification] = Field(default_factory=list)
+
+
 class Opening(_Strict):
-    """Who may open a case of this type, what they must supply, whom to tell."""
+    """Who may open a case of this type, what they must supply, whom to tell; and the
+    later states it may be opened at (``start_states``; ``initial`` is the default)."""
 
     roles: list[Ident] = Field(min_length=1)
     fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
     notify: list[Notification] = Field(default_factory=list)
+    start_states: list[StartState] = Field(default_factory=list)
+
+    def start(self, state: str) -> StartState | None:
+        return next((s for s in self.start_states if s.state == state), None)
 
 
 class Transition(_Strict):
@@ -356,9 +374,13 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             if isinstance(step.after, str):
                 check_param((*loc, "escalation", i, "after"), step.after)
 
-    declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
+    declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions),
+                                                *(s.fields for s in wf.open.start_states))
+    _check_start_states(wf, c, known, declared_fields, check_notify)
     for loc, specs in [(("open", "fields"), wf.open.fields), *(
-            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions))]:
+            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions)), *(
+            (("open", "start_states", i, "fields"), s.fields)
+            for i, s in enumerate(wf.open.start_states))]:
         for fname, spec in specs.items():
             if known.field_groups is not None and spec.group not in known.field_groups:
                 c.add((*loc, fname, "group"),
@@ -410,7 +432,7 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     _check_ikvd_status(wf, c, known)
     if c.problems:
         return  # the graph checks below assume valid names
-    reachable = _closure({wf.initial},
+    reachable = _closure({wf.initial, *(s.state for s in wf.open.start_states)},
                          {s: {t.dest for t in wf.transitions_from(s)} for s in states})
     for name in states:
         if name not in reachable:
@@ -424,6 +446,40 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
     for name, s in states.items():
         if not s.terminal and name in reachable and name not in can_finish:
             c.add(("states", name), msg("workflow.no_way_out", state=state(name)))
+
+
+def _check_start_states(wf: Workflow, c: _Collector, known: KnownNames,
+                        declared_fields: set[str], check_notify: Any) -> None:
+    """Each start state is a declared, non-terminal state other than ``initial``, named
+    once; its guards are registered and read declared fields; its owner is told."""
+    seen: dict[str, int] = {}
+    for i, start in enumerate(wf.open.start_states):
+        loc: tuple[int | str, ...] = ("open", "start_states", i)
+        state = wf.states.get(start.state)
+        if state is None:
+            c.add((*loc, "state"), msg("workflow.unknown_start_state", state=start.state,
+                                       states=tuple(n for n, s in wf.states.items()
+                                                    if not s.terminal)))
+            continue
+        named = Named(start.state, state.title)
+        if state.terminal:
+            c.add((*loc, "state"), msg("workflow.start_state_terminal", state=named))
+        if start.state == wf.initial or start.state in seen:
+            c.add((*loc, "state"), msg("workflow.start_state_twice", state=named))
+        seen.setdefault(start.state, i)
+        for j, g in enumerate(start.guards):
+            if g not in known.guards:
+                c.add((*loc, "guards", j), msg("workflow.unknown_start_guard", state=named,
+                                               guard=g))
+            for name in known.guard_fields.get(g, ()):
+                if name not in declared_fields:
+                    c.add((*loc, "guards", j), msg("workflow.guard_field", guard=g, field=name))
+        check_notify((*loc, "notify"), start.notify)
+        told = {n.to for n in (*wf.open.notify, *start.notify)}
+        if (state.owner is not None and state.owner in known.institution_roles
+                and told <= set(known.institution_roles) and state.owner not in told):
+            c.add((*loc, "notify"), msg("workflow.opening_not_notified",
+                                        role=_titled(known.institution_roles, state.owner)))
 
 
 def _check_ikvd_status(wf: Workflow, c: _Collector, known: KnownNames) -> None:
@@ -443,7 +499,7 @@ def _check_ikvd_status(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 c.add(("transitions", i, "ikvd_status", j),
                       msg("workflow.unknown_ikvd_status", trigger=trigger, status=code,
                           configured=tuple(sorted(configured))))
-    closing = set()
+    closing: set[str] = set()
     for i, t in enumerate(wf.transitions):
         dest = wf.states.get(t.dest)
         if dest is not None and dest.terminal:

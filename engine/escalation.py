@@ -146,7 +146,7 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
             _release(conn, task, token, limit)
             return done
         # flagged once per pause: by the state task, under an effect naming the pause
-        if task["kind"] != TaskKind.DECISION and _record_effect(
+        if task["kind"] == TaskKind.STATE and _record_effect(
                 conn, task["id"], pause_limit_effect(case["paused_at"]), now):
             flag_long_pause(conn, rt, case, task["id"], now)
             done[EventKind.PAUSE_TOO_LONG] += 1
@@ -227,7 +227,8 @@ def _climb(conn: sa.Connection, rt: Runtime, wf: Workflow, case: Mapping[str, An
 
 def _ladder(wf: Workflow, task: Mapping[str, Any]) -> list[EscalationStep]:
     steps = wf.state(task["state"]).escalation if task["state"] in wf.states else []
-    if task["kind"] == TaskKind.DECISION:   # the group follows its own decisions up
+    if task["kind"] != TaskKind.STATE:   # the group follows its own decisions up; a
+        # school move is the coordinator's to follow (notify_coordinator), not the group's
         return [s for s in steps if s.action != LadderAction.QUEUE_COOPERATION_GROUP]
     return list(steps)
 

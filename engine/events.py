@@ -48,6 +48,9 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"           # a step of the escalation ladder
     UNACKNOWLEDGED = "unacknowledged"   # receipt not confirmed in time
     MAIL_FAILED = "mail_failed"       # an email could not be delivered
+    TRANSFER_REQUESTED = "transfer_request"   # a new school is asked to take the case over
+    TRANSFERRED = "transferred"       # the new school accepted: it is the case's school
+    TRANSFER_DECLINED = "transfer_decline"    # the new school declined, with a reason
 
 
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)

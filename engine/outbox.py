@@ -33,6 +33,7 @@ class Template(StrEnum):
     GROUP_QUEUED = "group_queued"        # a case joined the cooperation group's queue
     MEETING_AGENDA = "meeting_agenda"
     DECISION_TASK = "decision_task"      # an action the cooperation group agreed
+    TRANSFER_REQUEST = "transfer_request"  # a new school is asked to take a case over
 
 
 #: ``payload["to"]``: the email goes to the institution's head, not its address.

@@ -34,11 +34,13 @@ class CaseStatus(StrEnum):
 
 
 class TaskKind(StrEnum):
-    """``task.kind``: the task a state gives its owner (one open per case), or an action
-    the cooperation group agreed (``engine.group.decisions``), beside it."""
+    """``task.kind``: the task a state gives its owner (one open per case), or beside it
+    an action the cooperation group agreed (``engine.group.decisions``) or a new school's
+    taking the case over (``engine.transfer``)."""
 
     STATE = "state"
     DECISION = "decision"
+    TRANSFER = "transfer"   # the new school takes the case over (engine.transfer)
 
 
 class TaskStatus(StrEnum):

@@ -109,7 +109,8 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "institution_name": _texts(rt.municipality.institution(code).name),
         "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
         "answers": _answers(rt, t, lang, task, now),
-        "transitions": [] if decision or task["closed_at"] else _transitions(rt, wf, task, viewer),
+        "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
+        else _transitions(rt, wf, task, viewer),
     }
 
 

@@ -149,6 +149,14 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         action = fields.get("action")
         what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
                  if action in frozenset(LadderAction) else str(action))
+    elif kind in (EventKind.TRANSFER_REQUESTED, EventKind.TRANSFERRED,
+                  EventKind.TRANSFER_DECLINED):   # a school move (engine.transfer)
+        what = t(f"cases.event.{kind}", src=institution_name(app, fields.get("from"), lang),
+                 dest=institution_name(app, fields.get("to"), lang))
+        if fields.get("reason"):
+            shown.append((t("cases.event.reason"), str(fields["reason"])))
+        if fields.get("note"):
+            shown.append((t("note"), str(fields["note"])))
     elif kind in frozenset(EventKind):
         what = t(f"cases.event.{kind}")
     else:
