@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from engine.store import USER
 from tests.cli.test_cli import NOW, SCHOOL, Gaita
 
 NEW_SCHOOL = "jelgavas-spidolas-gimnazija"
