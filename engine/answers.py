@@ -32,8 +32,9 @@ from engine.events import EventKind, append_event
 from engine.outbox import Template, queue_mail, tell_coordinating
 from engine.runtime import Actor, Runtime
 from engine.store import ACTION_TOKEN, CASE, TASK, load_case_row
-from engine.tables import TaskKind, TaskStatus
+from engine.tables import Channel, TaskKind, TaskStatus
 from engine.tasks import TaskInfo
+from engine.transfer import TransferAnswer, accept_in, decline_in
 
 
 class TaskAction(StrEnum):
@@ -91,6 +92,7 @@ def answer(
     db: sa.Engine, rt: Runtime, task_id: int, action: TaskAction, actor: Actor, *,
     reason: str | None = None, days: int | None = None, trigger: str | None = None,
     fields: dict[str, Any] | None = None, link: int | None = None,
+    channel: Channel = Channel.LINK,
 ) -> AnswerResult:
     """Record ``actor``'s ``action`` on an open task.
 
@@ -99,6 +101,9 @@ def answer(
     parameter ``tasks.max_extension_days``).
     ``trigger`` and ``fields``: ``done`` by firing that declared transition.
     ``link``: the outbox row whose link was used; a second use is refused.
+    A ``transfer`` task (``engine.transfer``) is accepted or declined, never done:
+    accepting it moves the case to the new school.  ``channel``: how the answer came
+    (the access log of a transfer's answer).
     """
     reason = (reason or "").strip() or None
     if action in NEEDS_REASON and reason is None:
@@ -118,6 +123,22 @@ def answer(
         decision_done = task["kind"] == TaskKind.DECISION and action is TaskAction.DONE
         if decision_done and trigger is not None:
             raise NotPermitted("answer.decision_without_trigger")
+        if task["kind"] == TaskKind.TRANSFER and action in (
+                TaskAction.ACCEPT, TaskAction.DECLINE, TaskAction.DONE):
+            if action is TaskAction.DONE:   # taking the case over is accepting it
+                raise NotPermitted("transfer.accept_not_done", reference=task["reference"])
+            if action is TaskAction.ACCEPT:
+                event_id = accept_in(conn, rt, task, case, actor, now, note=reason,
+                                     channel=channel)
+            else:
+                event_id = decline_in(conn, rt, task, case, actor, now, reason=reason or "",
+                                      channel=channel)
+            _use_link(conn, link, task_id, action, now, event_id)
+            told = (TransferAnswer.ACCEPTED if action is TaskAction.ACCEPT
+                    else TransferAnswer.DECLINED)
+            tell_coordinating(conn, rt, now, Template.CASE_UPDATE, case=case, event_id=event_id,
+                              extra={"answer": told.value})
+            return AnswerResult(case["reference"], task_id, action, event_id)
         if action is TaskAction.DONE and trigger is not None:
             fired = fire_in(conn, rt, case["reference"], trigger, actor, fields, note=reason)
             _use_link(conn, link, task_id, action, now, None)

@@ -37,10 +37,11 @@ from engine.errors import (
     msg,
 )
 from engine.events import EventKind, insert_event, next_event
-from engine.fields import coerce_fields
 from engine.filings import require_reports
 from engine.group.queue import queue_declared, queue_if_repeated
 from engine.guards import GuardContext, first_failure
+from engine.ikvd import coerce_step
+from engine.opening import start_of
 from engine.outbox import queue_mail
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
@@ -76,11 +77,13 @@ def open_case(
     db: sa.Engine, rt: Runtime, case_type: str, actor: Actor, *,
     child_name: str, child_code: str, school: str | None = None,
     fields: Mapping[str, Any] | None = None, risk_level: str = "medium",
-    incident_at: datetime | None = None,
+    incident_at: datetime | None = None, start_state: str | None = None,
 ) -> FireResult:
-    """Open a case in its type's initial state.  ``incident_at``: when what the case is
-    about happened (default: now); the initial state's deadline counts from it, so a
-    case entered after that deadline opens already overdue, marked as reported late."""
+    """Open a case at the declaration's ``initial`` state, or at one of its
+    ``open.start_states`` (``engine.opening``: that state's data and guards).
+    ``incident_at``: when what the case is about happened (default: now); the first
+    state's deadline counts from it, so a case entered after that deadline opens
+    already overdue, marked as reported late."""
     wf = rt.registry.latest(case_type)
     policy.require(rt, actor, policy.Action.OPEN_CASE, case_type=case_type, school=school)
     if risk_level not in RISK_LEVELS:
@@ -89,7 +92,8 @@ def open_case(
     if not any(ch.isalpha() for ch in child_name):
         raise FieldError("child_name", msg("field.name_required"))
     code = parse_personal_code(child_code)
-    data = coerce_fields(wf.open.fields, fields or {})
+    start = start_of(wf, start_state)
+    data = start.coerce(rt, fields or {})
     per_case = rt.registry.roles.per_case
     now = rt.clock.now()
     incident = _incident(rt, incident_at, now, code.birth_date)
@@ -103,14 +107,14 @@ def open_case(
         reference = next_reference(conn, wf.reference_prefix, rt.calendar.local_date(now).year)
         case_id = conn.execute(_INSERT_CASE, {
             "reference": reference, "case_type": wf.case_type, "definition_version": wf.version,
-            "state": wf.initial, "status": CaseStatus.OPEN.value, "school_institution": school,
+            "state": start.state, "status": CaseStatus.OPEN.value, "school_institution": school,
             "child_id": child, "risk_level": risk_level, "data": data, "version": 0,
             "event_seq": 0, "last_event_hash": "", "owner_institution": None, "opened_at": now,
             "updated_at": now, "incident_at": incident, "late_days": None}).scalar_one()
         case = {"id": case_id, "reference": reference, "school_institution": school,
                 "version": 0, "event_seq": 0, "last_event_hash": "", "data": data}
         task = _advance(conn, rt, wf, case, actor, now, kind=EventKind.OPENED, trigger=None,
-                        from_state=None, to_state=wf.initial, payload=data, notify=wf.open.notify,
+                        from_state=None, to_state=start.state, payload=data, notify=start.notify,
                         start=incident)
         late = _late_days(rt, task, now)
         if late is not None:   # entered after its first deadline: overdue from the start
@@ -122,7 +126,7 @@ def open_case(
     warnings = code.warnings + ((NAME_KEPT,) if kept_name else ())
     if late is not None:
         warnings += (msg("case.reported_late", days=late),)
-    return FireResult(reference, None, None, wf.initial, version, task, warnings=warnings,
+    return FireResult(reference, None, None, start.state, version, task, warnings=warnings,
                       late_days=late)
 
 
@@ -177,7 +181,7 @@ def fire_in(
     transition = declared_transition(wf, case, trigger)
     policy.may_fire(rt.registry, subject, scope, transition).or_raise(reference)
     require_reports(conn, wf, case, transition)
-    given = coerce_fields(transition.fields, fields or {})
+    given = coerce_step(rt.municipality, transition, fields or {})   # + an IKVD status
     data = {**case["data"], **given}
     ctx = GuardContext(data=data, fields=given, param=rt.param)
     dest = rt.registry.machine(wf).next_state(case["state"], trigger, ctx)

@@ -224,12 +224,30 @@ class State(_Strict):
         return next((r for r in self.reports if r.code == code), None)
 
 
+class StartState(_Strict):
+    """A later state a case may be opened at instead of ``initial`` (e.g. a school that
+    reports an absence already over the threshold): the data that state needs (its
+    ``fields``, checked by its ``guards``, as the transition into it would be) and
+    whom to tell besides the opening's ``notify``."""
+
+    state: Ident
+    title: Text
+    fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
+    guards: list[Ident] = Field(default_factory=list)
+    notify: list[Notification] = Field(default_factory=list)
+
+
 class Opening(_Strict):
-    """Who may open a case of this type, what they must supply, whom to tell."""
+    """Who may open a case of this type, what they must supply, whom to tell; and the
+    later states it may be opened at (``start_states``; ``initial`` is the default)."""
 
     roles: list[Ident] = Field(min_length=1)
     fields: dict[Ident, FieldSpec] = Field(default_factory=dict)
     notify: list[Notification] = Field(default_factory=list)
+    start_states: list[StartState] = Field(default_factory=list)
+
+    def start(self, state: str) -> StartState | None:
+        return next((s for s in self.start_states if s.state == state), None)
 
 
 class Transition(_Strict):
@@ -247,6 +265,9 @@ class Transition(_Strict):
     escalate: Ident | None = None
     note: str | None = None
     requires_reports: ReportRule | None = None
+    # The statuses reported to IKVD (config ikvd_statuses.yaml) this step may close a
+    # case with; the step then takes the field `ikvd_status` (engine.ikvd).
+    ikvd_status: list[Ident] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -318,6 +339,7 @@ class KnownNames:
     field_groups: Collection[str] | None = None   # None: fields' `group:` not checked
     # a parameter's unit (engine.periods.Unit); a period must be counted in a unit of time
     parameter_units: Mapping[str, str | None] = field(default_factory=dict)
+    ikvd_statuses: Collection[str] | None = None  # None: `ikvd_status:` codes not checked
 
 
 @dataclass
@@ -441,13 +463,16 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 check_param((*loc, "escalation", i, "after"), step.after)
         _check_reports(wf, c, known, name, check_param, check_user_roles)
 
-    declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions))
+    declared_fields = set(wf.open.fields).union(*(t.fields for t in wf.transitions),
+                                                *(s.fields for s in wf.open.start_states))
+    _check_start_states(wf, c, known, declared_fields, check_notify)
     report_specs = [((("states", n, "reports", j, part)), specs)
                     for n, s in states.items() for j, r in enumerate(s.reports)
                     for part, specs in (("fields", r.fields), ("answer", r.answer))]
     for loc, specs in [(("open", "fields"), wf.open.fields), *(
-            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions)),
-            *report_specs]:
+            (("transitions", i, "fields"), t.fields) for i, t in enumerate(wf.transitions)), *(
+            (("open", "start_states", i, "fields"), s.fields)
+            for i, s in enumerate(wf.open.start_states)), *report_specs]:
         for fname, spec in specs.items():
             if known.field_groups is not None and spec.group not in known.field_groups:
                 c.add((*loc, fname, "group"),
@@ -501,9 +526,10 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
             c.add((*loc, "notify"), msg("workflow.transition_not_notified", trigger=trigger,
                                         role=role(owner)))
 
+    _check_ikvd_status(wf, c, known)
     if c.problems:
         return  # the graph checks below assume valid names
-    reachable = _closure({wf.initial},
+    reachable = _closure({wf.initial, *(s.state for s in wf.open.start_states)},
                          {s: {t.dest for t in wf.transitions_from(s)} for s in states})
     for name in states:
         if name not in reachable:
@@ -562,6 +588,67 @@ def _check_reports(wf: Workflow, c: _Collector, known: KnownNames, name: str,
                               msg("workflow.report_condition_value", report=report,
                                   field=Named(field_name, spec.title), value=value,
                                   choices=tuple(spec.choices)))
+def _check_start_states(wf: Workflow, c: _Collector, known: KnownNames,
+                        declared_fields: set[str], check_notify: Any) -> None:
+    """Each start state is a declared, non-terminal state other than ``initial``, named
+    once; its guards are registered and read declared fields; its owner is told."""
+    seen: dict[str, int] = {}
+    for i, start in enumerate(wf.open.start_states):
+        loc: tuple[int | str, ...] = ("open", "start_states", i)
+        state = wf.states.get(start.state)
+        if state is None:
+            c.add((*loc, "state"), msg("workflow.unknown_start_state", state=start.state,
+                                       states=tuple(n for n, s in wf.states.items()
+                                                    if not s.terminal)))
+            continue
+        named = Named(start.state, state.title)
+        if state.terminal:
+            c.add((*loc, "state"), msg("workflow.start_state_terminal", state=named))
+        if start.state == wf.initial or start.state in seen:
+            c.add((*loc, "state"), msg("workflow.start_state_twice", state=named))
+        seen.setdefault(start.state, i)
+        for j, g in enumerate(start.guards):
+            if g not in known.guards:
+                c.add((*loc, "guards", j), msg("workflow.unknown_start_guard", state=named,
+                                               guard=g))
+            for name in known.guard_fields.get(g, ()):
+                if name not in declared_fields:
+                    c.add((*loc, "guards", j), msg("workflow.guard_field", guard=g, field=name))
+        check_notify((*loc, "notify"), start.notify)
+        told = {n.to for n in (*wf.open.notify, *start.notify)}
+        if (state.owner is not None and state.owner in known.institution_roles
+                and told <= set(known.institution_roles) and state.owner not in told):
+            c.add((*loc, "notify"), msg("workflow.opening_not_notified",
+                                        role=_titled(known.institution_roles, state.owner)))
+
+
+def _check_ikvd_status(wf: Workflow, c: _Collector, known: KnownNames) -> None:
+    """A workflow whose steps name IKVD statuses closes only with one: every step into a
+    terminal state names some; each code is configured, and each configured one closes."""
+    naming = [(i, t) for i, t in enumerate(wf.transitions) if t.ikvd_status]
+    if not naming:
+        return
+    configured = known.ikvd_statuses
+    for i, t in naming:
+        trigger = Named(t.trigger, t.title)
+        if "ikvd_status" in t.fields:
+            c.add(("transitions", i, "fields", "ikvd_status"),
+                  msg("workflow.ikvd_status_field", trigger=trigger))
+        for j, code in enumerate(t.ikvd_status or ()):
+            if configured is not None and code not in configured:
+                c.add(("transitions", i, "ikvd_status", j),
+                      msg("workflow.unknown_ikvd_status", trigger=trigger, status=code,
+                          configured=tuple(sorted(configured))))
+    closing: set[str] = set()
+    for i, t in enumerate(wf.transitions):
+        dest = wf.states.get(t.dest)
+        if dest is not None and dest.terminal:
+            if not t.ikvd_status:
+                c.add(("transitions", i), msg("workflow.closing_without_ikvd_status",
+                                              trigger=Named(t.trigger, t.title)))
+            closing.update(t.ikvd_status or ())
+    for code in sorted(set(configured or ()) - closing):
+        c.add(("transitions",), msg("workflow.ikvd_status_never_closes", status=code))
 
 
 def _check_choice_titles(c: _Collector, loc: tuple[int | str, ...], field: Named,

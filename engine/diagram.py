@@ -14,6 +14,8 @@ def mermaid(wf: Workflow, *, locale: str = "lv", highlight: str | None = None) -
         owner = f" ({state.owner})" if state.owner else ""
         lines.append(f'    state "{label}{owner}" as {name}')
     lines.append(f"    [*] --> {wf.initial}")
+    for start in wf.open.start_states:   # a case may also be opened there
+        lines.append(f"    [*] --> {start.state}: open")
     for t in wf.transitions:
         for src in t.source:
             lines.append(f"    {src} --> {t.dest}: {t.trigger}")
@@ -47,6 +49,14 @@ def markdown(wf: Workflow, *, locale: str = "lv",
         owner = f"outcome `{s.outcome}`" if s.terminal else (s.owner or "")
         out.append(f"| `{name}` {s.title.en} | {', '.join(s.steps)} | {owner} | "
                    f"{deadline(name)} | {s.legal_ref or ''} |")
+    for start in wf.open.start_states:
+        out.append(f"\nAlso opened at `{start.state}`: {start.title.en}"
+                   + (f" (guards: {', '.join(start.guards)})" if start.guards else ""))
+    statuses = [(t.trigger, t.ikvd_status) for t in wf.transitions if t.ikvd_status]
+    if statuses:
+        out += ["", "**Closing steps and the IKVD statuses they report** "
+                "(`config/<municipality>/ikvd_statuses.yaml`)", ""]
+        out += [f"- `{trigger}`: {', '.join(codes or ())}" for trigger, codes in statuses]
     refs = [(t.trigger, t.legal_ref) for t in wf.transitions if t.legal_ref]
     if refs:
         out += ["", "**Transitions with a legal duty**", ""]

@@ -236,7 +236,9 @@ def _ladder(wf: Workflow, task: Mapping[str, Any]) -> list[EscalationStep]:
     report = _report(wf, task)
     if report is not None and report.escalation is not None:   # the recipient's own ladder
         steps = report.escalation
-    if task["kind"] == TaskKind.DECISION:   # the group follows its own decisions up
+    if task["kind"] in (TaskKind.DECISION, TaskKind.TRANSFER):
+        # the group follows its own decisions up; a school move is the coordinator's to
+        # follow (notify_coordinator), not the group's
         return [s for s in steps if s.action != LadderAction.QUEUE_COOPERATION_GROUP]
     return list(steps)
 

@@ -51,6 +51,9 @@ class EventKind(StrEnum):
     GROUP_WAITING = "group_waiting"   # an urgent referral waits with no meeting: alerted
     REPORT_FILED = "report_filed"     # a declared report made to another institution
     REPORT_WAIVED = "report_waived"   # a declared report not made, with the reason
+    TRANSFER_REQUESTED = "transfer_request"   # a new school is asked to take the case over
+    TRANSFERRED = "transferred"       # the new school accepted: it is the case's school
+    TRANSFER_DECLINED = "transfer_decline"    # the new school declined, with a reason
 
 
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)

@@ -52,26 +52,46 @@ def guard(*fields: str) -> Callable[[Guard], Guard]:
     return register
 
 
-@guard("age_group", "unjustified_lessons", "unjustified_days")
-def absence_threshold_reached(ctx: GuardContext) -> Message | None:
-    """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M days).
-
-    The counts are the ones given with this report, never a count stored by an
-    earlier one: the threshold is per semester.
-    """
+def _over(ctx: GuardContext, lessons_param: str, days_param: str) -> Message | None:
+    """The count given with this step is GREATER THAN the parameter (thresholds.yaml's
+    convention): lessons, or days for ages 5-6 (``age_group: preschool``).  The counts
+    are the ones given with this step, never a count stored by an earlier one: the
+    thresholds are per semester."""
     if ctx.data.get("age_group") == "preschool":
-        limit = int(ctx.param("absences.preschool_unjustified_days"))
+        limit = int(ctx.param(days_param))
         days = ctx.fields.get("unjustified_days")
         if days is not None and int(days) > limit:
             return None
         if days is None:
             return msg("guard.preschool_days_missing", limit=limit)
         return msg("guard.preschool_days", limit=limit, given=days)
-    limit = int(ctx.param("absences.unjustified_lessons_per_semester"))
-    lessons = int(ctx.fields.get("unjustified_lessons") or 0)
-    if lessons > limit:
+    limit = int(ctx.param(lessons_param))
+    lessons = ctx.fields.get("unjustified_lessons")
+    if lessons is not None and int(lessons) > limit:
         return None
+    if lessons is None:
+        return msg("guard.lessons_missing", limit=limit)
     return msg("guard.lessons", limit=limit, given=lessons)
+
+
+@guard("age_group", "unjustified_lessons", "unjustified_days", "social_problem_reason")
+def absence_threshold_reached(ctx: GuardContext) -> Message | None:
+    """MK 89: more than N unjustified lessons in a semester (ages 5-6: more than M
+    days); below it, only with a social problem that explains the earlier report
+    (Jelgava: JSLP takes absences that come with a social problem)."""
+    refused = _over(ctx, "absences.unjustified_lessons_per_semester",
+                    "absences.preschool_unjustified_days")
+    if refused is None or str(ctx.fields.get("social_problem_reason") or "").strip():
+        return None
+    return msg("guard.below_threshold", reason=refused)
+
+
+@guard("age_group", "unjustified_lessons", "unjustified_days")
+def intervention_threshold_reached(ctx: GuardContext) -> Message | None:
+    """DOMAIN.md §2.4 B3: the school's own intervention starts once the counter passes
+    the configured number of lessons (ages 5-6: of days)."""
+    return _over(ctx, "absences.in_school_intervention_from_lessons",
+                 "absences.in_school_intervention_from_days")
 
 
 def _required_flag(ctx: GuardContext, rule: str, field: str, reason: Message) -> Message | None:

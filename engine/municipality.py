@@ -37,6 +37,7 @@ FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
          "thresholds.yaml", "services.yaml", "calendar.yaml", "parameters.yaml")
 PARAMETER_FILES = ("thresholds.yaml", "parameters.yaml")
 PAUSES_FILE = "pauses.yaml"   # engine.pause: pause reasons and the limit
+IKVD_FILE = "ikvd_statuses.yaml"   # engine.ikvd: the statuses reported to IKVD (optional)
 Loc = tuple[int | str, ...]
 
 
@@ -244,6 +245,22 @@ class PauseSettings(_Model):
     reasons: dict[ReasonCode, PauseReason] = Field(min_length=1)
 
 
+class IkvdStatus(_Model):
+    title: LocalizedText
+    report: LocalizedText   # what the municipality enters in VIIS / reports to IKVD
+    tag: Literal["V", "J", "U"]
+    source: Text
+
+
+class IkvdStatuses(_Model):
+    """ikvd_statuses.yaml: the versioned list of statuses reported to IKVD (MK 871 p. 6)."""
+    version: Positive
+    valid_from: Annotated[date, Strict()]
+    title: LocalizedText   # the status's name as a field of a closing step
+    source: Text
+    statuses: dict[ReasonCode, IkvdStatus] = Field(min_length=1)
+
+
 class _ServicesFile(_Model):
     services: tuple[Service, ...]
     external_resources: tuple[ExternalResource, ...] = ()
@@ -260,6 +277,7 @@ class MunicipalityConfig(_Model):
     parameters: dict[str, Parameter]
     pauses: PauseSettings
     institution_roles: frozenset[str]
+    ikvd_statuses: IkvdStatuses | None = None   # None: ikvd_statuses.yaml not given
     shared_roles: frozenset[str] = frozenset()   # roles held by many institutions (schools)
 
     @cached_property
@@ -306,6 +324,7 @@ _SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, (   # in the order of FI
     TypeAdapter(_ServicesFile), TypeAdapter(CalendarSettings),
     TypeAdapter(dict[ParamName, Parameter])), strict=True))
 _SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
+_SCHEMAS[IKVD_FILE] = TypeAdapter(IkvdStatuses)
 
 
 def _listed(items: Collection[str]) -> Collection[str] | Message:
@@ -371,6 +390,8 @@ class _Loader:
     def load(self, file: str) -> Any:
         if file == "parameters.yaml" and not (self.dir / file).exists():  # optional
             return {}
+        if file == IKVD_FILE and not (self.dir / file).exists():  # optional
+            return False
         try:
             data = load_yaml(self.dir / file)
         except YamlError as exc:
@@ -488,6 +509,7 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
     loaded = [ld.load(file) for file in FILES]
     municipality, insts, group, thresholds, services, calendar, extra = loaded
     loaded.append(pauses := ld.load(PAUSES_FILE))
+    loaded.append(ikvd := ld.load(IKVD_FILE))
     ld.check_roles()
     ld.unique("institutions.yaml", ("*", "code"),
               lambda code, line: msg("config.duplicate_institution", code=code, line=line))
@@ -509,4 +531,5 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         cooperation_group=group, services=services.services,
         external_resources=services.external_resources, calendar=calendar,
         institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
-        parameters={**thresholds, **extra, **meetings}, pauses=pauses)
+        parameters={**thresholds, **extra, **meetings}, pauses=pauses,
+        ikvd_statuses=ikvd or None)

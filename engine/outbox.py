@@ -34,6 +34,7 @@ class Template(StrEnum):
     MEETING_AGENDA = "meeting_agenda"
     DECISION_TASK = "decision_task"      # an action the cooperation group agreed
     GROUP_WAITING = "group_waiting"      # an urgent referral waits with no meeting planned
+    TRANSFER_REQUEST = "transfer_request"  # a new school is asked to take a case over
 
 
 #: ``payload["to"]``: the email goes to the institution's head, not its address.

@@ -154,7 +154,7 @@ def resume(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *,
                      for key in ("due_at", "remind_at", "ack_due_at")}
             conn.execute(sa.update(TASK).where(TASK.c.id == task["id"]).values(
                 **moved, next_check_at=_pending({**task, **moved}, now), check_token=None))
-            if task["kind"] != TaskKind.DECISION:
+            if task["kind"] == TaskKind.STATE:
                 due = moved["due_at"]
     return ResumeResult(reference, case["pause_reason"], paused_at, now, days, total, due,
                         case["version"] + 1)

@@ -16,6 +16,8 @@ names in code:
 - ``read_only`` roles only read; ``administers`` roles run the installation;
   ``group_work`` roles refer cases to the cooperation group and read its queue;
   ``chairs`` roles plan its meetings and record its decisions;
+- a case is moved to another school (``engine.transfer``) by the coordinating
+  institution or by the staff of the institution holding its task;
 - a task is answered only by the institution holding it; a case is advanced
   only by the roles its transition names (``may_fire``), staff only on the
   task their institution holds; clock pauses, extensions and openings are the
@@ -66,13 +68,15 @@ class Action(StrEnum):
     DECIDE = "decide"                  # record the group's decisions
     READ_ACCESS_LOG = "read_access_log"
     ADMINISTER = "administer"          # users, institutions, calendar, settings
+    TRANSFER_SCHOOL = "transfer_school"  # ask a new school to take the case over
 
 
 #: What a read-only role may do.
 READS = frozenset({Action.READ_CASES, Action.EXPORT, Action.READ_GROUP, Action.READ_ACCESS_LOG})
 #: Actions that concern one case (and need a ``CaseScope`` to be allowed on it).
 CASE_ACTIONS = frozenset({Action.ADVANCE, Action.ANSWER_TASK, Action.ADD_NOTE, Action.PAUSE,
-                          Action.ESCALATE, Action.DECIDE_EXTENSION, Action.READ_ACCESS_LOG})
+                          Action.ESCALATE, Action.DECIDE_EXTENSION, Action.READ_ACCESS_LOG,
+                          Action.TRANSFER_SCHOOL})
 #: What the cooperation group's work is.
 GROUP_ACTIONS = frozenset({Action.ESCALATE, Action.PLAN_MEETING, Action.DECIDE})
 #: Actions of the coordinating institution's users on any case they reach.
@@ -189,6 +193,10 @@ def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
         return reach.reason
     if action is Action.ANSWER_TASK and case.holder != subject.institution:
         return msg("policy.holder_only", holder=case.holder, institution=subject.institution)
+    if action is Action.TRANSFER_SCHOOL and not coordinating and (
+            spec.scope != "own_tasks" or case.holder != subject.institution):
+        return msg("policy.transfer_holder_or_coordinating", holder=case.holder,
+                   institution=subject.institution)
     if action is Action.ADVANCE:
         wf = registry.current.get(case.case_type)
         if wf is not None and subject.role not in wf.acting_roles:

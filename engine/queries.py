@@ -12,6 +12,7 @@ from engine.access_log import log_access
 from engine.answers import TaskNotFound
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
+from engine.ikvd import step_fields
 from engine.pause import pause_view
 from engine.policy import (
     ALLOW,
@@ -88,6 +89,9 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
                 OUTBOX.c.last_error, TASK.c.acknowledged_at,
             ).select_from(OUTBOX.outerjoin(TASK, TASK.c.id == OUTBOX.c.task_id))
                 .where(OUTBOX.c.case_id == case["id"]).order_by(OUTBOX.c.id)).mappings().all()
+            transfer = conn.execute(sa.select(TASK.c.assignee_institution, TASK.c.due_at).where(
+                TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
+                TASK.c.kind == TaskKind.TRANSFER)).mappings().first()
             groups = visible_groups(rt.registry.roles, subject)
             child = access = None
             if IDENTITY in groups:
@@ -127,6 +131,9 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": visible(case["data"]), "chain_ok": not chain,
         "escalated": scope.escalated, "involved": sorted(scope.involved),
+        # a school move waiting for the new school (engine.transfer)
+        "transfer": None if transfer is None else {"to": transfer["assignee_institution"],
+                                                   "due_at": transfer["due_at"]},
         **({"child": child} if child is not None else {}),
         **({"access_log": access} if access is not None else {}),
         "timeline": [{
@@ -266,20 +273,22 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
     # a cooperation group's decision task is its agreed action; "done" closes only it
     decision = task["kind"] == TaskKind.DECISION
     transitions = []
-    if not closed and actor is not None and not decision:
+    if not closed and actor is not None and task["kind"] == TaskKind.STATE:
         scope = held_scope(case["case_type"], task["assignee_institution"])
         for trigger in allowed_triggers(rt.registry, subject_of(rt, actor), wf, task["state"],
                                         scope):
             t = wf.transition(task["state"], trigger)
             if t is not None:
                 transitions.append({"trigger": t.trigger, "title": _texts(t.title),
-                                    "fields": dict(t.fields)})
+                                    "fields": step_fields(rt.municipality, t)})
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
         "state": task["state"], "decision": decision,
         "task_title": ({"lv": task["title"], "en": task["title"]} if decision
                        else _texts(wf.state(task["state"]).title)),
+        "transfer": ({"from": case["school_institution"], "to": task["assignee_institution"]}
+                     if task["kind"] == TaskKind.TRANSFER else None),
         "case_state": case["state"], "case_state_title": _texts(wf.state(case["state"]).title),
         "case_closed": case["status"] == CaseStatus.CLOSED,
         "assignee": task["assignee_institution"],

@@ -205,7 +205,8 @@ class WorkflowRegistry:
 def known_names(roles: Roles, templates: Collection[str] | None = None,
                 parameters: Collection[str] | Mapping[str, object] | None = None,
                 escalation_reasons: Collection[str] | None = None,
-                parameter_units: Mapping[str, str | None] | None = None) -> KnownNames:
+                parameter_units: Mapping[str, str | None] | None = None,
+                ikvd_statuses: Collection[str] | None = None) -> KnownNames:
     """What declarations may name: these roles, the registered guards, and the given
     templates, municipality parameters (with their units) and escalation reasons
     (``None``: not checked)."""
@@ -213,7 +214,7 @@ def known_names(roles: Roles, templates: Collection[str] | None = None,
                       read_only_roles=roles.read_only, guard_fields=GUARD_FIELDS,
                       escalation_reasons=escalation_reasons,
                       field_groups=tuple(roles.field_groups),
-                      parameter_units=parameter_units or {})
+                      parameter_units=parameter_units or {}, ikvd_statuses=ikvd_statuses)
 
 
 def workflow_files(directory: Path) -> list[Path]:
@@ -227,10 +228,12 @@ def load_registry(
     templates: Collection[str] | None = None,
     parameters: Collection[str] | Mapping[str, object] | None = None,
     parameter_units: Mapping[str, str | None] | None = None,
+    ikvd_statuses: Collection[str] | None = None,
 ) -> WorkflowRegistry:
     """Load and validate every declaration; one error listing all problems of all files."""
     roles = load_roles(directory)
-    known = known_names(roles, templates, parameters, parameter_units=parameter_units)
+    known = known_names(roles, templates, parameters, parameter_units=parameter_units,
+                        ikvd_statuses=ikvd_statuses)
     registry = WorkflowRegistry(roles)
     problems: list[Problem] = []
     for path in workflow_files(directory):

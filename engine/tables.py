@@ -35,12 +35,14 @@ class CaseStatus(StrEnum):
 
 class TaskKind(StrEnum):
     """``task.kind``: the task a state gives its owner (one open per case); beside it, an
-    action the cooperation group agreed (``engine.group.decisions``) or a report the
-    owner made to another institution (``engine.filings``)."""
+    action the cooperation group agreed (``engine.group.decisions``), a report the owner
+    made to another institution (``engine.filings``) or a new school's taking the case
+    over (``engine.transfer``)."""
 
     STATE = "state"
     DECISION = "decision"
     REPORT = "report"
+    TRANSFER = "transfer"   # the new school takes the case over (engine.transfer)
 
 
 class TaskStatus(StrEnum):

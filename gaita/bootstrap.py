@@ -30,7 +30,8 @@ class App:
 def load_declarations(settings: Settings) -> tuple[MunicipalityConfig, WorkflowRegistry]:
     municipality, known = load_known_names(settings)
     registry = load_registry(settings.workflows, templates=known.templates,
-                             parameters=known.parameters, parameter_units=known.parameter_units)
+                             parameters=known.parameters, parameter_units=known.parameter_units,
+                             ikvd_statuses=known.ikvd_statuses)
     return municipality, registry
 
 
@@ -39,10 +40,12 @@ def load_known_names(settings: Settings) -> tuple[MunicipalityConfig, KnownNames
     roles = load_roles(settings.workflows)
     municipality = load_municipality(settings.config, institution_roles=roles.institution_roles,
                                      shared_roles=roles.per_case)
+    ikvd = municipality.ikvd_statuses
     return municipality, known_names(
         roles, template_names(), parameter_values(municipality),
         municipality.cooperation_group.escalation_reasons,
-        parameter_units={name: p.unit for name, p in municipality.parameters.items()})
+        parameter_units={name: p.unit for name, p in municipality.parameters.items()},
+        ikvd_statuses=tuple(ikvd.statuses) if ikvd else None)
 
 
 def parameter_values(municipality: MunicipalityConfig) -> dict[str, object]:

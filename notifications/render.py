@@ -30,6 +30,7 @@ from markupsafe import Markup
 from engine.answers import TASK_EVENT_ACTIONS, TaskAction
 from engine.errors import GaitaError, NotFound
 from engine.pause import LONG_PAUSE
+from engine.transfer import TransferAnswer
 from i18n import LANGS, catalogue, pick_lang, translator
 from notifications.catalogue import TEMPLATES_DIR, template_names
 
@@ -158,6 +159,8 @@ def answer(t: Callable[..., str], extra: Mapping[str, Any]) -> str:
     if kind in TASK_EVENT_ACTIONS and kind != TaskAction.ACKNOWLEDGE:   # no email tells that
         by_days = t("email.by_working_days", n=days) if days is not None else ""
         return t(f"email.answer.{kind}", days=by_days)
+    if kind in frozenset(TransferAnswer):
+        return t(f"email.answer.{kind}")
     if extra.get("pause") == LONG_PAUSE:
         limit = t("email.by_working_days", n=extra.get("max_working_days"))
         return t("email.pause.too_long", limit=limit, days=t("working_days", n=days))

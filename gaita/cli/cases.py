@@ -11,10 +11,12 @@ from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import FireResult, fire, open_case
 from engine.errors import FieldError, msg
 from engine.events import verify_chain
+from engine.ikvd import reported
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
-from engine.tables import OutboxStatus
+from engine.tables import Channel, OutboxStatus
 from engine.tasks import open_task_of
+from engine.transfer import pending_task_of, transfer_school
 from engine.versioning import load_plan, migrate_cases
 from gaita.bootstrap import App
 from gaita.cli.common import (
@@ -73,6 +75,10 @@ def open_cmd(
         help="When it happened, Riga time: 'DD.MM.YYYY HH:MM' (or ISO 8601). Default: now. "
              "The first step's deadline counts from it; a case entered after that deadline "
              "opens overdue, marked as reported late.")] = None,
+    start_state: Annotated[str | None, typer.Option(
+        help="Open at this later state, if the type offers it (open.start_states; e.g. "
+             "absences: board_assessment when the count is already over the threshold), "
+             "with that state's --field values.  Default: the type's initial state.")] = None,
     field: FieldOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -87,7 +93,7 @@ def open_cmd(
             raise FieldError("incident_at", msg("incident.unparsable", text=incident_at)) from None
     result = open_case(gaita.db, gaita.rt, case_type, actor, child_name=child_name,
                        child_code=child_code, school=school, fields=parse_fields(field),
-                       risk_level=risk, incident_at=incident)
+                       risk_level=risk, incident_at=incident, start_state=start_state)
     _print_result(gaita, result, as_json)
 
 
@@ -138,6 +144,49 @@ def answer_cmd(
                   markup=False)
 
 
+@case_app.command("transfer")
+@handled
+def transfer_cmd(
+    reference: str, as_user: AsOpt,
+    to: Annotated[str, typer.Option("--to", help="Institution code of the new school.")],
+    reason: Annotated[str | None, typer.Option(help="A note on the move.")] = None,
+    expect_version: Annotated[int | None, typer.Option(
+        help="Fail with a conflict (exit 5) unless the case is at this version.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The pupil moved school: ask the new school to take the case REFERENCE over (the
+    case stays open; the new school accepts with `gaita case transfer-accept`)."""
+    gaita = current_app()
+    result = transfer_school(gaita.db, gaita.rt, reference, to, actor_for(gaita.db, as_user),
+                             reason=reason, expected_version=expect_version)
+    if as_json:
+        emit_json({"reference": result.reference, "from": result.from_school,
+                   "to": result.to_school, "task": result.task_id, "due_at": result.due_at,
+                   "version": result.version})
+        return
+    due = result.due_at.astimezone(gaita.rt.calendar.timezone)
+    out.print(f"{reference}: transfer {result.from_school} -> {result.to_school} asked; "
+              f"{result.to_school} to accept by {due:%d.%m.%Y %H:%M}", markup=False)
+
+
+@case_app.command("transfer-accept")
+@handled
+def transfer_accept_cmd(
+    reference: str, as_user: AsOpt,
+    decline: Annotated[str | None, typer.Option(
+        help="Decline the transfer, with this reason, instead of accepting it.")] = None,
+) -> None:
+    """The new school takes the case REFERENCE over (or declines it, with --decline)."""
+    gaita = current_app()
+    action = TaskAction.ACCEPT if decline is None else TaskAction.DECLINE
+    answer(gaita.db, gaita.rt, pending_task_of(gaita.db, reference), action,
+           actor_for(gaita.db, as_user), reason=decline, channel=Channel.CLI)
+    with gaita.db.connect() as conn:
+        school = load_case_row(conn, reference)["school_institution"]
+    word = "accepted" if decline is None else "declined"
+    out.print(f"{reference}: transfer {word}; school: {school}", markup=False)
+
+
 @case_app.command("extension")
 @handled
 def extension_cmd(
@@ -177,6 +226,16 @@ def show(reference: str,
         out.print(f"incident: {gaita.rt.calendar.format_local(view['incident_at'])}"
                   + (f"  [bold red]REPORTED LATE[/] ({view['late_days']} d. after the first "
                      "deadline)" if view["late_days"] is not None else ""))
+    ikvd = reported(gaita.rt.municipality.ikvd_statuses, view["data"], "lv")
+    if ikvd:
+        out.print(f"IKVD status: {ikvd['code']} — {ikvd['title']} (reported to IKVD: "
+                  f"{ikvd['report']}; list version {ikvd['version']})", markup=False)
+    if view["school"]:
+        out.print(f"school: {view['school']}")
+    if view.get("transfer"):
+        by = view["transfer"]["due_at"].astimezone(gaita.rt.calendar.timezone)
+        out.print(f"transfer pending: to {view['transfer']['to']} (to accept by "
+                  f"{by:%d.%m.%Y %H:%M})", markup=False)
     if view["owner"]:
         out.print(f"owner: {view['owner']}")
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])

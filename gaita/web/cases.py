@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from engine.answers import decide_extension
+from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
@@ -41,6 +41,7 @@ from engine.events import EventKind
 from engine.fields import coerce_fields
 from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
+from engine.ikvd import reported, step_fields
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
@@ -48,6 +49,7 @@ from engine.policy import Action, CaseScope, openable_types, stored_case_scope, 
 from engine.queries import case_view
 from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
+from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
@@ -64,7 +66,8 @@ ViewerDep = Annotated[Viewer, Depends(web_user)]
 #: The risk level a new case starts with unless the form says otherwise.
 DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
-NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept")
+NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept", "transfer_requested",
+           "transfer_accepted")
 
 
 class Invalid(Exception):
@@ -157,13 +160,14 @@ def _openable(app: App, viewer: Viewer, case_type: str) -> Workflow:
     return app.rt.registry.latest(case_type)
 
 
-def _schools(app: App, viewer: Viewer) -> list[tuple[str, str]]:
+def _schools(app: App, viewer: Viewer, *, every: bool = False) -> list[tuple[str, str]]:
     """The institutions a case's school may be (those holding a per-case role); staff
-    acting on their own tasks open cases for their own institution only."""
+    acting on their own tasks open cases for their own institution only (``every``:
+    all of them, e.g. the schools a case may move to)."""
     roles = app.rt.registry.roles
     found = {i.code: i for r in sorted(roles.per_case)
              for i in app.rt.municipality.institutions_with_role(r)}
-    if roles.own_tasks_only(viewer.subject.role):
+    if roles.own_tasks_only(viewer.subject.role) and not every:
         found = {c: i for c, i in found.items() if c == viewer.subject.institution}
     return sorted(((c, institution_name(app, c, viewer.lang)) for c in found),
                   key=lambda pair: pair[1])
@@ -179,13 +183,22 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
     wf = _openable(app, viewer, case_type)
     lang, t = viewer.lang, translator(viewer.lang)
     errors = _check_opening(app, viewer, wf, values)
+    start = wf.open.start(values.get("start_state") or "")
+    if values.get("start_state") and start is None:
+        errors.append(FormError(t("cases.open.start_state_invalid"), "start_state"))
+    elif start is not None:
+        errors += _field_errors(start.fields, values, f"at_{start.state}", lang)
     if not errors:
         try:
             result = open_case(
                 app.db, app.rt, case_type, viewer.actor, child_name=values.get("child_name", ""),
                 child_code=values.get("child_code", ""), school=values.get("school") or None,
-                fields=_fields_of(wf.open.fields, values, "open"),
+                fields={**_fields_of(wf.open.fields, values, "open"),
+                        **({k: v for k, v in _fields_of(start.fields, values,
+                                                        f"at_{start.state}").items() if v}
+                           if start is not None else {})},
                 risk_level=values.get("risk_level", ""),
+                start_state=start.state if start is not None else None,
                 incident_at=_incident_of(app, values))
         except InvalidPersonalCode as exc:
             errors = [_code_error(exc, lang)]
@@ -196,8 +209,8 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
                 f"f-open-{exc.field}", said(lang, exc))]
         except NotFound as exc:   # an institution no longer in the database
             errors = [FormError(t("cases.open.school_invalid"), "school", said(lang, exc))]
-        except NotPermitted as exc:
-            errors = [_refused(exc, lang, None)]
+        except NotPermitted as exc:   # e.g. the start state's guard: the count not over it
+            errors = [_refused(exc, lang, "start_state" if start is not None else None)]
         else:
             notice = "opened"
             if NEW_FORMAT_CHECKSUM_WARNING in result.warnings:
@@ -299,7 +312,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
             tr = wf.transition(view["state"], trigger)
             if tr is not None:
                 steps.append({"trigger": trigger, "title": tr.title.get(lang),
-                              "legal_ref": tr.legal_ref, "fields": dict(tr.fields),
+                              "legal_ref": tr.legal_ref,
+                              "fields": step_fields(rt.municipality, tr),
                               "dest": wf.state(tr.dest).title.get(lang)})
     seen = visible_groups(rt.registry.roles, viewer.subject)
     note_groups = ([(g, group_title.get(g, g)) for g in NOTE_GROUPS if g in seen]
@@ -318,6 +332,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         title=t("cases.case.title", reference=view["reference"]),
         view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
         is_open=is_open, summary=case_summary(app, view, wf, lang),
+        ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
+        **_transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL)),
         child=view.get("child"), diagram=diagram,
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
@@ -339,6 +355,23 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         notice=" ".join(t(f"cases.notice.{n}") for n in notice.split()) if notice else None,
         max_text=MAX_TEXT,
         max_note=MAX_NOTE)
+
+
+def _transfer_context(app: App, viewer: Viewer, view: Mapping[str, Any], lang: str,
+                      may_transfer: bool) -> dict[str, Any]:
+    """A school move (``engine.transfer``): the schools the case may move to, or the
+    transfer waiting for the new school (which that school's users may accept here)."""
+    with app.db.connect() as conn:
+        waiting = pending_transfer(conn, load_case_row(conn, view["reference"])["id"])
+    if waiting is not None:
+        school = waiting["assignee_institution"]
+        return {"transfer_schools": [], "transfer_pending": {
+            "school": institution_name(app, school, lang),
+            "due": app.rt.calendar.format_local(waiting["due_at"]),
+            "can_accept": viewer.subject.institution == school}}
+    schools = ([(c, n) for c, n in _schools(app, viewer, every=True) if c != view["school"]]
+               if may_transfer and view["school"] else [])
+    return {"transfer_schools": schools, "transfer_pending": None}
 
 
 # --- the case page's forms ---------------------------------------------------------------
@@ -386,7 +419,7 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
             case = load_case_row(conn, reference)
         wf = app.rt.registry.get(case["case_type"], case["definition_version"])
         tr = wf.transition(case["state"], trigger)
-        specs = tr.fields if tr else {}
+        specs = step_fields(app.rt.municipality, tr) if tr else {}
         errors = _field_errors(specs, values, trigger, viewer.lang)
         if errors:
             raise Invalid(errors)
@@ -470,6 +503,30 @@ async def escalate_case(request: Request, reference: str) -> Response:
                  urgent=values.get("escalate_urgent") == "true")
         return "saved"
     return await _case_form(request, reference, Action.ESCALATE, "escalate_reason", write)
+
+
+@router.post("/cases/{reference}/transfer")
+async def transfer_case(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        school = values.get("transfer_school", "")
+        if not school:
+            raise Invalid([FormError(translator(viewer.lang)("cases.open.school_required"),
+                                     "transfer_school")])
+        transfer_school(app.db, app.rt, reference, school, viewer.actor,
+                        reason=values.get("transfer_reason"),
+                        expected_version=_expected_version(values), channel=Channel.WEB)
+        return "transfer_requested"
+    return await _case_form(request, reference, Action.TRANSFER_SCHOOL, "transfer_school", write)
+
+
+@router.post("/cases/{reference}/transfer/accept")
+async def accept_transfer(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        # the engine asks the policy: only the new school, holding the transfer task
+        answer(app.db, app.rt, pending_task_of(app.db, reference), TaskAction.ACCEPT,
+               viewer.actor, channel=Channel.WEB)
+        return "transfer_accepted"
+    return await _case_form(request, reference, Action.READ_CASES, "transfer_accept", write)
 
 
 @router.post("/cases/{reference}/extension")

@@ -35,6 +35,7 @@ from engine.answers import (
     check_answer,
     max_extension_days,
 )
+from engine.ikvd import step_fields
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
 from engine.queries import open_tasks
 from engine.runtime import Runtime
@@ -114,7 +115,8 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "institution_name": _texts(rt.municipality.institution(code).name),
         "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
         "answers": _answers(rt, t, lang, task, now),
-        "transitions": [] if decision or task["closed_at"] else _transitions(rt, wf, task, viewer),
+        "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
+        else _transitions(rt, wf, task, viewer),
     }
 
 
@@ -149,7 +151,7 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
         step = wf.transition(task["state"], trigger)
         if step is not None:
             out.append({"trigger": step.trigger, "title": _texts(step.title),
-                        "fields": dict(step.fields)})
+                        "fields": step_fields(rt.municipality, step)})
     return out
 
 

@@ -18,6 +18,7 @@ from engine.answers import TASK_EVENT_ACTIONS
 from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
 from engine.events import EventKind
 from engine.group.reasons import reason_title
+from engine.ikvd import step_fields
 from engine.queries import DELIVERY_STATUSES, display_names
 from engine.runtime import SYSTEM
 from gaita.bootstrap import App
@@ -118,7 +119,7 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         specs = wf.open.fields
     elif kind == EventKind.TRANSITION:
         tr = wf.transition(e["from"], e["trigger"]) if e["from"] else None
-        specs = tr.fields if tr else {}
+        specs = step_fields(rt.municipality, tr) if tr else {}
         what = t("cases.event.transition", step=tr.title.get(lang) if tr else e["trigger"],
                  src=title_of(e["from"]), dest=title_of(e["to"]))
     elif kind == EventKind.TASK:
@@ -152,6 +153,14 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         action = fields.get("action")
         what = t("cases.event.escalated", step=t(f"cases.ladder.{action}")
                  if action in frozenset(LadderAction) else str(action))
+    elif kind in (EventKind.TRANSFER_REQUESTED, EventKind.TRANSFERRED,
+                  EventKind.TRANSFER_DECLINED):   # a school move (engine.transfer)
+        what = t(f"cases.event.{kind}", src=institution_name(app, fields.get("from"), lang),
+                 dest=institution_name(app, fields.get("to"), lang))
+        if fields.get("reason"):
+            shown.append((t("cases.event.reason"), str(fields["reason"])))
+        if fields.get("note"):
+            shown.append((t("note"), str(fields["note"])))
     elif kind in frozenset(EventKind):
         what = t(f"cases.event.{kind}")
     else:

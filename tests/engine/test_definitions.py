@@ -582,9 +582,6 @@ def test_two_states_that_only_lead_to_each_other_are_both_reported_as_traps(
         tmp_path,
         ("    source: attendance_monitoring\n    dest: closed_restored\n",
          "    source: police_involvement\n    dest: closed_restored\n"),
-        ("    source: [in_school_support, board_assessment, social_work, attendance_monitoring]\n"
-         "    dest: closed_moved_school\n",
-         "    source: [board_assessment, social_work]\n    dest: closed_moved_school\n"),
         ("    source: [in_school_support, board_assessment, social_work, police_involvement, "
          "attendance_monitoring]\n    dest: closed_left_municipality\n",
          "    source: [board_assessment, social_work, police_involvement]\n"

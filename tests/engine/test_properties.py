@@ -59,13 +59,14 @@ from engine.errors import (
     UnknownTrigger,
 )
 from engine.events import verify_chain
-from engine.fields import coerce_fields
+from engine.ikvd import coerce_step, step_fields
 from engine.policy import allowed_triggers, held_scope, subject_of
 from engine.registry import Roles, load_registry
 from engine.runtime import Actor
 from engine.tables import Case, CaseEvent, Child, Escalation, Outbox, Task, User
+from gaita.bootstrap import load_declarations
 from gaita.demo import CHILDREN, demo_code, sample_fields
-from gaita.settings import ROOT
+from gaita.settings import ROOT, load_settings
 from tests.conftest import make_test_app, snapshot
 from tests.pg import PostgresServer, pg_bin
 
@@ -83,6 +84,8 @@ PG_SETTINGS = settings(SETTINGS, max_examples=10)   # a database per example cos
 # The declarations, known at collection time.  Only the workflow files are read
 # here (not the municipality config); the machines then run on each app's registry.
 DECLARED = load_registry(ROOT / "workflows")
+#: The Jelgava configuration: the IKVD statuses a closing step takes (engine.ikvd).
+MUNICIPALITY = load_declarations(load_settings({}))[0]
 
 junk_value = st.one_of(
     st.text(max_size=8), st.integers(min_value=-5, max_value=50), st.booleans(), st.none(),
@@ -180,8 +183,8 @@ def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigge
         return TransitionNotAllowed
     if actor.role not in t.roles:
         return AccessDenied
-    try:
-        coerce_fields(t.fields, fields)
+    try:   # with the IKVD status a closing step takes (engine.ikvd)
+        coerce_step(MUNICIPALITY, t, fields)
     except FieldError:
         return FieldError
     return None
@@ -343,7 +346,8 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             assignee = open_assignee(self.db, before_case["id"])
             actor = self.actors[user]
             t = transition_for(self.wf, state, trigger)
-            fields = field_values(data, t.fields if t else {}, sample_weight, perturb_weight)
+            fields = field_values(data, step_fields(self.rt.municipality, t) if t else {},
+                                  sample_weight, perturb_weight)
 
             escalated = was_escalated(self.db, before_case["id"])
             before = snapshot(self.db)

@@ -17,6 +17,7 @@ from notifications.render import LOCALES, Renderer, TemplateError, TemplateMissi
 TEMPLATES = (
     "task_assigned", "case_update", "urgent_report", "task_reminder", "task_overdue", "escalation_head",
     "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed", "group_waiting",
+    "transfer_request",
 )
 NO_CASE = {"meeting_agenda", "digest"}          # case and task are None
 
@@ -63,6 +64,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "decision_task": {"decision": "Sagatavot ģimenes atbalsta plānu un iesniegt to grupai"},
     "group_waiting": {"reason": "Ģimene nesadarbojas ar skolu", "risk": "high", "waited": 2,
                       "queued": "30.11.2026"},
+    "transfer_request": {"from": "jelgavas-4-vsk"},
     "digest": {"open": [row("ATK-2026-00007", 8)], "due_soon": [row("NEREG-2026-00005", 1)],
                "overdue": [row("KAV-2026-00002", -2)]},
     "delivery_failed": {"failed_template": "task_assigned", "failed_recipient": "Jelgavas 4. vidusskola",

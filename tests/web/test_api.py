@@ -174,7 +174,7 @@ def test_transitions_and_notes_go_through_the_write_path(client: TestClient, aut
     unknown = client.post(f"{url}/transitions", headers=school, json={"trigger": "fly_away"})
     problem = is_problem(unknown, 422)
     assert problem["valid_triggers"] == ["report_to_board", "attendance_restored",
-                                         "flag_child_at_risk", "moved_school",
+                                         "flag_child_at_risk",
                                          "left_municipality", "education_completed"]
     assert all(t in problem["detail"] for t in problem["valid_triggers"])
     not_now = client.post(f"{url}/transitions", headers=school,
@@ -185,7 +185,7 @@ def test_transitions_and_notes_go_through_the_write_path(client: TestClient, aut
         "fields": {"unjustified_lessons": 3, "school_actions": "Sarunas"}})
     refused = is_problem(guard, 422)
     assert refused["guard"] == "absence_threshold_reached"
-    assert (refused["code"], refused["reason_code"]) == ("guard.failed", "guard.lessons")
+    assert (refused["code"], refused["reason_code"]) == ("guard.failed", "guard.below_threshold")
     field = client.post(f"{url}/transitions", headers=school, json={
         "trigger": "report_to_board", "fields": {"unjustified_lessons": "many"}})
     assert is_problem(field, 422)["field"] == "unjustified_lessons"
