@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from engine.dates import Day
 from engine.errors import ConfigError, GaitaError, Message, Named, Problem, msg
 from engine.yamlio import YamlError, line_for, load_yaml, schema_reason
 
@@ -174,8 +175,8 @@ class CalendarSettings(_Model):
     country: Annotated[str, Strict(), _rule("config.not_country", r"[A-Z]{2}")]
     timezone: TimeZone
     day_end: Annotated[time, _rule("config.not_time", r"\d\d:\d\d(:\d\d)?", before=True)]
-    extra_holidays: tuple[Annotated[date, Strict()], ...] = ()
-    extra_working_days: tuple[Annotated[date, Strict()], ...] = ()
+    extra_holidays: tuple[Day, ...] = ()       # DD.MM.YYYY or YYYY-MM-DD (engine.dates)
+    extra_working_days: tuple[Day, ...] = ()
 
 
 ReasonCode = Annotated[str, Strict(), _rule("config.not_reason_code", r"[a-z][a-z0-9_]*")]

@@ -25,6 +25,7 @@ from gaita.cli.common import (
     handled,
     out,
     reader,
+    typed_day,
 )
 from gaita.mail import mail_settings
 from notifications.compose import case_url
@@ -37,11 +38,7 @@ meeting_app = typer.Typer(help="The cooperation group's meetings: agenda, decisi
 
 
 def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}",
-                                 param_hint="--date") from None
+    return typed_day(text, param_hint="--date")
 
 
 def _local(gaita: App, instant: Any) -> str:
@@ -103,7 +100,7 @@ def add_cmd(
 @handled
 def plan_cmd(
     as_user: AsOpt,
-    day: Annotated[str, typer.Option("--date", help="The meeting day, YYYY-MM-DD.")],
+    day: Annotated[str, typer.Option("--date", help="The meeting day, DD.MM.YYYY or YYYY-MM-DD.")],
     extraordinary: Annotated[bool, typer.Option(
         help="Urgent cases only, held by the next working day.")] = False,
     place: Annotated[str, typer.Option(help="Where the group meets.")] = "",
