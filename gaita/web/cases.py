@@ -44,7 +44,7 @@ from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
-from engine.queries import case_view
+from engine.queries import case_view, state_law, step_view
 from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
 from gaita.bootstrap import App
@@ -284,8 +284,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         for trigger in view["allowed_triggers"]:
             tr = wf.transition(view["state"], trigger)
             if tr is not None:
-                steps.append({"trigger": trigger, "title": tr.title.get(lang),
-                              "legal_ref": tr.legal_ref, "fields": dict(tr.fields),
+                steps.append({**step_view(tr), "title": tr.title.get(lang),
                               "dest": wf.state(tr.dest).title.get(lang)})
     seen = visible_groups(rt.registry.roles, viewer.subject)
     note_groups = ([(g, group_title.get(g, g)) for g in NOTE_GROUPS if g in seen]
@@ -304,7 +303,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         title=t("cases.case.title", reference=view["reference"]),
         view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
         is_open=is_open, summary=case_summary(app, view, wf, lang),
-        child=view.get("child"), diagram=diagram,
+        child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
         pause_reasons=([(c, r.title.en if lang == "en" else r.title.lv)

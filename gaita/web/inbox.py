@@ -29,7 +29,7 @@ from starlette.responses import RedirectResponse, Response
 from engine.access_log import log_access
 from engine.answers import AlreadyAnswered, TaskAction, TaskClosed, TaskNotFound, check_answer
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
-from engine.queries import open_tasks
+from engine.queries import open_tasks, state_law, step_view
 from engine.runtime import Runtime
 from engine.store import CASE, TASK, Row
 from engine.tables import AccessAction, Channel, TaskKind
@@ -109,6 +109,7 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
         "answers": _answers(rt, t, lang, task, now),
         "transitions": [] if decision or task["closed_at"] else _transitions(rt, wf, task, viewer),
+        **state_law(wf, None if decision else task["state"]),
     }
 
 
@@ -142,8 +143,7 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
                                     held_scope(task["case_type"], task["assignee_institution"])):
         step = wf.transition(task["state"], trigger)
         if step is not None:
-            out.append({"trigger": step.trigger, "title": _texts(step.title),
-                        "fields": dict(step.fields)})
+            out.append(step_view(step))
     return out
 
 
