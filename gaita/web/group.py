@@ -83,7 +83,7 @@ def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
         "status": {MeetingStatus.PLANNED: t("group.status.planned"),
                    MeetingStatus.HELD: t("group.status.held")},
         "risk": {"low": t("group.risk.low"), "medium": t("group.risk.medium"),
-                 "high": t("group.risk.high"), "critical": t("group.risk.critical")},
+                 "high": t("group.risk.high")},
     }
 
 

@@ -9,15 +9,27 @@ from pathlib import Path
 import pytest
 
 from engine.definitions import KnownNames
+from engine.guards import GUARDS
+from engine.registry import load_roles
 from tests.engine.test_definitions import (
     REAL_DECLARATIONS,
+    TEMPLATES,
+    WORKFLOWS,
+    absences_parameters,
     absences_text,
     assert_only_problem,
-    known,  # noqa: F401  (a fixture)
     line_containing,
     rejection,
     write_corrupted,
 )
+
+
+@pytest.fixture(scope="module")
+def known() -> KnownNames:
+    """What absences.yaml may name (as in tests/engine/test_definitions.py)."""
+    roles = load_roles(WORKFLOWS)
+    return KnownNames(roles.institution_roles, roles.user_roles, GUARDS, TEMPLATES,
+                      absences_parameters())
 
 
 def parent_contact_note() -> tuple[str, str, str]:
@@ -30,7 +42,7 @@ def parent_contact_note() -> tuple[str, str, str]:
 
 
 def test_an_english_only_state_note_is_refused_at_the_note(tmp_path: Path,
-                                                           known: KnownNames) -> None:  # noqa: F811
+                                                           known: KnownNames) -> None:
     block, _, _ = parent_contact_note()
     path, text = write_corrupted(tmp_path, (block, "    note: Contact the parents.\n"))
     exc = rejection(path, known)
@@ -39,7 +51,7 @@ def test_an_english_only_state_note_is_refused_at_the_note(tmp_path: Path,
 
 
 def test_a_state_note_without_its_english_is_refused(tmp_path: Path,
-                                                      known: KnownNames) -> None:  # noqa: F811
+                                                      known: KnownNames) -> None:
     block, lv, _ = parent_contact_note()
     path, text = write_corrupted(tmp_path, (block, "    note:\n" + lv))
     exc = rejection(path, known)
@@ -48,7 +60,7 @@ def test_a_state_note_without_its_english_is_refused(tmp_path: Path,
 
 
 def test_a_transition_note_is_a_text_in_both_languages(tmp_path: Path,
-                                                       known: KnownNames) -> None:  # noqa: F811
+                                                       known: KnownNames) -> None:
     path, text = write_corrupted(tmp_path, (
         "  - trigger: record_unjustified\n",
         "  - trigger: record_unjustified\n    note: Record it.\n"))

@@ -447,7 +447,7 @@ def test_an_api_token_is_shown_once_works_and_can_be_revoked(web: App, login: Lo
     admin, csrf = login("admin")
     missing = admin.post("/admin/tokens", data={"csrf": csrf, "username": "koordinatore",
                                                 "name": " "})
-    assert missing.status_code == 422 and "pilnvaras nosaukumu" in errors_of(missing.text)
+    assert missing.status_code == 422 and "piekļuves atslēgas nosaukumu" in errors_of(missing.text)
     created = admin.post("/admin/tokens", data={"csrf": csrf, "username": "koordinatore",
                                                 "name": "Skolvadības imports"})
     assert created.status_code == 200
