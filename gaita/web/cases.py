@@ -93,8 +93,10 @@ def _field_errors(specs: Mapping[str, FieldSpec], values: Mapping[str, str], pre
             continue
         try:
             coerce_fields({name: spec}, {name: raw})
-        except FieldError:
-            errors.append(FormError(_field_message(spec, raw, lang), target))
+        except FieldError as exc:   # a date also says what is wrong (no such day, the form)
+            errors.append(FormError(_field_message(spec, raw, lang), target,
+                                    said(lang, exc.reason) if spec.type == "date" and raw.strip()
+                                    else None))
     return errors
 
 

@@ -159,6 +159,7 @@ def test_a_date_is_typed_dd_mm_gggg_and_a_day_that_does_not_exist_is_named(
         assert links == {"f-open-incident_date": "«Gadījuma datums»: ievadiet datumu formātā "
                                                  "DD.MM.GGGG (piemēram, 31.01.2026)."}
         assert f'value="{typed}"' in refused.text
+        assert said in refused.text   # the engine's reason, in Latvian
     assert snapshot(web.db) == before
     done = c.post("/cases/new/violence", data={**data, "f.open.incident_date": "30.11.2026"})
     assert done.status_code == 303, done.text
