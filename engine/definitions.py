@@ -217,7 +217,9 @@ class State(_Strict):
     escalation: list[EscalationStep] = Field(default_factory=list)
     terminal: bool = False
     outcome: Ident | None = None
-    note: str | None = None
+    note: Text | None = Field(
+        default=None, description="what the law asks in this state, {lv, en}: shown beside "
+        "the next steps on the case page, the institution's task page and the link page")
     reports: list[Report] = Field(default_factory=list)
 
     def report(self, code: str) -> Report | None:
@@ -263,7 +265,8 @@ class Transition(_Strict):
     # Also queue the case for the cooperation group, with this configured reason
     # (cooperation_group.yaml escalation_reasons), e.g. an MK 474 p. 12 report.
     escalate: Ident | None = None
-    note: str | None = None
+    note: Text | None = Field(default=None, description="what the law asks of this step, "
+                              "{lv, en}; shown with the step")
     requires_reports: ReportRule | None = None
     # The statuses reported to IKVD (config ikvd_statuses.yaml) this step may close a
     # case with; the step then takes the field `ikvd_status` (engine.ikvd).

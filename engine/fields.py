@@ -1,16 +1,17 @@
 """Typed fields declared on openings and transitions; coercion of user input.
 
 Input arrives as text (CLI ``k=v``, web forms) or JSON values (API).  Each is
-checked against its ``FieldSpec`` and stored as a JSON-safe value.
+checked against its ``FieldSpec`` and stored as a JSON-safe value.  A date is
+typed ``DD.MM.GGGG`` or ``YYYY-MM-DD`` (``engine.dates``) and stored as ISO.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
+from engine.dates import InvalidDate, parse_day
 from engine.definitions import FieldSpec
 from engine.errors import FieldError, Message, Named, msg
 
@@ -58,9 +59,9 @@ def _coerce(name: str, spec: FieldSpec, value: Any) -> Any:
         raise refuse(msg("field.not_bool", value=repr(value)))
     if spec.type == "date":
         try:
-            return date.fromisoformat(str(value).strip()).isoformat()
-        except ValueError:
-            raise refuse(msg("field.not_date", value=repr(value))) from None
+            return parse_day(value).isoformat()
+        except InvalidDate as exc:
+            raise refuse(exc.message) from None
     if spec.type == "choice":
         text = str(value).strip()
         if text not in (spec.choices or []):

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from engine.dates import Day
 from engine.errors import ConfigError, GaitaError, Message, Named, Problem, msg
 from engine.periods import Unit
 from engine.yamlio import YamlError, line_for, load_yaml, schema_reason
@@ -203,8 +204,8 @@ class ExternalResource(_Model):
 
 class SchoolHoliday(_Model):
     """Days without lessons (a school holiday), first to last inclusive."""
-    first: Annotated[date, Strict()]
-    last: Annotated[date, Strict()]
+    first: Day
+    last: Day
     name: LocalizedText
 
     @model_validator(mode="after")
@@ -221,8 +222,8 @@ class CalendarSettings(_Model):
     country: Annotated[str, Strict(), _rule("config.not_country", r"[A-Z]{2}")]
     timezone: TimeZone
     day_end: Annotated[time, _rule("config.not_time", r"\d\d:\d\d(:\d\d)?", before=True)]
-    extra_holidays: tuple[Annotated[date, Strict()], ...] = ()
-    extra_working_days: tuple[Annotated[date, Strict()], ...] = ()
+    extra_holidays: tuple[Day, ...] = ()       # DD.MM.YYYY or YYYY-MM-DD (engine.dates)
+    extra_working_days: tuple[Day, ...] = ()
     # MK 89 "the same school day": working days outside these have lessons
     school_holidays: tuple[SchoolHoliday, ...] = ()
 

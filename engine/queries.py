@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from engine.access_log import log_access
 from engine.answers import TaskNotFound
+from engine.definitions import Transition, Workflow
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
 from engine.ikvd import step_fields
@@ -279,8 +280,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
                                         scope):
             t = wf.transition(task["state"], trigger)
             if t is not None:
-                transitions.append({"trigger": t.trigger, "title": _texts(t.title),
-                                    "fields": step_fields(rt.municipality, t)})
+                transitions.append({**step_view(t), "fields": step_fields(rt.municipality, t)})
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
@@ -300,11 +300,30 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "declined_at": task["declined_at"], "reported_done_at": task["reported_done_at"],
         "extension_days": task["extension_days"], "used": used,
         "transitions": transitions,
+        **state_law(wf, None if decision else task["state"]),
     }
 
 
 def _texts(text: Any) -> dict[str, str]:
     return {"lv": text.lv, "en": text.en}
+
+
+def state_law(wf: Workflow, state: str | None) -> dict[str, Any]:
+    """What the law asks in ``state``, as a task page shows it beside the next steps:
+    ``legal_ref`` (the declared citation) and ``legal_note`` (``{lv, en}``), each
+    ``None`` when not declared or for no state (a cooperation group's decision task)."""
+    declared = wf.state(state) if state is not None else None
+    note = declared.note if declared is not None else None
+    return {"legal_ref": declared.legal_ref if declared is not None else None,
+            "legal_note": _texts(note) if note is not None else None}
+
+
+def step_view(step: Transition) -> dict[str, Any]:
+    """A transition as the task pages offer it: trigger, title, fields, and what the
+    law asks of it (``legal_ref``, ``note`` as ``{lv, en}`` or ``None``)."""
+    return {"trigger": step.trigger, "title": _texts(step.title), "fields": dict(step.fields),
+            "legal_ref": step.legal_ref,
+            "note": _texts(step.note) if step.note is not None else None}
 
 
 def display_names(db: sa.Engine, usernames: list[str] | set[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import policy
+from engine.definitions import RISK_LEVELS
 from engine.errors import NotPermitted
 from engine.events import EventKind, append_event
 from engine.group.reasons import check_manual, reason_spec, reason_title
@@ -27,10 +28,10 @@ from engine.runtime import SYSTEM, Actor, Runtime
 from engine.store import CASE, ESCALATION, TASK, Row, load_case_row
 from engine.tables import OPEN_ESCALATIONS, CaseStatus, EscalationStatus, TaskKind
 
-#: Risk levels by urgency (the queue's second key); ``critical`` ranks above all.
-RISK_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+#: Risk levels by urgency (the queue's second key): the engine's levels, low to high.
+RISK_RANK = {level: rank for rank, level in enumerate(RISK_LEVELS, start=1)}
 #: Risk levels whose cases are queued as urgent.
-URGENT_RISKS = frozenset({"high", "critical"})
+URGENT_RISKS = frozenset({"high"})
 
 
 def group_locale(rt: Runtime, code: str) -> str:

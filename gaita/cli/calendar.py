@@ -14,7 +14,15 @@ import typer
 from engine.overrides import list_overrides
 from engine.queries import actor_for
 from gaita import config_edit
-from gaita.cli.common import AsOpt, JsonOpt, current_app, emit_json, handled, out
+from gaita.cli.common import (
+    AsOpt,
+    JsonOpt,
+    current_app,
+    emit_json,
+    handled,
+    out,
+    typed_day,
+)
 
 calendar_app = typer.Typer(help="Administrators' holiday and working-day overrides.",
                            no_args_is_help=True)
@@ -23,10 +31,7 @@ ACTOR = "cli"   # who the admin log says made the change, as in gaita.cli.users
 
 
 def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}") from None
+    return typed_day(text, param_hint="DAY")
 
 
 @calendar_app.command("list")
@@ -47,7 +52,7 @@ def list_cmd(as_json: JsonOpt = False) -> None:
 @calendar_app.command("set")
 @handled
 def set_cmd(
-    day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
+    day: Annotated[str, typer.Argument(help="The date, DD.MM.YYYY or YYYY-MM-DD.")],
     kind: Annotated[str, typer.Option(help="holiday or working_day.")],
     as_user: AsOpt,
     note: Annotated[str, typer.Option(help="Why (e.g. the Cabinet order).")] = "",
@@ -61,7 +66,7 @@ def set_cmd(
 
 @calendar_app.command("remove")
 @handled
-def remove_cmd(day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
+def remove_cmd(day: Annotated[str, typer.Argument(help="The date, DD.MM.YYYY or YYYY-MM-DD.")],
                as_user: AsOpt) -> None:
     """Remove the override on DAY."""
     gaita = current_app()

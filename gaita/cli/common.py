@@ -16,13 +16,14 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 import typer
 from rich.console import Console
 
+from engine.dates import InvalidDate, parse_day
 from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
 from engine.queries import actor_for
 from engine.runtime import Actor, operator
@@ -52,6 +53,15 @@ def exit_code(exc: GaitaError) -> int:
     if isinstance(exc, StaleCase):
         return 5
     return 1
+
+
+def typed_day(text: str, param_hint: str | None = None) -> date:
+    """A day given on the command line, ``DD.MM.YYYY`` or ``YYYY-MM-DD`` (``engine.dates``);
+    anything else is a usage error (exit 2) that says what is wrong."""
+    try:
+        return parse_day(text)
+    except InvalidDate as exc:
+        raise typer.BadParameter(str(exc), param_hint=param_hint) from None
 
 
 def error(message: object) -> None:

@@ -26,6 +26,7 @@ from gaita.cli.common import (
     handled,
     out,
     reader,
+    typed_day,
 )
 from gaita.mail import mail_settings
 from notifications.compose import case_url
@@ -38,11 +39,7 @@ meeting_app = typer.Typer(help="The cooperation group's meetings: agenda, decisi
 
 
 def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}",
-                                 param_hint="--date") from None
+    return typed_day(text, param_hint="--date")
 
 
 def _local(gaita: App, instant: Any) -> str:
@@ -123,7 +120,7 @@ def proposals_cmd(
 @handled
 def plan_cmd(
     as_user: AsOpt,
-    day: Annotated[str | None, typer.Option("--date", help="The meeting day, YYYY-MM-DD.")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="The meeting day, DD.MM.YYYY or YYYY-MM-DD.")] = None,
     proposed: Annotated[bool, typer.Option(
         "--proposed", help="An ordinary meeting on the first proposed day not yet planned "
                            "(gaita meeting proposals).")] = False,

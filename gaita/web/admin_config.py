@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from engine.dates import InvalidDate, parse_day
 from engine.errors import FieldError, InvalidDeclaration, NotFound, Problem
 from engine.overrides import KINDS, list_overrides
 from gaita import config_edit
@@ -212,9 +213,10 @@ def _calendar_set(request: Request, app: App, viewer: Viewer, form: FormData) ->
 
 
 def _day(text: str) -> date | None:
+    """The day typed (``DD.MM.YYYY`` or ``YYYY-MM-DD``, ``engine.dates``), or ``None``."""
     try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
+        return parse_day(text)
+    except InvalidDate:
         return None
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from engine.answers import TaskAction
+from engine.dates import Day
 from engine.definitions import RiskLevel
 from engine.notes import MAX_NOTE, NOTE_GROUPS
 from engine.reports import SORT_KEYS
@@ -208,9 +209,9 @@ class NewMeeting(_Request):
     """Plan a meeting; its agenda comes from the queue (``engine.group.meetings.plan_meeting``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"day": "2026-12-03", "extraordinary": False, "place": "Lielā iela 11"}]})
+        {"day": "03.12.2026", "extraordinary": False, "place": "Lielā iela 11"}]})
 
-    day: date
+    day: Day = Field(description="DD.MM.YYYY or YYYY-MM-DD.")
     extraordinary: bool = False
     place: str = Field("", max_length=200)
 

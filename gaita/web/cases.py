@@ -46,7 +46,7 @@ from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
-from engine.queries import case_view
+from engine.queries import case_view, state_law, step_view
 from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
@@ -97,8 +97,10 @@ def _field_errors(specs: Mapping[str, FieldSpec], values: Mapping[str, str], pre
             continue
         try:
             coerce_fields({name: spec}, {name: raw})
-        except FieldError:
-            errors.append(FormError(_field_message(spec, raw, lang), target))
+        except FieldError as exc:   # a date also says what is wrong (no such day, the form)
+            errors.append(FormError(_field_message(spec, raw, lang), target,
+                                    said(lang, exc.reason) if spec.type == "date" and raw.strip()
+                                    else None))
     return errors
 
 
@@ -311,8 +313,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         for trigger in view["allowed_triggers"]:
             tr = wf.transition(view["state"], trigger)
             if tr is not None:
-                steps.append({"trigger": trigger, "title": tr.title.get(lang),
-                              "legal_ref": tr.legal_ref,
+                steps.append({**step_view(tr), "title": tr.title.get(lang),
                               "fields": step_fields(rt.municipality, tr),
                               "dest": wf.state(tr.dest).title.get(lang)})
     seen = visible_groups(rt.registry.roles, viewer.subject)
@@ -334,7 +335,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         is_open=is_open, summary=case_summary(app, view, wf, lang),
         ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
         **_transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL)),
-        child=view.get("child"), diagram=diagram,
+        child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
         pause_reasons=([(c, r.title.en if lang == "en" else r.title.lv)

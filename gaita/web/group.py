@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date
 from functools import partial
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -32,6 +31,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from engine.dates import InvalidDate, dmy, parse_day
 from engine.errors import FieldError, NotPermitted
 from engine.group.alerts import waiting_urgent
 from engine.group.decisions import AgreedAction, decide, max_action_days
@@ -84,7 +84,7 @@ def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
         "status": {MeetingStatus.PLANNED: t("group.status.planned"),
                    MeetingStatus.HELD: t("group.status.held")},
         "risk": {"low": t("group.risk.low"), "medium": t("group.risk.medium"),
-                 "high": t("group.risk.high"), "critical": t("group.risk.critical")},
+                 "high": t("group.risk.high")},
     }
 
 
@@ -178,7 +178,7 @@ def new_meeting(request: Request, viewer: Viewer = Depends(web_user)) -> Respons
     viewer.require(app, Action.PLAN_MEETING)
     cal = app.rt.calendar
     day = cal.next_working_day(cal.local_date(app.rt.clock.now()))
-    return _plan_form(request, app, viewer, {"day": day.isoformat(), "kind": MeetingKind.ORDINARY},
+    return _plan_form(request, app, viewer, {"day": dmy(day), "kind": MeetingKind.ORDINARY},
                       [], 200)
 
 
@@ -194,9 +194,9 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
     t, cal = translator(viewer.lang), app.rt.calendar
     errors: list[FormError] = []
     try:
-        day = date.fromisoformat(values.get("day", "").strip())
-    except ValueError:
-        errors.append(FormError(t("group.day_invalid"), "day"))
+        day = parse_day(values.get("day", ""))
+    except InvalidDate as exc:
+        errors.append(FormError(t("group.day_invalid"), "day", said(viewer.lang, exc)))
     else:
         if day < cal.local_date(app.rt.clock.now()):
             errors.append(FormError(t("group.day_past"), "day"))

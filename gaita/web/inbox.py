@@ -37,7 +37,7 @@ from engine.answers import (
 )
 from engine.ikvd import step_fields
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
-from engine.queries import open_tasks
+from engine.queries import open_tasks, state_law, step_view
 from engine.runtime import Runtime
 from engine.store import CASE, TASK, Row
 from engine.tables import AccessAction, Channel, TaskKind
@@ -117,6 +117,7 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "answers": _answers(rt, t, lang, task, now),
         "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
         else _transitions(rt, wf, task, viewer),
+        **state_law(wf, None if decision else task["state"]),
     }
 
 
@@ -150,8 +151,7 @@ def _transitions(rt: Runtime, wf: Any, task: Mapping[str, Any],
                                     held_scope(task["case_type"], task["assignee_institution"])):
         step = wf.transition(task["state"], trigger)
         if step is not None:
-            out.append({"trigger": step.trigger, "title": _texts(step.title),
-                        "fields": step_fields(rt.municipality, step)})
+            out.append({**step_view(step), "fields": step_fields(rt.municipality, step)})
     return out
 
 

@@ -143,6 +143,22 @@ def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str
     assert after["version"] == before["version"] and after["state"] == before["state"]
 
 
+def test_a_date_field_is_typed_dd_mm_yyyy_or_iso(cli: Gaita) -> None:
+    opening = ["case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+               "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
+               "--field", "violence_kind=pupil_to_pupil", "--field", "violence_form=bullying",
+               "--field", "finding=found"]
+    before = cli.json("case", "list")
+    for typed, said in (("31.11.2026", "no such day as “31.11.2026”"),
+                        ("30.11.26", "a date is written DD.MM.YYYY")):
+        proc = cli(*opening, "--field", f"incident_date={typed}", ok=False)
+        assert proc.returncode == 4 and said in proc.stderr, proc.stderr
+        assert "field 'incident_date'" in proc.stderr
+    assert cli.json("case", "list") == before
+    opened = cli.json(*opening, "--field", "incident_date=30.11.2026")
+    assert opened["reference"].startswith("VARD-2026-")
+
+
 def test_guard_failure_names_the_guard(cli: Gaita) -> None:
     ref = open_case(cli)
     cli("case", "fire", ref, "record_unjustified", "--as", "skola", "--field", "parents_reached=1")
@@ -197,7 +213,7 @@ def test_docs_workflows_md_is_generated_from_the_declarations(cli: Gaita) -> Non
 
 
 def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
-    assert cli("calendar", "set", "2027-03-01", "--kind", "holiday", "--note", "Rīkojums",
+    assert cli("calendar", "set", "01.03.2027", "--kind", "holiday", "--note", "Rīkojums",
                "--as", "admin").returncode == 0
     assert cli.json("calendar", "list") == [{
         "day": "2027-03-01", "kind": "holiday", "note": "Rīkojums", "created_by": "admin",
@@ -205,7 +221,11 @@ def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
     proc = cli("calendar", "set", "2027-03-02", "--kind", "holiday", "--as", "skola", ok=False)
     assert proc.returncode == 4 and "only administrators" in proc.stderr
     proc = cli("calendar", "set", "2027-02-30", "--kind", "holiday", "--as", "admin", ok=False)
-    assert proc.returncode == 2 and "expected a date" in proc.stderr
+    assert proc.returncode == 2 and "no such day as “2027-02-30”" in proc.stderr
+    proc = cli("calendar", "set", "30.02.2027", "--kind", "holiday", "--as", "admin", ok=False)
+    assert proc.returncode == 2 and "no such day as “30.02.2027”" in proc.stderr
+    proc = cli("calendar", "set", "1/3/2027", "--kind", "holiday", "--as", "admin", ok=False)
+    assert proc.returncode == 2 and "DD.MM.YYYY" in proc.stderr
     cli("calendar", "remove", "2027-03-01", "--as", "admin")
     assert cli.json("calendar", "list") == []
     db = sa.create_engine(cli.env["GAITA_DATABASE_URL"])

@@ -53,7 +53,9 @@ def test_refer_plan_decide_show_and_export_the_minutes(cli: Gaita, reference: st
 
     weekend = cli("meeting", "plan", "--date", "2026-12-05", "--as", "vaditajs", ok=False)
     assert weekend.returncode == 4 and "05.12.2026 is not a working day" in weekend.stderr
-    plan = cli.json("meeting", "plan", "--date", "2026-11-30", "--place", "Lielā iela 11",
+    bad_day = cli("meeting", "plan", "--date", "31.11.2026", "--as", "vaditajs", ok=False)
+    assert bad_day.returncode == 2 and "no such day as “31.11.2026”" in bad_day.stderr
+    plan = cli.json("meeting", "plan", "--date", "30.11.2026", "--place", "Lielā iela 11",
                     "--as", "vaditajs")
     meeting = plan["meeting"]
     assert (plan["kind"], plan["place"]) == ("ordinary", "Lielā iela 11")

@@ -245,7 +245,7 @@ def test_missing_key(copy: Path) -> None:
     ("services.yaml", "available: false", 'available: "no"', "valid boolean"),
     ("municipality.yaml", "timezone: Europe/Riga", "timezone: Europe/Rigaa", "not a known time zone"),
     ("calendar.yaml", 'day_end: "23:59:59"', "day_end: 23:59:59", 'quoted time such as "23:59:59"'),
-    ("calendar.yaml", "extra_holidays: []", "extra_holidays: [soon]", "valid date"),
+    ("calendar.yaml", "extra_holidays: []", "extra_holidays: [soon]", "a date is written DD.MM.YYYY"),
     ("institutions.yaml", "email: jip@jelgava.example.lv", "email: jip-at-jelgava", "not an e-mail address"),
     ("services.yaml", "problems: [substances]", "problems: [drugs]", "'absences', 'substances' or 'unregistered'"),
 ])

@@ -262,7 +262,7 @@ def test_a_delivery_failure_without_a_case_renders(renderer: Renderer) -> None:
     assert "Lūdzam sazināties ar iestādi citā veidā" in out.text
 
 
-@pytest.mark.parametrize(("locale", "nothing"), [("lv", "Jums nav atvērtu uzdevumu."), ("en", "You have no open tasks.")])
+@pytest.mark.parametrize(("locale", "nothing"), [("lv", "Jums nav neizpildītu uzdevumu."), ("en", "You have no open tasks.")])
 def test_an_empty_digest_says_so(renderer: Renderer, locale: str, nothing: str) -> None:
     out = renderer.render("digest", locale, context("digest", extra={"open": [], "due_soon": [], "overdue": []}))
     assert nothing in out.text and nothing in out.html

@@ -371,8 +371,12 @@ def test_a_calendar_override_changes_deadlines_computed_afterwards(
     admin, csrf = login("admin")
     assert web.rt.calendar.local_date(web.rt.calendar.due_at(START, 1)) == date(2026, 12, 1)
     bad = admin.post("/admin/calendar", data={"csrf": csrf, "day": "2026-13-01", "kind": "holiday"})
-    assert bad.status_code == 422 and "GGGG-MM-DD" in errors_of(bad.text)
-    done = admin.post("/admin/calendar", data={"csrf": csrf, "day": "2026-12-01",
+    assert bad.status_code == 422 and "DD.MM.GGGG" in errors_of(bad.text)
+    for typed in ("31.02.2026", "1.12.26", "20261201"):   # no such day; not a form we read
+        bad = admin.post("/admin/calendar", data={"csrf": csrf, "day": typed, "kind": "holiday"})
+        assert bad.status_code == 422 and "DD.MM.GGGG" in errors_of(bad.text), typed
+    assert 'placeholder="DD.MM.GGGG"' in admin.get("/admin/calendar").text
+    done = admin.post("/admin/calendar", data={"csrf": csrf, "day": "01.12.2026",
                                                "kind": "holiday", "note": "Rīkojums Nr. 7"})
     assert done.headers["location"] == "/admin/calendar?done=override_set"
     assert web.rt.calendar.local_date(web.rt.calendar.due_at(START, 1)) == date(2026, 12, 2)
@@ -443,7 +447,7 @@ def test_an_api_token_is_shown_once_works_and_can_be_revoked(web: App, login: Lo
     admin, csrf = login("admin")
     missing = admin.post("/admin/tokens", data={"csrf": csrf, "username": "koordinatore",
                                                 "name": " "})
-    assert missing.status_code == 422 and "pilnvaras nosaukumu" in errors_of(missing.text)
+    assert missing.status_code == 422 and "piekļuves atslēgas nosaukumu" in errors_of(missing.text)
     created = admin.post("/admin/tokens", data={"csrf": csrf, "username": "koordinatore",
                                                 "name": "Skolvadības imports"})
     assert created.status_code == 200

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from engine.errors import DatabaseUnavailable
-from engine.store import TASK, load_case_row
+from engine.store import CASE, TASK, load_case_row
 from gaita import users
 from gaita.accounts.sessions import start_session
 from gaita.accounts.tables import TOKEN
@@ -85,6 +85,24 @@ def datetimes(value: Any, key: str = "") -> Iterator[str]:
 
 
 # --- cases -----------------------------------------------------------------------------
+
+
+def test_a_date_field_is_dd_mm_yyyy_or_iso(web: App, client: TestClient, auth: Auth) -> None:
+    coordinator = auth("koordinatore")
+    body = {"case_type": "violence", "child_name": CHILD_NAME, "child_code": CHILD_CODE,
+            "school": SCHOOL, "fields": {"violence_kind": "pupil_to_pupil",
+                                         "violence_form": "bullying", "finding": "found"}}
+    for typed, said in (("31.11.2026", "no such day as “31.11.2026”"),
+                        ("30.11.26", "a date is written DD.MM.YYYY")):
+        refused = client.post("/api/v1/cases", headers=coordinator, json={
+            **body, "fields": {**body["fields"], "incident_date": typed}})
+        problem = is_problem(refused, 422)
+        assert problem["field"] == "incident_date" and said in problem["detail"], problem
+    created = client.post("/api/v1/cases", headers=coordinator, json={
+        **body, "fields": {**body["fields"], "incident_date": "30.11.2026"}})
+    assert created.status_code == 201, created.text
+    with web.db.connect() as conn:
+        assert conn.execute(sa.select(CASE.c.data)).scalar()["incident_date"] == "2026-11-30"
 
 
 def test_open_read_and_list_a_case(web: App, client: TestClient, auth: Auth) -> None:
@@ -264,8 +282,12 @@ def test_the_cooperation_group_queue_meetings_and_decisions(client: TestClient, 
     assert item["reference"] == reference and item["urgent"] and item["status"] == "queued"
     assert _UTC.match(item["queued_at"])
 
+    for typed, said in (("31.11.2026", "31.11.2026 is not a day"),
+                        ("30/11/2026", "30/11/2026 is not a day"), ("", "is not a day")):
+        bad = client.post("/api/v1/meetings", headers=chair, json={"day": typed})
+        assert said in is_problem(bad, 422)["detail"], typed
     planned = client.post("/api/v1/meetings", headers=chair,
-                          json={"day": "2026-11-30", "place": "Lielā iela 11"})
+                          json={"day": "30.11.2026", "place": "Lielā iela 11"})
     assert planned.status_code == 201, planned.text
     meeting = planned.json()["meeting"]
     assert planned.headers["location"] == f"/api/v1/meetings/{meeting}"

@@ -99,7 +99,7 @@ def test_acknowledge_then_done_in_a_browser(gaita: App, task: OpenTask) -> None:
             expect(page.get_by_role("heading", level=1)).to_have_text(
                 "Paldies — izpilde reģistrēta.")
             html = page.content()
-            assert "Atbalsts skolā un kavējumu uzskaite" in html
+            assert "Atbalsts izglītības iestādē un kavējumu uzskaite" in html
             assert not [mark for mark in CHILD_MARKS if mark in html]
             context.close()
         finally:

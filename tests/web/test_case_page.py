@@ -146,7 +146,7 @@ def test_a_refused_transition_and_an_unknown_trigger_are_422(web: App,
     before = without_access_log(snapshot(web.db))
     wrong_state = submit(c, ref, "fire/refer_to_social_service")
     assert wrong_state.status_code == 422
-    assert f"lietā {ref} stāvoklī „Sazināties ar vecākiem” nav iespējams" in wrong_state.text
+    assert f"lietā {ref} posmā „Sazināties ar vecākiem” nav iespējams" in wrong_state.text
     assert "iespējamie soļi: Kavējums attaisnots, Kavējums neattaisnots" in wrong_state.text
     for english in ("is not valid for case", "valid triggers", "trigger '", "parent_contact"):
         assert english not in wrong_state.text   # the refusal in Latvian only, by titles
@@ -198,7 +198,7 @@ def test_police_do_not_see_the_support_plan(web: App, browser_client: Client) ->
         assert page.status_code == 200
         assert "Parasta piezīme policijai" in page.text
         assert "Atbalsta plāna saturs" not in page.text
-        assert SCHOOL_ACTIONS not in page.text and "Skolas veiktie pasākumi" not in page.text
+        assert SCHOOL_ACTIONS not in page.text and "Izglītības iestādes veiktie pasākumi" not in page.text
         groups = re.search(r'<select id="note_group".*?</select>', page.text, re.S)
         assert groups and re.findall(r'value="([a-z_]+)"', groups.group(0)) == ["notes"]
         assert ("fire/police_done" in forms_of(page.text, ref)) is holds
@@ -356,7 +356,7 @@ def test_the_diagram_marks_the_current_state(web: App, browser_client: Client) -
     assert "Sazināties ar vecākiem" in current(c.get(f"/cases/{ref}").text)
     walk(web, ref, TO_BOARD[0])
     page = c.get(f"/cases/{ref}").text
-    assert "Atbalsts skolā un" in current(page)
-    assert "<strong>Atbalsts skolā un kavējumu uzskaite</strong> (pašreizējais)" in page
+    assert "Atbalsts izglītības iestādē" in current(page)
+    assert "<strong>Atbalsts izglītības iestādē un kavējumu uzskaite</strong> (pašreizējais)" in page
     english = c.get(f"/cases/{ref}?lang=en").text
     assert "▶ current" in english and "Timeline" in english

@@ -99,7 +99,7 @@ def test_dashboard_figures_follow_the_cases_and_the_clock(web: App, browser_clie
     advance(web, first, "record_unjustified", parents_reached=False)
     html = c.get("/dashboard").text
     assert card(html, "due_today") == 1
-    assert table_row(html, "Atbalsts skolā un kavējumu uzskaite")[0] == "1"
+    assert table_row(html, "Atbalsts izglītības iestādē un kavējumu uzskaite")[0] == "1"
 
     clock_of(web).advance(days=1)   # Tuesday: the second case's same-day contact is late
     c = browser_client("koordinatore")   # the session has been idle too long
@@ -195,9 +195,9 @@ def test_sorting_and_pages_keep_the_filters(web: App, browser_client: Client,
 BAD_FILTERS = [
     ("type=burglary", "Nezināms lietas veids „burglary”"),
     ("type=absences&state=verification",
-     "Lietas veidam „Neattaisnoti mācību stundu kavējumi” nav stāvokļa "
+     "Lietas veidam „Neattaisnoti mācību stundu kavējumi” nav posma "
      "„verification”"),
-    ("state=nowhere", "Nevienam lietas veidam nav stāvokļa „nowhere”"),
+    ("state=nowhere", "Nevienam lietas veidam nav posma „nowhere”"),
     ("sort=child_name", "Lietas nevar kārtot pēc „child_name”"),
     ("order=sideways", "Nezināma kārtošanas secība „sideways”"),
     ("page=abc", "Lapas numuram jābūt veselam skaitlim no 1 līdz 1000000, nevis „abc”"),
@@ -290,7 +290,7 @@ def test_csv_export_keeps_latvian_letters_and_no_child(web: App, browser_client:
     assert response.content.startswith(b"\xef\xbb\xbf")
     text = response.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert rows[0][:3] == ["Numurs", "Lietas veids", "Stāvoklis"]
+    assert rows[0][:3] == ["Numurs", "Lietas veids", "Posms"]
     assert "Atlikušās darba dienas" in rows[0] and "Termiņš apturēts" in rows[0]
     assert rows[1] == [ref, "Neattaisnoti mācību stundu kavējumi", "Sazināties ar vecākiem",
                        "atvērta", "Jelgavas 4. vidusskola", "Jelgavas 4. vidusskola", "vidējs",

@@ -189,7 +189,7 @@ def _open_and_refer(s: Session) -> tuple[str, int]:
               {"Vecāki sasniegti": "Jā"}, {}),
              ("report_to_board", "Ziņot izglītības pārvaldei", {},
               {"Neattaisnotās stundas šajā semestrī": "24",
-               "Skolas veiktie pasākumi": "Sarunas ar vecākiem; atbalsta plāns."}),
+               "Izglītības iestādes veiktie pasākumi": "Sarunas ar vecākiem; atbalsta plāns."}),
              ("refer_to_social_service", "Nodot sociālajam dienestam",
               {"Kavējumi saistīti ar sociālu problēmu": "Jā"},
               {"Problēmas apraksts": "Ģimenē materiālas grūtības; bērns pieskata brāļus."}))
@@ -267,7 +267,7 @@ def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinato
     today and records a decision with a task for the social service, who sees it."""
     page = coordinator.go(f"/cases/{reference}")
     checked(page, f"Lieta {reference}")
-    expect(page.locator("dl.summary dt:text-is('Stāvoklis') + dd")).to_contain_text(
+    expect(page.locator("dl.summary dt:text-is('Posms') + dd")).to_contain_text(
         "Apmeklējuma uzraudzība")
     expect(page.locator("dl.summary dt:text-is('Atbildīgā iestāde') + dd")).to_have_text(
         SCHOOL_NAME)

@@ -60,8 +60,9 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
                   "vēl nav ieplānota", 'href="/group/meetings/new"'):
         assert shown in queue.text, shown
     form = chair.get("/group/meetings/new")
-    assert form.status_code == 200 and 'type="date"' in form.text
-    planned = plan(chair, form_csrf(form.text))
+    assert form.status_code == 200 and 'placeholder="DD.MM.GGGG"' in form.text
+    assert 'value="30.11.2026"' in form.text   # the next working day, as people write it
+    planned = plan(chair, form_csrf(form.text), day="30.11.2026")
     assert (planned.status_code, planned.headers["location"]) == (303, "/group/meetings/1?planned=1")
     page = chair.get(planned.headers["location"])
     assert page.status_code == 200
@@ -191,6 +192,9 @@ def test_forms_show_what_to_correct_and_store_nothing(web: App, browser_client: 
     assert plan(chair, token, day="2026-11-27").status_code == 422   # in the past
     assert plan(chair, token, kind="extraordinary").status_code == 422   # no urgent case
     assert "Lielā iela 11" in plan(chair, token, day="nope").text   # what was typed is kept
+    no_such_day = plan(chair, token, day="31.11.2026")
+    assert no_such_day.status_code == 422 and "kalendārā nepastāv" in no_such_day.text
+    assert "DD.MM.GGGG" in plan(chair, token, day="30/11/2026").text
     assert chair.post("/group/meetings", data={"day": "2026-11-30"}).status_code == 403   # no CSRF
     assert group_rows(web) == before
     assert plan(chair, token).status_code == 303

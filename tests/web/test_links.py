@@ -365,7 +365,7 @@ def test_done_by_firing_a_transition_closes_the_task(
         "f.absence_justified.reason": "ignored: another step's field", "note": "Zvanījām divreiz"})
     assert response.status_code == 200, response.text
     assert "Paldies — izpilde reģistrēta." in response.text
-    assert "Atbalsts skolā un kavējumu uzskaite" in response.text
+    assert "Atbalsts izglītības iestādē un kavējumu uzskaite" in response.text
     with gaita.db.connect() as conn:
         case = load_case_row(conn, task.reference)
     assert case["state"] == "in_school_support"
