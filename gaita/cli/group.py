@@ -120,7 +120,8 @@ def proposals_cmd(
 @handled
 def plan_cmd(
     as_user: AsOpt,
-    day: Annotated[str | None, typer.Option("--date", help="The meeting day, DD.MM.YYYY or YYYY-MM-DD.")] = None,
+    day: Annotated[str | None, typer.Option(
+        "--date", help="The meeting day, DD.MM.YYYY or YYYY-MM-DD.")] = None,
     proposed: Annotated[bool, typer.Option(
         "--proposed", help="An ordinary meeting on the first proposed day not yet planned "
                            "(gaita meeting proposals).")] = False,
