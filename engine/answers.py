@@ -29,6 +29,7 @@ from engine import policy
 from engine.cases import FireResult, fire_in
 from engine.errors import NotFound, NotPermitted
 from engine.events import EventKind, append_event
+from engine.fields import coerce_fields
 from engine.outbox import Template, queue_mail, tell_coordinating
 from engine.runtime import Actor, Runtime
 from engine.store import ACTION_TOKEN, CASE, TASK, load_case_row
@@ -120,8 +121,10 @@ def answer(
         policy.require(rt, actor, policy.Action.ANSWER_TASK, policy.task_scope(conn, task),
                        reference=task["reference"])
         check_answer(task, action)
-        decision_done = task["kind"] == TaskKind.DECISION and action is TaskAction.DONE
-        if decision_done and trigger is not None:
+        # an agreed action or a report has no transition: answering "done" closes it
+        closes_itself = (task["kind"] in (TaskKind.DECISION, TaskKind.REPORT)
+                         and action is TaskAction.DONE)
+        if closes_itself and trigger is not None:
             raise NotPermitted("answer.decision_without_trigger")
         if task["kind"] == TaskKind.TRANSFER and action in (
                 TaskAction.ACCEPT, TaskAction.DECLINE, TaskAction.DONE):
@@ -148,17 +151,33 @@ def answer(
             payload["reason"] = reason
         if days is not None:
             payload["days"] = days
+        answered = (_report_answer(rt, case, task, fields)
+                    if task["kind"] == TaskKind.REPORT and action is TaskAction.DONE else None)
+        if answered:
+            payload["answer"] = answered
         event_id = append_event(conn, case, actor, now, kind=EventKind.TASK, payload=payload)
         change = _task_change(task, action, now, days)
-        if decision_done:   # no transition closes it: the answer does (engine.group)
+        if closes_itself:
             change.update(closed_at=now, status=TaskStatus.DONE, closed_by_event=event_id,
                           next_check_at=None, check_token=None)
+        if answered:
+            change["details"] = {**(task["details"] or {}), "answer": answered}
         conn.execute(sa.update(TASK).where(TASK.c.id == task_id).values(**change))
         _use_link(conn, link, task_id, action, now, event_id)
         if action is not TaskAction.ACKNOWLEDGE:   # the answer, never the free text
             tell_coordinating(conn, rt, now, Template.CASE_UPDATE, case=case, event_id=event_id,
                               extra={"answer": action.value, "days": days})
     return AnswerResult(case["reference"], task_id, action, event_id)
+
+
+def _report_answer(rt: Runtime, case: Mapping[str, Any], task: Mapping[str, Any],
+                   fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The recipient's answer on a report task, checked against the report's declared
+    ``answer`` fields (``engine.filings``)."""
+    wf = rt.registry.get(case["case_type"], case["definition_version"])
+    spec = wf.state(task["state"]).report(task["report"] or "") if (
+        task["state"] in wf.states) else None
+    return coerce_fields(spec.answer, fields or {}) if spec is not None else {}
 
 
 def max_extension_days(rt: Runtime) -> int:

@@ -46,6 +46,7 @@ from engine.store import (
     load_case_row,
 )
 from engine.tables import AccessAction, CaseStatus, Channel, OutboxStatus, TaskKind
+from engine.tasks import task_title
 
 
 def actor_for(db: sa.Engine, username: str) -> Actor:
@@ -216,7 +217,7 @@ def open_tasks(db: sa.Engine, rt: Runtime, subject: Subject, *, offset: int = 0,
         # as the case list: a paused clock stands still, days left as when it stopped
         left = cal.working_days_left(paused_at or now, due) if due else None
         out.append({**t, "state_title": _texts(wf.state(t["state"]).title),
-                    "title": t["title"] if t["kind"] == TaskKind.DECISION else None,
+                    "title": (task_title(wf, t) or {}).get("lv"),
                     "working_days_left": left,
                     "overdue": bool(due and paused_at is None and now > due),
                     "paused": paused_at is not None})
@@ -285,8 +286,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
         "state": task["state"], "decision": decision,
-        "task_title": ({"lv": task["title"], "en": task["title"]} if decision
-                       else _texts(wf.state(task["state"]).title)),
+        "task_title": task_title(wf, task) or _texts(wf.state(task["state"]).title),
         "transfer": ({"from": case["school_institution"], "to": task["assignee_institution"]}
                      if task["kind"] == TaskKind.TRANSFER else None),
         "case_state": case["state"], "case_state_title": _texts(wf.state(case["state"]).title),

@@ -18,8 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.definitions import Workflow
 from engine.errors import NotFound
-from engine.store import TASK, load_case_row
+from engine.store import TASK, Row, load_case_row
 from engine.tables import TaskKind, TaskStatus
 
 
@@ -40,6 +41,17 @@ _CLOSE_STATE_TASK = sa.update(TASK).where(
 _OPEN_STATE_TASK = sa.select(TASK.c.id).where(
     TASK.c.case_id == sa.bindparam("b_case_id"), TASK.c.closed_at.is_(None),
     TASK.c.kind == TaskKind.STATE.value)
+
+
+def task_title(wf: Workflow, task: Row) -> dict[str, str] | None:
+    """A task beside the state task in words, ``{lv, en}``: a decision task's agreed
+    action, a report's declared title; None for a state task (its state's title)."""
+    if task["kind"] == TaskKind.DECISION and task["title"]:
+        return {"lv": task["title"], "en": task["title"]}
+    state = wf.states.get(task["state"])
+    report = (state.report(task["report"] or "") if state is not None
+              and task["kind"] == TaskKind.REPORT else None)
+    return {"lv": report.title.lv, "en": report.title.en} if report is not None else None
 
 
 def first_check(*times: datetime | None) -> datetime | None:

@@ -25,6 +25,7 @@ from engine.outbox import TO_HEAD
 from engine.runtime import Runtime
 from engine.store import CASE, EVENT, TASK, USER, Row
 from engine.tables import TaskKind
+from engine.tasks import task_title
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
 from notifications.render import LOCALES, Renderer
 
@@ -127,9 +128,11 @@ class Composer:
         task_id = row["task_id"] or row["payload"].get("task")
         if task_id is not None:
             task = conn.execute(sa.select(TASK).where(TASK.c.id == task_id)).mappings().one()
-            title = (task.title if task.kind == TaskKind.DECISION and task.title
+            beside = task_title(wf, task)
+            title = (beside[loc] if beside
                      else self._state_title(case.case_type, versions, task.state, loc))
-            ctx["task"] = self._task(task, title, loc)
+            ctx["task"] = {**self._task(task, title, loc),
+                           "report": task.kind == TaskKind.REPORT}
             if row["task_id"] is not None and task.closed_at is None:
                 ctx["actions"] = self.actions(row)
         return ctx

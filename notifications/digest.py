@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from engine.outbox import outbox_row
 from engine.runtime import Runtime
 from engine.store import CASE, OUTBOX, TASK, USER, Row, insert_or_ignore
-from engine.tables import DigestRun, TaskKind, table
+from engine.tables import DigestRun, table
+from engine.tasks import task_title
 from notifications.compose import case_url
 from notifications.render import LOCALES
 
@@ -89,8 +90,8 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
         wf = rt.registry.get(t["case_type"], t["definition_version"])
         due = t["due_at"]
         left = cal.working_days_left(now, due) if due else None
-        title = (t["title"] if t["kind"] == TaskKind.DECISION and t["title"]
-                 else getattr(wf.state(t["state"]).title, loc))
+        beside = task_title(wf, t)
+        title = beside[loc] if beside else getattr(wf.state(t["state"]).title, loc)
         row = {"reference": t["reference"], "title": title,
                "due": rt.calendar.format_local(due) if due else None, "days_left": left,
                "url": case_url(base_url, t["reference"])}

@@ -419,7 +419,7 @@ class TaskRow(BaseModel):
     case_type: str
     state: str
     state_title: Texts
-    title: str | None = Field(description="A decision task's agreed action.")
+    title: str | None = Field(description="A decision task's agreed action, or a report's title.")
     opened_at: Utc
     due_at: Utc | None
     working_days_left: int | None

@@ -41,6 +41,7 @@ from engine.queries import open_tasks, state_law, step_view
 from engine.runtime import Runtime
 from engine.store import CASE, TASK, Row
 from engine.tables import AccessAction, Channel, TaskKind
+from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
@@ -102,8 +103,7 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
     t = translator(lang)
     wf = rt.registry.get(task["case_type"], task["definition_version"])
     decision = task["kind"] == TaskKind.DECISION
-    title = ({"lv": task["title"], "en": task["title"]} if decision and task["title"]
-             else _texts(wf.state(task["state"]).title))
+    title = task_title(wf, task) or _texts(wf.state(task["state"]).title)
     code = task["assignee_institution"]
     due = due_info(rt, lang, task["due_at"], task["paused_at"] or now)
     return {

@@ -22,6 +22,7 @@ from engine.municipality import CalendarSettings
 from engine.queries import actor_for
 from engine.store import CASE
 from gaita.bootstrap import App
+from gaita.demo import sample_fields
 from i18n.messages import render
 from tests.conftest import snapshot
 
@@ -91,27 +92,24 @@ def test_a_config_day_takes_both_forms_and_says_what_is_wrong() -> None:
         assert refused.value.errors()[0]["type"] == code, typed
 
 
-VIOLENCE_OPENING = {"violence_kind": "pupil_to_pupil", "violence_form": "bullying",
-                    "finding": "found"}
-
-
 def test_an_opening_takes_a_typed_day_and_a_bad_one_writes_nothing(gaita: App) -> None:
-    staff = actor_for(gaita.db, "skola")
+    coordinator = actor_for(gaita.db, "koordinatore")
 
     def opening(day: str) -> str:
-        return open_case(gaita.db, gaita.rt, "violence", staff, child_name="Jānis Bērziņš",
-                         child_code="120514-21234", school="jelgavas-4-vsk",
-                         fields={**VIOLENCE_OPENING, "incident_date": day}).reference
+        return open_case(gaita.db, gaita.rt, "unregistered_child", coordinator,
+                         child_name="Jānis Bērziņš", child_code="120514-21234",
+                         fields={**sample_fields(gaita.rt.registry.latest(
+                             "unregistered_child").open.fields), "ikvd_list_date": day}
+                         ).reference
 
     before = snapshot(gaita.db)
     for bad, code in (("31.11.2026", "date.no_such_day"), ("30.11.26", "date.format")):
         with pytest.raises(FieldError) as refused:
             opening(bad)
-        assert (refused.value.field, refused.value.reason.code) == ("incident_date", code)
-        assert render("lv", refused.value).startswith("lauks „Gadījuma datums”: "), \
-            render("lv", refused.value)
+        assert (refused.value.field, refused.value.reason.code) == ("ikvd_list_date", code)
+        assert render("lv", refused.value).startswith("lauks „"), render("lv", refused.value)
     assert snapshot(gaita.db) == before
     reference = opening("30.11.2026")
     with gaita.db.connect() as conn:
         data = conn.execute(sa.select(CASE.c.data).where(CASE.c.reference == reference)).scalar()
-    assert data["incident_date"] == "2026-11-30"
+    assert data["ikvd_list_date"] == "2026-11-30"

@@ -28,6 +28,7 @@ from engine.errors import (
     PermissionDenied,
 )
 from engine.escalation import tick
+from engine.filings import file_report
 from engine.group.decisions import AgreedAction, decide
 from engine.group.meetings import meeting_view, plan_meeting
 from engine.group.queue import escalate, escalation_queue
@@ -215,8 +216,9 @@ def walk_violence_to_school_measures(gaita: App, risk: str = "medium") -> str:
                     child_code=demo_code(5), school=SCHOOL, risk_level=risk,
                     fields={"violence_kind": "pupil_to_pupil", "violence_form": "physical",
                             "finding": "found"}).reference
-    act(gaita, ref, "reported_to_state_police", victim_protected=True, first_aid_given=False,
-        description="Kautiņš skolas pagalmā")
+    file_report(gaita.db, gaita.rt, ref, "state_police", COORDINATOR,
+                {"description": "Kautiņš skolas pagalmā", "contact": "Direktore, 63000000"})
+    act(gaita, ref, "protected_and_reported", victim_protected=True, first_aid_given=False)
     act(gaita, ref, "founder_informed", victim_parents_informed=True)
     act(gaita, ref, "school_to_resolve", support_given="Sarunas ar skolas psihologu")
     return ref
