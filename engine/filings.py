@@ -48,6 +48,16 @@ class ReportStatus:
     task_id: int | None = None         # filed: the recipient's task
     filed_at: datetime | None = None
     waived: str | None = None          # not made: the reason
+    assignee: str | None = None        # filed: the recipient institution
+    task_status: str | None = None     # filed: the recipient's task (engine.tables.TaskStatus)
+    answer: Mapping[str, Any] | None = None   # the recipient's answer, once done
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.report
+        return {"code": r.code, "title": {"lv": r.title.lv, "en": r.title.en}, "to": r.to,
+                "required": self.required, "task": self.task_id, "filed_at": self.filed_at,
+                "waived": self.waived, "assignee": self.assignee,
+                "task_status": self.task_status, "answer": dict(self.answer or {})}
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,8 @@ class FiledReport:
 _ENTERED = sa.select(TASK.c.opened_by_event).where(
     TASK.c.case_id == sa.bindparam("b_case_id"), TASK.c.closed_at.is_(None),
     TASK.c.kind == TaskKind.STATE.value)
-_FILED = sa.select(TASK.c.report, TASK.c.id, TASK.c.opened_at).where(
+_FILED = sa.select(TASK.c.report, TASK.c.id, TASK.c.opened_at, TASK.c.assignee_institution,
+                   TASK.c.status, TASK.c.details).where(
     TASK.c.case_id == sa.bindparam("b_case_id"), TASK.c.kind == TaskKind.REPORT.value,
     TASK.c.opened_by_event >= sa.bindparam("b_entered"))
 _WAIVED = sa.select(EVENT.c.payload).where(
@@ -82,9 +93,11 @@ def report_status(conn: sa.Connection, wf: Workflow, case: Mapping[str, Any]
     out = []
     for r in state.reports:
         row = filed.get(r.code)
-        out.append(ReportStatus(r, r.required_for(case["data"]),
-                                row.id if row else None, row.opened_at if row else None,
-                                waived.get(r.code)))
+        out.append(ReportStatus(r, r.required_for(case["data"]), waived=waived.get(r.code))
+                   if row is None else ReportStatus(
+                       r, r.required_for(case["data"]), row.id, row.opened_at,
+                       waived.get(r.code), row.assignee_institution, row.status,
+                       (row.details or {}).get("answer")))
     return out
 
 

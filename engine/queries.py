@@ -13,6 +13,7 @@ from engine.answers import TaskNotFound
 from engine.definitions import Transition, Workflow
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
+from engine.filings import report_status
 from engine.ikvd import step_fields
 from engine.pause import pause_view
 from engine.policy import (
@@ -95,6 +96,7 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
                 TASK.c.case_id == case["id"], TASK.c.closed_at.is_(None),
                 TASK.c.kind == TaskKind.TRANSFER)).mappings().first()
             groups = visible_groups(rt.registry.roles, subject)
+            reports = report_status(conn, wf, case)
             child = access = None
             if IDENTITY in groups:
                 child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
@@ -130,6 +132,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "overdue": bool(due and as_of > due),
         "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
         "allowed_triggers": allowed_triggers(rt.registry, subject, wf, case["state"], scope),
+        # the state's declared reports to other institutions, and how each stands
+        "reports": [r.as_dict() for r in reports],
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": visible(case["data"]), "chain_ok": not chain,
         "escalated": scope.escalated, "involved": sorted(scope.involved),

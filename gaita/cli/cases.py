@@ -11,6 +11,7 @@ from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import FireResult, fire, open_case
 from engine.errors import FieldError, msg
 from engine.events import verify_chain
+from engine.filings import file_report, waive_report
 from engine.ikvd import reported
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
@@ -128,20 +129,68 @@ def answer_cmd(
         help="done: also fire this transition (with --field), as the email's done page "
              "offers.")] = None,
     field: FieldOpt = None,
+    task: Annotated[int | None, typer.Option(
+        help="Answer this task of the case (e.g. a report task: `case show` lists them) "
+             "instead of the case's open state task.")] = None,
 ) -> None:
-    """Answer the open task of REFERENCE as its institution (what the email links do)."""
+    """Answer the open task of REFERENCE as its institution (what the email links do).
+    On a report task, `done` takes the report's declared answer fields (--field)."""
     gaita = current_app()
     actor = actor_for(gaita.db, as_user)
     if (trigger or field) and action is not TaskAction.DONE:
         raise typer.BadParameter("--trigger and --field go with 'done' only",
                                  param_hint="--trigger")
-    result = answer(gaita.db, gaita.rt, open_task_of(gaita.db, reference), action, actor,
+    task_id = task if task is not None else open_task_of(gaita.db, reference)
+    result = answer(gaita.db, gaita.rt, task_id, action, actor,
                     reason=reason, days=days, trigger=trigger, fields=parse_fields(field))
     if result.fired is not None:
         _print_result(gaita, result.fired, False)
     else:
         out.print(f"{result.reference}: task {result.task_id} {action.value} recorded",
                   markup=False)
+
+
+@case_app.command("report")
+@handled
+def report_cmd(
+    reference: str,
+    report: Annotated[str, typer.Argument(help="The report's code (`case show` lists them).")],
+    as_user: AsOpt, field: FieldOpt = None,
+    expect_version: Annotated[int | None, typer.Option(
+        help="Fail with a conflict (exit 5) unless the case is at this version.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a report the case's state declares (e.g. violence: state_police, orphans_court):
+    its recipient gets a task of its own, with the report's --field values to read."""
+    gaita = current_app()
+    filed = file_report(gaita.db, gaita.rt, reference, report, actor_for(gaita.db, as_user),
+                        parse_fields(field), expected_version=expect_version)
+    due = filed.task.due_at
+    if as_json:
+        emit_json({"reference": filed.reference, "report": filed.report,
+                   "task": filed.task.id, "to": filed.task.assignee, "due_at": due,
+                   "version": filed.version})
+        return
+    out.print(f"{filed.reference}: report {filed.report} made; task {filed.task.id} for "
+              f"{filed.task.assignee}"
+              + (f", due {gaita.rt.calendar.format_local(due)}" if due else ""), markup=False)
+
+
+@case_app.command("waive")
+@handled
+def waive_cmd(
+    reference: str,
+    report: Annotated[str, typer.Argument(help="The report's code (`case show` lists them).")],
+    as_user: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why the report is not made (required).")],
+    expect_version: Annotated[int | None, typer.Option(
+        help="Fail with a conflict (exit 5) unless the case is at this version.")] = None,
+) -> None:
+    """Record that a report the case's state declares is not made, and why."""
+    gaita = current_app()
+    waive_report(gaita.db, gaita.rt, reference, report, actor_for(gaita.db, as_user), reason,
+                 expected_version=expect_version)
+    out.print(f"{reference}: report {report} waived", markup=False)
 
 
 @case_app.command("transfer")
@@ -248,6 +297,14 @@ def show(reference: str,
                   + ("; OVER THE LIMIT" if p["over_limit"] else "") + ")", markup=False)
     if view["task"]:
         out.print(f"task: {_answers(gaita, view['task'])}", markup=False)
+    for r in view["reports"]:
+        how = ("made " + gaita.rt.calendar.format_local(r["filed_at"])
+               + f" (task {r['task']} for {r['assignee']}: {r['task_status']}"
+               + (f"; answer {r['answer']}" if r["answer"] else "") + ")"
+               if r["task"] else f"waived: {r['waived']}" if r["waived"] is not None
+               else "not made")
+        out.print(f"report {r['code']} → {r['to']}{' (required)' if r['required'] else ''}: "
+                  f"{how}", markup=False)
     out.print("next: " + (", ".join(view["allowed_triggers"]) or "(nothing for this user)"))
     out.print("timeline:" + ("" if view["chain_ok"] else "  [bold red]HASH CHAIN BROKEN[/]"))
     for e in view["timeline"]:

@@ -252,3 +252,31 @@ def test_a_case_entered_after_its_same_day_deadline_opens_overdue(cli: Gaita) ->
     assert "incident: 28.11.2026 11:20" in shown and "REPORTED LATE (2 d." in shown
     assert "OVERDUE" in shown
     assert cli.json("case", "show", ref)["late_days"] == 2
+
+
+def test_violence_at_home_is_reported_to_the_police_and_the_orphans_court(cli: Gaita) -> None:
+    """D2 from the command line: two reports beside the school's task, the police answer
+    theirs, and only then the case moves on."""
+    ref = cli.json("case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+                   "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
+                   "--field", "violence_kind=at_home", "--field", "violence_form=physical",
+                   "--field", "finding=found")["reference"]
+    report = ["--field", "description=Zilumi uz rokām; bērns stāsta par tēvu",
+              "--field", "contact=Sociālā pedagoģe, 63000000"]
+    police = cli.json("case", "report", ref, "state_police", "--as", "skola", *report)
+    assert police["to"] == "vp-jelgava"
+    move = ["case", "fire", ref, "protected_and_reported", "--as", "skola",
+            "--field", "victim_protected=true", "--field", "first_aid_given=false"]
+    refused = cli(*move, ok=False)
+    assert refused.returncode == 4 and "orphans_court" in refused.stderr
+    waived = cli("case", "waive", ref, "orphans_court", "--as", "skola", "--reason", " ",
+                 ok=False)
+    assert waived.returncode == 4 and "give the reason" in waived.stderr
+    assert "report orphans_court made" in cli("case", "report", ref, "orphans_court",
+                                               "--as", "skola", *report).stdout
+    cli("case", "answer", ref, "done", "--as", "vpolicija", "--task", str(police["task"]),
+        "--field", "taken_up=proceedings_started", "--field", "file_number=VP-118")
+    shown = cli("case", "show", ref).stdout
+    assert "report state_police → state_police: made" in shown and "VP-118" in shown
+    assert "report orphans_court → orphans_court (required): made" in shown
+    assert "-> inform_parents_and_founder" in cli(*move).stdout
