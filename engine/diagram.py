@@ -22,6 +22,11 @@ def mermaid(wf: Workflow, *, locale: str = "lv", highlight: str | None = None) -
     for name, state in wf.states.items():
         if state.terminal:
             lines.append(f"    {name} --> [*]")
+    for name, state in wf.states.items():   # reports: parallel tasks of other institutions
+        if state.reports:
+            told = ", ".join(f"{r.to}{'*' if r.required or r.required_when else ''}"
+                             for r in state.reports)
+            lines.append(f"    note right of {name}: reports to {told}")
     if highlight:
         lines.append("    classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
         lines.append(f"    class {highlight} current")
@@ -49,6 +54,23 @@ def markdown(wf: Workflow, *, locale: str = "lv",
         owner = f"outcome `{s.outcome}`" if s.terminal else (s.owner or "")
         out.append(f"| `{name}` {s.title.en} | {', '.join(s.steps)} | {owner} | "
                    f"{deadline(name)} | {s.legal_ref or ''} |")
+    reports = [(name, r) for name, s in wf.states.items() for r in s.reports]
+    if reports:
+        out += ["", "**Reports beside a state's task** (each a task of its recipient, in "
+                "parallel: `engine.filings`; `*` in the diagram: required, always or when)", "",
+                "| state | report | to | recipient's deadline | required | recipient reads |",
+                "|---|---|---|---|---|---|"]
+        for name, r in reports:
+            when = ("always" if r.required else "when " + "; ".join(
+                f"`{f}` is {', '.join(v)}" for f, v in (r.required_when or {}).items())
+                if r.required_when else "no")
+            dl = "—" if r.deadline is None else r.deadline.describe(periods)
+            out.append(f"| `{name}` | `{r.code}` {r.title.en} | {r.to} | {dl} | {when} | "
+                       f"{', '.join(r.reads) or '—'}, its own fields |")
+        gated = [(t.trigger, t.requires_reports.at_least) for t in wf.transitions
+                 if t.requires_reports is not None]
+        out += [""] + [f"`{trigger}` fires once every required report is made or waived with "
+                       f"a reason, and at least {n} made." for trigger, n in gated]
     for start in wf.open.start_states:
         out.append(f"\nAlso opened at `{start.state}`: {start.title.en}"
                    + (f" (guards: {', '.join(start.guards)})" if start.guards else ""))

@@ -85,10 +85,16 @@ def show(case_type: str, as_json: JsonOpt = False,
                 "no deadline" if st.deadline is None else st.deadline.describe())
         steps = f" [{', '.join(st.steps)}]" if st.steps else ""
         out.print(f"  {name:<28} {st.title.lv} — {detail}{steps}", markup=False)
+        for r in st.reports:   # parallel tasks of other institutions (engine.filings)
+            required = ("required" if r.required else "required when " + str(r.required_when)
+                        if r.required_when else "optional")
+            out.print(f"  {'':<28}   report {r.code} -> {r.to} ({required})", markup=False)
     out.print("\n[bold]Transitions[/]")
     for t in wf.transitions:
+        gate = (f"  needs its reports (at least {t.requires_reports.at_least})"
+                if t.requires_reports is not None else "")
         out.print(f"  {t.trigger:<28} {', '.join(t.source)} -> {t.dest}  "
-                  f"roles: {', '.join(t.roles)}", markup=False)
+                  f"roles: {', '.join(t.roles)}{gate}", markup=False)
 
 
 @workflows_app.command()
