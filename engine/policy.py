@@ -11,7 +11,8 @@ Its inputs are the role declarations in ``workflows/roles.yaml``, never role
 names in code:
 
 - a user role's ``scope`` says which cases it reaches: ``all``, ``own_tasks``
-  (cases where the user's institution holds or held a task), ``escalated``
+  (cases where the user's institution holds or held a task, or is the case's school),
+  ``escalated``
   (cases ever queued for the cooperation group) or ``none``;
 - ``read_only`` roles only read; ``administers`` roles run the installation;
   ``group_work`` roles refer cases to the cooperation group and read its queue;
@@ -304,9 +305,11 @@ def visible_cases(roles: Roles, subject: Subject) -> sa.ColumnElement[bool]:
     types = _case_types(roles, subject)
     if types is not None:
         conditions.append(CASE.c.case_type.in_(sorted(types)))
-    if spec.scope == "own_tasks":
-        conditions.append(sa.exists().where(TASK.c.case_id == CASE.c.id,
-                                            TASK.c.assignee_institution == subject.institution))
+    if spec.scope == "own_tasks":   # as case_scope's `involved`
+        conditions.append(sa.or_(
+            CASE.c.school_institution == subject.institution,
+            sa.exists().where(TASK.c.case_id == CASE.c.id,
+                              TASK.c.assignee_institution == subject.institution)))
     elif spec.scope == "escalated":
         conditions.append(sa.exists().where(ESCALATION.c.case_id == CASE.c.id))
     return sa.and_(sa.true(), *conditions)
@@ -333,9 +336,13 @@ def stored_case_scope(db: sa.Engine, reference: str) -> CaseScope:
 
 
 def case_scope(conn: sa.Connection, case: Row) -> CaseScope:
-    """The policy's view of one stored case row (``id``, ``case_type``, ``owner_institution``)."""
+    """The policy's view of one stored case row (``id``, ``case_type``, ``owner_institution``,
+    ``school_institution``): the institutions involved are those that hold or held a task
+    on it, and the case's school (which may open a case whose first task is another's)."""
     involved = frozenset(conn.execute(sa.select(TASK.c.assignee_institution).distinct().where(
         TASK.c.case_id == case["id"], TASK.c.assignee_institution.is_not(None))).scalars())
+    if case.get("school_institution"):
+        involved |= {case["school_institution"]}
     escalated = conn.execute(sa.select(sa.exists().where(
         ESCALATION.c.case_id == case["id"]))).scalar()
     return CaseScope(str(case["case_type"]), involved, case.get("owner_institution"),

@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po
 
 from engine.answers import TaskAction
 from engine.definitions import RISK_LEVELS
+from engine.outbox import Template
 from engine.tables import MeetingKind
 from i18n import DEFAULT_LANG, LANGS, LOCALE_DIR, catalogue, format_day, translator
 
@@ -33,6 +34,7 @@ VOCABULARIES = {
     "email.action.": [a.value for a in TaskAction],
     "email.risk.": list(RISK_LEVELS),
     "minutes.kind.": [k.value for k in MeetingKind],
+    "cases.mail.": [m.value for m in Template],   # the case timeline names each email
 }
 DOMAINS = sorted(p.stem for p in (LOCALE_DIR / DEFAULT_LANG / "LC_MESSAGES").glob("*.po"))
 
