@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from engine.dates import InvalidDate, parse_day
-from engine.errors import GaitaError, NotFound, NotPermitted, StaleCase
+from engine.errors import GaitaError, Message, NotFound, NotPermitted, StaleCase
 from engine.queries import actor_for
 from engine.runtime import Actor, operator
 from gaita.settings import Settings, load_settings
@@ -133,6 +133,8 @@ def emit_json(data: Any) -> None:
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Message):   # a warning: its code, and the sentence the terminal shows
+        return {"code": value.code, "message": str(value)}
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

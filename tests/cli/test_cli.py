@@ -280,3 +280,13 @@ def test_violence_at_home_is_reported_to_the_police_and_the_orphans_court(cli: G
     assert "report state_police → state_police: made" in shown and "VP-118" in shown
     assert "report orphans_court → orphans_court (required): made" in shown
     assert "-> inform_parents_and_founder" in cli(*move).stdout
+
+
+def test_json_output_carries_warnings_as_codes(cli: Gaita) -> None:
+    """A warning (here: reported late) is part of --json output, not a crash."""
+    out = cli.json("case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+                   "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
+                   "--field", "violence_kind=pupil_to_pupil", "--field", "violence_form=online",
+                   "--field", "finding=suspected", "--incident-at", "27.11.2026 16:00")
+    assert out["late_days"] == 3
+    assert [w["code"] for w in out["warnings"]] == ["case.reported_late"]
