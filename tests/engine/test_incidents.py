@@ -160,3 +160,24 @@ def test_a_working_day_deadline_of_the_opening_state_counts_from_the_incident_to
     with gaita.db.connect() as conn:
         assert conn.execute(sa.text('select late_days from "case"')).scalar_one() == r.late_days
     assert state_task(gaita, r.reference)["remind_at"] is None
+
+
+@pytest.mark.parametrize(("case_type", "due"), [
+    ("violence", "05.12.2026 23:59"),     # BTAL 73(1): that Saturday
+    ("substances", "05.12.2026 23:59"),   # BTAL 73(1): that Saturday
+    ("absences", "07.12.2026 23:59"),     # MK 89: the next school day
+    ("unregistered_child", None),         # working days, counted from the incident's day
+])
+def test_each_case_type_counts_its_first_deadline_from_a_saturday_incident(
+        gaita: App, clock: FixedClock, case_type: str, due: str | None) -> None:
+    clock.set(at("2026-12-05T18:00"))
+    incident = at("2026-12-05T10:00")
+    r = open_typed(gaita, case_type, incident_at=incident)
+    wf = gaita.rt.registry.latest(case_type)
+    if due is None:
+        expected = gaita.rt.calendar.add_period(
+            incident, gaita.rt.period(wf.state(wf.initial).deadline.param))
+        assert r.task.due_at == expected
+    else:
+        assert riga(gaita, r.task.due_at) == due
+    assert r.late_days is None
