@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from engine.definitions import Deadline, Workflow
-from engine.periods import Period, Unit
+from engine.periods import Period
 from engine.runtime import Runtime
 
 #: The municipality parameter for states that declare no ``acknowledge_within``.
@@ -44,16 +44,14 @@ def due_and_reminder(rt: Runtime, start: datetime, deadline: Deadline | Period,
     working days earlier, when that is still after ``start``."""
     if isinstance(deadline, Deadline) and deadline.same_day is not None:
         return rt.calendar.same_day(start, deadline.same_day), None
+    cal = rt.calendar
     period = deadline if isinstance(deadline, Period) else _period(rt, deadline)
-    due = rt.calendar.add_period(start, period)
-    remind = None
-    if remind_before and period.unit is Unit.WORKING_DAYS and period.count > remind_before:
-        remind = rt.calendar.due_at(start, period.count - remind_before)
-    elif remind_before:   # a period in calendar days or months: working days before its end
-        cal = rt.calendar
-        remind = cal.end_of_day(cal.working_days_before(cal.local_date(due), remind_before))
-        remind = remind if remind > start else None
-    return due, remind
+    due = cal.add_period(start, period)
+    if not remind_before:
+        return due, None
+    # the end of the working day that many working days before the due day, if later
+    remind_day = cal.working_days_before(cal.local_date(due), remind_before)
+    return due, cal.end_of_day(remind_day) if remind_day > cal.local_date(start) else None
 
 
 def _period(rt: Runtime, deadline: Deadline) -> Period:
