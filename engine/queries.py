@@ -13,6 +13,7 @@ from engine.answers import TaskNotFound
 from engine.definitions import Transition, Workflow
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
+from engine.filings import report_details
 from engine.ikvd import step_fields
 from engine.pause import pause_view
 from engine.policy import (
@@ -250,7 +251,8 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             raise TaskNotFound(task_id)
         case = conn.execute(sa.select(
             CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-            CASE.c.state, CASE.c.status).where(CASE.c.id == task["case_id"])).mappings().one()
+            CASE.c.state, CASE.c.status, CASE.c.data, CASE.c.school_institution).where(
+                CASE.c.id == task["case_id"])).mappings().one()
         institution = task["assignee_institution"]
         used: frozenset[str] = frozenset()
         if outbox_id is not None:
@@ -285,6 +287,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
+        "definition_version": case["definition_version"],
         "state": task["state"], "decision": decision,
         "task_title": task_title(wf, task) or _texts(wf.state(task["state"]).title),
         "transfer": ({"from": case["school_institution"], "to": task["assignee_institution"]}
@@ -300,6 +303,9 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "declined_at": task["declined_at"], "reported_done_at": task["reported_done_at"],
         "extension_days": task["extension_days"], "used": used,
         "transitions": transitions,
+        # a report task: what the report says and the case fields its recipient may read
+        "report": (report_details(wf, task["state"], task, case["data"])
+                   if task["kind"] == TaskKind.REPORT else None),
         **state_law(wf, None if decision else task["state"]),
     }
 

@@ -45,6 +45,7 @@ from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
+from gaita.web.filings import report_details_of, report_task_context
 from gaita.web.forms import (
     MAX_TEXT,
     FormError,
@@ -89,7 +90,8 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
 
 def _select(where: Any) -> Any:
     return sa.select(TASK, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-                     CASE.c.paused_at).join(CASE, CASE.c.id == TASK.c.case_id).where(where)
+                     CASE.c.paused_at, CASE.c.data).join(
+        CASE, CASE.c.id == TASK.c.case_id).where(where)
 
 
 def _texts(text: Any) -> dict[str, str]:
@@ -118,6 +120,9 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
         else _transitions(rt, wf, task, viewer),
         **state_law(wf, None if decision else task["state"]),
+        # a report task: what the report asks, what it says, the case fields it may read
+        # (the list's rows carry no case data: only the task page shows them)
+        **report_task_context(wf, report_details_of(wf, task, task.get("data") or {}), lang),
     }
 
 
