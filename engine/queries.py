@@ -304,7 +304,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "extension_days": task["extension_days"], "used": used,
         "transitions": transitions,
         # a report task: what the report says and the case fields its recipient may read
-        "report": (report_details(wf, task["state"], task, case["data"])
+        "report": (report_details(wf, task["state"], dict(task), case["data"])
                    if task["kind"] == TaskKind.REPORT else None),
         **state_law(wf, None if decision else task["state"]),
     }

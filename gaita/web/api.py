@@ -212,7 +212,7 @@ def _reports(app: App, viewer: Viewer, reference: str) -> list[m.ReportView]:
         out.append(m.ReportView(
             code=r.spec.code, title=_texts(r.spec.title), to=r.spec.to,
             institution=r.institution, required=r.required,
-            status=r.status,  # type: ignore[arg-type]  # gaita.web.filings' three values
+            status=r.status,
             filed_at=r.filed_at, waived_reason=r.waived, fields=r.filed,
             task=None if task is None else m.ReportTask(
                 id=task["id"], institution=r.institution, status=task["status"],

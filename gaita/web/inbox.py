@@ -1,8 +1,11 @@
 """An institution's inbox: its open tasks, answered without an email link.
 
 ``GET /inbox`` lists the open tasks held by the user's institution (the case's
-own *state* tasks and the cooperation group's *decision* tasks), overdue first,
-then by due date.  ``GET /inbox/{task}`` shows one task with a form for each
+own *state* tasks, the cooperation group's *decision* tasks and the *reports*
+other institutions made to it), overdue first, then by due date.  A report
+task's page shows what the report says and the case fields its recipient may
+read (``gaita.web.filings``), and its ``done`` form the declared answer fields.
+``GET /inbox/{task}`` shows one task with a form for each
 answer still open to it; ``POST /inbox/{task}/{action}`` gives the answer
 through ``engine.answers.answer`` as the logged-in user, reading the same form as
 the email action-link pages (``gaita.web.links``).  Success: back to the inbox

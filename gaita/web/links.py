@@ -7,7 +7,10 @@ gives the institution's answer through ``engine.answers.answer``.  The actor is
 the institution the email went to (``link:<code>``): staff need no account.
 
 Pages show the case reference, its type, the task, the institution and the
-due date: never the child's name, personal code, birth date or address.
+due date: never the child's name, personal code, birth date or address.  A
+report task (``engine.filings``) also shows what the report says and the case
+fields of the groups the report declares for its recipient (``gaita.web.filings``),
+and its ``done`` form carries the report's declared answer fields.
 """
 
 from __future__ import annotations

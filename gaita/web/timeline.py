@@ -136,7 +136,8 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
             shown.append((t("cases.event.reason"), str(fields["reason"])))
         if fields.get("note"):
             shown.append((t("note"), str(fields["note"])))
-        report = (report_tasks or {}).get(fields.get("task"))
+        task_id = fields.get("task")
+        report = (report_tasks or {}).get(task_id) if isinstance(task_id, int) else None
         if report is not None:   # an answer on a report task: which report, what it says
             what = t("cases.event.report_task", report=report.title.get(lang), answer=what)
             answered = fields.get("answer")

@@ -494,7 +494,9 @@ def test_the_openapi_document_and_the_docs_page(client: TestClient) -> None:
     assert schema["servers"] == [{"url": "/api"}]
     assert set(schema["paths"]) == {
         "/v1/cases", "/v1/cases/{reference}", "/v1/cases/{reference}/transitions",
-        "/v1/cases/{reference}/notes", "/v1/cases/{reference}/escalations", "/v1/tasks",
+        "/v1/cases/{reference}/notes", "/v1/cases/{reference}/escalations",
+        "/v1/cases/{reference}/reports/{code}", "/v1/cases/{reference}/reports/{code}/waiver",
+        "/v1/tasks",
         "/v1/tasks/{task_id}/answers", "/v1/escalations", "/v1/meetings",
         "/v1/meetings/{meeting_id}", "/v1/meetings/{meeting_id}/decisions"}
     assert schema["components"]["securitySchemes"]["token"] == {
