@@ -19,7 +19,7 @@ names in ``reads`` (``report_details``), and answers like any task
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,12 +52,15 @@ class ReportStatus:
     task_status: str | None = None     # filed: the recipient's task (engine.tables.TaskStatus)
     answer: Mapping[str, Any] | None = None   # the recipient's answer, once done
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, groups: Collection[str]) -> dict[str, Any]:
+        """For a reader who sees these field groups (the answer's fields in them only)."""
         r = self.report
+        answer = {k: v for k, v in (self.answer or {}).items()
+                  if k in r.answer and r.answer[k].group in groups}
         return {"code": r.code, "title": {"lv": r.title.lv, "en": r.title.en}, "to": r.to,
                 "required": self.required, "task": self.task_id, "filed_at": self.filed_at,
                 "waived": self.waived, "assignee": self.assignee,
-                "task_status": self.task_status, "answer": dict(self.answer or {})}
+                "task_status": self.task_status, "answer": answer}
 
 
 @dataclass(frozen=True)

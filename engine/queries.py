@@ -13,7 +13,7 @@ from engine.answers import TaskNotFound
 from engine.definitions import Transition, Workflow
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
-from engine.filings import report_status
+from engine.filings import report_details, report_status
 from engine.ikvd import step_fields
 from engine.pause import pause_view
 from engine.policy import (
@@ -133,7 +133,7 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         "paused": pause_view(rt, case, now), "paused_working_days": case["paused_working_days"],
         "allowed_triggers": allowed_triggers(rt.registry, subject, wf, case["state"], scope),
         # the state's declared reports to other institutions, and how each stands
-        "reports": [r.as_dict() for r in reports],
+        "reports": [r.as_dict(groups) for r in reports],
         "task": None if task is None else {k: task[k] for k in TASK_ANSWERS},
         "data": visible(case["data"]), "chain_ok": not chain,
         "escalated": scope.escalated, "involved": sorted(scope.involved),
@@ -254,7 +254,8 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             raise TaskNotFound(task_id)
         case = conn.execute(sa.select(
             CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-            CASE.c.state, CASE.c.status).where(CASE.c.id == task["case_id"])).mappings().one()
+            CASE.c.state, CASE.c.status, CASE.c.data, CASE.c.school_institution).where(
+                CASE.c.id == task["case_id"])).mappings().one()
         institution = task["assignee_institution"]
         used: frozenset[str] = frozenset()
         if outbox_id is not None:
@@ -289,6 +290,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
     return {
         "task_id": task["id"], "case_id": case["id"], "reference": case["reference"],
         "case_type": case["case_type"], "case_title": _texts(wf.title),
+        "definition_version": case["definition_version"],
         "state": task["state"], "decision": decision,
         "task_title": task_title(wf, task) or _texts(wf.state(task["state"]).title),
         "transfer": ({"from": case["school_institution"], "to": task["assignee_institution"]}
@@ -304,6 +306,9 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "declined_at": task["declined_at"], "reported_done_at": task["reported_done_at"],
         "extension_days": task["extension_days"], "used": used,
         "transitions": transitions,
+        # a report task: what the report says and the case fields its recipient may read
+        "report": (report_details(wf, task["state"], dict(task), case["data"])
+                   if task["kind"] == TaskKind.REPORT else None),
         **state_law(wf, None if decision else task["state"]),
     }
 

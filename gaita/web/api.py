@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response,
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import HTMLResponse
 
-from engine import answers, cases, notes
+from engine import answers, cases, filings, notes
 from engine.answers import TaskAction
 from engine.cases import FireResult
 from engine.definitions import RiskLevel
@@ -42,6 +42,7 @@ from engine.policy import (
 )
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
+from engine.store import load_case_row
 from engine.tables import OPEN_ESCALATIONS, Channel, EscalationStatus
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
@@ -49,6 +50,7 @@ from gaita.web import api_models as m
 from gaita.web.api_docs import docs_page, openapi
 from gaita.web.api_errors import BodyLimit, add_handlers, problem_responses
 from gaita.web.auth import Viewer, api_user, gaita_of
+from gaita.web.filings import case_reports
 from notifications.compose import case_url
 
 #: Highest page number a list takes.
@@ -57,7 +59,8 @@ MAX_PAGE = 1_000_000
 CLOSED_ESCALATIONS = (EscalationStatus.DECIDED, EscalationStatus.WITHDRAWN)
 
 TAGS = [
-    {"name": "cases", "description": "Cases: list, open, read, fire transitions, add notes."},
+    {"name": "cases", "description": "Cases: list, open, read, fire transitions, file or "
+                                     "waive reports, add notes."},
     {"name": "tasks", "description": "The open tasks of the token user's institution, and "
                                      "the institution's answers on them."},
     {"name": "cooperation group", "description": "The cooperation group's queue, meetings "
@@ -89,6 +92,8 @@ User = Annotated[Viewer, Depends(token_user)]
 ReferencePath = Annotated[str, Path(pattern=m.REFERENCE_PATTERN,
                                     examples=["KAV-2026-00004"])]
 IdPath = Annotated[int, Path(ge=1, le=m.MAX_ID)]
+ReportPath = Annotated[str, Path(pattern=m.CODE_PATTERN, examples=["state_police"],
+                                 description="A report the case's current state declares.")]
 
 
 def _code_query(description: str, alias: str | None = None) -> Any:
@@ -125,7 +130,7 @@ def _result(app: App, result: FireResult) -> m.TransitionResult:
         state=result.to_state, version=result.version, outcome=result.outcome,
         task=None if task is None else m.NextTask(id=task.id, state=task.state, owner=task.assignee,
                                                  due_at=task.due_at, working_days_left=left),
-        warnings=list(result.warnings), late_days=result.late_days)
+        warnings=[str(w) for w in result.warnings], late_days=result.late_days)
 
 
 def _texts(text: Any) -> m.Texts:
@@ -194,7 +199,27 @@ def read_case(request: Request, viewer: User, reference: ReferencePath) -> m.Cas
     view = case_view(app.db, app.rt, reference, viewer.actor, channel=Channel.API)
     wf = app.rt.registry.get(view["case_type"], view["definition_version"])
     return m.CaseView.model_validate({**view, "title": _texts(wf.title),
-                                      "state_title": _texts(wf.state(view["state"]).title)})
+                                      "state_title": _texts(wf.state(view["state"]).title),
+                                      "reports": _reports(app, viewer, reference)})
+
+
+def _reports(app: App, viewer: Viewer, reference: str) -> list[m.ReportView]:
+    """The reports of the case's state: filed (the recipient's task and answer), waived
+    or missing; filed and answer fields only in the field groups the reader sees."""
+    out = []
+    for r in case_reports(app.db, app.rt, reference, viewer.subject).reports:
+        task = r.task
+        out.append(m.ReportView(
+            code=r.spec.code, title=_texts(r.spec.title), to=r.spec.to,
+            institution=r.institution, required=r.required,
+            status=r.status,
+            filed_at=r.filed_at, waived_reason=r.waived, fields=r.filed,
+            task=None if task is None else m.ReportTask(
+                id=task["id"], institution=r.institution, status=task["status"],
+                due_at=task["due_at"], acknowledged_at=task["acknowledged_at"],
+                declined_at=task["declined_at"], reported_done_at=task["reported_done_at"],
+                answer=r.answer)))
+    return out
 
 
 @router.post("/cases/{reference}/transitions", tags=["cases"], summary="Fire a transition",
@@ -208,6 +233,41 @@ def fire_transition(request: Request, viewer: User, reference: ReferencePath,
     result = cases.fire(app.db, app.rt, reference, body.trigger, viewer.actor, body.fields,
                         expected_version=body.expected_version)
     return _result(app, result)
+
+
+@router.post("/cases/{reference}/reports/{code}", tags=["cases"], summary="File a report",
+             status_code=201, responses=problem_responses(403, 404, 409, 413))
+def file_report(request: Request, viewer: User, reference: ReferencePath, code: ReportPath,
+                body: m.FileReport) -> m.FiledReport:
+    """File a report the case's current state declares, with its fields
+    (`engine.filings.file_report`): the recipient institution gets a task with its own
+    deadline, email and escalation; the case's state and owner stay.  404 names the
+    reports the state declares; 422 a field, or a report already filed."""
+    app = gaita_of(request)
+    filed = filings.file_report(app.db, app.rt, reference, code, viewer.actor, body.fields,
+                                expected_version=body.expected_version)
+    task = filed.task
+    left = (app.rt.calendar.working_days_left(app.rt.clock.now(), task.due_at)
+            if task.due_at else None)
+    return m.FiledReport(reference=filed.reference, report=filed.report, version=filed.version,
+                         task=m.NextTask(id=task.id, state=task.state, owner=task.assignee,
+                                         due_at=task.due_at, working_days_left=left))
+
+
+@router.post("/cases/{reference}/reports/{code}/waiver", tags=["cases"], status_code=201,
+             summary="Record that a report is not made",
+             responses=problem_responses(403, 404, 409, 413))
+def waive_report(request: Request, viewer: User, reference: ReferencePath, code: ReportPath,
+                 body: m.ReportWaiver) -> m.WaivedReport:
+    """Record, with its reason, that a declared report is not made
+    (`engine.filings.waive_report`): a required report waived lets the case move on.
+    422 without a reason (`report.waive_reason`), or for a report already filed or waived."""
+    app = gaita_of(request)
+    event_id = filings.waive_report(app.db, app.rt, reference, code, viewer.actor, body.reason,
+                                    expected_version=body.expected_version)
+    with app.db.connect() as conn:
+        version = load_case_row(conn, reference)["version"]
+    return m.WaivedReport(reference=reference, report=code, event_id=event_id, version=version)
 
 
 @router.post("/cases/{reference}/notes", tags=["cases"], summary="Add a note", status_code=201,

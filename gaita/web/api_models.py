@@ -184,7 +184,9 @@ class TaskAnswer(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"action": "acknowledge"},
         {"action": "more_time", "reason": "Gaidām ģimenes ārsta atzinumu", "days": 5},
-        {"action": "done", "trigger": "attendance_restored", "fields": {}}]})
+        {"action": "done", "trigger": "attendance_restored", "fields": {}},
+        {"action": "done", "fields": {"taken_up": "proceedings_started",
+                                      "file_number": "VP-2026-118"}}]})
 
     action: TaskAction
     reason: Text | None = Field(
@@ -192,7 +194,34 @@ class TaskAnswer(_Request):
     days: int | None = Field(None, ge=1, description=(
         "more_time: extra working days, at most the parameter tasks.max_extension_days."))
     trigger: Code | None = Field(None, description="done: fire this transition too.")
-    fields: Fields = Field(default_factory=dict, description="done: the transition's fields.")
+    fields: Fields = Field(default_factory=dict, description=(
+        "done: the transition's fields; on a report task (no trigger), the report's "
+        "declared answer fields."))
+
+
+class FileReport(_Request):
+    """File a report the case's state declares (``engine.filings.file_report``): its
+    recipient gets a task."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "fields": {"description": "Skolēnam zilumi uz rokas; stāsta, ka mājās sists",
+                   "contact": "Direktore, 63000000"}, "expected_version": 1}]})
+
+    fields: Fields = Field(default_factory=dict, description="The report's declared fields.")
+    expected_version: int | None = Field(
+        None, ge=0, le=MAX_ID,
+        description="The case's version as read; a changed case is refused with 409.")
+
+
+class ReportWaiver(_Request):
+    """Record that a declared report is not made, and why (``engine.filings.waive_report``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reason": "Vardarbība starp skolēniem; ģimenē apdraudējuma nav", "expected_version": 1}]})
+
+    reason: Text = Field(description="Why the report is not made (required: a blank reason "
+                         "is refused with 422, code `report.waive_reason`).")
+    expected_version: int | None = Field(None, ge=0, le=MAX_ID)
 
 
 class NewEscalation(_Request):
@@ -365,6 +394,49 @@ class Access(BaseModel):
     channel: str
 
 
+class ReportTask(BaseModel):
+    """The recipient's task of a filed report, and its answer."""
+
+    id: int
+    institution: str | None
+    status: str = Field(description="open, done, or cancelled (the case closed).")
+    due_at: Utc | None
+    acknowledged_at: Utc | None
+    declined_at: Utc | None
+    reported_done_at: Utc | None
+    answer: dict[str, Any] = Field(description="The recipient's declared answer fields.")
+
+
+class ReportView(BaseModel):
+    """A report the case's current state declares (``engine.filings``)."""
+
+    code: str
+    title: Texts
+    to: str = Field(description="The institution role it goes to.")
+    institution: str | None = Field(description="The recipient institution.")
+    required: bool = Field(description="This case must file it (or waive it with a reason) "
+                           "before a transition that requires the reports.")
+    status: Literal["missing", "filed", "waived"]
+    filed_at: Utc | None
+    waived_reason: str | None
+    fields: dict[str, Any] = Field(description="What the reporter wrote.")
+    task: ReportTask | None
+
+
+class FiledReport(BaseModel):
+    reference: str
+    report: str
+    task: NextTask = Field(description="The recipient's task.")
+    version: int
+
+
+class WaivedReport(BaseModel):
+    reference: str
+    report: str
+    event_id: int
+    version: int
+
+
 class CaseView(BaseModel):
     """One case as the reader may see it (``engine.queries.case_view``): the field
     groups the access policy grants; ``child`` only with the identity group,
@@ -400,6 +472,8 @@ class CaseView(BaseModel):
     involved: list[str] = Field(description="Institutions that hold or held a task.")
     child: Child | None = None
     access_log: list[Access] | None = None
+    reports: list[ReportView] = Field(default_factory=list, description=(
+        "The reports the current state declares, each filed, waived or missing."))
     timeline: list[Event]
 
 
@@ -414,7 +488,8 @@ class TaskRow(BaseModel):
 
     id: int
     kind: TaskKind = Field(
-        description="state: the case's own step; decision: an action the cooperation group agreed.")
+        description="state: the case's own step; decision: an action the cooperation group "
+        "agreed; report: a report made to the institution (answer done with its fields).")
     reference: str
     case_type: str
     state: str

@@ -39,6 +39,7 @@ from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
 from engine.events import EventKind
 from engine.fields import coerce_fields
+from engine.filings import file_report, waive_report
 from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
 from engine.ikvd import reported, step_fields
@@ -54,7 +55,8 @@ from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
-from gaita.web.forms import MAX_TEXT, FormError, first_values
+from gaita.web.filings import FILED, WAIVED, ReportState, case_reports, report_tasks
+from gaita.web.forms import MAX_TEXT, FormError, field_value, first_values
 from gaita.web.render import page
 from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
 from i18n import translator, working_days
@@ -67,7 +69,7 @@ ViewerDep = Annotated[Viewer, Depends(web_user)]
 DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
 NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept", "transfer_requested",
-           "transfer_accepted")
+           "transfer_accepted", "report_filed", "report_waived")
 
 
 class Invalid(Exception):
@@ -308,6 +310,8 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
     def may(action: Action) -> bool:
         return viewer.may(app, action, scope)
 
+    filings = case_reports(app.db, rt, reference, viewer.subject)
+    blocked = {trigger: said(lang, exc) for trigger, exc in filings.blocked.items()}
     steps = []
     if is_open and may(Action.ADVANCE):
         for trigger in view["allowed_triggers"]:
@@ -315,14 +319,17 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
             if tr is not None:
                 steps.append({**step_view(tr), "title": tr.title.get(lang),
                               "fields": step_fields(rt.municipality, tr),
-                              "dest": wf.state(tr.dest).title.get(lang)})
+                              "dest": wf.state(tr.dest).title.get(lang),
+                              "blocked": blocked.get(trigger)})
     seen = visible_groups(rt.registry.roles, viewer.subject)
     note_groups = ([(g, group_title.get(g, g)) for g in NOTE_GROUPS if g in seen]
                    if may(Action.ADD_NOTE) else [])
     pausing = may(Action.PAUSE)
     task = view["task"]
     who = actor_names(app, (e["actor"] for e in view["timeline"]), lang)
-    timeline = [timeline_event(app, wf, e, lang, group_title, who) for e in view["timeline"]]
+    report_specs = report_tasks(app.db, wf, reference)
+    timeline = [timeline_event(app, wf, e, lang, group_title, who, report_specs)
+                for e in view["timeline"]]
     notes = [e for e in timeline if e["kind"] == EventKind.NOTE]
     diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
         title=t("cases.diagram.title", type=wf.title.get(lang)),
@@ -337,7 +344,10 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         **_transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL)),
         child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
         states=outline(wf, lang, role_title), current=view["state"],
-        steps=steps, timeline=timeline, notes=notes, note_groups=note_groups,
+        steps=steps, timeline=timeline,
+        reports=[_report_words(app, r, lang) for r in filings.reports] if is_open else [],
+        reports_blocked=[blocked[s["trigger"]] for s in steps if s["blocked"]],
+        notes=notes, note_groups=note_groups,
         pause_reasons=([(c, r.title.en if lang == "en" else r.title.lv)
                         for c, r in rt.municipality.pauses.reasons.items()]
                        if pausing and is_open and state.pausable and not view["paused"] else []),
@@ -356,6 +366,47 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         notice=" ".join(t(f"cases.notice.{n}") for n in notice.split()) if notice else None,
         max_text=MAX_TEXT,
         max_note=MAX_NOTE)
+
+
+def _report_words(app: App, r: ReportState, lang: str) -> dict[str, Any]:
+    """One declared report of the case's state in words: to whom, required or not, its
+    status (made at ... and the recipient's answer; waived with the reason; not yet made)."""
+    t, cal = translator(lang), app.rt.calendar
+    task, recipient = r.task, None
+    if r.status == FILED and task is not None:
+        status = t("cases.reports.filed", at=cal.format_local(r.filed_at)) if r.filed_at \
+            else t("cases.reports.filed_short")
+        if task["status"] == "done":
+            recipient = t("cases.reports.task.done",
+                          at=cal.format_local(task["reported_done_at"] or task["closed_at"]))
+        elif task["status"] == "cancelled":
+            recipient = t("cases.reports.task.cancelled")
+        elif task["declined_at"] is not None:
+            recipient = t("cases.reports.task.declined", at=cal.format_local(task["declined_at"]))
+        elif task["acknowledged_at"] is not None:
+            recipient = t("cases.reports.task.acknowledged",
+                          at=cal.format_local(task["acknowledged_at"]))
+        elif task["due_at"] is not None:
+            recipient = t("cases.reports.task.waiting_due", due=cal.format_local(task["due_at"]))
+        else:
+            recipient = t("cases.reports.task.waiting")
+    elif r.status == WAIVED:
+        status = t("cases.reports.waived", reason=r.waived or "")
+    else:
+        status = t("cases.reports.missing")
+    spec = r.spec
+    roles = app.rt.registry.roles.institution_roles
+    return {
+        "code": spec.code, "title": spec.title.get(lang), "legal_ref": spec.legal_ref,
+        "to": institution_name(app, r.institution, lang) or (
+            roles[spec.to].get(lang) if spec.to in roles else spec.to),
+        "required": r.required, "status": r.status, "status_text": status,
+        "recipient": recipient, "may_file": r.may_file, "fields": spec.fields,
+        "filed": [(spec.fields[k].title.get(lang), field_value(spec.fields[k], v, lang))
+                  for k, v in r.filed.items()],
+        "answer": [(spec.answer[k].title.get(lang), field_value(spec.answer[k], v, lang))
+                   for k, v in r.answer.items()],
+    }
 
 
 def _transfer_context(app: App, viewer: Viewer, view: Mapping[str, Any], lang: str,
@@ -436,6 +487,62 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
                 said(viewer.lang, exc))]) from None
         return "saved"
     return await _case_form(request, reference, Action.ADVANCE, f"step-{trigger}", write)
+
+
+@router.post("/cases/{reference}/reports/{code}")
+async def file_report_form(request: Request, reference: str, code: str) -> Response:
+    """File the declared report ``code`` of the case's state with its fields."""
+    prefix = f"report-{code}"
+
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        version = _expected_version(values)
+        specs = _declared_fields(app, reference, code)
+        errors = _field_errors(specs, values, prefix, viewer.lang)
+        if errors:
+            raise Invalid(errors)
+        try:
+            file_report(app.db, app.rt, reference, code, viewer.actor,
+                        _fields_of(specs, values, prefix), expected_version=version)
+        except FieldError as exc:
+            spec = specs.get(exc.field)
+            if spec is None:
+                raise
+            raise Invalid([FormError(_field_message(spec, values.get(
+                f"f.{prefix}.{exc.field}", ""), viewer.lang), f"f-{prefix}-{exc.field}",
+                said(viewer.lang, exc))]) from None
+        return "report_filed"
+    return await _case_form(request, reference, Action.ADVANCE, prefix, write)
+
+
+@router.post("/cases/{reference}/reports/{code}/waiver")
+async def waive_report_form(request: Request, reference: str, code: str) -> Response:
+    """Record, with its reason, that the declared report ``code`` is not made."""
+    target = f"waive-{code}-reason"
+
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        version = _expected_version(values)
+        t = translator(viewer.lang)
+        reason = values.get("waive_reason", "")
+        if len(reason) > MAX_TEXT:
+            raise Invalid([FormError(t("too_long", limit=MAX_TEXT), target)])
+        try:
+            waive_report(app.db, app.rt, reference, code, viewer.actor, reason,
+                         expected_version=version)
+        except FieldError as exc:   # no reason given: the engine says which report
+            raise Invalid([FormError(t("cases.reports.reason_required"), target,
+                                     said(viewer.lang, exc))]) from None
+        return "report_waived"
+    return await _case_form(request, reference, Action.ADVANCE, f"waive-{code}", write)
+
+
+def _declared_fields(app: App, reference: str, code: str) -> Mapping[str, FieldSpec]:
+    """The fields of the report ``code`` of the case's state (none if it declares no
+    such report: the engine then refuses it by name)."""
+    with app.db.connect() as conn:
+        case = load_case_row(conn, reference)
+    wf = app.rt.registry.get(case["case_type"], case["definition_version"])
+    spec = wf.state(case["state"]).report(code)
+    return spec.fields if spec is not None else {}
 
 
 @router.post("/cases/{reference}/notes")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -22,10 +23,12 @@ from engine.answers import (
     TaskClosed,
     answer,
 )
+from engine.definitions import FieldSpec
 from engine.errors import FieldError, NotPermitted
+from engine.fields import coerce_fields
 from engine.runtime import Actor
 from gaita.bootstrap import App
-from i18n import translator
+from i18n import format_day, translator
 from i18n.messages import render as said
 
 #: Longest text accepted in any one form field.
@@ -101,6 +104,16 @@ def read_answer_form(purpose: TaskAction, values: dict[str, str], task: dict[str
     if purpose is not TaskAction.DONE:
         return Submitted(reason=reason, days=days), errors
     note = values.get("note", "").strip() or None
+    declared: dict[str, FieldSpec] = task.get("report_answer") or {}
+    if declared:   # a report task: its declared answer fields, no transition
+        fields = {name: values.get(f"f.answer.{name}", "") for name in declared}
+        for name, spec in declared.items():
+            try:
+                coerce_fields({name: spec}, {name: fields[name]})
+            except FieldError as exc:
+                errors.append(FormError(t("field_problem", field=spec.title.get(lang)),
+                                        f"f-answer-{name}", said(lang, exc)))
+        return Submitted(reason=note, fields=fields), errors
     chosen = values.get("trigger", "")
     if not chosen:
         return Submitted(reason=note), errors
@@ -116,12 +129,31 @@ def answer_field_error(exc: FieldError, trigger: str | None, task: dict[str, Any
                        lang: str) -> FormError:
     """The engine's refusal of a field, pointed at its input and titled as declared."""
     t = translator(lang)
+    declared = (task.get("report_answer") or {}).get(exc.field)
+    if declared is not None and trigger is None:
+        return FormError(t("field_problem", field=declared.title.get(lang)),
+                         f"f-answer-{exc.field}", said(lang, exc))
     for tr in task["transitions"]:
         spec = tr["fields"].get(exc.field) if tr["trigger"] == trigger else None
         if spec is not None:
             return FormError(t("field_problem", field=spec.title.get(lang)),
                              f"f-{trigger}-{exc.field}", said(lang, exc))
     return FormError(t("engine_refused"), None, said(lang, exc))
+
+
+def field_value(spec: FieldSpec, value: Any, lang: str) -> str:
+    """A declared field's value in words: yes/no, a day, a choice's title."""
+    t = translator(lang)
+    if spec.type == "bool":
+        return t("yes") if value is True else t("no") if value is False else str(value)
+    if spec.type == "date" and isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value), lang)
+        except ValueError:
+            return value
+    if spec.type == "choice":
+        return spec.choice_title(str(value), lang)
+    return str(value)
 
 
 def _input_id(key: str) -> str:

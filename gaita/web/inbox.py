@@ -1,8 +1,11 @@
 """An institution's inbox: its open tasks, answered without an email link.
 
 ``GET /inbox`` lists the open tasks held by the user's institution (the case's
-own *state* tasks and the cooperation group's *decision* tasks), overdue first,
-then by due date.  ``GET /inbox/{task}`` shows one task with a form for each
+own *state* tasks, the cooperation group's *decision* tasks and the *reports*
+other institutions made to it), overdue first, then by due date.  A report
+task's page shows what the report says and the case fields its recipient may
+read (``gaita.web.filings``), and its ``done`` form the declared answer fields.
+``GET /inbox/{task}`` shows one task with a form for each
 answer still open to it; ``POST /inbox/{task}/{action}`` gives the answer
 through ``engine.answers.answer`` as the logged-in user, reading the same form as
 the email action-link pages (``gaita.web.links``).  Success: back to the inbox
@@ -45,6 +48,7 @@ from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.errors import PageError
+from gaita.web.filings import report_details_of, report_task_context
 from gaita.web.forms import (
     MAX_TEXT,
     FormError,
@@ -89,7 +93,8 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
 
 def _select(where: Any) -> Any:
     return sa.select(TASK, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-                     CASE.c.paused_at).join(CASE, CASE.c.id == TASK.c.case_id).where(where)
+                     CASE.c.paused_at, CASE.c.data).join(
+        CASE, CASE.c.id == TASK.c.case_id).where(where)
 
 
 def _texts(text: Any) -> dict[str, str]:
@@ -118,6 +123,9 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
         else _transitions(rt, wf, task, viewer),
         **state_law(wf, None if decision else task["state"]),
+        # a report task: what the report asks, what it says, the case fields it may read
+        # (the list's rows carry no case data: only the task page shows them)
+        **report_task_context(wf, report_details_of(wf, task, task.get("data") or {}), lang),
     }
 
 

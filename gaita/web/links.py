@@ -7,7 +7,10 @@ gives the institution's answer through ``engine.answers.answer``.  The actor is
 the institution the email went to (``link:<code>``): staff need no account.
 
 Pages show the case reference, its type, the task, the institution and the
-due date: never the child's name, personal code, birth date or address.
+due date: never the child's name, personal code, birth date or address.  A
+report task (``engine.filings``) also shows what the report says and the case
+fields of the groups the report declares for its recipient (``gaita.web.filings``),
+and its ``done`` form carries the report's declared answer fields.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from starlette.responses import Response
 from engine.answers import AlreadyAnswered, TaskClosed, check_answer, max_extension_days
 from engine.queries import task_for_link
 from engine.tables import AccessAction
+from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
 from gaita.web.errors import PageError
+from gaita.web.filings import report_task_context
 from gaita.web.forms import (
     MAX_TEXT,
     FormError,
@@ -45,8 +50,9 @@ MAX_BODY = 64 * 1024
 def show_link(request: Request, purpose: str, token: str) -> Response:
     app = gaita_of(request)
     link = _verify(request, token, purpose)
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
-                         log=AccessAction.READ)
+    task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
+                                           outbox_id=link.outbox_id, log=AccessAction.READ),
+                        lang_of(request))
     _check_usable(task, link)
     cookie = csrf_cookie(app.settings.base_url)
     nonce = request.cookies.get(cookie["key"])
@@ -73,7 +79,8 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
     app, lang = gaita_of(request), lang_of(request)
     t = translator(lang)
     link = _verify(request, token, purpose)
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id)
+    task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
+                                           outbox_id=link.outbox_id), lang)
     _check_usable(task, link)
     cookie = csrf_cookie(app.settings.base_url)
     nonce, given = request.cookies.get(cookie["key"]), values.get("csrf")
@@ -91,11 +98,18 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
             return render("thanks.html", lang=lang, rt=app.rt, task=after, moved_to=moved_to,
                           page_title=t(f"{link.purpose.value}.thanks"))
     # The form again, with what was typed and what to correct: a read of the case.
-    task = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
-                         log=AccessAction.READ)
+    task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
+                                           outbox_id=link.outbox_id, log=AccessAction.READ), lang)
     assert given is not None
     return _form_page(request, link, token, task, given, values=values, errors=errors,
                       status=422)
+
+
+def _with_report(app: App, task: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A report task's page also shows what the report asks and says, and the case fields
+    its recipient may read (``gaita.web.filings``); its ``done`` form, the answer fields."""
+    wf = app.rt.registry.get(task["case_type"], task["definition_version"])
+    return {**task, **report_task_context(wf, task["report"], lang)}
 
 
 def _verify(request: Request, token: str, purpose: str) -> ActionLink:

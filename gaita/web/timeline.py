@@ -11,18 +11,19 @@ more than the view holds, except the users' display names (one query).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 from typing import Any
 
 from engine.answers import TASK_EVENT_ACTIONS
-from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Workflow
+from engine.definitions import RISK_LEVELS, FieldSpec, LadderAction, Report, Workflow
 from engine.events import EventKind
 from engine.group.reasons import reason_title
 from engine.ikvd import step_fields
 from engine.queries import DELIVERY_STATUSES, display_names
 from engine.runtime import SYSTEM
 from gaita.bootstrap import App
-from i18n import format_day, translator, working_days
+from gaita.web.filings import declared_report
+from gaita.web.forms import field_value
+from i18n import translator, working_days
 from notifications.catalogue import template_names
 
 
@@ -103,9 +104,12 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
 
 
 def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
-           group_title: Mapping[str, str], who: Mapping[str, str]) -> dict[str, Any]:
+                   group_title: Mapping[str, str], who: Mapping[str, str],
+                   report_tasks: Mapping[int, Report] | None = None) -> dict[str, Any]:
     """One timeline row in words: when, who (``who``: ``actor_names``), what happened,
-    its fields and emails."""
+    its fields and emails.  ``report_tasks``: the case's report tasks by id
+    (``gaita.web.filings.report_tasks``), so a recipient's answer shows its declared
+    answer fields by title."""
     rt, t = app.rt, translator(lang)
     kind, fields = e["kind"], dict(e["fields"])
 
@@ -132,6 +136,23 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
             shown.append((t("cases.event.reason"), str(fields["reason"])))
         if fields.get("note"):
             shown.append((t("note"), str(fields["note"])))
+        task_id = fields.get("task")
+        report = (report_tasks or {}).get(task_id) if isinstance(task_id, int) else None
+        if report is not None:   # an answer on a report task: which report, what it says
+            what = t("cases.event.report_task", report=report.title.get(lang), answer=what)
+            answered = fields.get("answer")
+            for name, value in (answered.items() if isinstance(answered, dict) else ()):
+                spec = report.answer.get(name)
+                shown.append((spec.title.get(lang), field_value(spec, value, lang)) if spec
+                             else (name, str(value)))
+    elif kind in (EventKind.REPORT_FILED, EventKind.REPORT_WAIVED):
+        code = str(fields.get("report", ""))
+        report = declared_report(wf, e["to"], code)
+        what = t(f"cases.event.{kind}", report=report.title.get(lang) if report else code)
+        if kind == EventKind.REPORT_FILED and report is not None:
+            specs = report.fields
+        if fields.get("reason"):
+            shown.append((t("cases.event.reason"), str(fields["reason"])))
     elif kind == EventKind.NOTE:
         group = fields.get("group", "")
         what = t("cases.event.note", group=group_title.get(group, group))
@@ -167,7 +188,7 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         what = t("cases.event.other", kind=kind)
     for name, spec in specs.items():
         if name in fields:
-            shown.append((spec.title.get(lang), _value(spec, fields[name], lang)))
+            shown.append((spec.title.get(lang), field_value(spec, fields[name], lang)))
     return {
         "seq": e["seq"], "at": rt.calendar.format_local(e["at"]), "who": who[e["actor"]],
         "kind": kind,
@@ -184,17 +205,3 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
             else m["status"], "attempts": m["attempts"],
         } for m in e["notifications"]],
     }
-
-
-def _value(spec: FieldSpec, value: Any, lang: str) -> str:
-    t = translator(lang)
-    if spec.type == "bool":
-        return t("yes") if value is True else t("no") if value is False else str(value)
-    if spec.type == "date" and isinstance(value, str):
-        try:
-            return format_day(date.fromisoformat(value), lang)
-        except ValueError:
-            return value
-    if spec.type == "choice":
-        return spec.choice_title(str(value), lang)
-    return str(value)

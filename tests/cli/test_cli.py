@@ -144,19 +144,18 @@ def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str
 
 
 def test_a_date_field_is_typed_dd_mm_yyyy_or_iso(cli: Gaita) -> None:
-    opening = ["case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+    opening = ["case", "open", "unregistered_child", "--as", "koordinatore",
                "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
-               "--field", "violence_kind=pupil_to_pupil", "--field", "violence_form=bullying",
-               "--field", "finding=found"]
+               "--field", "ikvd_cycle=jan_30", "--field", "age_group=basic"]
     before = cli.json("case", "list")
     for typed, said in (("31.11.2026", "no such day as “31.11.2026”"),
                         ("30.11.26", "a date is written DD.MM.YYYY")):
-        proc = cli(*opening, "--field", f"incident_date={typed}", ok=False)
+        proc = cli(*opening, "--field", f"ikvd_list_date={typed}", ok=False)
         assert proc.returncode == 4 and said in proc.stderr, proc.stderr
-        assert "field 'incident_date'" in proc.stderr
+        assert "field 'ikvd_list_date'" in proc.stderr
     assert cli.json("case", "list") == before
-    opened = cli.json(*opening, "--field", "incident_date=30.11.2026")
-    assert opened["reference"].startswith("VARD-2026-")
+    opened = cli.json(*opening, "--field", "ikvd_list_date=30.11.2026")
+    assert opened["reference"].startswith("NEREG-2026-")
 
 
 def test_guard_failure_names_the_guard(cli: Gaita) -> None:

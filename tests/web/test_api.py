@@ -18,6 +18,7 @@ from gaita import users
 from gaita.accounts.sessions import start_session
 from gaita.accounts.tables import TOKEN
 from gaita.bootstrap import App
+from gaita.demo import sample_fields
 from gaita.web import create_app
 from gaita.web.auth import session_cookie
 from gaita.web.security import SECURITY_HEADERS
@@ -89,20 +90,40 @@ def datetimes(value: Any, key: str = "") -> Iterator[str]:
 
 def test_a_date_field_is_dd_mm_yyyy_or_iso(web: App, client: TestClient, auth: Auth) -> None:
     coordinator = auth("koordinatore")
-    body = {"case_type": "violence", "child_name": CHILD_NAME, "child_code": CHILD_CODE,
-            "school": SCHOOL, "fields": {"violence_kind": "pupil_to_pupil",
-                                         "violence_form": "bullying", "finding": "found"}}
+    fields = sample_fields(web.rt.registry.latest("unregistered_child").open.fields)
+    body = {"case_type": "unregistered_child", "child_name": CHILD_NAME,
+            "child_code": CHILD_CODE, "fields": fields}
     for typed, said in (("31.11.2026", "no such day as “31.11.2026”"),
                         ("30.11.26", "a date is written DD.MM.YYYY")):
         refused = client.post("/api/v1/cases", headers=coordinator, json={
-            **body, "fields": {**body["fields"], "incident_date": typed}})
+            **body, "fields": {**fields, "ikvd_list_date": typed}})
         problem = is_problem(refused, 422)
-        assert problem["field"] == "incident_date" and said in problem["detail"], problem
+        assert problem["field"] == "ikvd_list_date" and said in problem["detail"], problem
     created = client.post("/api/v1/cases", headers=coordinator, json={
-        **body, "fields": {**body["fields"], "incident_date": "30.11.2026"}})
+        **body, "fields": {**fields, "ikvd_list_date": "30.11.2026"}})
     assert created.status_code == 201, created.text
     with web.db.connect() as conn:
-        assert conn.execute(sa.select(CASE.c.data)).scalar()["incident_date"] == "2026-11-30"
+        assert conn.execute(sa.select(CASE.c.data)).scalar()["ikvd_list_date"] == "2026-11-30"
+
+
+def test_an_incident_time_opens_the_case_late_through_the_api(
+        web: App, client: TestClient, auth: Auth) -> None:
+    created = client.post("/api/v1/cases", headers=auth("skola"), json={
+        "case_type": "violence", "child_name": CHILD_NAME, "child_code": CHILD_CODE,
+        "school": SCHOOL, "incident_at": "2026-11-28T11:20:00+02:00",
+        "fields": {"violence_kind": "pupil_to_pupil", "violence_form": "bullying",
+                   "finding": "found"}})
+    assert created.status_code == 201, created.text
+    assert created.json()["late_days"] == 2
+    assert "entered late" in created.json()["warnings"][0]
+    assert created.json()["task"]["due_at"] == "2026-11-28T21:59:59Z"
+    future = client.post("/api/v1/cases", headers=auth("skola"), json={
+        "case_type": "violence", "child_name": CHILD_NAME, "child_code": CHILD_CODE,
+        "school": SCHOOL, "incident_at": "2026-12-30T11:20:00+02:00",
+        "fields": {"violence_kind": "pupil_to_pupil", "violence_form": "bullying",
+                   "finding": "found"}})
+    problem = is_problem(future, 422)
+    assert problem["field"] == "incident_at" and "in the future" in problem["detail"], problem
 
 
 def test_open_read_and_list_a_case(web: App, client: TestClient, auth: Auth) -> None:
@@ -494,7 +515,9 @@ def test_the_openapi_document_and_the_docs_page(client: TestClient) -> None:
     assert schema["servers"] == [{"url": "/api"}]
     assert set(schema["paths"]) == {
         "/v1/cases", "/v1/cases/{reference}", "/v1/cases/{reference}/transitions",
-        "/v1/cases/{reference}/notes", "/v1/cases/{reference}/escalations", "/v1/tasks",
+        "/v1/cases/{reference}/notes", "/v1/cases/{reference}/escalations",
+        "/v1/cases/{reference}/reports/{code}", "/v1/cases/{reference}/reports/{code}/waiver",
+        "/v1/tasks",
         "/v1/tasks/{task_id}/answers", "/v1/escalations", "/v1/meetings",
         "/v1/meetings/{meeting_id}", "/v1/meetings/{meeting_id}/decisions"}
     assert schema["components"]["securitySchemes"]["token"] == {
