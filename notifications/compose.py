@@ -169,15 +169,14 @@ class Composer:
         return {
             "locale": loc, "recipient": {"name": to.name},
             "municipality": m.municipality.name.get(loc), "case": None, "task": None,
-            "actions": [], "extra": extra,
-            "report": {
+            "actions": [], "extra": {**extra, "report": {
                 "reference": row["payload"].get("reference"),
                 "school": m.institution_name(extra.get("school"), loc),
                 "office": office.name.get(loc) if office else "",
                 "office_email": office.email if office else None,
                 "sender": sender.display_name if sender else None,
                 "sender_email": sender.email if sender else None,
-            },
+            }},
         }
 
     def actions(self, row: Mapping[str, Any]) -> list[dict[str, str]]:
