@@ -77,7 +77,7 @@ def plan(rt: Runtime, case_type: str, cycle: Mapping[str, str], school: str) -> 
     for source, trigger in cycle.items():
         t = wf.transition(source, trigger)
         assert t is not None, (source, trigger)
-        due, remind = deadline_for(rt, wf, t.dest, now)
+        due, remind = deadline_for(rt, wf, t.dest, now, now)
         ack_due = acknowledge_due(rt, now, wf.state(t.dest).acknowledge_within)
         owner = rt.institution_for(wf.state(t.dest).owner or "", case)
         steps[source] = Step(trigger, t.dest, owner, due, remind, ack_due,

@@ -41,7 +41,7 @@ from engine.municipality import OtherMunicipality
 from engine.outbox import outbox_row
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
-from engine.store import CHILD, EVENT, INSTITUTION, OUTBOX, PARTY, load_case_row
+from engine.store import CHILD, EVENT, INSTITUTION, OUTBOX, PARTY, Row, load_case_row
 from engine.tables import AccessAction, CaseStatus, Channel, PartyRole
 
 #: A receiving address as the configuration accepts one (``engine.municipality.Email``).
@@ -176,7 +176,7 @@ def _role(role: PartyRole) -> Message:
     return msg(f"party.role.{role.value}")
 
 
-def residence_of(rt: Runtime, party: Mapping[str, Any]) -> Residence:
+def residence_of(rt: Runtime, party: Row) -> Residence:
     """Where the party's report goes (``party``: its ``case_party`` columns)."""
     code = party["municipality"]
     ours = rt.municipality.municipality.code

@@ -43,13 +43,13 @@ from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
 from engine.ikvd import reported, step_fields
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
+from engine.parties import add_aggressor, give_report_address
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
 from engine.queries import case_view, state_law, step_view
 from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
-from engine.parties import add_aggressor, give_report_address
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
