@@ -43,6 +43,7 @@ from engine.guards import GuardContext, first_failure
 from engine.ikvd import coerce_step
 from engine.opening import start_of
 from engine.outbox import queue_mail
+from engine.parties import report_to_residence, residence_route
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
 from engine.store import CASE, INSTITUTION, load_case_row, next_reference, stored_version
@@ -189,11 +190,16 @@ def fire_in(
         failed = first_failure(transition.guards, ctx)
         assert failed is not None, "the machine refused, so a guard refuses"
         raise failed
+    route = residence_route(conn, rt, case, transition)   # MK 474 p. 12: where it goes
+    notify = transition.notify if route is None else route.notify(transition.notify)
     payload = given if note is None else {**given, "note": note}
     task = _advance(conn, rt, wf, {**case, "data": data}, actor, now, kind=EventKind.TRANSITION,
                     trigger=trigger, from_state=case["state"], to_state=dest,
-                    payload=payload, notify=transition.notify)
+                    payload=payload, notify=notify)
     version = case["version"] + 1
+    if route is not None and not route.residence.ours:   # to another municipality
+        report_to_residence(conn, rt, reference, route, actor, now)
+        version += 1   # the report's event
     if transition.escalate is not None:   # e.g. an MK 474 p. 12 report: to the group at once
         queue_declared(conn, rt, reference, transition.escalate, actor, now)
         version += 1   # the "queued" event

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.errors import InvalidWorkflowDefinition, Message, Named, Problem, UnknownState, msg
 from engine.periods import TIME_UNITS, DayKind
+from engine.tables import PartyRole
 from engine.yamlio import LineDict, YamlError, line_for, load_yaml, validation_problems
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -194,6 +195,20 @@ class Report(_Strict):
             str(data.get(name)) in values for name, values in (self.required_when or {}).items())
 
 
+class ResidenceReport(_Strict):
+    """``report_to_residence``: the step IS a report to the municipality where a party
+    of the case (e.g. the pupil who used violence) has its declared residence
+    (MK 474 p. 12).  When that is our municipality, the step's ``notify`` to the
+    ``replaces`` role is the report, as declared; when it is another, that
+    notification is not sent and the report goes, as the neutral email ``template``,
+    to the other municipality's receiving address (``engine.parties``)."""
+
+    party: Ident = Field(description="the party's role (engine.tables.PartyRole)")
+    template: Ident = Field(description="the email to another municipality's body")
+    replaces: Ident = Field(description="the institution role `notify` tells when the "
+                            "residence is ours")
+
+
 class ReportRule(_Strict):
     """``requires_reports``: every required report of the source state is filed or
     waived, and at least ``at_least`` of them are filed."""
@@ -268,6 +283,7 @@ class Transition(_Strict):
     note: Text | None = Field(default=None, description="what the law asks of this step, "
                               "{lv, en}; shown with the step")
     requires_reports: ReportRule | None = None
+    report_to_residence: ResidenceReport | None = None
     # The statuses reported to IKVD (config ikvd_statuses.yaml) this step may close a
     # case with; the step then takes the field `ikvd_status` (engine.ikvd).
     ikvd_status: list[Ident] | None = Field(default=None, min_length=1)
@@ -515,6 +531,8 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 if src in states and not states[src].reports:
                     c.add((*loc, "requires_reports"), msg("workflow.requires_no_reports",
                                                           trigger=trigger, state=state(src)))
+        if t.report_to_residence is not None:
+            _check_residence_report(c, known, loc, trigger, t)
         if (t.escalate is not None and known.escalation_reasons is not None
                 and t.escalate not in known.escalation_reasons):
             c.add((*loc, "escalate"), msg("workflow.unknown_escalation_reason", trigger=trigger,
@@ -591,6 +609,23 @@ def _check_reports(wf: Workflow, c: _Collector, known: KnownNames, name: str,
                               msg("workflow.report_condition_value", report=report,
                                   field=Named(field_name, spec.title), value=value,
                                   choices=tuple(spec.choices)))
+def _check_residence_report(c: _Collector, known: KnownNames, loc: tuple[int | str, ...],
+                            trigger: Named, t: Transition) -> None:
+    """``report_to_residence``: a known party role and template; ``replaces`` is a role the
+    step's ``notify`` tells."""
+    spec = t.report_to_residence
+    assert spec is not None
+    at = (*loc, "report_to_residence")
+    if spec.party not in tuple(PartyRole):
+        c.add((*at, "party"), msg("workflow.unknown_party_role", trigger=trigger,
+                                  role=spec.party, roles=tuple(PartyRole)))
+    if known.templates is not None and spec.template not in known.templates:
+        c.add((*at, "template"), msg("workflow.unknown_template", template=spec.template))
+    if spec.replaces not in {n.to for n in t.notify}:
+        c.add((*at, "replaces"), msg("workflow.residence_not_notified", trigger=trigger,
+                                     role=spec.replaces))
+
+
 def _check_start_states(wf: Workflow, c: _Collector, known: KnownNames,
                         declared_fields: set[str], check_notify: Any) -> None:
     """Each start state is a declared, non-terminal state other than ``initial``, named

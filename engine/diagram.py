@@ -79,6 +79,15 @@ def markdown(wf: Workflow, *, locale: str = "lv",
         out += ["", "**Closing steps and the IKVD statuses they report** "
                 "(`config/<municipality>/ikvd_statuses.yaml`)", ""]
         out += [f"- `{trigger}`: {', '.join(codes or ())}" for trigger, codes in statuses]
+    residence = [(t.trigger, t.report_to_residence) for t in wf.transitions
+                 if t.report_to_residence]
+    if residence:
+        out += ["", "**Reports to the municipality of a party's declared residence** "
+                "(`config/<municipality>/municipalities.yaml`; `gaita case aggressor`)", ""]
+        out += [f"- `{trigger}`: the {r.party}'s municipality; ours: the `notify` to "
+                f"`{r.replaces}`; another: email `{r.template}` to its receiving address "
+                "(none known: the coordinator gives it, `gaita case address`)"
+                for trigger, r in residence if r is not None]
     refs = [(t.trigger, t.legal_ref) for t in wf.transitions if t.legal_ref]
     if refs:
         out += ["", "**Transitions with a legal duty**", ""]

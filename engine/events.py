@@ -54,6 +54,9 @@ class EventKind(StrEnum):
     TRANSFER_REQUESTED = "transfer_request"   # a new school is asked to take the case over
     TRANSFERRED = "transferred"       # the new school accepted: it is the case's school
     TRANSFER_DECLINED = "transfer_decline"    # the new school declined, with a reason
+    PARTY_ADDED = "party_added"       # another child recorded on the case (engine.parties)
+    RESIDENCE_REPORT = "residence_rep"    # MK 474 p. 12 report to another municipality
+    ADDRESS_GIVEN = "address_given"   # its receiving address, given by the coordinator
 
 
 _INSERT_EVENT = sa.insert(EVENT).returning(EVENT.c.id)

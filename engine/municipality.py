@@ -39,6 +39,8 @@ FILES = ("municipality.yaml", "institutions.yaml", "cooperation_group.yaml",
 PARAMETER_FILES = ("thresholds.yaml", "parameters.yaml")
 PAUSES_FILE = "pauses.yaml"   # engine.pause: pause reasons and the limit
 IKVD_FILE = "ikvd_statuses.yaml"   # engine.ikvd: the statuses reported to IKVD (optional)
+#: engine.parties: other municipalities' receiving addresses (MK 474 p. 12; optional)
+DIRECTORY_FILE = "municipalities.yaml"
 Loc = tuple[int | str, ...]
 
 
@@ -262,6 +264,37 @@ class IkvdStatuses(_Model):
     statuses: dict[ReasonCode, IkvdStatus] = Field(min_length=1)
 
 
+class OtherMunicipality(_Model):
+    """A municipality a pupil's residence may be declared in (municipalities.yaml), and
+    who receives an MK 474 p. 12 report there: ``email`` (none: the coordinator is asked
+    for it), or, for a municipality merged into another, its successor's."""
+    code: Code
+    name: LocalizedText
+    body: LocalizedText | None = None   # the receiving body
+    email: Email | None = None
+    merged_into: Code | None = None
+
+
+class MunicipalityDirectory(_Model):
+    """municipalities.yaml: every municipality, ours among them (``municipality.yaml``'s
+    code)."""
+    tag: Literal["V", "J", "U"]
+    source: Text
+    municipalities: tuple[OtherMunicipality, ...] = Field(min_length=1)
+
+    @cached_property
+    def by_code(self) -> dict[str, OtherMunicipality]:
+        return {m.code: m for m in self.municipalities}
+
+    def receiving(self, code: str) -> OtherMunicipality | None:
+        """The municipality that receives a report for ``code`` (a merged one's
+        successor); None for a code not in the directory."""
+        found = self.by_code.get(code)
+        while found is not None and found.merged_into is not None:
+            found = self.by_code.get(found.merged_into)
+        return found
+
+
 class _ServicesFile(_Model):
     services: tuple[Service, ...]
     external_resources: tuple[ExternalResource, ...] = ()
@@ -279,6 +312,7 @@ class MunicipalityConfig(_Model):
     pauses: PauseSettings
     institution_roles: frozenset[str]
     ikvd_statuses: IkvdStatuses | None = None   # None: ikvd_statuses.yaml not given
+    directory_of_municipalities: MunicipalityDirectory | None = None   # municipalities.yaml
     shared_roles: frozenset[str] = frozenset()   # roles held by many institutions (schools)
 
     @cached_property
@@ -326,6 +360,7 @@ _SCHEMAS: dict[str, TypeAdapter[Any]] = dict(zip(FILES, (   # in the order of FI
     TypeAdapter(dict[ParamName, Parameter])), strict=True))
 _SCHEMAS[PAUSES_FILE] = TypeAdapter(PauseSettings)
 _SCHEMAS[IKVD_FILE] = TypeAdapter(IkvdStatuses)
+_SCHEMAS[DIRECTORY_FILE] = TypeAdapter(MunicipalityDirectory)
 
 
 def _listed(items: Collection[str]) -> Collection[str] | Message:
@@ -391,7 +426,7 @@ class _Loader:
     def load(self, file: str) -> Any:
         if file == "parameters.yaml" and not (self.dir / file).exists():  # optional
             return {}
-        if file == IKVD_FILE and not (self.dir / file).exists():  # optional
+        if file in (IKVD_FILE, DIRECTORY_FILE) and not (self.dir / file).exists():  # optional
             return False
         try:
             data = load_yaml(self.dir / file)
@@ -481,6 +516,28 @@ class _Loader:
                          msg("config.parameter_not_months", name=name,
                              value=parameters[name].value))
 
+    def check_directory(self) -> None:
+        """municipalities.yaml: each code once; ``merged_into`` names a municipality that
+        is not itself merged; our own municipality is in it."""
+        raw = self.raw.get(DIRECTORY_FILE)
+        if not isinstance(raw, dict):
+            return
+        self.unique(DIRECTORY_FILE, ("municipalities", "*", "code"),
+                    lambda code, line: msg("config.duplicate_municipality", code=code, line=line))
+        entries = [e for e in raw.get("municipalities") or () if isinstance(e, dict)]
+        merged = {e.get("code"): e.get("merged_into") for e in entries}
+        for loc, target in _find(raw, ("municipalities", "*", "merged_into")):
+            if target not in merged:
+                self.add(DIRECTORY_FILE, loc, msg("config.merged_into_unknown", code=target))
+            elif merged[target] is not None:
+                self.add(DIRECTORY_FILE, loc, msg("config.merged_into_merged", code=target,
+                                                  successor=merged[target]))
+        own = self.raw.get("municipality.yaml")
+        code = own.get("code") if isinstance(own, dict) else None
+        if isinstance(code, str) and entries and code not in merged:
+            self.add(DIRECTORY_FILE, ("municipalities",),
+                     msg("config.directory_without_us", code=code))
+
     def check_parameter_names(self) -> None:
         group = self.raw.get("cooperation_group.yaml")
         meetings = group.get("meetings") if isinstance(group, dict) else None
@@ -511,6 +568,8 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
     municipality, insts, group, thresholds, services, calendar, extra = loaded
     loaded.append(pauses := ld.load(PAUSES_FILE))
     loaded.append(ikvd := ld.load(IKVD_FILE))
+    loaded.append(directory_file := ld.load(DIRECTORY_FILE))
+    ld.check_directory()
     ld.check_roles()
     ld.unique("institutions.yaml", ("*", "code"),
               lambda code, line: msg("config.duplicate_institution", code=code, line=line))
@@ -533,4 +592,4 @@ def load_municipality(directory: Path, *, institution_roles: Collection[str],
         external_resources=services.external_resources, calendar=calendar,
         institution_roles=frozenset(institution_roles), shared_roles=frozenset(shared_roles),
         parameters={**thresholds, **extra, **meetings}, pauses=pauses,
-        ikvd_statuses=ikvd or None)
+        ikvd_statuses=ikvd or None, directory_of_municipalities=directory_file or None)

@@ -19,6 +19,9 @@ names in code:
   ``chairs`` roles plan its meetings and record its decisions;
 - a case is moved to another school (``engine.transfer``) by the coordinating
   institution or by the staff of the institution holding its task;
+- another child is recorded on a case (``engine.parties``: the aggressor) by those
+  who may advance it; another municipality's receiving address is given by the
+  coordinating institution;
 - a task is answered only by the institution holding it; a case is advanced
   only by the roles its transition names (``may_fire``), staff only on the
   task their institution holds; clock pauses, extensions and openings are the
@@ -70,6 +73,8 @@ class Action(StrEnum):
     READ_ACCESS_LOG = "read_access_log"
     ADMINISTER = "administer"          # users, institutions, calendar, settings
     TRANSFER_SCHOOL = "transfer_school"  # ask a new school to take the case over
+    ADD_PARTY = "add_party"            # record another child on the case (the aggressor)
+    GIVE_ADDRESS = "give_address"      # another municipality's receiving address (MK 474 p. 12)
 
 
 #: What a read-only role may do.
@@ -77,11 +82,12 @@ READS = frozenset({Action.READ_CASES, Action.EXPORT, Action.READ_GROUP, Action.R
 #: Actions that concern one case (and need a ``CaseScope`` to be allowed on it).
 CASE_ACTIONS = frozenset({Action.ADVANCE, Action.ANSWER_TASK, Action.ADD_NOTE, Action.PAUSE,
                           Action.ESCALATE, Action.DECIDE_EXTENSION, Action.READ_ACCESS_LOG,
-                          Action.TRANSFER_SCHOOL})
+                          Action.TRANSFER_SCHOOL, Action.ADD_PARTY, Action.GIVE_ADDRESS})
 #: What the cooperation group's work is.
 GROUP_ACTIONS = frozenset({Action.ESCALATE, Action.PLAN_MEETING, Action.DECIDE})
 #: Actions of the coordinating institution's users on any case they reach.
-COORDINATION = frozenset({Action.PAUSE, Action.DECIDE_EXTENSION, Action.OPEN_CASE})
+COORDINATION = frozenset({Action.PAUSE, Action.DECIDE_EXTENSION, Action.OPEN_CASE,
+                          Action.GIVE_ADDRESS})
 #: What Gaita itself does on its own account (``SYSTEM``).
 SYSTEM_ACTIONS = frozenset({Action.ESCALATE})
 #: What an operator at the command line without ``--as`` may do.
@@ -198,7 +204,7 @@ def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
             spec.scope != "own_tasks" or case.holder != subject.institution):
         return msg("policy.transfer_holder_or_coordinating", holder=case.holder,
                    institution=subject.institution)
-    if action is Action.ADVANCE:
+    if action in (Action.ADVANCE, Action.ADD_PARTY):
         wf = registry.current.get(case.case_type)
         if wf is not None and subject.role not in wf.acting_roles:
             return msg("policy.no_step", role=role, case_type=_case_type(registry, case.case_type))

@@ -15,6 +15,7 @@ from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
 from engine.filings import report_details, report_status
 from engine.ikvd import step_fields
+from engine.parties import parties_view
 from engine.pause import pause_view
 from engine.policy import (
     ALLOW,
@@ -97,6 +98,8 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
                 TASK.c.kind == TaskKind.TRANSFER)).mappings().first()
             groups = visible_groups(rt.registry.roles, subject)
             reports = report_status(conn, wf, case)
+            # the case's other children (the aggressor): identity only with ``identity``
+            parties = parties_view(conn, rt, case["id"], IDENTITY in groups)
             child = access = None
             if IDENTITY in groups:
                 child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
@@ -140,6 +143,9 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         # a school move waiting for the new school (engine.transfer)
         "transfer": None if transfer is None else {"to": transfer["assignee_institution"],
                                                    "due_at": transfer["due_at"]},
+        "parties": parties,
+        # MK 474 p. 12: another municipality's receiving address is not known yet
+        "waiting_for_address": any(p["waiting_for_address"] for p in parties),
         **({"child": child} if child is not None else {}),
         **({"access_log": access} if access is not None else {}),
         "timeline": [{

@@ -21,6 +21,7 @@ from engine.tables import (
     ActionToken,
     Case,
     CaseEvent,
+    CaseParty,
     Child,
     Decision,
     Escalation,
@@ -50,6 +51,7 @@ ACTION_TOKEN = table(ActionToken)
 EFFECT = table(TaskEffect)
 RUN = table(SchedulerRun)
 USER = table(User)
+PARTY = table(CaseParty)
 
 #: A row as read, by column name: SQLAlchemy's ``RowMapping`` (whose keys may also be
 #: columns) or a plain ``dict``.

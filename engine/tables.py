@@ -45,6 +45,13 @@ class TaskKind(StrEnum):
     TRANSFER = "transfer"   # the new school takes the case over (engine.transfer)
 
 
+class PartyRole(StrEnum):
+    """``case_party.role``: another child a case is about, beside its own child
+    (``engine.parties``)."""
+
+    AGGRESSOR = "aggressor"   # the pupil who used violence (MK 474 p. 11-12)
+
+
 class TaskStatus(StrEnum):
     """``task.status``."""
 
@@ -209,6 +216,28 @@ class Case(SQLModel, table=True):
     paused_at: datetime | None = _ts(nullable=True)
     pause_reason: str | None = Field(default=None, max_length=64)
     paused_working_days: int = 0   # over the case's life, for time-in-state figures
+
+
+class CaseParty(SQLModel, table=True):
+    """Another child on a case (``engine.parties``), e.g. the pupil who used violence in
+    the victim's case.  Identity lives in ``child`` (same protection as the case's own
+    child); here the case, the party's role, its school (an institution code, or a free
+    text for a school outside the municipality) and its declared municipality (a code
+    of ``municipalities.yaml``, or a name given for one outside it), and the receiving
+    address a coordinator gave where the directory has none."""
+    __tablename__ = "case_party"
+    __table_args__ = (sa.UniqueConstraint("case_id", "role", name="uq_case_party_role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
+    role: str = Field(max_length=16)   # PartyRole
+    school_institution: str | None = Field(default=None, foreign_key="institution.code")
+    school_text: str | None = None
+    municipality: str = Field(max_length=64)   # municipalities.yaml code
+    municipality_name: str | None = None       # a municipality outside the directory
+    report_address: str | None = None          # the receiving address a coordinator gave
+    added_at: datetime = _ts()
+    added_by_event: int = Field(foreign_key="case_event.id")
 
 
 class CaseEvent(SQLModel, table=True):

@@ -79,6 +79,9 @@ class Composer:
         return msg
 
     def recipient(self, conn: sa.Connection, row: Mapping[str, Any]) -> Recipient:
+        external = row["payload"].get("external")
+        if external is not None:   # another municipality's body (engine.parties)
+            return self._external(external)
         if row["recipient_user"]:
             user = conn.execute(sa.select(USER).where(
                 USER.c.username == row["recipient_user"])).mappings().first()
@@ -104,8 +107,23 @@ class Composer:
         locale = _locale(inst.locale or self.rt.municipality.municipality.default_locale)
         return Recipient(getattr(inst.name, locale), address, locale)
 
+    def _external(self, external: Mapping[str, Any]) -> Recipient:
+        """Another municipality's receiving body: the address recorded with the email
+        (the coordinator's), else the directory's as it is now."""
+        directory = self.rt.municipality.directory_of_municipalities
+        entry = directory.receiving(external["municipality"]) if directory else None
+        address = external.get("address") or (entry.email if entry else None)
+        if not address:
+            raise RecipientError("mail.no_external_address",
+                                 municipality=external["name"]["lv"])
+        locale = _locale(self.rt.municipality.municipality.default_locale)
+        name = (entry.body or entry.name).get(locale) if entry else external["name"][locale]
+        return Recipient(name, address, locale)
+
     def context(self, conn: sa.Connection, row: Mapping[str, Any],
                 to: Recipient) -> dict[str, Any]:
+        if row["payload"].get("external") is not None:
+            return self._external_context(conn, row, to)
         loc = to.locale
         ctx: dict[str, Any] = {
             "locale": loc, "recipient": {"name": to.name},
@@ -136,6 +154,30 @@ class Composer:
             if row["task_id"] is not None and task.closed_at is None:
                 ctx["actions"] = self.actions(row)
         return ctx
+
+    def _external_context(self, conn: sa.Connection, row: Mapping[str, Any],
+                          to: Recipient) -> dict[str, Any]:
+        """What the email to another municipality says: no case link (its body has no
+        account), no child data; the reference, the sending school and whom to contact
+        (the coordinating institution, and the coordinator who sent it)."""
+        loc, m = to.locale, self.rt.municipality
+        extra = dict(row["payload"].get("extra", {}))
+        coordinating = m.institutions_with_role(self.rt.registry.roles.coordinating)
+        office = coordinating[0] if coordinating else None
+        sender = conn.execute(sa.select(USER.c.display_name, USER.c.email).where(
+            USER.c.username == extra.get("sender"))).first()
+        return {
+            "locale": loc, "recipient": {"name": to.name},
+            "municipality": m.municipality.name.get(loc), "case": None, "task": None,
+            "actions": [], "extra": {**extra, "report": {
+                "reference": row["payload"].get("reference"),
+                "school": m.institution_name(extra.get("school"), loc),
+                "office": office.name.get(loc) if office else "",
+                "office_email": office.email if office else None,
+                "sender": sender.display_name if sender else None,
+                "sender_email": sender.email if sender else None,
+            }},
+        }
 
     def actions(self, row: Mapping[str, Any]) -> list[dict[str, str]]:
         expires = link_expiry(self.rt, row["created_at"])

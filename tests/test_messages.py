@@ -30,6 +30,7 @@ from engine.guards import GUARDS
 from engine.municipality import _SCHEMAS, load_municipality
 from engine.policy import Action
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, _RolesFile, load_roles
+from engine.tables import PartyRole
 from engine.versioning import MigrationPlan
 from engine.yamlio import CONTAINERS, SCHEMA_TYPES, YamlError, load_yaml, loads_yaml
 from gaita.demo import DemoData
@@ -44,6 +45,7 @@ SOURCES = ("engine", "notifications", "gaita")
 #: vocabulary the engine declares for the blank.
 VOCABULARIES: dict[str, list[str]] = {
     "access.action.{}": [a.value for a in Action],
+    "party.role.{}": [r.value for r in PartyRole],
     "policy.not_for_{}": [SYSTEM_ROLE, OPERATOR_ROLE],
     "field.type.{}": list(get_args(FieldType)),
     "personal_code.unexpected_{}": ["letter", "character"],

@@ -1,4 +1,4 @@
-"""``gaita case open | fire | show | list | verify``."""
+"""``gaita case open | fire | aggressor | address | show | list | verify``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from engine.errors import FieldError, msg
 from engine.events import verify_chain
 from engine.filings import file_report, waive_report
 from engine.ikvd import reported
+from engine.parties import add_aggressor, give_report_address
 from engine.queries import actor_for, case_view, list_cases
 from engine.store import load_case_row
 from engine.tables import Channel, OutboxStatus
@@ -236,6 +237,64 @@ def transfer_accept_cmd(
     out.print(f"{reference}: transfer {word}; school: {school}", markup=False)
 
 
+@case_app.command("aggressor")
+@handled
+def aggressor_cmd(
+    reference: str, as_user: AsOpt,
+    child_name: Annotated[str, typer.Option(
+        help="The aggressor's name (stored like the child's, never emailed).")],
+    child_code: Annotated[str, typer.Option(help="The aggressor's personal code.")],
+    school: Annotated[str, typer.Option(
+        help="The aggressor's school: an institution code, or its name if it is elsewhere.")],
+    municipality: Annotated[str, typer.Option(
+        help="Code of the municipality of the declared residence (config "
+             "municipalities.yaml, e.g. jelgava, riga, jelgavas-novads).")],
+    municipality_name: Annotated[str | None, typer.Option(
+        help="For a municipality outside municipalities.yaml: its name.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="That municipality's receiving email address for the MK 474 p. 12 report, if "
+             "the directory has none (else Gaita asks the coordinator: `case address`).")
+    ] = None,
+    expect_version: Annotated[int | None, typer.Option(
+        help="Fail with a conflict (exit 5) unless the case is at this version.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the pupil who used violence on the case REFERENCE (MK 474 p. 12 goes to the
+    municipality of their declared residence)."""
+    gaita = current_app()
+    result = add_aggressor(gaita.db, gaita.rt, reference, actor_for(gaita.db, as_user),
+                           name=child_name, code=child_code, school=school,
+                           municipality=municipality, municipality_name=municipality_name,
+                           address=address, expected_version=expect_version)
+    res = result.residence
+    if as_json:
+        emit_json({"reference": reference, "role": result.role, "version": result.version,
+                   "municipality": res.code, "ours": res.ours, "address": res.address,
+                   "waiting_for_address": res.waiting, "warnings": list(result.warnings)})
+        return
+    for w in result.warnings:
+        err.print(f"warning: {w}", markup=False)
+    where = "ours" if res.ours else (res.address or "ADDRESS NEEDED")
+    out.print(f"{reference}: {result.role} recorded; municipality {res.code} "
+              f"({res.name['lv']}): {where}", markup=False)
+
+
+@case_app.command("address")
+@handled
+def address_cmd(
+    reference: str, as_user: AsOpt,
+    address: Annotated[str, typer.Option(
+        help="The receiving email address of the aggressor's municipality.")],
+) -> None:
+    """Give the receiving address of the aggressor's municipality when Gaita has none; a
+    waiting MK 474 p. 12 report is sent with it."""
+    gaita = current_app()
+    result = give_report_address(gaita.db, gaita.rt, reference, actor_for(gaita.db, as_user),
+                                 address)
+    out.print(f"{reference}: address {result.address} recorded"
+              + ("; the MK 474 p. 12 report is sent" if result.sent else ""), markup=False)
+
+
 @case_app.command("extension")
 @handled
 def extension_cmd(
@@ -285,6 +344,15 @@ def show(reference: str,
         by = view["transfer"]["due_at"].astimezone(gaita.rt.calendar.timezone)
         out.print(f"transfer pending: to {view['transfer']['to']} (to accept by "
                   f"{by:%d.%m.%Y %H:%M})", markup=False)
+    for p in view["parties"]:
+        who = (f"{p['child']['name']} ({p['child']['personal_code']}), " if "child" in p
+               else "")
+        school_text = p["school"] or p["school_text"]
+        where = "ours" if p["ours"] else (p["address"] or "[bold red]ADDRESS NEEDED[/]")
+        out.print(f"{p['role']}: {who}school {school_text}; municipality {p['municipality']} "
+                  f"({p['municipality_name']['lv']}): {where}"
+                  + ("  [bold red]MK 474 p. 12 REPORT WAITING FOR THE ADDRESS[/] "
+                     "(gaita case address)" if p["report_waiting"] else ""))
     if view["owner"]:
         out.print(f"owner: {view['owner']}")
         due = (_due_text(gaita, view["due_at"], view["working_days_left"])

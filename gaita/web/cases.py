@@ -44,6 +44,7 @@ from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
 from engine.ikvd import reported, step_fields
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
+from engine.parties import add_aggressor, give_report_address
 from engine.pause import AlreadyPaused, NotPausable, NotPaused, pause, resume
 from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_code
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
@@ -69,7 +70,8 @@ ViewerDep = Annotated[Viewer, Depends(web_user)]
 DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
 NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept", "transfer_requested",
-           "transfer_accepted", "report_filed", "report_waived")
+           "transfer_accepted", "report_filed", "report_waived", "aggressor_added",
+           "address_given", "address_needed")
 
 
 class Invalid(Exception):
@@ -342,6 +344,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         is_open=is_open, summary=case_summary(app, view, wf, lang),
         ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
         **_transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL)),
+        aggressor=_aggressor_context(app, view, wf, lang, is_open, may),
         child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline,
@@ -424,6 +427,30 @@ def _transfer_context(app: App, viewer: Viewer, view: Mapping[str, Any], lang: s
     schools = ([(c, n) for c, n in _schools(app, viewer, every=True) if c != view["school"]]
                if may_transfer and view["school"] else [])
     return {"transfer_schools": schools, "transfer_pending": None}
+
+
+def _aggressor_context(app: App, view: Mapping[str, Any], wf: Workflow, lang: str,
+                       is_open: bool, may: Callable[[Action], bool]) -> dict[str, Any] | None:
+    """The pupil who used violence (``engine.parties``), where a step of the type reports
+    to their municipality (MK 474 p. 12): who it is (the name and code only if the view
+    has them), where the report goes, and the forms to record them or give the address."""
+    parties = view["parties"]
+    if not parties and not any(t.report_to_residence for t in wf.transitions):
+        return None
+    directory = app.rt.municipality.directory_of_municipalities
+    shown = []
+    for p in parties:
+        shown.append({**p, "school_name": (institution_name(app, p["school"], lang)
+                                           if p["school"] else p["school_text"]),
+                      "municipality_title": p["municipality_name"][lang]})
+    return {
+        "parties": shown,
+        "can_add": is_open and not parties and may(Action.ADD_PARTY),
+        "can_give_address": is_open and may(Action.GIVE_ADDRESS)
+        and any(p["waiting_for_address"] for p in parties),
+        "municipalities": [(m.code, m.name.get(lang)) for m in directory.municipalities
+                           if m.merged_into is None] if directory else [],
+    }
 
 
 # --- the case page's forms ---------------------------------------------------------------
@@ -625,6 +652,30 @@ async def transfer_case(request: Request, reference: str) -> Response:
                         expected_version=_expected_version(values), channel=Channel.WEB)
         return "transfer_requested"
     return await _case_form(request, reference, Action.TRANSFER_SCHOOL, "transfer_school", write)
+
+
+@router.post("/cases/{reference}/aggressor")
+async def record_aggressor(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        added = add_aggressor(
+            app.db, app.rt, reference, viewer.actor, name=values.get("aggressor_name", ""),
+            code=values.get("aggressor_code", ""), school=values.get("aggressor_school", ""),
+            municipality=values.get("aggressor_municipality", ""),
+            municipality_name=values.get("aggressor_municipality_name") or None,
+            address=values.get("aggressor_address") or None,
+            expected_version=_expected_version(values), channel=Channel.WEB)
+        return "address_needed" if added.residence.waiting else "aggressor_added"
+    return await _case_form(request, reference, Action.ADD_PARTY, "aggressor", write)
+
+
+@router.post("/cases/{reference}/aggressor/address")
+async def aggressor_address(request: Request, reference: str) -> Response:
+    def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
+        give_report_address(app.db, app.rt, reference, viewer.actor,
+                            values.get("report_address", ""),
+                            expected_version=_expected_version(values), channel=Channel.WEB)
+        return "address_given"
+    return await _case_form(request, reference, Action.GIVE_ADDRESS, "report_address", write)
 
 
 @router.post("/cases/{reference}/transfer/accept")

@@ -18,10 +18,12 @@ from engine.cases import fire, open_case
 from engine.errors import AccessDenied, FieldError, NotFound, NotPermitted, StaleCase
 from engine.events import verify_chain
 from engine.filings import file_report, report_details, report_status, waive_report
+from engine.parties import add_aggressor
 from engine.queries import actor_for, case_view, link_actor
 from engine.store import CASE, ESCALATION, OUTBOX, TASK, load_case_row
 from engine.tables import TaskKind, TaskStatus
 from gaita.bootstrap import App
+from gaita.demo import demo_code
 from tests.conftest import snapshot
 from tests.engine.test_escalation import tick_at
 
@@ -79,9 +81,10 @@ def test_violence_at_home_is_reported_to_the_police_and_the_orphans_court_then_f
     act(gaita, ref, "protected_and_reported", **protected)
     act(gaita, ref, "founder_informed", victim_parents_informed=True)
     act(gaita, ref, "school_to_resolve", user="koordinatore", support_given="Psihologs")
+    add_aggressor(gaita.db, gaita.rt, ref, actor_for(gaita.db, "skola"), name="Pēteris Kalns",
+                  code=demo_code(9), school=SCHOOL, municipality="jelgava")
     r = act(gaita, ref, "report_to_municipality", no_improvement=True,
-            parents_not_cooperating=True, measures_taken="Sarunas, atbalsta plāns",
-            declared_municipality="Jelgava")
+            parents_not_cooperating=True, measures_taken="Sarunas, atbalsta plāns")
     assert r.to_state == "mk545_examination"
     with gaita.db.connect() as conn:
         assert conn.execute(sa.select(ESCALATION.c.reasons)).scalar_one() == ["mk474_p12"]

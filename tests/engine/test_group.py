@@ -34,6 +34,7 @@ from engine.group.meetings import meeting_view, plan_meeting
 from engine.group.queue import escalate, escalation_queue
 from engine.group.reasons import UnknownReason
 from engine.municipality import load_municipality
+from engine.parties import add_aggressor
 from engine.registry import load_roles
 from engine.runtime import Actor
 from engine.tables import (
@@ -231,9 +232,10 @@ def test_the_mk474_p12_report_queues_the_violence_case_with_its_declared_reason(
     assert transition is not None and transition.escalate == "mk474_p12"
     ref = walk_violence_to_school_measures(gaita, risk="high")
     assert rows(gaita, ESCALATION) == []
+    add_aggressor(gaita.db, gaita.rt, ref, STAFF, name="Pēteris Kalns", code=demo_code(9),
+                  school=SCHOOL, municipality="jelgava")
     result = act(gaita, ref, "report_to_municipality", STAFF, no_improvement=True,
-                 parents_not_cooperating=True, measures_taken="Uzvedības plāns, sarunas",
-                 declared_municipality="Jelgava")
+                 parents_not_cooperating=True, measures_taken="Uzvedības plāns, sarunas")
     assert result.to_state == "mk545_examination"
     (esc,) = rows(gaita, ESCALATION)
     assert (esc["reasons"], esc["urgent"], esc["queued_by"]) == (["mk474_p12"], True, "skola")
