@@ -526,9 +526,11 @@ def _check(wf: Workflow, c: _Collector, known: KnownNames) -> None:
                 if name not in declared_fields:
                     c.add((*loc, "guards", j), msg("workflow.guard_field", guard=g, field=name))
         check_notify((*loc, "notify"), t.notify)
-        if t.requires_reports is not None:
+        # a step from several states waits for the reports of those that declare some
+        if t.requires_reports is not None and not any(
+                states[src].reports for src in t.source if src in states):
             for src in t.source:
-                if src in states and not states[src].reports:
+                if src in states:
                     c.add((*loc, "requires_reports"), msg("workflow.requires_no_reports",
                                                           trigger=trigger, state=state(src)))
         if t.report_to_residence is not None:

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.cases import fire, open_case
 from engine.definitions import FieldSpec, Workflow
 from engine.errors import ConfigError, NotPermitted, Problem, msg
+from engine.filings import file_report
 from engine.personal_code import expected_check
 from engine.queries import actor_for
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, USER
+from engine.store import CASE, USER, load_case_row
 from engine.yamlio import line_for, load_model
 from gaita.accounts.passwords import hash_password
 
@@ -120,9 +121,16 @@ def _demo_cases(db: sa.Engine, rt: Runtime, spec: DemoCases) -> int:
 
 def _walk(db: sa.Engine, rt: Runtime, wf: Workflow, reference: str, steps: int,
           actor: Actor) -> None:
-    """Fire up to ``steps`` triggers the actor may fire that lead to non-terminal states."""
+    """Fire up to ``steps`` triggers the actor may fire that lead to non-terminal states,
+    filing first the reports a step may wait for: those required for the case, else the
+    state's first."""
     state = wf.initial
     for _ in range(steps):
+        with db.connect() as conn:
+            data = load_case_row(conn, reference)["data"]
+        reports = [r for r in wf.state(state).reports if actor.role in r.roles]
+        for report in [r for r in reports if r.required_for(data)] or reports[:1]:
+            file_report(db, rt, reference, report.code, actor, sample_fields(report.fields))
         for t in wf.transitions_from(state):
             if actor.role not in t.roles or wf.state(t.dest).terminal:
                 continue

@@ -8,7 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from engine.store import USER
+from gaita.bootstrap import build_app
+from gaita.settings import load_settings
 from tests.cli.test_cli import NOW, SCHOOL, Gaita
+from tests.engine.test_information_requests import make_requests
 
 NEW_SCHOOL = "jelgavas-spidolas-gimnazija"
 
@@ -36,6 +39,13 @@ def test_an_unregistered_child_case_closes_only_with_an_ikvd_status(cli: Gaita) 
     closing = ["case", "fire", ref, "status_abroad", "--as", "koordinatore",
                "--field", "status_source=pmlp", "--field", "viis_status_recorded=true",
                "--field", "country=Īrija"]
+    refused = cli(*closing, "--field", "ikvd_status=abroad", ok=False)
+    assert refused.returncode == 4   # the MK 871 p. 6 requests come first
+    assert "vsaa, civil_registry, police" in refused.stderr
+    app = build_app(load_settings({"GAITA_DATABASE_URL": cli.env["GAITA_DATABASE_URL"],
+                                   "GAITA_NOW": NOW}))
+    make_requests(app, ref)
+    app.db.dispose()
     refused = cli(*closing, ok=False)
     assert refused.returncode == 4
     assert "abroad" in refused.stderr + refused.stdout

@@ -41,7 +41,7 @@ def absences_text() -> str:
 
 def absences_parameters() -> frozenset[str]:
     """The parameters absences.yaml itself uses: a declaration-independent 'known' set."""
-    return frozenset(re.findall(r"\babsences\.[a-z_]+", absences_text()))
+    return frozenset(re.findall(r"\b(?:absences|reports)\.[a-z_]+", absences_text()))
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +342,7 @@ def test_an_unknown_guard_is_rejected_at_the_guard(tmp_path: Path, known: KnownN
 
 
 def test_an_unknown_template_is_rejected_at_the_template(tmp_path: Path, known: KnownNames) -> None:
-    path, text = write_corrupted(tmp_path, ("      - {to: orphans_court, template: urgent_report}\n",
+    path, text = write_corrupted(tmp_path, ("      - {to: orphans_court, template: task_assigned}\n",
                                             "      - {to: orphans_court, template: court_letter}\n"))
     exc = rejection(path, known)
     assert_only_problem(exc, path, line_containing(text, "court_letter"), "unknown template 'court_letter'")
@@ -362,7 +362,7 @@ def test_a_transition_that_does_not_tell_the_new_owner_is_rejected_at_its_notify
 
 
 def test_templates_are_not_checked_when_none_are_known(tmp_path: Path, known: KnownNames) -> None:
-    path, _ = write_corrupted(tmp_path, ("      - {to: orphans_court, template: urgent_report}\n",
+    path, _ = write_corrupted(tmp_path, ("      - {to: orphans_court, template: task_assigned}\n",
                                          "      - {to: orphans_court, template: court_letter}\n"))
     unchecked = KnownNames(known.institution_roles, known.user_roles, known.guards, None, known.parameters)
     assert load_workflow(path, unchecked).transition("orphans_court_notice", "orphans_court_informed")
@@ -649,7 +649,7 @@ def test_several_problems_in_one_file_are_all_reported_in_one_error(tmp_path: Pa
         ("initial: parent_contact\n", "initial: parents_contact\n"),
         ("    owner: municipal_police\n", "    owner: police\n"),
         ("    guards: [social_problem_present]\n", "    guards: [social_problem_exists]\n"),
-        ("      - {to: orphans_court, template: urgent_report}\n",
+        ("      - {to: orphans_court, template: task_assigned}\n",
          "      - {to: orphans_court, template: court_letter}\n"),
         ("    dest: closed_justified\n", "    dest: closed_justifed\n"),
         ("  - trigger: absences_resumed\n", "  - trigger: monitoring_complete\n"),

@@ -18,6 +18,7 @@ from engine.queries import actor_for, case_view
 from engine.registry import load_roles
 from gaita.bootstrap import App
 from tests.conftest import snapshot
+from tests.engine.test_information_requests import make_requests
 from tests.engine.test_municipality import (
     JELGAVA,
     assert_reports,
@@ -33,10 +34,13 @@ SAMPLE = {"bool": "true", "text": "Pārbaudīts", "int": "1", "date": "2026-11-3
 
 
 def open_unregistered(gaita: App) -> str:
-    return open_case(gaita.db, gaita.rt, "unregistered_child", actor_for(gaita.db, "koordinatore"),
-                     child_name="Anna Ozola", child_code=CODE, fields={
-                         "ikvd_list_date": "2026-11-30", "ikvd_cycle": "oct_30",
-                         "age_group": "basic"}).reference
+    """An unregistered-child case whose MK 871 p. 6 information requests are made."""
+    ref = open_case(gaita.db, gaita.rt, "unregistered_child", actor_for(gaita.db, "koordinatore"),
+                    child_name="Anna Ozola", child_code=CODE, fields={
+                        "ikvd_list_date": "2026-11-30", "ikvd_cycle": "oct_30",
+                        "age_group": "basic"}).reference
+    make_requests(gaita, ref)
+    return ref
 
 
 def filled(specs: dict[str, FieldSpec]) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def test_every_declared_role_has_its_institution(jelgava: MunicipalityConfig) ->
     expected = {"education_board": "jip", "social_service": "jslp", "addiction_prevention": "jslp-vvapn",
                 "orphans_court": "barintiesa", "municipal_police": "pp", "state_police": "vp-jelgava",
                 "admin_commission": "ak-bla", "cooperation_group": "btasg", "ikvd": "ikvd", "bac": "bac",
-                "vsaa": "vsaa", "civil_registry": "dzimtsarakstu-nodala", "siva": "siva"}
+                "vsaa": "vsaa", "civil_registry": "dzimtsarakstu-nodala", "siva": "siva",
+                "pmlp": "pmlp"}
     assert set(expected) | {"school"} == ROLES
     assert {role: jelgava.institution_for_role(role).code for role in expected} == expected
     schools = {i.code for i in jelgava.institutions_with_role("school")}
