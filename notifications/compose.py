@@ -149,8 +149,7 @@ class Composer:
             beside = task_title(wf, task)
             title = (beside[loc] if beside
                      else self._state_title(case.case_type, versions, task.state, loc))
-            ctx["task"] = {**self._task(task, title, loc),
-                           "report": task.kind == TaskKind.REPORT}
+            ctx["task"] = self._task(task, title, loc)
             if row["task_id"] is not None and task.closed_at is None:
                 ctx["actions"] = self.actions(row)
         return ctx
@@ -209,6 +208,8 @@ class Composer:
             "due": self.rt.calendar.format_local(due) if due else None,
             "days_left": days_left,
             "overdue_days": -days_left if due and now > due and days_left is not None else None,
+            # a report made to the institution: acting on it is its own duty (urgent_report)
+            "report": task["kind"] == TaskKind.REPORT,
         }
 
     def _config_file(self) -> str:

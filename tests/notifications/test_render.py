@@ -17,9 +17,9 @@ from notifications.render import LOCALES, Renderer, TemplateError, TemplateMissi
 TEMPLATES = (
     "task_assigned", "case_update", "urgent_report", "task_reminder", "task_overdue", "escalation_head",
     "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed", "group_waiting",
-    "transfer_request",
+    "transfer_request", "residence_report",
 )
-NO_CASE = {"meeting_agenda", "digest"}          # case and task are None
+NO_CASE = {"meeting_agenda", "digest", "residence_report"}   # case and task are None
 
 INSTITUTION = "Jelgavas Spīdolas Valsts ģimnāzija"
 CASE = {
@@ -34,6 +34,7 @@ TASK = {
     "due": "03.12.2026 23:59",
     "days_left": 3,
     "overdue_days": None,
+    "report": False,
 }
 PURPOSES = ("acknowledge", "accept", "decline", "done", "more_time")
 ACTIONS = [{"purpose": p, "url": f"https://gaita.jelgava.lv/darbiba/{p}?zime=ab12&v=1"} for p in PURPOSES]
@@ -65,6 +66,12 @@ EXTRA: dict[str, dict[str, Any]] = {
     "group_waiting": {"reason": "Ģimene nesadarbojas ar skolu", "risk": "high", "waited": 2,
                       "queued": "30.11.2026"},
     "transfer_request": {"from": "jelgavas-4-vsk"},
+    "residence_report": {"report": {"reference": "VARD-2026-00003",
+                                    "school": "Jelgavas 4. vidusskola",
+                                    "office": "Jelgavas izglītības pārvalde",
+                                    "office_email": "jip@example.lv",
+                                    "sender": "Inese Koordinatore",
+                                    "sender_email": "koordinatore@example.lv"}},
     "digest": {"open": [row("ATK-2026-00007", 8)], "due_soon": [row("NEREG-2026-00005", 1)],
                "overdue": [row("KAV-2026-00002", -2)]},
     "delivery_failed": {"failed_template": "task_assigned", "failed_recipient": "Jelgavas 4. vidusskola",
@@ -78,6 +85,7 @@ EXTRA_SHOWN: dict[str, tuple[str, ...]] = {
                        "Atkārtots ziņojums", "https://gaita.jelgava.lv/lietas/VARD-2026-00003",
                        "Jelgavas izglītības pārvaldes pārstāvis"),
     "decision_task": ("Sagatavot ģimenes atbalsta plānu un iesniegt to grupai",),
+    "residence_report": ("VARD-2026-00003", "Jelgavas 4. vidusskola", "jip@example.lv"),
     "group_waiting": ("Ģimene nesadarbojas ar skolu", "30.11.2026"),
     "digest": ("ATK-2026-00007", "NEREG-2026-00005", "KAV-2026-00002", "https://gaita.jelgava.lv/lietas/KAV-2026-00002"),
     "delivery_failed": ("Jelgavas 4. vidusskola", "task_assigned", "550 5.1.1"),
