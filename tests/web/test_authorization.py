@@ -119,6 +119,14 @@ RULES: list[Rule] = [
         "/cases/{own}/transfer/accept"),
     web("POST", "/cases/{reference}/transfer/accept", frozenset({C, AU}),
         "/cases/{other}/transfer/accept"),
+    # the aggressor (MK 474 p. 12): recorded by those who may move the case on; the
+    # receiving address of another municipality given by the coordinating institution
+    web("POST", "/cases/{reference}/aggressor", frozenset({C, S}), "/cases/{own}/aggressor"),
+    web("POST", "/cases/{reference}/aggressor", frozenset({C}), "/cases/{other}/aggressor"),
+    web("POST", "/cases/{reference}/aggressor/address", frozenset({C}),
+        "/cases/{own}/aggressor/address"),
+    web("POST", "/cases/{reference}/aggressor/address", frozenset({C}),
+        "/cases/{other}/aggressor/address"),
     web("GET", "/inbox", EVERYONE),   # without an institution: an empty page saying why
     web("GET", "/inbox/{task_id}", frozenset({S}), "/inbox/{own_task}"),
     web("GET", "/inbox/{task_id}", NOBODY, "/inbox/{other_task}"),
