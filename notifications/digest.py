@@ -56,7 +56,8 @@ def queue_digests(db: sa.Engine, rt: Runtime, base_url: str) -> list[DigestQueue
 def _queue(conn: sa.Connection, rt: Runtime, base_url: str) -> list[DigestQueued]:
     now = rt.clock.now()
     tasks = conn.execute(sa.select(
-        TASK.c.assignee_institution, TASK.c.state, TASK.c.kind, TASK.c.title, TASK.c.due_at,
+        TASK.c.assignee_institution, TASK.c.state, TASK.c.kind, TASK.c.title, TASK.c.report,
+        TASK.c.due_at,
         CASE.c.reference,
         CASE.c.case_type, CASE.c.definition_version,
     ).join(CASE, CASE.c.id == TASK.c.case_id).where(

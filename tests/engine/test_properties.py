@@ -54,16 +54,19 @@ from engine.errors import (
     FieldError,
     GaitaError,
     GuardFailed,
+    NotPermitted,
     StaleCase,
     TransitionNotAllowed,
     UnknownTrigger,
 )
 from engine.events import verify_chain
+from engine.filings import file_report, require_reports, waive_report
 from engine.ikvd import coerce_step, step_fields
-from engine.policy import allowed_triggers, held_scope, subject_of
+from engine.policy import allowed_triggers, held_scope, may_file, subject_of
 from engine.registry import Roles, load_registry
 from engine.runtime import Actor
-from engine.tables import Case, CaseEvent, Child, Escalation, Outbox, Task, User
+from engine.store import PARTY
+from engine.tables import Case, CaseEvent, Child, Escalation, Outbox, Task, TaskKind, User
 from gaita.bootstrap import load_declarations
 from gaita.demo import CHILDREN, demo_code, sample_fields
 from gaita.settings import ROOT, load_settings
@@ -107,9 +110,26 @@ def was_escalated(db: sa.Engine, case_id: int) -> bool:
 
 
 def open_assignee(db: sa.Engine, case_id: int) -> str | None:
+    """Who holds the case's state task (reports may be open beside it)."""
     with db.connect() as conn:
         return conn.execute(sa.select(TASK.c.assignee_institution).where(
-            TASK.c.case_id == case_id, TASK.c.closed_at.is_(None))).scalar_one_or_none()
+            TASK.c.case_id == case_id, TASK.c.closed_at.is_(None),
+            TASK.c.kind == TaskKind.STATE)).scalar_one_or_none()
+
+
+def waits_for_something(db: sa.Engine, wf: Workflow, case: Mapping[str, Any],
+                        t: Transition | None) -> bool:
+    """The step waits for its declared reports (engine.filings), or for the case's
+    aggressor to be recorded (MK 474 p. 12: where the report goes, engine.parties)."""
+    if t is None or case["state"] not in t.source:
+        return False
+    with db.connect() as conn:
+        try:
+            require_reports(conn, wf, case, t)
+        except NotPermitted:
+            return True
+        return t.report_to_residence is not None and not conn.execute(sa.select(sa.exists().where(
+            PARTY.c.case_id == case["id"]))).scalar()
 
 
 def transition_for(wf: Workflow, state: str, trigger: str) -> Transition | None:
@@ -161,7 +181,7 @@ def demo_actors(db: sa.Engine) -> dict[str, Actor]:
 def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigger: str,
                      actor: Actor, assignee: str | None, fields: Mapping[str, Any],
                      expected_version: int | None = None, *,
-                     escalated: bool = False) -> type[GaitaError] | None:
+                     escalated: bool = False, waits: bool = False) -> type[GaitaError] | None:
     """The error the declaration calls for before guards are checked, or None.
 
     The access policy is asked first: a user who may not advance the case at all
@@ -183,6 +203,8 @@ def expected_refusal(roles: Roles, wf: Workflow, case: Mapping[str, Any], trigge
         return TransitionNotAllowed
     if actor.role not in t.roles:
         return AccessDenied
+    if waits:   # for its reports, or the aggressor
+        return NotPermitted
     try:   # with the IKVD status a closing step takes (engine.ikvd)
         coerce_step(MUNICIPALITY, t, fields)
     except FieldError:
@@ -350,6 +372,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                                   sample_weight, perturb_weight)
 
             escalated = was_escalated(self.db, before_case["id"])
+            waits = waits_for_something(self.db, self.wf, before_case, t)
             before = snapshot(self.db)
             try:
                 result = fire(self.db, self.rt, ref, trigger, actor, fields,
@@ -360,7 +383,7 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                 assert snapshot(self.db) == before, f"refused {trigger!r} ({exc!r}) changed the DB"
                 expected = expected_refusal(self.roles, self.wf, before_case, trigger, actor,
                                             assignee, fields, expected_version,
-                                            escalated=escalated)
+                                            escalated=escalated, waits=waits)
                 if expected is not None:
                     assert type(exc) is expected, (
                         f"{trigger!r} by {user} from {state!r} with {fields!r}: "
@@ -375,7 +398,8 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
             event(f"fired: {trigger}{' (guarded)' if t and t.guards else ''}")
             # The engine accepted: the declaration must have allowed it.
             refusal = expected_refusal(self.roles, self.wf, before_case, trigger, actor, assignee,
-                                       fields, expected_version, escalated=escalated)
+                                       fields, expected_version, escalated=escalated,
+                                       waits=waits)
             assert refusal is None, (f"{trigger!r} by {user} from {state!r} with {fields!r} "
                                      f"should have been refused with {refusal.__name__}")
             declared_t = self.wf.transition(state, trigger)
@@ -403,6 +427,37 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                     == [r for r in before["case"] if r[0] != after_case["id"]])
             self.model[ref] = (declared_t.dest, version + 1 + queued)
 
+        @rule(ref=cases, data=st.data())
+        def make_a_report(self, ref: str, data: st.DataObject) -> None:
+            """File (or waive) one of the reports the case's state declares, mostly as a
+            user who may: the case's state stays, its version goes up by one."""
+            case = case_row(self.db, ref)
+            reports = ([] if case["status"] != "open"
+                       else self.wf.state(case["state"]).reports)
+            if not reports:
+                return
+            report = data.draw(st.sampled_from(reports), label="report")
+            scope = held_scope(self.wf.case_type, open_assignee(self.db, case["id"]))
+            permitted = [u for u, a in self.actors.items() if may_file(
+                self.rt.registry, subject_of(self.rt, a), scope, report)]
+            user = data.draw(st.sampled_from(permitted or self.users), label="user")
+            waive = data.draw(st.integers(0, 3), label="waive") == 0
+            before = snapshot(self.db)
+            try:
+                if waive:
+                    waive_report(self.db, self.rt, ref, report.code, self.actors[user],
+                                 "Ziņots jau iepriekš")
+                else:
+                    file_report(self.db, self.rt, ref, report.code, self.actors[user],
+                                sample_fields(dict(report.fields)))
+            except GaitaError as exc:
+                event(f"report refused: {type(exc).__name__}")
+                assert snapshot(self.db) == before, f"refused report ({exc!r}) changed the DB"
+                return
+            event("report made" if not waive else "report waived")
+            state, version = self.model[ref]
+            self.model[ref] = (state, version + 1)
+
         # -- invariants ----------------------------------------------------------
         @invariant()
         def states_are_declared(self) -> None:   # (b)
@@ -427,8 +482,9 @@ def make_machine(case_type: str, backend: str) -> type[RuleBasedStateMachine]:
                 open_tasks = conn.execute(sa.select(TASK).where(TASK.c.closed_at.is_(None))
                                           ).mappings().all()
             by_case: dict[int, list[Mapping[str, Any]]] = {}
-            for task in open_tasks:
-                by_case.setdefault(task["case_id"], []).append(task)
+            for task in open_tasks:   # the state tasks (reports may be open beside them)
+                if task["kind"] == TaskKind.STATE:
+                    by_case.setdefault(task["case_id"], []).append(task)
             for c in cases:
                 tasks = by_case.get(c["id"], [])
                 if c["status"] == "closed":

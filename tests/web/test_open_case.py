@@ -179,24 +179,26 @@ def test_an_incident_time_in_the_future_or_unreadable_is_refused_beside_its_fiel
 def test_a_date_is_typed_dd_mm_gggg_and_a_day_that_does_not_exist_is_named(
         web: App, browser_client: Client) -> None:
     c = browser_client("koordinatore")
-    form = c.get("/cases/new/violence")
-    assert re.search(r'id="f-open-incident_date"[^>]*placeholder="DD.MM.GGGG"', form.text)
+    form = c.get("/cases/new/unregistered_child")
+    assert re.search(r'id="f-open-ikvd_list_date"[^>]*placeholder="DD.MM.GGGG"', form.text)
     assert "datums: DD.MM.GGGG" in form.text
     data = {"csrf": form_csrf(form.text), "child_name": NAME, "child_code": CHILD_CODE,
-            "school": SCHOOL, "risk_level": "high", "f.open.violence_kind": "pupil_to_pupil",
-            "f.open.violence_form": "bullying", "f.open.finding": "found"}
+            "risk_level": "high", "f.open.ikvd_cycle": "jan_30", "f.open.age_group": "basic"}
     before = snapshot(web.db)
     for typed, said in (("31.11.2026", "datums „31.11.2026” kalendārā nepastāv"),
                         ("30/11/2026", "datums jāraksta formātā DD.MM.GGGG")):
-        refused = c.post("/cases/new/violence", data={**data, "f.open.incident_date": typed})
+        refused = c.post("/cases/new/unregistered_child",
+                         data={**data, "f.open.ikvd_list_date": typed})
         assert refused.status_code == 422, typed
         links = dict(_LINKS.findall(refused.text))
-        assert links == {"f-open-incident_date": "«Gadījuma datums»: ievadiet datumu formātā "
-                                                 "DD.MM.GGGG (piemēram, 31.01.2026)."}
+        assert links == {"f-open-ikvd_list_date": "«IKVD saraksta saņemšanas datums»: ievadiet "
+                                                  "datumu formātā DD.MM.GGGG (piemēram, "
+                                                  "31.01.2026)."}
         assert f'value="{typed}"' in refused.text
         assert said in refused.text   # the engine's reason, in Latvian
     assert snapshot(web.db) == before
-    done = c.post("/cases/new/violence", data={**data, "f.open.incident_date": "30.11.2026"})
+    done = c.post("/cases/new/unregistered_child",
+                  data={**data, "f.open.ikvd_list_date": "30.11.2026"})
     assert done.status_code == 303, done.text
     with web.db.connect() as conn:
-        assert conn.execute(sa.select(CASE.c.data)).scalar()["incident_date"] == "2026-11-30"
+        assert conn.execute(sa.select(CASE.c.data)).scalar()["ikvd_list_date"] == "2026-11-30"
