@@ -162,7 +162,7 @@ def _open_and_refer(s: Session) -> tuple[str, int]:
     checked(page, "Atvērt lietu: Neattaisnoti mācību stundu kavējumi")
     page.get_by_label("Bērna vārds, uzvārds").fill(CHILD)
     page.get_by_label("Personas kods").fill(CODE)
-    page.get_by_label("Izglītības iestāde").select_option(label=SCHOOL_NAME)
+    page.locator("#school").select_option(label=SCHOOL_NAME)
     page.get_by_role("group", name="Riska līmenis").get_by_label("Augsts").check()
     page.get_by_label("Izglītības pakāpe").select_option(label="Pamatizglītība")   # value basic
     page.get_by_label("Klase").fill("5")
