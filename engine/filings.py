@@ -34,7 +34,7 @@ from engine.events import EventKind, append_event
 from engine.fields import coerce_fields
 from engine.outbox import queue_mail
 from engine.runtime import Actor, Runtime
-from engine.store import EVENT, TASK, load_case_row
+from engine.store import CHILD, EVENT, TASK, Row, load_case_row
 from engine.tables import CaseStatus, TaskKind
 from engine.tasks import TaskInfo, insert_task
 
@@ -191,14 +191,36 @@ def _declared(conn: sa.Connection, rt: Runtime, reference: str, report: str, act
 
 
 def report_details(wf: Workflow, state: str, task: Mapping[str, Any],
-                   case_data: Mapping[str, Any]) -> dict[str, Any]:
+                   case_data: Mapping[str, Any],
+                   child: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the recipient of a report task reads: the report's declaration, what was
-    filed, the case's fields in the groups the report names, and the answer given."""
-    spec = wf.state(state).report(task["report"]) if state in wf.states else None
+    filed, the case's fields in the groups the report names, the child's name and
+    personal code if it names ``identity`` (``child``: ``report_child``), and the answer
+    given."""
+    spec = _spec(wf, state, task)
     if spec is None:
-        return {"report": None, "filed": {}, "case": {}, "answer": {}}
+        return {"report": None, "filed": {}, "case": {}, "child": None, "answer": {}}
     groups, shown = set(spec.reads), policy.field_groups_of(wf)
     details = task["details"] or {}
     return {"report": spec, "filed": dict(details.get("filed") or {}),
             "case": {k: v for k, v in case_data.items() if shown.get(k) in groups},
+            "child": dict(child) if child is not None and policy.IDENTITY in groups else None,
             "answer": dict(details.get("answer") or {})}
+
+
+def report_child(conn: sa.Connection, wf: Workflow, task: Row,
+                 child_id: int) -> dict[str, Any] | None:
+    """The child's name and personal code, for a report task whose report lets its
+    recipient read ``identity`` (e.g. an MK 871 p. 6 request to VSAA); else None."""
+    spec = _spec(wf, task["state"], task)
+    if spec is None or policy.IDENTITY not in spec.reads:
+        return None
+    row = conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
+        CHILD.c.id == child_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _spec(wf: Workflow, state: str, task: Row) -> Report | None:
+    if task["kind"] != TaskKind.REPORT or state not in wf.states:
+        return None
+    return wf.state(state).report(task["report"] or "")

@@ -13,7 +13,7 @@ from engine.answers import TaskNotFound
 from engine.definitions import Transition, Workflow
 from engine.errors import UserNotFound
 from engine.events import EventKind, chain_problems
-from engine.filings import report_details, report_status
+from engine.filings import report_child, report_details, report_status
 from engine.ikvd import step_fields
 from engine.parties import parties_view
 from engine.pause import pause_view
@@ -260,7 +260,8 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             raise TaskNotFound(task_id)
         case = conn.execute(sa.select(
             CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-            CASE.c.state, CASE.c.status, CASE.c.data, CASE.c.school_institution).where(
+            CASE.c.state, CASE.c.status, CASE.c.data, CASE.c.school_institution,
+            CASE.c.child_id).where(
                 CASE.c.id == task["case_id"])).mappings().one()
         institution = task["assignee_institution"]
         used: frozenset[str] = frozenset()
@@ -280,8 +281,9 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
             if log is not None or not decision:
                 log_access(conn, case["id"], actor.username,
                            log if decision and log else AccessAction.DENIED, Channel.LINK, now)
+        wf = rt.registry.get(case["case_type"], case["definition_version"])
+        child = report_child(conn, wf, task, case["child_id"]) if decision else None
     decision.or_raise(case["reference"])
-    wf = rt.registry.get(case["case_type"], case["definition_version"])
     closed = task["closed_at"] is not None
     # a cooperation group's decision task is its agreed action; "done" closes only it
     decision = task["kind"] == TaskKind.DECISION
@@ -313,7 +315,7 @@ def task_for_link(db: sa.Engine, rt: Runtime, task_id: int, *, outbox_id: int | 
         "extension_days": task["extension_days"], "used": used,
         "transitions": transitions,
         # a report task: what the report says and the case fields its recipient may read
-        "report": (report_details(wf, task["state"], dict(task), case["data"])
+        "report": (report_details(wf, task["state"], dict(task), case["data"], child)
                    if task["kind"] == TaskKind.REPORT else None),
         **state_law(wf, None if decision else task["state"]),
     }

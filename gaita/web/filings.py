@@ -32,6 +32,7 @@ from engine.runtime import Runtime
 from engine.store import TASK, load_case_row
 from engine.tables import CaseStatus, TaskKind
 from gaita.web.forms import field_value
+from i18n import translator
 
 #: What ``ReportState.status`` says.
 MISSING, FILED, WAIVED = "missing", "filed", "waived"
@@ -160,17 +161,21 @@ def recipient_view(wf: Workflow, details: Mapping[str, Any] | None,
               ) -> list[tuple[str, str]]:
         return [(declared[k].title.get(lang), field_value(declared[k], v, lang))
                 if k in declared else (k, str(v)) for k, v in values.items()]
+    child = details.get("child")
+    t = translator(lang)
     return {"code": spec.code, "title": spec.title.get(lang), "legal_ref": spec.legal_ref,
+            "child": [(t("cases.child.name"), child["name"]),
+                      (t("cases.child.code"), child["personal_code"])] if child else [],
             "filed": words(spec.fields, details["filed"]), "case": words(specs, details["case"]),
             "answer": words(spec.answer, details["answer"]), "answer_fields": dict(spec.answer)}
 
 
-def report_details_of(wf: Workflow, task: Mapping[str, Any],
-                      case_data: Mapping[str, Any]) -> dict[str, Any] | None:
+def report_details_of(wf: Workflow, task: Mapping[str, Any], case_data: Mapping[str, Any],
+                      child: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """``engine.filings.report_details`` of a report task (``None`` for any other)."""
     if task["kind"] != TaskKind.REPORT:
         return None
-    return report_details(wf, task["state"], task, case_data)
+    return report_details(wf, task["state"], task, case_data, child)
 
 
 def report_task_context(wf: Workflow, details: Mapping[str, Any] | None,

@@ -38,6 +38,7 @@ from engine.answers import (
     check_answer,
     max_extension_days,
 )
+from engine.filings import report_child
 from engine.ikvd import step_fields
 from engine.policy import Action, allowed_triggers, held_scope, task_scope
 from engine.queries import open_tasks, state_law, step_view
@@ -93,7 +94,7 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
 
 def _select(where: Any) -> Any:
     return sa.select(TASK, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-                     CASE.c.paused_at, CASE.c.data).join(
+                     CASE.c.paused_at, CASE.c.data, CASE.c.child_id).join(
         CASE, CASE.c.id == TASK.c.case_id).where(where)
 
 
@@ -125,8 +126,18 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         **state_law(wf, None if decision else task["state"]),
         # a report task: what the report asks, what it says, the case fields it may read
         # (the list's rows carry no case data: only the task page shows them)
-        **report_task_context(wf, report_details_of(wf, task, task.get("data") or {}), lang),
+        **report_task_context(wf, report_details_of(
+            wf, task, task.get("data") or {}, _report_child(app, wf, task)), lang),
     }
+
+
+def _report_child(app: App, wf: Any, task: Row) -> dict[str, Any] | None:
+    """The child's identity, on a report task page whose report lets its recipient read
+    it (the list's rows carry no case data, and no identity)."""
+    if task.get("data") is None or task["kind"] != TaskKind.REPORT:
+        return None
+    with app.db.connect() as conn:
+        return report_child(conn, wf, task, task["child_id"])
 
 
 def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, Any],
