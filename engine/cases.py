@@ -46,7 +46,7 @@ from engine.outbox import queue_mail
 from engine.parties import report_to_residence, residence_route
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, INSTITUTION, load_case_row, next_reference, stored_version
+from engine.store import CASE, INSTITUTION, next_reference, stored_version
 from engine.tables import CaseStatus, TaskKind
 from engine.tasks import TaskInfo, cancel_open_tasks, close_state_task, insert_task
 
@@ -172,12 +172,7 @@ def fire_in(
     """``fire`` inside the caller's transaction (``engine.answers`` completes a task
     this way, with the assignee's ``note`` kept in the event)."""
     now = rt.clock.now()
-    case = load_case_row(conn, reference)
-    subject = policy.subject_of(rt, actor)
-    scope = policy.scope_for(conn, rt.registry.roles, subject, case)
-    policy.decide(rt.registry, subject, policy.Action.ADVANCE, scope).or_raise(reference)
-    if expected_version is not None and expected_version != case["version"]:
-        raise StaleCase(reference, expected_version, case["version"])
+    case, subject, scope = policy.advanceable(conn, rt, reference, actor, expected_version)
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     transition = declared_transition(wf, case, trigger)
     policy.may_fire(rt.registry, subject, scope, transition).or_raise(reference)

@@ -29,12 +29,12 @@ import sqlalchemy as sa
 from engine import policy
 from engine.deadlines import acknowledge_due, due_and_reminder
 from engine.definitions import Report, Transition, Workflow
-from engine.errors import FieldError, Named, NotFound, NotPermitted, StaleCase, msg
+from engine.errors import FieldError, Named, NotFound, NotPermitted, msg
 from engine.events import EventKind, append_event
 from engine.fields import coerce_fields
 from engine.outbox import queue_mail
 from engine.runtime import Actor, Runtime
-from engine.store import CHILD, EVENT, TASK, Row, load_case_row
+from engine.store import CHILD, EVENT, TASK, Row
 from engine.tables import CaseStatus, TaskKind
 from engine.tasks import TaskInfo, insert_task
 
@@ -172,12 +172,7 @@ def _declared(conn: sa.Connection, rt: Runtime, reference: str, report: str, act
               expected_version: int | None) -> tuple[Any, Report, ReportStatus]:
     """The case, the declared report and its status, once the policy and the version
     allow acting on it."""
-    case = load_case_row(conn, reference)
-    subject = policy.subject_of(rt, actor)
-    scope = policy.scope_for(conn, rt.registry.roles, subject, case)
-    policy.decide(rt.registry, subject, policy.Action.ADVANCE, scope).or_raise(reference)
-    if expected_version is not None and expected_version != case["version"]:
-        raise StaleCase(reference, expected_version, case["version"])
+    case, subject, scope = policy.advanceable(conn, rt, reference, actor, expected_version)
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     state = wf.state(case["state"])
     status = {s.report.code: s for s in report_status(conn, wf, case)}

@@ -48,7 +48,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.definitions import Report, Transition, Workflow
-from engine.errors import AccessDenied, Message, Named, msg
+from engine.errors import AccessDenied, Message, Named, StaleCase, msg
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
 from engine.runtime import Actor, Runtime
 from engine.store import CASE, ESCALATION, TASK, Row, load_case_row
@@ -394,6 +394,20 @@ def require(rt: Runtime, actor: Actor, action: Action, case: CaseScope | None = 
     decide(rt.registry, subject, action, case, case_type=case_type,
            school=school).or_raise(reference)
     return subject
+
+
+def advanceable(conn: sa.Connection, rt: Runtime, reference: str, actor: Actor,
+                expected_version: int | None) -> tuple[Row, Subject, CaseScope]:
+    """The case row, the actor as the policy sees it and the case as the policy sees
+    it, once the actor may advance the case at all and the case is at the version the
+    caller expects (``StaleCase`` otherwise): where every step on a case starts."""
+    case = load_case_row(conn, reference)
+    subject = subject_of(rt, actor)
+    scope = scope_for(conn, rt.registry.roles, subject, case)
+    decide(rt.registry, subject, Action.ADVANCE, scope).or_raise(reference)
+    if expected_version is not None and expected_version != case["version"]:
+        raise StaleCase(reference, expected_version, case["version"])
+    return case, subject, scope
 
 
 def require_on_case(conn: sa.Connection, rt: Runtime, actor: Actor, action: Action,

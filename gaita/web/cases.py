@@ -499,21 +499,28 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
         wf = app.rt.registry.get(case["case_type"], case["definition_version"])
         tr = wf.transition(case["state"], trigger)
         specs = step_fields(app.rt.municipality, tr) if tr else {}
-        errors = _field_errors(specs, values, trigger, viewer.lang)
-        if errors:
-            raise Invalid(errors)
-        try:
-            fire(app.db, app.rt, reference, trigger, viewer.actor,
-                 _fields_of(specs, values, trigger), expected_version=version)
-        except FieldError as exc:
-            spec = specs.get(exc.field)
-            if spec is None:
-                raise
-            raise Invalid([FormError(_field_message(spec, values.get(
-                f"f.{trigger}.{exc.field}", ""), viewer.lang), f"f-{trigger}-{exc.field}",
-                said(viewer.lang, exc))]) from None
+        _submit(specs, values, trigger, viewer.lang, lambda fields: fire(
+            app.db, app.rt, reference, trigger, viewer.actor, fields, expected_version=version))
         return "saved"
     return await _case_form(request, reference, Action.ADVANCE, f"step-{trigger}", write)
+
+
+def _submit(specs: Mapping[str, FieldSpec], values: Mapping[str, str], prefix: str, lang: str,
+            write: Callable[[dict[str, Any]], object]) -> None:
+    """Check a form's declared fields, then ``write`` them; a field the engine refuses
+    is said beside that field (``Invalid``)."""
+    errors = _field_errors(specs, values, prefix, lang)
+    if errors:
+        raise Invalid(errors)
+    try:
+        write(_fields_of(specs, values, prefix))
+    except FieldError as exc:
+        spec = specs.get(exc.field)
+        if spec is None:
+            raise
+        raise Invalid([FormError(_field_message(spec, values.get(
+            f"f.{prefix}.{exc.field}", ""), lang), f"f-{prefix}-{exc.field}",
+            said(lang, exc))]) from None
 
 
 @router.post("/cases/{reference}/reports/{code}")
@@ -524,19 +531,8 @@ async def file_report_form(request: Request, reference: str, code: str) -> Respo
     def write(app: App, viewer: Viewer, values: dict[str, str]) -> str:
         version = _expected_version(values)
         specs = _declared_fields(app, reference, code)
-        errors = _field_errors(specs, values, prefix, viewer.lang)
-        if errors:
-            raise Invalid(errors)
-        try:
-            file_report(app.db, app.rt, reference, code, viewer.actor,
-                        _fields_of(specs, values, prefix), expected_version=version)
-        except FieldError as exc:
-            spec = specs.get(exc.field)
-            if spec is None:
-                raise
-            raise Invalid([FormError(_field_message(spec, values.get(
-                f"f.{prefix}.{exc.field}", ""), viewer.lang), f"f-{prefix}-{exc.field}",
-                said(viewer.lang, exc))]) from None
+        _submit(specs, values, prefix, viewer.lang, lambda fields: file_report(
+            app.db, app.rt, reference, code, viewer.actor, fields, expected_version=version))
         return "report_filed"
     return await _case_form(request, reference, Action.ADVANCE, prefix, write)
 
