@@ -97,13 +97,21 @@ def layers(wf: Workflow) -> list[list[str]]:
     return [layer for layer in out if layer]
 
 
+def reported_to(wf: Workflow, name: str, role_title: Mapping[str, str]) -> list[str]:
+    """The role titles of the institutions a state's declared reports go to (its tasks
+    beside the owner's, engine.filings), each once."""
+    return list(dict.fromkeys(role_title.get(r.to, r.to) for r in wf.states[name].reports))
+
+
 def outline(wf: Workflow, lang: str, role_title: Mapping[str, str]) -> list[dict[str, Any]]:
     """The diagram as data, layer by layer: each state's name, title, owner's role
-    title, whether it is terminal, and its transitions (title, destination's title)."""
+    title, the institutions its reports go to, whether it is terminal, and its
+    transitions (title, destination's title)."""
     return [{
         "name": name, "title": wf.states[name].title.get(lang),
         "terminal": wf.states[name].terminal,
         "owner": role_title.get(wf.states[name].owner or "", ""),
+        "reports": reported_to(wf, name, role_title),
         "transitions": [{"title": t.title.get(lang), "dest": wf.states[t.dest].title.get(lang)}
                         for t in wf.transitions_from(name)],
     } for layer in layers(wf) for name in layer]
@@ -120,9 +128,12 @@ def svg(wf: Workflow, *, lang: str, current: str | None, texts: Texts,
         offset = (width_in_places - len(layer)) // 2
         for j, name in enumerate(layer):
             state = wf.states[name]
+            told = reported_to(wf, name, role_title)   # "+ …": the reports beside its task
             nodes[name] = _Node(name, i, offset + j,
                                 textwrap.wrap(state.title.get(lang), WRAP) or [name],
-                                textwrap.wrap(role_title.get(state.owner or "", ""), OWNER_WRAP),
+                                textwrap.wrap(role_title.get(state.owner or "", ""), OWNER_WRAP)
+                                + (textwrap.wrap("+ " + ", ".join(told), OWNER_WRAP)
+                                   if told else []),
                                 state.terminal)
     text_lines = max(len(n.lines) + len(n.owner) for n in nodes.values())
     height = (text_lines + 1) * LINE + 12   # a line more: room for the marker

@@ -107,6 +107,9 @@ def test_violence_at_home_reported_to_the_police_and_the_orphans_court_from_the_
     assert "Valsts policijas Zemgales reģiona pārvaldes Jelgavas iecirknis" in shown
     assert "Jā, jāiesniedz vai ar pamatojumu jāatsakās" in shown   # at home: the court
     assert "Vēl nav iesniegts" in shown
+    # the diagram and its list name where the state's reports go ("+": beside its task)
+    svg = page.text[page.text.index("<svg"):page.text.index("</svg>")]
+    assert "+ " in svg and "ziņojumi: " in shown
     # what is missing is said before anyone tries: the engine's own words
     assert "vispirms jāiesniedz" in shown and "Ziņojums bāriņtiesai" in shown
     for code in ("state_police", "orphans_court"):
