@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine import policy
-from engine.errors import FieldError, Named, PermissionDenied, StaleCase, msg
+from engine.errors import FieldError, Named, PermissionDenied, msg
 from engine.events import EventKind, append_event
 from engine.runtime import Actor, Runtime
-from engine.store import load_case_row
+from engine.store import load_case_row, require_version
 
 #: The field groups a note may be written in (``workflows/roles.yaml``).
 NOTE_GROUPS = ("notes", "support_plan")
@@ -49,8 +49,7 @@ def add_note(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, text: str
             roles = rt.registry.roles
             raise PermissionDenied("note.group_not_seen", role=policy.user_role(roles, actor.role),
                                    group=Named(group, roles.field_groups[group]))
-        if expected_version is not None and case["version"] != expected_version:
-            raise StaleCase(reference, expected_version, case["version"])
+        require_version(case, expected_version)
         event_id = append_event(conn, case, actor, now, kind=EventKind.NOTE,
                                 payload={"group": group, "text": text})
     return NoteAdded(reference, event_id, case["version"] + 1)

@@ -35,13 +35,22 @@ from engine import policy
 from engine.access_log import log_access
 from engine.children import child_id, code_lookup_hash
 from engine.definitions import Notification, ResidenceReport, Transition
-from engine.errors import FieldError, Message, Named, NotFound, NotPermitted, StaleCase, msg
+from engine.errors import FieldError, Message, Named, NotFound, NotPermitted, msg
 from engine.events import EventKind, append_event
 from engine.municipality import OtherMunicipality
 from engine.outbox import outbox_row
 from engine.personal_code import parse_personal_code
 from engine.runtime import Actor, Runtime
-from engine.store import CHILD, EVENT, INSTITUTION, OUTBOX, PARTY, Row, load_case_row
+from engine.store import (
+    CHILD,
+    EVENT,
+    INSTITUTION,
+    OUTBOX,
+    PARTY,
+    Row,
+    load_case_row,
+    require_version,
+)
 from engine.tables import AccessAction, CaseStatus, Channel, PartyRole
 
 #: A receiving address as the configuration accepts one (``engine.municipality.Email``).
@@ -110,8 +119,7 @@ def add_aggressor(db: sa.Engine, rt: Runtime, reference: str, actor: Actor, *, n
     with db.begin() as conn:
         case = load_case_row(conn, reference)
         policy.require_on_case(conn, rt, actor, policy.Action.ADD_PARTY, case)
-        if expected_version is not None and expected_version != case["version"]:
-            raise StaleCase(reference, expected_version, case["version"])
+        require_version(case, expected_version)
         if case["status"] != CaseStatus.OPEN:
             raise NotPermitted("party.case_closed", reference=reference, outcome=case["outcome"])
         if conn.execute(_PARTY, {"b_case_id": case["id"], "b_role": role.value}).first():
@@ -279,8 +287,7 @@ def give_report_address(db: sa.Engine, rt: Runtime, reference: str, actor: Actor
     with db.begin() as conn:
         case = load_case_row(conn, reference)
         policy.require_on_case(conn, rt, actor, policy.Action.GIVE_ADDRESS, case)
-        if expected_version is not None and expected_version != case["version"]:
-            raise StaleCase(reference, expected_version, case["version"])
+        require_version(case, expected_version)
         row = conn.execute(_PARTY, {"b_case_id": case["id"], "b_role": role.value}
                            ).mappings().first()
         if row is None:

@@ -36,12 +36,12 @@ import sqlalchemy as sa
 
 from engine import policy
 from engine.definitions import Workflow
-from engine.errors import Named, NotPermitted, StaleCase
+from engine.errors import Named, NotPermitted
 from engine.events import EventKind, append_event
 from engine.municipality import PAUSES_FILE
 from engine.outbox import Template, tell_coordinating
 from engine.runtime import SYSTEM, Actor, Runtime
-from engine.store import CASE, TASK, load_case_row
+from engine.store import CASE, TASK, load_case_row, require_version
 from engine.tables import CaseStatus, TaskKind
 
 #: The notice's ``extra["pause"]`` when a pause outlasts the limit (``flag_long_pause``).
@@ -212,8 +212,7 @@ def _load(conn: sa.Connection, rt: Runtime, actor: Actor, reference: str,
           expected_version: int | None) -> tuple[dict[str, Any], Workflow]:
     case = load_case_row(conn, reference)
     policy.require_on_case(conn, rt, actor, policy.Action.PAUSE, case)
-    if expected_version is not None and expected_version != case["version"]:
-        raise StaleCase(reference, expected_version, case["version"])
+    require_version(case, expected_version)
     return case, rt.registry.get(case["case_type"], case["definition_version"])
 
 

@@ -48,10 +48,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.definitions import Report, Transition, Workflow
-from engine.errors import AccessDenied, Message, Named, StaleCase, msg
+from engine.errors import AccessDenied, Message, Named, msg
 from engine.registry import OPERATOR_ROLE, SYSTEM_ROLE, Roles, WorkflowRegistry
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, ESCALATION, TASK, Row, load_case_row
+from engine.store import CASE, ESCALATION, TASK, Row, load_case_row, require_version
 
 #: Field groups the code itself needs to name (the rest are only declared).
 IDENTITY, CASE_DATA, ACCESS_LOG = "identity", "case_data", "access_log"
@@ -405,8 +405,7 @@ def advanceable(conn: sa.Connection, rt: Runtime, reference: str, actor: Actor,
     subject = subject_of(rt, actor)
     scope = scope_for(conn, rt.registry.roles, subject, case)
     decide(rt.registry, subject, Action.ADVANCE, scope).or_raise(reference)
-    if expected_version is not None and expected_version != case["version"]:
-        raise StaleCase(reference, expected_version, case["version"])
+    require_version(case, expected_version)
     return case, subject, scope
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.errors import CaseNotFound
+from engine.errors import CaseNotFound, StaleCase
 from engine.tables import (
     AccessLog,
     ActionToken,
@@ -77,6 +77,13 @@ def reference_of(conn: sa.Connection, case_id: int) -> str:
 def stored_version(conn: sa.Connection, case_id: int) -> int | None:
     """The case's version as stored now (what a ``StaleCase`` reports)."""
     return conn.execute(_CASE_VERSION, {"b_id": case_id}).scalar()
+
+
+def require_version(case: Row, expected_version: int | None) -> None:
+    """``StaleCase`` unless the case row is at the version the caller's form or command
+    was based on (None: the caller did not say)."""
+    if expected_version is not None and expected_version != case["version"]:
+        raise StaleCase(case["reference"], expected_version, case["version"])
 
 
 def insert_or_ignore(conn: sa.Connection, table: sa.Table, *unique: str) -> Any:

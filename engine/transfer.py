@@ -27,11 +27,11 @@ import sqlalchemy as sa
 from engine import policy
 from engine.access_log import log_access
 from engine.deadlines import acknowledge_due, due_and_reminder
-from engine.errors import FieldError, NotFound, NotPermitted, StaleCase, msg
+from engine.errors import FieldError, NotFound, NotPermitted, msg
 from engine.events import EventKind, append_event
 from engine.outbox import Template, queue_mail
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, INSTITUTION, TASK, load_case_row
+from engine.store import CASE, INSTITUTION, TASK, load_case_row, require_version
 from engine.tables import AccessAction, CaseStatus, Channel, TaskKind, TaskStatus
 from engine.tasks import TaskInfo, insert_task
 
@@ -74,8 +74,7 @@ def transfer_school(db: sa.Engine, rt: Runtime, reference: str, new_school: str,
     with db.begin() as conn:
         case = load_case_row(conn, reference)
         policy.require_on_case(conn, rt, actor, policy.Action.TRANSFER_SCHOOL, case)
-        if expected_version is not None and expected_version != case["version"]:
-            raise StaleCase(reference, expected_version, case["version"])
+        require_version(case, expected_version)
         if case["status"] != CaseStatus.OPEN:
             raise NotPermitted("transfer.case_closed", reference=reference,
                                outcome=case["outcome"])
