@@ -2,108 +2,56 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from engine.answers import TaskAction
 from engine.store import load_case_row
 from gaita.bootstrap import App
-from gaita.web import create_app
+from tests.web.browser import BROWSER_MARKS, chromium, serve
 from tests.web.conftest import CHILD_MARKS, LINK_ACTOR, OpenTask, link_url
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: App, port: int | None = None) -> Iterator[str]:
-    """The web app under uvicorn on localhost ``port`` (default: a free one), in a
-    background thread."""
-    import uvicorn
-
-    config = uvicorn.Config(create_app(app), host="127.0.0.1",
-                            port=_free_port() if port is None else port,
-                            log_level="warning", access_log=False, lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+pytestmark = BROWSER_MARKS
 
 
 def test_acknowledge_then_done_in_a_browser(gaita: App, task: OpenTask) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    with serve(gaita) as base, chromium() as browser:
+        context = browser.new_context()   # a fresh profile: no cookies yet
+        page = context.new_page()
 
-    with serve(gaita) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()   # a fresh profile: no cookies yet
-            page = context.new_page()
+        # Acknowledge, by keyboard only.
+        page.goto(base + link_url(gaita, task, TaskAction.ACKNOWLEDGE))
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Apstiprināt uzdevuma saņemšanu")
+        expect(page.locator("html")).to_have_attribute("lang", "lv")
+        button = page.get_by_role("button", name="Apstiprinu saņemšanu")
+        # the inline stylesheet is allowed by the Content-Security-Policy
+        assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 79, 138)"
+        for _ in range(10):
+            if button.evaluate("b => b === document.activeElement"):
+                break
+            page.keyboard.press("Tab")
+        else:
+            pytest.fail("the confirm button cannot be reached with Tab")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Paldies — uzdevuma saņemšana apstiprināta.")
+        assert task.reference in page.content()
 
-            # Acknowledge, by keyboard only.
-            page.goto(base + link_url(gaita, task, TaskAction.ACKNOWLEDGE))
-            expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Apstiprināt uzdevuma saņemšanu")
-            expect(page.locator("html")).to_have_attribute("lang", "lv")
-            button = page.get_by_role("button", name="Apstiprinu saņemšanu")
-            # the inline stylesheet is allowed by the Content-Security-Policy
-            assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 79, 138)"
-            for _ in range(10):
-                if button.evaluate("b => b === document.activeElement"):
-                    break
-                page.keyboard.press("Tab")
-            else:
-                pytest.fail("the confirm button cannot be reached with Tab")
-            page.keyboard.press("Enter")
-            expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Paldies — uzdevuma saņemšana apstiprināta.")
-            assert task.reference in page.content()
-
-            # Done, choosing the next step and filling its field.
-            page.goto(base + link_url(gaita, task, TaskAction.DONE))
-            expect(page.get_by_role("heading", level=1)).to_have_text("Ziņot par izpildi")
-            page.get_by_label("Kavējums neattaisnots").check()
-            page.get_by_role("group", name="Vecāki sasniegti").get_by_label("Nē").check()
-            page.get_by_label("Piezīme").fill("Zvanījām divreiz; māte neatbild")
-            page.get_by_role("button", name="Ziņot par izpildi").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Paldies — izpilde reģistrēta.")
-            html = page.content()
-            assert "Atbalsts izglītības iestādē un kavējumu uzskaite" in html
-            assert not [mark for mark in CHILD_MARKS if mark in html]
-            context.close()
-        finally:
-            browser.close()
+        # Done, choosing the next step and filling its field.
+        page.goto(base + link_url(gaita, task, TaskAction.DONE))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Ziņot par izpildi")
+        page.get_by_label("Kavējums neattaisnots").check()
+        page.get_by_role("group", name="Vecāki sasniegti").get_by_label("Nē").check()
+        page.get_by_label("Piezīme").fill("Zvanījām divreiz; māte neatbild")
+        page.get_by_role("button", name="Ziņot par izpildi").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Paldies — izpilde reģistrēta.")
+        html = page.content()
+        assert "Atbalsts izglītības iestādē un kavējumu uzskaite" in html
+        assert not [mark for mark in CHILD_MARKS if mark in html]
+        context.close()
 
     with gaita.db.connect() as conn:
         case = load_case_row(conn, task.reference)

@@ -14,16 +14,12 @@ at a 1280×900 viewport (``make screenshots`` refreshes docs/screenshots/).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-import tests.web.test_browser as browser_test
 from engine.clock import FixedClock
 from engine.escalation import tick
 from engine.group.reasons import manual_reasons
@@ -31,77 +27,23 @@ from engine.store import load_case_row
 from gaita.bootstrap import App
 from gaita.demo import load_demo
 from tests.conftest import make_test_app
-from tests.web.conftest import DEMO_PASSWORD
+from tests.web.browser import (
+    BROWSER_MARKS,
+    Session,
+    checked,
+    chromium,
+    free_port,
+    screenshot,
+    serve,
+    skip_link_first,
+)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not browser_test.CHROMIUM.exists(),
-                       reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
-SHOTS = os.environ.get("GAITA_SCREENSHOTS")
 CHILD, CODE = "Ģirts Čakste", "030915-21235"
 SOCIAL = "Jelgavas sociālo lietu pārvalde"     # jslp's Latvian name (institutions.yaml)
 SCHOOL_NAME = "Jelgavas 4. vidusskola"
 DECISION_DUE = "2026. gada 7. decembris"        # 5 working days after Monday 30 November
-
-
-class Session:
-    """One browser profile (its own cookies) with a page, collecting console errors."""
-
-    def __init__(self, browser: Browser, base: str) -> None:
-        self.base = base
-        self.context: BrowserContext = browser.new_context(
-            viewport={"width": 1280, "height": 900})
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"{m.text} ({self.page.url})")
-                     if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"{e} ({self.page.url})"))
-
-    def go(self, path: str) -> Page:
-        self.page.goto(self.base + path)
-        return self.page
-
-    def log_in(self, username: str, *, shot: str | None = None) -> None:
-        """Log in on the login page by keyboard (type, Enter), from wherever ``page`` is."""
-        page = self.page
-        if "/login" not in page.url:
-            self.go("/login")
-        checked(page, "Pieteikšanās")
-        if shot:
-            screenshot(page, shot)
-        page.get_by_label("Lietotājvārds").fill(username)
-        page.get_by_label("Parole").fill(DEMO_PASSWORD)
-        page.keyboard.press("Enter")
-        expect(page).not_to_have_url(re.compile(r"/login"))
-
-    def assert_no_errors(self) -> None:
-        assert not self.errors, self.errors
-
-
-def checked(page: Page, h1: str, *, lang: str = "lv") -> Page:
-    """The page has the heading ``h1`` (its only ``<h1>``) and is in ``lang``."""
-    expect(page.locator("h1")).to_have_count(1)
-    expect(page.locator("h1")).to_have_text(h1)
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
-
-
-def skip_link_first(page: Page) -> None:
-    """From the top of a fresh page, Tab focuses the skip link, and Enter follows it."""
-    page.keyboard.press("Tab")
-    expect(page.locator(":focus")).to_have_class("skip")
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"#main$"))
-
-
-def screenshot(page: Page, name: str) -> None:
-    """A full-page PNG ``<name>.png`` in ``$GAITA_SCREENSHOTS`` (none without it)."""
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.evaluate("document.activeElement && document.activeElement.blur()")   # no focus ring
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def card(page: Page, key: str) -> int:
@@ -113,7 +55,7 @@ def card(page: Page, key: str) -> int:
 def app(db_url: str) -> Iterator[App]:
     """The app over plain HTTP on a port chosen first (so its cookies are ``gaita_session``,
     without ``Secure``), with the demo users and cases; the test serves it on that port."""
-    port = browser_test._free_port()
+    port = free_port()
     gaita = make_test_app(db_url, base_url=f"http://127.0.0.1:{port}")
     load_demo(gaita.db, gaita.rt)
     yield gaita
@@ -122,22 +64,16 @@ def app(db_url: str) -> Iterator[App]:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_absence_case_from_opening_to_the_cooperation_group(app: App) -> None:
-    port = urlsplit(app.settings.base_url).port
-    with browser_test.serve(app, port=port) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(browser_test.CHROMIUM), headless=True,
-                                     args=browser_test.CHROMIUM_ARGS)
-        try:
-            coordinator = Session(browser, base)
-            reference, open_before = _open_and_refer(coordinator)
-            social = Session(browser, base)
-            _social_service_reports_done(app, social, reference)
-            _cooperation_group_decides(app, browser, base, coordinator, social, reference)
-            _dashboard_follows_the_clock(app, coordinator, reference, open_before)
-            for session in (coordinator, social):
-                session.assert_no_errors()
-            _admin_page(browser, base)
-        finally:
-            browser.close()
+    with serve(app) as base, chromium() as browser:
+        coordinator = Session(browser, base)
+        reference, open_before = _open_and_refer(coordinator)
+        social = Session(browser, base)
+        _social_service_reports_done(app, social, reference)
+        _cooperation_group_decides(app, browser, base, coordinator, social, reference)
+        _dashboard_follows_the_clock(app, coordinator, reference, open_before)
+        for session in (coordinator, social):
+            session.assert_no_errors()
+        _admin_page(browser, base)
 
 
 def _open_and_refer(s: Session) -> tuple[str, int]:
