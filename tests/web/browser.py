@@ -99,12 +99,13 @@ class Session:
         self.base, self.lang, self.width = base, lang, width
         self.context: BrowserContext = browser.new_context(
             viewport={"width": width, "height": height})
-        self.context.add_cookies([{"name": "gaita_lang", "value": lang, "url": base}])
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(f"{m.text} ({self.page.url})")
                      if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"{e} ({self.page.url})"))
+        if lang != "lv":   # the app's own switch (a cookie), as a user would choose it
+            self.go(f"/lang/{lang}?next=/login")
 
     def go(self, path: str) -> Page:
         self.page.goto(self.base + path)
