@@ -36,12 +36,20 @@ from starlette.responses import RedirectResponse, Response
 from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
-from engine.errors import FieldError, GaitaError, InvalidPersonalCode, NotFound, NotPermitted
+from engine.errors import (
+    FieldError,
+    GaitaError,
+    GuardFailed,
+    InvalidPersonalCode,
+    NotFound,
+    NotPermitted,
+)
 from engine.events import EventKind
 from engine.fields import coerce_fields
 from engine.filings import file_report, waive_report
 from engine.group.queue import escalate
 from engine.group.reasons import manual_reasons, reason_title
+from engine.guards import GUARD_FIELDS
 from engine.ikvd import reported, step_fields
 from engine.notes import MAX_NOTE, NOTE_GROUPS, add_note
 from engine.parties import add_aggressor, give_report_address
@@ -58,6 +66,7 @@ from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
 from gaita.web.filings import FILED, WAIVED, ReportState, case_reports, report_tasks
 from gaita.web.forms import MAX_TEXT, FormError, field_value, first_values
+from gaita.web.notices import changed, event_seq
 from gaita.web.render import page
 from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
 from i18n import translator, working_days
@@ -72,6 +81,8 @@ DEFAULT_RISK = "medium"
 NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept", "transfer_requested",
            "transfer_accepted", "report_filed", "report_waived", "aggressor_added",
            "address_given", "address_needed")
+#: The notices of a case just opened (kept beside what an event says changed).
+OPENING_NOTICES = frozenset({"opened", "opened_late", "code_checksum", "name_kept"})
 
 
 class Invalid(Exception):
@@ -285,17 +296,31 @@ def _open_page(request: Request, app: App, viewer: Viewer, wf: Workflow, *,
 
 @router.get("/cases/{reference}")
 def show_case(request: Request, reference: str, viewer: ViewerDep) -> Response:
-    notices = [n for n in request.query_params.getlist("notice") if n in NOTICES]
+    query = request.query_params
+    notices = [n for n in query.getlist("notice") if n in NOTICES]
+    order = query.get("order")
     return _case_page(request, gaita_of(request), viewer, reference,
-                      notice=" ".join(notices) or None)
+                      notice=" ".join(notices) or None, event=event_seq(query.get("event")),
+                      order=order if order in TIMELINE_ORDERS else None)
+
+
+#: How the timeline may be read (``?order=``); the first is the default: the newest
+#: first, as the coordinator comes back to a case to see what happened since.
+TIMELINE_ORDERS = ("newest", "oldest")
+#: The blocks of the "next steps" section, in their order (a refused form's block first).
+ACTION_BLOCKS = ("extension", "transfer_accept", "steps", "pause", "resume", "escalate",
+                 "transfer", "note")
 
 
 def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
                values: Mapping[str, str] | None = None, errors: list[FormError] | None = None,
-               form: str | None = None, notice: str | None = None,
-               status: int = 200) -> Response:
+               form: str | None = None, notice: str | None = None, event: int | None = None,
+               order: str | None = None, status: int = 200) -> Response:
     """The case page; after a refused form: ``errors`` and the ``values`` given in the
-    form ``form`` (its anchor id, opened)."""
+    form ``form`` (its anchor id): that form comes first among the next steps, open,
+    each error beside its input (or atop the form), the first invalid input focused.
+    ``notice``: the codes of what a form did, ``event`` the event it wrote
+    (``gaita.web.notices``); ``order``: the timeline's (``TIMELINE_ORDERS``)."""
     view = case_view(app.db, app.rt, reference, viewer.actor, channel=Channel.WEB)
     rt, lang = app.rt, viewer.lang
     t = translator(lang)
@@ -333,6 +358,48 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
     timeline = [timeline_event(app, wf, e, lang, group_title, who, report_specs)
                 for e in view["timeline"]]
     notes = [e for e in timeline if e["kind"] == EventKind.NOTE]
+    order = order or TIMELINE_ORDERS[0]
+    if order == "newest":
+        timeline.reverse()
+    if form is not None and form.startswith("step-"):   # the refused step first
+        steps.sort(key=lambda s: f"step-{s['trigger']}" != form)
+    summary = case_summary(app, view, wf, lang)
+    transfer = _transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL))
+    aggressor = _aggressor_context(app, view, wf, lang, is_open, may)
+    pause_reasons = ([(c, r.title.en if lang == "en" else r.title.lv)
+                      for c, r in rt.municipality.pauses.reasons.items()]
+                     if pausing and is_open and state.pausable and not view["paused"] else [])
+    escalate_reasons = ([(c, reason_title(rt, c, lang)) for c in manual_reasons(rt)]
+                        if is_open and may(Action.ESCALATE) else [])
+    extension = (working_days(lang, task["extension_days"]) if task and task["extension_days"]
+                 is not None and may(Action.DECIDE_EXTENSION) else None)
+    reports = [_report_words(app, r, lang) for r in filings.reports] if is_open else []
+    shown = {"extension": extension is not None, "transfer_accept": bool(
+        transfer["transfer_pending"]), "steps": bool(steps), "pause": bool(pause_reasons),
+        "resume": pausing and bool(view["paused"]), "escalate": bool(escalate_reasons),
+        "transfer": bool(transfer["transfer_schools"]) and not transfer["transfer_pending"],
+        "note": bool(note_groups)}
+    blocks = [b for b in ACTION_BLOCKS if shown[b]]
+    refused_block = "steps" if form is not None and form.startswith("step-") else form
+    blocks.sort(key=lambda b: b != refused_block)
+    placed = {*(b for b in blocks if b != "steps"), *(f"step-{s['trigger']}" for s in steps),
+              *(f"{kind}-{r['code']}" for r in reports if r["may_file"]
+                for kind in ("report", "waive")),
+              *(["aggressor"] if aggressor and aggressor["can_add"] else []),
+              *(["report_address_form"] if aggressor and aggressor["can_give_address"] else [])}
+    errors = errors or []
+    field_errors: dict[str, list[FormError]] = {}
+    for e in errors:
+        if e.target is not None and e.target != form:
+            field_errors.setdefault(e.target, []).append(e)
+    form_level = [e for e in errors if e.target is None or e.target == form]
+    focus = next(iter(field_errors), form if form_level else None)
+    said_now = [t(f"cases.notice.{n}") for n in notice.split()] if notice else []
+    if event is not None:
+        what = changed(app, wf, view, summary, event, viewer.actor.username, lang)
+        if what is not None:   # says what the form did: instead of its code's text
+            said_now = [s for n, s in zip(notice.split() if notice else [], said_now,
+                                          strict=True) if n in OPENING_NOTICES] + [what]
     diagram = svg(wf, lang=lang, current=view["state"], role_title=role_title, texts=Texts(
         title=t("cases.diagram.title", type=wf.title.get(lang)),
         desc=t("cases.diagram.desc", state=state.title.get(lang)),
@@ -341,32 +408,27 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         request, app, viewer, "cases/case.html", status=status,
         title=t("cases.case.title", reference=view["reference"]),
         view=view, wf_title=wf.title.get(lang), state_title=state.title.get(lang),
-        is_open=is_open, summary=case_summary(app, view, wf, lang),
+        is_open=is_open, summary=summary,
         ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
-        **_transfer_context(app, viewer, view, lang, is_open and may(Action.TRANSFER_SCHOOL)),
-        aggressor=_aggressor_context(app, view, wf, lang, is_open, may),
+        **transfer, aggressor=aggressor,
         child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
         states=outline(wf, lang, role_title), current=view["state"],
-        steps=steps, timeline=timeline,
-        reports=[_report_words(app, r, lang) for r in filings.reports] if is_open else [],
+        steps=steps, timeline=timeline, order=order,
+        other_order=next(o for o in TIMELINE_ORDERS if o != order),
+        reports=reports,
         reports_blocked=[blocked[s["trigger"]] for s in steps if s["blocked"]],
-        notes=notes, note_groups=note_groups,
-        pause_reasons=([(c, r.title.en if lang == "en" else r.title.lv)
-                        for c, r in rt.municipality.pauses.reasons.items()]
-                       if pausing and is_open and state.pausable and not view["paused"] else []),
-        can_resume=pausing and bool(view["paused"]),
-        escalate_reasons=([(c, reason_title(rt, c, lang)) for c in manual_reasons(rt)]
-                          if is_open and may(Action.ESCALATE) else []),
-        extension=(working_days(lang, task["extension_days"]) if task and task["extension_days"]
-                   is not None and may(Action.DECIDE_EXTENSION) else None),
+        notes=notes, note_groups=note_groups, action_blocks=blocks,
+        pause_reasons=pause_reasons, escalate_reasons=escalate_reasons, extension=extension,
         access_log=[{**row, "at": rt.calendar.format_local(row["at"]),
                      "action_title": t(f"cases.access.{row['action']}")
                      if row["action"] in ("read", "write", "denied") else row["action"]}
                     for row in view.get("access_log") or []],
         has_access_log="access_log" in view,
-        values=values or {}, errors=errors or [], form=form,
-        invalid={e.target for e in errors or [] if e.target},
-        notice=" ".join(t(f"cases.notice.{n}") for n in notice.split()) if notice else None,
+        values=values or {}, errors=errors, form=form,
+        invalid={e.target for e in errors if e.target}, field_errors=field_errors,
+        form_level=form_level, focus=focus,
+        orphan_errors=errors if form is not None and form not in placed else [],
+        notice=" ".join(said_now) or None,
         max_text=MAX_TEXT,
         max_note=MAX_NOTE)
 
@@ -477,8 +539,11 @@ def _case_write(request: Request, viewer: Viewer, reference: str, action: Action
         errors = exc.errors
     except NotPermitted as exc:   # FieldError, GuardFailed, TransitionNotAllowed …
         errors = [_refused(exc, viewer.lang, form_id)]
-    else:
-        return RedirectResponse(f"/cases/{quote(reference)}?notice={notice}", status_code=303)
+    else:   # the event the write appended: the page says what changed (gaita.web.notices)
+        with app.db.connect() as conn:
+            seq = load_case_row(conn, reference)["event_seq"]
+        return RedirectResponse(f"/cases/{quote(reference)}?notice={notice}&event={seq}",
+                                status_code=303)
     return _case_page(request, app, viewer, reference, values=values, errors=errors,
                       form=form_id, status=422)
 
@@ -499,8 +564,16 @@ async def fire_step(request: Request, reference: str, trigger: str) -> Response:
         wf = app.rt.registry.get(case["case_type"], case["definition_version"])
         tr = wf.transition(case["state"], trigger)
         specs = step_fields(app.rt.municipality, tr) if tr else {}
-        _submit(specs, values, trigger, viewer.lang, lambda fields: fire(
-            app.db, app.rt, reference, trigger, viewer.actor, fields, expected_version=version))
+        try:
+            _submit(specs, values, trigger, viewer.lang, lambda fields: fire(
+                app.db, app.rt, reference, trigger, viewer.actor, fields,
+                expected_version=version))
+        except GuardFailed as exc:   # said at the first of the step's inputs it reads
+            read = GUARD_FIELDS.get(exc.guard, ())
+            target = next((f"f-{trigger}-{name}" for name in specs if name in read), None)
+            if target is None:
+                raise
+            raise Invalid([_refused(exc, viewer.lang, target)]) from None
         return "saved"
     return await _case_form(request, reference, Action.ADVANCE, f"step-{trigger}", write)
 
@@ -587,7 +660,7 @@ async def note(request: Request, reference: str) -> Response:
         add_note(app.db, app.rt, reference, viewer.actor, text, group=group,
                  expected_version=version)
         return "saved"
-    return await _case_form(request, reference, Action.ADD_NOTE, "note_text", write)
+    return await _case_form(request, reference, Action.ADD_NOTE, "note", write)
 
 
 @router.post("/cases/{reference}/pause")
@@ -607,7 +680,7 @@ async def pause_case(request: Request, reference: str) -> Response:
                                      said(viewer.lang, exc))]) \
                 from None
         return "saved"
-    return await _case_form(request, reference, Action.PAUSE, "pause_reason", write)
+    return await _case_form(request, reference, Action.PAUSE, "pause", write)
 
 
 @router.post("/cases/{reference}/resume")
@@ -633,7 +706,7 @@ async def escalate_case(request: Request, reference: str) -> Response:
         escalate(app.db, app.rt, reference, viewer.actor, reason,
                  urgent=values.get("escalate_urgent") == "true")
         return "saved"
-    return await _case_form(request, reference, Action.ESCALATE, "escalate_reason", write)
+    return await _case_form(request, reference, Action.ESCALATE, "escalate", write)
 
 
 @router.post("/cases/{reference}/transfer")
@@ -647,7 +720,7 @@ async def transfer_case(request: Request, reference: str) -> Response:
                         reason=values.get("transfer_reason"),
                         expected_version=_expected_version(values), channel=Channel.WEB)
         return "transfer_requested"
-    return await _case_form(request, reference, Action.TRANSFER_SCHOOL, "transfer_school", write)
+    return await _case_form(request, reference, Action.TRANSFER_SCHOOL, "transfer", write)
 
 
 @router.post("/cases/{reference}/aggressor")
@@ -671,7 +744,7 @@ async def aggressor_address(request: Request, reference: str) -> Response:
                             values.get("report_address", ""),
                             expected_version=_expected_version(values), channel=Channel.WEB)
         return "address_given"
-    return await _case_form(request, reference, Action.GIVE_ADDRESS, "report_address", write)
+    return await _case_form(request, reference, Action.GIVE_ADDRESS, "report_address_form", write)
 
 
 @router.post("/cases/{reference}/transfer/accept")

@@ -58,7 +58,7 @@ def actor_names(app: App, actors: Iterable[str], lang: str) -> dict[str, str]:
 def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict[str, Any]:
     """The case's facts in words: due date and days left, answers, pause, risk."""
     rt, t = app.rt, translator(lang)
-    due_text = None
+    due_text = badge = None
     if view["due_at"] is not None:
         left = view["working_days_left"]
         if view["overdue"]:
@@ -69,6 +69,7 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         else:
             when = t("cases.due.left", days=working_days(lang, left))
         due_text = f"{rt.calendar.format_local(view['due_at'])} ({when})"
+        badge = due_badge(view["overdue"], left, bool(view["paused"]))
     answers = []
     task = view["task"] or {}
     for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
@@ -89,7 +90,7 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "owner": institution_name(app, view["owner"], lang),
         "school": institution_name(app, view["school"], lang),
         "task": wf.state(view["state"]).title.get(lang) if view["task"] else None,
-        "due": due_text, "overdue": view["overdue"], "answers": answers,
+        "due": due_text, "overdue": view["overdue"], "badge": badge, "answers": answers,
         "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
         else view["risk_level"],
         "opened": rt.calendar.format_local(view["opened_at"]), "pause": pause_text,
@@ -101,6 +102,24 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
         "chain_ok": view["chain_ok"],
     }
+
+
+#: A deadline this close (working days left) is marked "soon" (``due_badge``).
+SOON_DAYS = 2
+
+
+def due_badge(overdue: bool, left: int | None, paused: bool) -> str | None:
+    """A deadline's badge (``cases.badge.<it>``): ``paused`` (its clock stands still),
+    ``overdue``, ``today``, ``soon`` (at most ``SOON_DAYS`` working days left), or none."""
+    if paused:
+        return "paused"
+    if overdue:
+        return "overdue"
+    if left is not None and left <= 0:
+        return "today"
+    if left is not None and left <= SOON_DAYS:
+        return "soon"
+    return None
 
 
 def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,

@@ -33,7 +33,8 @@ from tests.web.conftest import (
 
 Client = Callable[[str | None], TestClient]
 _VERSION = re.compile(r'name="expected_version" value="(\d+)"')
-_LINKS = re.compile(r'<li><a href="#([^"]+)">([^<]+)</a>')
+#: A refused form's message at its input: ``<p class="form-error" id="<input>-error">``.
+_AT_FIELD = re.compile(r'<p class="form-error" id="([^"]+)-error">([^<]+)')
 SCHOOL_ACTIONS = "Sarunas ar vecākiem un klases audzinātāju"
 
 
@@ -110,14 +111,14 @@ def test_coordinator_moves_the_case_and_the_owner_follows_the_declaration(
     done = submit(c, ref, "fire/report_to_board", **{
         "f.report_to_board.unjustified_lessons": "24",
         "f.report_to_board.school_actions": SCHOOL_ACTIONS})
-    assert (done.status_code, done.headers["location"]) == (303, f"/cases/{ref}?notice=saved")
+    assert (done.status_code, done.headers["location"]) == (303, f"/cases/{ref}?notice=saved&event=3")
 
     # a missing field: named and linked, nothing stored
     before = without_access_log(snapshot(web.db))
     refused = submit(c, ref, "fire/refer_to_social_service", **{
         "f.refer_to_social_service.problem_description": "Ģimenes situācija"})
     assert refused.status_code == 422
-    assert dict(_LINKS.findall(refused.text)) == {
+    assert dict(_AT_FIELD.findall(refused.text)) == {
         "f-refer_to_social_service-social_problem":
             "Aizpildiet lauku «Kavējumi saistīti ar sociālu problēmu»."}
     assert without_access_log(snapshot(web.db)) == before
@@ -263,7 +264,7 @@ def test_pause_resume_and_escalation_show_in_the_timeline(web: App,
     walk(web, ref, TO_BOARD[0])
     refused = submit(c, ref, "pause", pause_reason="holiday")
     assert refused.status_code == 422
-    assert dict(_LINKS.findall(refused.text)) == {
+    assert dict(_AT_FIELD.findall(refused.text)) == {
         "pause_reason": "Izvēlieties apturēšanas iemeslu."}
     assert submit(c, ref, "pause", pause_reason="child_abroad").status_code == 303
     page = c.get(f"/cases/{ref}").text
@@ -325,7 +326,7 @@ def test_notes_are_escaped_and_need_text(web: App, browser_client: Client) -> No
     before = without_access_log(snapshot(web.db))
     refused = submit(c, ref, "notes", note_text="   ", note_group="notes")
     assert refused.status_code == 422
-    assert dict(_LINKS.findall(refused.text)) == {"note_text": "Piezīme nevar būt tukša."}
+    assert dict(_AT_FIELD.findall(refused.text)) == {"note_text": "Piezīme nevar būt tukša."}
     assert without_access_log(snapshot(web.db)) == before
     assert submit(c, ref, "notes", note_text="<script>alert(1)</script>",
                   note_group="notes").status_code == 303

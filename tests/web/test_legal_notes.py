@@ -46,9 +46,11 @@ def test_the_case_page_shows_the_law_beside_the_next_steps(web: App,
     assert page.status_code == 200
     assert shows(page.text, "Ko šajā posmā prasa likums", f"Tiesību akts: {REF}", NOTE_LV)
     assert NOTE_EN not in page.text
-    # beside the next steps: the box opens the "actions" section, before its first step
+    # right after the next steps (the forms first, then the duty they fulfil), before the
+    # timeline
     actions = page.text.index('id="actions"')
-    assert actions < page.text.index('class="law"') < page.text.index('class="step"')
+    assert actions < page.text.index('class="step"') < page.text.index('class="law"') \
+        < page.text.index('id="timeline"')
     english = coordinator.get(f"/cases/{task.reference}?lang=en")
     assert shows(english.text, "What the law asks at this step", f"Legal reference: {REF}",
                  NOTE_EN)

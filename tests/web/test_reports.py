@@ -118,7 +118,8 @@ def test_violence_at_home_reported_to_the_police_and_the_orphans_court_from_the_
     # the transition refused while the orphan's court is not told: its reason beside it
     filed = submit(school, ref, "reports/state_police", **report_form("state_police"))
     assert filed.status_code == 303
-    assert filed.headers["location"] == f"/cases/{ref}?notice=report_filed"
+    assert re.fullmatch(rf"/cases/{ref}\?notice=report_filed&event=\d+",
+                        filed.headers["location"])
     refused = submit(school, ref, "fire/protected_and_reported", **PROTECTED)
     assert refused.status_code == 422
     assert "Ziņojums bāriņtiesai" in text_of(refused.text)
