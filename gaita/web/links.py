@@ -15,13 +15,21 @@ and its ``done`` form carries the report's declared answer fields.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from engine.answers import AlreadyAnswered, TaskClosed, check_answer, max_extension_days
+from engine.answers import (
+    AlreadyAnswered,
+    TaskAction,
+    TaskClosed,
+    check_answer,
+    max_extension_days,
+)
 from engine.queries import task_for_link
 from engine.tables import AccessAction
 from gaita.bootstrap import App
@@ -37,13 +45,15 @@ from gaita.web.forms import (
 )
 from gaita.web.render import render
 from gaita.web.security import csrf_cookie, csrf_ok, csrf_value, new_nonce, valid_nonce
-from i18n import translator
+from i18n import DEFAULT_LANG, translator
 from notifications.links import ActionLink, LinkSigner, action_path
 
 router = APIRouter()
 
 #: Largest form body read.
 MAX_BODY = 64 * 1024
+#: A case's public reference, as the thank-you page's address may carry it.
+_REFERENCE = re.compile(r"[A-Z]{2,8}-[0-9]{4}-[0-9]{3,7}")
 
 
 @router.get("/link/{purpose}/{token}")
@@ -94,15 +104,45 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
         if result is not None:
             after = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
                                   log=AccessAction.WRITE)
-            moved_to = after["case_state_title"][lang] if result.fired else None
-            return render("thanks.html", lang=lang, rt=app.rt, task=after, moved_to=moved_to,
-                          page_title=t(f"{link.purpose.value}.thanks"))
+            return RedirectResponse(answered_path(link.purpose.value, after, result.fired, lang),
+                                    status_code=303)
     # The form again, with what was typed and what to correct: a read of the case.
     task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
                                            outbox_id=link.outbox_id, log=AccessAction.READ), lang)
     assert given is not None
     return _form_page(request, link, token, task, given, values=values, errors=errors,
                       status=422)
+
+
+def answered_path(purpose: str, task: dict[str, Any], fired: bool, lang: str) -> str:
+    """Where a successful answer redirects (PRG): the thank-you page, by the case's public
+    reference and, if the answer moved the case, its type and new state (codes): never the
+    link's token, never anything about the child."""
+    query = {"case": task["reference"]}
+    if fired:
+        query |= {"type": task["case_type"], "state": task["case_state"]}
+    if lang != DEFAULT_LANG:
+        query["lang"] = lang
+    return f"/answered/{purpose}?{urlencode(query)}"
+
+
+@router.get("/answered/{purpose}")
+def answered(request: Request, purpose: str) -> Response:
+    """The thank-you page after an answer through a link (a GET: reloading it sends
+    nothing).  It reads no case: it says only what its address says, checked."""
+    app, lang = gaita_of(request), lang_of(request)
+    query = request.query_params
+    reference = query.get("case", "")
+    if purpose not in {a.value for a in TaskAction} or not _REFERENCE.fullmatch(reference):
+        raise PageError(404, "not_found")
+    moved_to = None
+    registry = app.rt.registry
+    case_type, state = query.get("type", ""), query.get("state", "")
+    if case_type in registry.case_types and state in registry.latest(case_type).states:
+        moved_to = registry.latest(case_type).states[state].title.get(lang)
+    return render("thanks.html", lang=lang, rt=app.rt, task={"reference": reference},
+                  moved_to=moved_to, page_title=translator(lang)(f"{purpose}.thanks"),
+                  switch_lang=True)
 
 
 def _with_report(app: App, task: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ NOBODY: frozenset[str] = frozenset()
 PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"),
           ("POST", "/login/totp"), ("POST", "/logout"), ("GET", "/lang/{lang}"),
           ("GET", "/link/{purpose}/{token}"), ("POST", "/link/{purpose}/{token}"),
+          ("GET", "/answered/{purpose}"),
           ("GET", "/healthz"), ("GET", "/api/openapi.json"), ("GET", "/api/docs")}
 
 
