@@ -87,7 +87,6 @@ async def submit_link(request: Request, purpose: str, token: str) -> Response:
 
 def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) -> Response:
     app, lang = gaita_of(request), lang_of(request)
-    t = translator(lang)
     link = _verify(request, token, purpose)
     task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
                                            outbox_id=link.outbox_id), lang)
@@ -104,7 +103,8 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
         if result is not None:
             after = task_for_link(app.db, app.rt, link.task_id, outbox_id=link.outbox_id,
                                   log=AccessAction.WRITE)
-            return RedirectResponse(answered_path(link.purpose.value, after, result.fired, lang),
+            moved = result.fired is not None
+            return RedirectResponse(answered_path(link.purpose.value, after, moved, lang),
                                     status_code=303)
     # The form again, with what was typed and what to correct: a read of the case.
     task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,

@@ -12,6 +12,7 @@ module has no words for, leaves the notice code's own text.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -99,11 +100,9 @@ def changed(app: App, wf: Workflow, view: Mapping[str, Any], summary: Mapping[st
             parts = [t("cases.changed.extension_approved", days=days)]
             due = fields.get("due_at")
             if isinstance(due, str):
-                try:
+                with contextlib.suppress(ValueError):
                     parts.append(t("cases.changed.due", due=rt.calendar.format_local(
                         datetime.fromisoformat(due))))
-                except ValueError:
-                    pass
         else:
             parts = [t("cases.changed.extension_refused", days=days)]
     else:

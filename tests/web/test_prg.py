@@ -23,16 +23,20 @@ from starlette.testclient import TestClient
 
 from engine.answers import TaskAction, answer
 from engine.cases import open_case
-from engine.group.queue import escalate
+from engine.parties import add_aggressor
+from engine.pause import pause
 from engine.queries import actor_for
 from engine.tasks import open_task_of
+from engine.transfer import transfer_school
 from gaita.accounts.runtime_settings import put_setting
 from gaita.accounts.second_factor import TOTP_ROLES
 from gaita.bootstrap import App
+from gaita.demo import demo_code
 from gaita.settings import ROOT
 from gaita.web import create_app
 from tests.conftest import make_test_app
-from tests.engine.test_parties import to_school_measures
+from tests.engine.test_filings import act
+from tests.engine.test_parties import P12, to_school_measures
 from tests.web.conftest import (
     CHILD_CODE,
     CHILD_NAME,
@@ -135,7 +139,6 @@ def _at_school_support(app: App) -> str:
 
 def _paused(app: App) -> str:
     ref = _at_school_support(app)
-    from engine.pause import pause
     pause(app.db, app.rt, ref, actor_for(app.db, "koordinatore"), "child_abroad")
     return ref
 
@@ -152,16 +155,11 @@ def _transfer_asked(app: App) -> str:
     ref = open_case(app.db, app.rt, "absences", actor_for(app.db, "koordinatore"),
                     child_name="Anna Kalniņa", child_code=OTHER_CHILD_CODE, school=OTHER_SCHOOL,
                     fields={"age_group": "basic"}).reference
-    from engine.transfer import transfer_school
     transfer_school(app.db, app.rt, ref, SCHOOL, actor_for(app.db, "koordinatore"))
     return ref
 
 
 def _address_waiting(app: App) -> str:
-    from gaita.demo import demo_code
-    from tests.engine.test_filings import act
-    from tests.engine.test_parties import P12
-    from engine.parties import add_aggressor
     ref = to_school_measures(app)
     add_aggressor(app.db, app.rt, ref, actor_for(app.db, "skola"), name="Kārlis Ozols",
                   code=demo_code(7), school="Šiaulių progimnazija", municipality="other",
