@@ -90,7 +90,8 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "owner": institution_name(app, view["owner"], lang),
         "school": institution_name(app, view["school"], lang),
         "task": wf.state(view["state"]).title.get(lang) if view["task"] else None,
-        "due": due_text, "overdue": view["overdue"], "badge": badge, "answers": answers,
+        "due": due_text, "overdue": view["overdue"], "answers": answers,
+        "badge": badge, "badge_text": t(f"cases.badge.{badge}") if badge else None,
         "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
         else view["risk_level"],
         "opened": rt.calendar.format_local(view["opened_at"]), "pause": pause_text,

@@ -137,11 +137,13 @@ def _open_and_refer(s: Session) -> tuple[str, int]:
         for label, value in texts.items():
             step.get_by_label(label).fill(value)
         step.get_by_role("button", name=title, exact=True).click()
-        expect(page.get_by_role("status")).to_have_text("Saglabāts.")
+        # what changed: the stage the case moved to, its owner and due date
+        expect(page.get_by_role("status")).to_contain_text(
+            "Saglabāts: lieta pārvietota uz posmu «")
         checked(page, f"Lieta {reference}")
 
     expect(page.locator("dl.summary dt:text-is('Atbildīgā iestāde') + dd")).to_have_text(SOCIAL)
-    current = page.locator("#diagram + .diagram-box svg g.state.current")
+    current = page.locator("#diagram-box .diagram-box svg g.state.current")
     expect(current).to_have_count(1)
     expect(current).to_contain_text("Sociālais darbs ar ģimeni")
     expect(current).to_contain_text("pašreizējais")
@@ -208,9 +210,11 @@ def _cooperation_group_decides(app: App, browser: Browser, base: str, coordinato
     expect(page.locator("dl.summary dt:text-is('Atbildīgā iestāde') + dd")).to_have_text(
         SCHOOL_NAME)
     reason = app.rt.municipality.cooperation_group.escalation_reasons[manual_reasons(app.rt)[0]]
+    page.locator("details#escalate > summary").click()   # a folded next step
     page.get_by_label("Nodošanas iemesls").select_option(label=reason.title.lv)
-    page.get_by_role("button", name="Nodot sadarbības grupai").click()
-    expect(page.get_by_role("status")).to_have_text("Saglabāts.")
+    page.locator("details#escalate").get_by_role("button", name="Nodot sadarbības grupai").click()
+    expect(page.get_by_role("status")).to_have_text(
+        f"Saglabāts: lieta nodota sadarbības grupai (iemesls: {reason.title.lv}).")
     expect(page.locator("ol.timeline")).to_contain_text(
         f"Nodota sadarbības grupai: {reason.title.lv}")
 

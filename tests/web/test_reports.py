@@ -228,7 +228,8 @@ def test_the_police_answer_from_the_email_link_seeing_exactly_the_declared_field
     assert state(web) == before
     done = police.post(url, data={"csrf": csrf, "f.answer.taken_up": "proceedings_started",
                                   "f.answer.file_number": "VP-2026-118"})
-    assert done.status_code == 200, done.text
+    assert done.status_code == 303, done.text   # to the thank-you page (PRG)
+    assert police.get(done.headers["location"]).status_code == 200
     answered = report_task(web, ref, "state_police")
     assert answered["status"] == "done"
     assert answered["details"]["answer"] == {"taken_up": "proceedings_started",
@@ -365,7 +366,8 @@ def test_vsaa_answers_an_information_request_from_its_email_link(
     assert "Atrasti dati par nodarbinātību (zemāk)" in page.text
     done = vsaa.post(url, data={"csrf": csrf_of(page.text), "f.answer.finding": "employment_found",
                                 "f.answer.details": "SIA Ābeles, kopš 01.03.2026"})
-    assert done.status_code == 200, done.text
+    assert done.status_code == 303, done.text   # to the thank-you page (PRG)
+    assert vsaa.get(done.headers["location"]).status_code == 200
     assert report_task(web, ref, "vsaa")["details"]["answer"] == {
         "finding": "employment_found", "details": "SIA Ābeles, kopš 01.03.2026"}
     case_page = text_of(browser_client("koordinatore").get(f"/cases/{ref}").text)
