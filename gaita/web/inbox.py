@@ -134,7 +134,8 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
         # "done" reported with no next step: it waits for the coordinator's decision
         "waiting": task["reported_done_at"] is not None,
-        "answers": _answers(rt, t, lang, task, now),
+        # a paused clock: the receipt is late only if it was before the pause
+        "answers": _answers(rt, t, lang, task, task["paused_at"] or now),
         "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
         else _transitions(rt, wf, task, viewer),
         **state_law(wf, None if decision else task["state"]),
