@@ -79,7 +79,8 @@ class UserFields:
 
 _COLUMNS = {"display_name": USER.c.display_name, "role": USER.c.role,
             "institution": USER.c.institution_code, "email": USER.c.email,
-            "phone": USER.c.phone, "locale": USER.c.locale, "digest": USER.c.digest, "active": USER.c.active}
+            "phone": USER.c.phone, "locale": USER.c.locale, "digest": USER.c.digest,
+            "active": USER.c.active}
 
 
 def check_user(rt: Runtime, f: UserFields) -> list[Invalid]:

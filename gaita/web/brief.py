@@ -34,7 +34,7 @@ def read_brief(db: sa.Engine, rt: Runtime, task_id: int, subject: Subject,
         case = conn.execute(sa.select(
             CASE.c.case_type, CASE.c.definition_version, CASE.c.data, CASE.c.paused_at).where(
                 CASE.c.id == task["case_id"])).mappings().one()
-        brief = task_brief(conn, rt, task, case, subject)
+        brief = task_brief(conn, rt, dict(task), dict(case), subject)
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     return brief_view(rt, wf, brief, lang)
 
