@@ -164,6 +164,7 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=32)
     institution_code: str | None = Field(default=None, foreign_key="institution.code")
     email: str | None = None
+    phone: str | None = Field(default=None, max_length=32)   # optional; shown as a contact
     locale: str = "lv"
     digest: bool = False   # opted in to a copy of the institution's digest
     active: bool = True

@@ -40,6 +40,7 @@ class DemoUser(_Strict):
     role: str
     institution: str | None = None
     email: str | None = None
+    phone: str | None = None
     locale: Literal["lv", "en"] = "lv"
     digest: bool = False   # a copy of the institution's digest
 
@@ -83,7 +84,8 @@ def load_users(db: sa.Engine, rt: Runtime) -> int:
         fresh = [u for u in data.users if u.username not in known]
         password = _demo_hash(data.password) if fresh else None
         new = [{"username": u.username, "display_name": u.display_name, "role": u.role,
-                "institution_code": u.institution, "email": u.email, "locale": u.locale,
+                "institution_code": u.institution, "email": u.email, "phone": u.phone,
+                "locale": u.locale,
                 "digest": u.digest, "active": True, "password_hash": password}
                for u in fresh]
         if new:

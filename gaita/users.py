@@ -34,6 +34,9 @@ from notifications.render import LOCALES
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MAX_NAME = 200
 _EMAIL: TypeAdapter[str] = TypeAdapter(Email)   # the same rule as the config's addresses
+#: A telephone number as people write it: digits, spaces, "+", "-", "(" and ")".
+PHONE = re.compile(r"\+?[0-9][0-9 ()-]{4,30}")
+MAX_PHONE = 32
 
 
 # --- what an administrator may get wrong -----------------------------------------------
@@ -69,13 +72,15 @@ class UserFields:
     institution: str | None = None
     email: str | None = None
     locale: str = LOCALES[0]
+    phone: str | None = None
     digest: bool = False
     active: bool = True
 
 
 _COLUMNS = {"display_name": USER.c.display_name, "role": USER.c.role,
             "institution": USER.c.institution_code, "email": USER.c.email,
-            "locale": USER.c.locale, "digest": USER.c.digest, "active": USER.c.active}
+            "phone": USER.c.phone, "locale": USER.c.locale, "digest": USER.c.digest,
+            "active": USER.c.active}
 
 
 def check_user(rt: Runtime, f: UserFields) -> list[Invalid]:
@@ -97,6 +102,9 @@ def check_user(rt: Runtime, f: UserFields) -> list[Invalid]:
             _EMAIL.validate_python(f.email)
         except ValidationError:
             problems.append(Invalid("email", msg("user.bad_email", email=f.email)))
+    if f.phone and not (len(f.phone) <= MAX_PHONE and PHONE.fullmatch(f.phone)
+                        and sum(c.isdigit() for c in f.phone) >= 5):
+        problems.append(Invalid("phone", msg("user.bad_phone", phone=f.phone)))
     if f.locale not in LOCALES:
         problems.append(Invalid("locale", msg("user.bad_locale", known=tuple(LOCALES))))
     return problems

@@ -66,6 +66,8 @@ def add_cmd(
         help="Institution code (institutions.yaml); needed for institution staff.")] = None,
     name: Annotated[str | None, typer.Option(help="Display name (default: USERNAME).")] = None,
     email: Annotated[str | None, typer.Option(help="The user's email address.")] = None,
+    phone: Annotated[str | None, typer.Option(
+        help="The user's telephone number (optional; task pages show it as a contact).")] = None,
     locale: Annotated[str, typer.Option(help="Language of the pages and emails: lv or en.")] = "lv",
     digest: Annotated[bool, typer.Option(help="Send the user a copy of the institution's "
                                               "daily digest.")] = False,
@@ -73,8 +75,8 @@ def add_cmd(
 ) -> None:
     gaita = current_app()
     fields = users.UserFields(display_name=name or username, role=role,
-                              institution=institution, email=email, locale=locale,
-                              digest=digest)
+                              institution=institution, email=email, phone=phone,
+                              locale=locale, digest=digest)
     problems = users.check_new_user(gaita.db, gaita.rt, username, fields)
     if problems:   # before asking for a password
         raise users.InvalidInput(problems)

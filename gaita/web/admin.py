@@ -167,7 +167,8 @@ def _user_form(request: Request, app: App, viewer: Viewer, user: dict[str, Any] 
 def _user_fields(form: FormData, *, new: bool) -> UserFields:
     return UserFields(display_name=text(form, "display_name"), role=text(form, "role"),
                       institution=opt(form, "institution"), email=opt(form, "email"),
-                      locale=text(form, "locale"), digest=form.get("digest") == "on",
+                      phone=opt(form, "phone"), locale=text(form, "locale"),
+                      digest=form.get("digest") == "on",
                       active=new or form.get("active") == "on")
 
 

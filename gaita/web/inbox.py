@@ -48,6 +48,7 @@ from engine.tables import AccessAction, Channel, TaskKind
 from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.brief import paused_text, read_brief
 from gaita.web.errors import PageError
 from gaita.web.filings import report_details_of, report_task_context
 from gaita.web.forms import (
@@ -65,6 +66,8 @@ router = APIRouter()
 #: The answers in the order the task page offers them.
 ACTIONS = (TaskAction.ACKNOWLEDGE, TaskAction.ACCEPT, TaskAction.DONE, TaskAction.MORE_TIME,
            TaskAction.DECLINE)
+#: A due date this many working days away, or nearer, is badged "soon" (as the case list).
+SOON_DAYS = 2
 #: The inputs of the decline and more-time forms share names: their ids carry the action.
 _PER_ACTION_IDS = frozenset({"reason", "days"})
 
@@ -73,12 +76,18 @@ _PER_ACTION_IDS = frozenset({"reason", "days"})
 
 
 def due_info(rt: Runtime, lang: str, due: datetime | None,
-             as_of: datetime) -> dict[str, Any] | None:
-    """A due date as shown: the local day, working days left or overdue, ``late``.
-    ``as_of``: now, or when the case's clock was paused (it stands still)."""
+             as_of: datetime, *, paused_at: datetime | None = None) -> dict[str, Any] | None:
+    """A due date as shown: the local day, working days left or overdue, ``late``, and a
+    ``badge`` in words (overdue, due today, at most ``SOON_DAYS`` working days left, or
+    paused).  ``as_of``: now.  ``paused_at``: when the case's clock was paused; the date
+    then stands still and is shown as paused, never as overdue."""
     if due is None:
         return None
     t = translator(lang)
+    if paused_at is not None:
+        text = paused_text(rt, lang, paused_at)
+        return {"day": rt.calendar.local_date(due), "text": text, "late": False,
+                "badge": {"kind": "paused", "text": t("inbox.badge.paused")}}
     left = rt.calendar.working_days_left(as_of, due)
     late = as_of > due
     if late:
@@ -86,7 +95,10 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
             else t("inbox.overdue_today")
     else:
         text = t("inbox.left", days=working_days(lang, left)) if left > 0 else t("inbox.due_today")
-    return {"day": rt.calendar.local_date(due), "text": text, "late": late}
+    kind = ("overdue" if late else "today" if left <= 0 else "soon" if left <= SOON_DAYS
+            else None)
+    return {"day": rt.calendar.local_date(due), "text": text, "late": late,
+            "badge": {"kind": kind, "text": t(f"inbox.badge.{kind}")} if kind else None}
 
 
 # --- reading tasks ----------------------------------------------------------------------
@@ -111,7 +123,7 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
     decision = task["kind"] == TaskKind.DECISION
     title = task_title(wf, task) or _texts(wf.state(task["state"]).title)
     code = task["assignee_institution"]
-    due = due_info(rt, lang, task["due_at"], task["paused_at"] or now)
+    due = due_info(rt, lang, task["due_at"], now, paused_at=task["paused_at"])
     return {
         **{k: task[k] for k in ("id", "case_id", "reference", "case_type", "state", "due_at",
                                 "acknowledged_at", "accepted_at", "declined_at",
@@ -120,7 +132,10 @@ def _describe(app: App, viewer: Viewer, task: Row) -> dict[str, Any]:
         "task_title": title, "institution": code, "assignee": code,
         "institution_name": _texts(rt.municipality.institution(code).name),
         "due": due, "overdue": bool(due and due["late"]), "paused": task["paused_at"] is not None,
-        "answers": _answers(rt, t, lang, task, now),
+        # "done" reported with no next step: it waits for the coordinator's decision
+        "waiting": task["reported_done_at"] is not None,
+        # a paused clock: the receipt is late only if it was before the pause
+        "answers": _answers(rt, t, lang, task, task["paused_at"] or now),
         "transitions": [] if task["kind"] != TaskKind.STATE or task["closed_at"]
         else _transitions(rt, wf, task, viewer),
         **state_law(wf, None if decision else task["state"]),
@@ -187,7 +202,8 @@ def _open_task(app: App, viewer: Viewer, task_id: int, *, log: bool) -> dict[str
         if log:
             log_access(conn, task["case_id"], viewer.actor.username, AccessAction.READ,
                        Channel.WEB, app.rt.clock.now())
-    return _describe(app, viewer, task)
+    return {**_describe(app, viewer, task),
+            "brief": read_brief(app.db, app.rt, task_id, viewer.subject, viewer.lang)}
 
 
 def _offered(task: Mapping[str, Any]) -> list[str]:
@@ -212,15 +228,18 @@ def inbox(request: Request, viewer: Viewer = Depends(web_user)) -> Response:
     institution = viewer.actor.institution
     if institution is None:
         return page(request, app, viewer, "inbox/list.html", title=t("inbox.title"), tasks=[],
-                    institution=None, notice=None)
+                    waiting=[], institution=None, notice=None)
     viewer.require(app, Action.ANSWER_TASK)
     rows, _ = open_tasks(app.db, app.rt, viewer.subject)
-    tasks = [_describe(app, viewer, r) for r in rows]
+    described = [_describe(app, viewer, r) for r in rows]
+    # "done" with no next step chosen: out of the open list, waiting for the coordinator
+    tasks = [d for d in described if not d["waiting"]]
+    waiting = [d for d in described if d["waiting"]]
     done = request.query_params.get("done")
     notice = t(f"{done}.thanks") if done in {a.value for a in TaskAction} else None
     name = app.rt.municipality.institution(institution).name
     return page(request, app, viewer, "inbox/list.html", title=t("inbox.title"), tasks=tasks,
-                institution=getattr(name, viewer.lang), notice=notice)
+                waiting=waiting, institution=getattr(name, viewer.lang), notice=notice)
 
 
 @router.get("/inbox/{task_id}")
@@ -269,5 +288,12 @@ def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any],
                 title=t("inbox.task_title", reference=task["reference"]), task=task,
                 offered=_offered(task), failed=action, values=values or {}, errors=errors,
                 invalid={e.target for e in errors if e.target},
-                due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
+                due_text=_due_text(app, task), brief=task["brief"],
                 max_text=MAX_TEXT, max_days=max_extension_days(app.rt))
+
+
+def _due_text(app: App, task: Mapping[str, Any]) -> str | None:
+    """The due date as the summary gives it; a paused one as paused."""
+    if task["brief"]["paused"]:
+        return str(task["brief"]["paused"])
+    return app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None

@@ -7,7 +7,9 @@ gives the institution's answer through ``engine.answers.answer``.  The actor is
 the institution the email went to (``link:<code>``): staff need no account.
 
 Pages show the case reference, its type, the task, the institution and the
-due date: never the child's name, personal code, birth date or address.  A
+due date (a paused one as paused), and the task's brief (``gaita.web.brief``:
+what is asked and why, the case fields the institution's role may read, whom to
+contact): never the child's name, personal code, birth date or address.  A
 report task (``engine.filings``) also shows what the report says and the case
 fields of the groups the report declares for its recipient (``gaita.web.filings``),
 and its ``done`` form carries the report's declared answer fields.
@@ -30,10 +32,12 @@ from engine.answers import (
     check_answer,
     max_extension_days,
 )
+from engine.policy import subject_of
 from engine.queries import task_for_link
 from engine.tables import AccessAction
 from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
+from gaita.web.brief import read_brief
 from gaita.web.errors import PageError
 from gaita.web.filings import report_task_context
 from gaita.web.forms import (
@@ -147,9 +151,15 @@ def answered(request: Request, purpose: str) -> Response:
 
 def _with_report(app: App, task: dict[str, Any], lang: str) -> dict[str, Any]:
     """A report task's page also shows what the report asks and says, and the case fields
-    its recipient may read (``gaita.web.filings``); its ``done`` form, the answer fields."""
+    its recipient may read (``gaita.web.filings``); its ``done`` form, the answer fields.
+    Every task's page shows its brief (``gaita.web.brief``): what is asked and why, the
+    case fields the link's institution may read, whom to contact, a paused deadline."""
     wf = app.rt.registry.get(task["case_type"], task["definition_version"])
-    return {**task, **report_task_context(wf, task["report"], lang)}
+    brief = None
+    if task["actor"] is not None and not task["closed"]:
+        brief = read_brief(app.db, app.rt, task["task_id"], subject_of(app.rt, task["actor"]),
+                           lang)
+    return {**task, **report_task_context(wf, task["report"], lang), "brief": brief}
 
 
 def _verify(request: Request, token: str, purpose: str) -> ActionLink:
@@ -177,7 +187,8 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
     return render(
         "confirm.html", lang=lang, rt=app.rt, status=status, switch_lang=request.method == "GET",
         page_title=t(f"{link.purpose.value}.title"), purpose=link.purpose.value, task=task,
-        due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
-        action=action, csrf=csrf, values=values,
+        due_text=(task["brief"]["paused"] if task["brief"] and task["brief"]["paused"]
+                  else app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None),
+        brief=task["brief"], action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
         max_days=max_extension_days(app.rt))

@@ -63,15 +63,17 @@ def test_the_first_administrator_is_made_on_the_command_line(
     assert "create the first administrator" in cli("user", "--help").stdout
     assert "first administrator" in cli("user", "list").stdout   # none yet: says how
     added = cli.run("user", "add", "ilze", "--role", "admin", "--name", "Ilze Admina",
-                    "--email", "ilze@jelgava.example.lv", "--password-stdin", stdin=PASSWORD + "\n")
+                    "--email", "ilze@jelgava.example.lv", "--phone", "+371 2000 0000",
+                    "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
     assert PASSWORD not in added.stdout + added.stderr
     account = check_password(app.db, "ilze", PASSWORD)
     assert account is not None and (account.role, account.display_name) == ("admin", "Ilze Admina")
     [user] = cli.json("user", "list")
     assert user == {"username": "ilze", "display_name": "Ilze Admina", "role": "admin",
-                    "institution": None, "email": "ilze@jelgava.example.lv", "locale": "lv",
-                    "digest": False, "active": True, "totp": False}
+                    "institution": None, "email": "ilze@jelgava.example.lv",
+                    "phone": "+371 2000 0000", "locale": "lv", "digest": False, "active": True,
+                    "totp": False}
     staff = cli.run("user", "add", "anna", "--role", "institution_staff", "--institution", "jslp",
                     "--digest", "--password-stdin", stdin=PASSWORD)
     assert staff.returncode == 0, staff.stderr

@@ -122,7 +122,8 @@ def test_admin_creates_a_user_who_can_then_log_in(web: App, login: Login) -> Non
     admin, csrf = login("admin")
     form = admin.get("/admin/users/new")
     assert form.status_code == 200 and 'for="institution"' in form.text
-    done = admin.post("/admin/users/new", data={"csrf": csrf, **new_user(digest="on")})
+    done = admin.post("/admin/users/new", data={"csrf": csrf, **new_user(
+        digest="on", phone="+371 2000 0000")})
     assert (done.status_code, done.headers["location"]) == (303, "/admin/users/inga/edit?done=created")
     assert "Lietotājs izveidots." in admin.get(done.headers["location"]).text
     assert "Inga Sociālā" in admin.get("/admin/users").text
@@ -131,7 +132,8 @@ def test_admin_creates_a_user_who_can_then_log_in(web: App, login: Login) -> Non
     assert (entry["actor"], entry["action"], entry["target"]) == ("admin", "user.create", "inga")
     assert entry["detail"] == {"display_name": "Inga Sociālā", "role": "institution_staff",
                                "institution": "jslp", "email": "inga@jelgava.example.lv",
-                               "locale": "lv", "digest": True, "active": True}
+                               "phone": "+371 2000 0000", "locale": "lv", "digest": True,
+                               "active": True}
     assert "Lietotājs izveidots" in admin.get("/admin").text   # the log on the overview
 
 
@@ -140,6 +142,8 @@ BAD_USERS = [
     ({"role": "superuser"}, "Nezināma loma «superuser».", "role"),
     ({"institution": ""}, "Lomai «Iestādes darbinieks» jānorāda iestāde.", "institution"),
     ({"email": "inga@"}, "«inga@» nav derīga e-pasta adrese.", "email"),
+    ({"phone": "zvanīt"}, "«zvanīt» nav derīgs tālruņa numurs", "phone"),
+    ({"phone": "+371"}, "«+371» nav derīgs tālruņa numurs", "phone"),
     ({"password": "short"}, "Parolei jābūt vismaz 12 zīmes garai.", "password"),
     ({"username": "Inga B"}, "Lietotājvārdam jābūt 2–64 zīmes garam", "username"),
 ]

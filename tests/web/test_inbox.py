@@ -67,7 +67,7 @@ def open_tasks(web: App, reference: str) -> list[dict[str, Any]]:
 
 
 def task_id_in(html: str, reference: str) -> int:
-    row = re.search(rf'{re.escape(reference)}</a></th>.*?href="/inbox/(\d+)"', html, re.S)
+    row = re.search(rf'{re.escape(reference)}</a></td>.*?href="/inbox/(\d+)"', html, re.S)
     assert row, f"{reference} is not in the inbox"
     return int(row.group(1))
 
