@@ -26,6 +26,8 @@ def template_names(directory: Path = TEMPLATES_DIR) -> frozenset[str]:
 
 #: Emails about same-day legal duties: sent at once, alone, never held (BTAL 73(1)).
 URGENT_TEMPLATES = frozenset({"urgent_report"})
+#: Sent at once and alone: a delivery failure is for a person to act on now.
+IMMEDIATE_TEMPLATES = frozenset({"delivery_failed"})
 #: Reminders and overdue notices of the scheduler: sent within working hours only, and
 #: all of them to one recipient that are waiting go out as one email (across cases).
 REMINDER_TEMPLATES = frozenset({"task_reminder", "task_overdue", "escalation_head"})

@@ -271,8 +271,9 @@ class DeliveryWorker:
 
     def _fail_all(self, token: str, rows: Sequence[Mapping[str, Any]], error: str,
                   report: DeliveryReport) -> None:
-        for row in rows:
-            self._fail(token, row, error)
+        """Fail the rows of one email: each gets its event, the coordinator one notice."""
+        for i, row in enumerate(rows):
+            self._fail(token, row, error, notify=i == 0)
             report.failed.append(row["id"])
 
     def _fallback(self, rows: Sequence[Mapping[str, Any]]) -> str | None:
@@ -368,7 +369,8 @@ class DeliveryWorker:
             log.info("outbox %s: will retry (%s)", row["id"], error)
         return True
 
-    def _fail(self, token: str, row: Mapping[str, Any], error: str) -> None:
+    def _fail(self, token: str, row: Mapping[str, Any], error: str, *,
+              notify: bool = True) -> None:
         """Dead letter: failed row, an event on the case, and the coordinator told.
         The failed row and the notice are recorded even when the event cannot be."""
         log.warning("outbox %s failed: %s", row["id"], error)
@@ -378,7 +380,7 @@ class DeliveryWorker:
             try:
                 with self.db.begin() as conn:
                     if conn.execute(failed).rowcount:   # else: the claim was lost
-                        self._record_failure(conn, row, error, on_case=True)
+                        self._record_failure(conn, row, error, on_case=True, notify=notify)
                 return
             except StaleCase:
                 continue
@@ -388,10 +390,10 @@ class DeliveryWorker:
                 break
         with self.db.begin() as conn:
             if conn.execute(failed).rowcount:
-                self._record_failure(conn, row, error, on_case=False)
+                self._record_failure(conn, row, error, on_case=False, notify=notify)
 
     def _record_failure(self, conn: sa.Connection, row: Mapping[str, Any], error: str, *,
-                        on_case: bool) -> None:
+                        on_case: bool, notify: bool = True) -> None:
         now = self.rt.clock.now()
         case, event_id = None, None
         recipient = row["recipient_institution"] or row["recipient_user"] or ""
@@ -405,7 +407,7 @@ class DeliveryWorker:
             event_id = append_event(conn, case, SYSTEM, now, kind=EventKind.MAIL_FAILED, payload={
                 "outbox": row["id"], "template": row["template"], "recipient": recipient,
                 "error": error})
-        if row["template"] == FAILURE_TEMPLATE:
+        if row["template"] == FAILURE_TEMPLATE or not notify:
             return   # never a failure notice about a failure notice
         name = recipient
         if row["recipient_institution"]:

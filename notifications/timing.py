@@ -12,11 +12,13 @@ row, whether it is sent now or later, and with which other rows:
   in ``municipality.yaml``), and at the earliest ``coalesce_minutes`` after it was
   queued; every reminder waiting for one recipient goes out in one email, whatever
   the case (one scheduler run over many cases: one email per recipient);
-* **digest**: the daily digest: within working hours, alone;
+* **digest**: the daily digest: within working hours (from when it was queued), alone;
 * **notice**: any other email about a case: sent ``coalesce_minutes`` after it was
   queued, together with every other notice waiting for the same recipient about
   the same case (a case that changes six times in two minutes: one email);
-* **alone**: an email about no case, or to another municipality: at once, alone.
+* **alone**: a delivery failure notice, an email about no case, to another
+  municipality, or about a case whose declaration is gone (it fails at once, visibly):
+  at once, alone.
 
 All times come from the injectable clock; working days from ``rt.calendar``.
 """
@@ -36,7 +38,12 @@ from engine.outbox import TO_HEAD
 from engine.runtime import Runtime
 from engine.store import CASE, TASK
 from engine.tables import TaskKind
-from notifications.catalogue import DIGEST_TEMPLATES, REMINDER_TEMPLATES, URGENT_TEMPLATES
+from notifications.catalogue import (
+    DIGEST_TEMPLATES,
+    IMMEDIATE_TEMPLATES,
+    REMINDER_TEMPLATES,
+    URGENT_TEMPLATES,
+)
 
 
 class SendKind(StrEnum):
@@ -71,8 +78,9 @@ def timing(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any], now: dateti
             return Timing(kind, row["created_at"] + window, ("case", row["case_id"], *to))
         case SendKind.REMINDER | SendKind.DIGEST:
             hours = mail.working_hours
-            release = rt.calendar.working_time(max(row["created_at"] + window, now),
-                                               hours.start, hours.end)
+            # a digest is queued whole (one transaction): it has no one to wait for
+            earliest = row["created_at"] + (window if kind is SendKind.REMINDER else timedelta())
+            release = rt.calendar.working_time(max(earliest, now), hours.start, hours.end)
             key = ("reminders", *to) if kind is SendKind.REMINDER else ("row", row["id"])
             return Timing(kind, release, key)
     raise AssertionError(kind)   # pragma: no cover
@@ -80,8 +88,11 @@ def timing(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any], now: dateti
 
 def send_kind(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any]) -> SendKind:
     template = row["template"]
-    if template in URGENT_TEMPLATES or _same_day_task(conn, rt, row):
+    same_day = _same_day_task(conn, rt, row)
+    if template in URGENT_TEMPLATES or same_day:
         return SendKind.URGENT
+    if template in IMMEDIATE_TEMPLATES or same_day is None:
+        return SendKind.ALONE
     if template in REMINDER_TEMPLATES:
         return SendKind.REMINDER
     if template in DIGEST_TEMPLATES:
@@ -91,9 +102,10 @@ def send_kind(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any]) -> SendK
     return SendKind.NOTICE
 
 
-def _same_day_task(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any]) -> bool:
+def _same_day_task(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any]) -> bool | None:
     """The email is about a task whose deadline is a same-day legal duty: the task of a
-    state with ``deadline: {same_day: …}``, or a report filed in such a state."""
+    state with ``deadline: {same_day: …}``, or a report filed in such a state.  None: the
+    case's declaration is gone (the email cannot be built)."""
     task_id = row["task_id"] or row["payload"].get("task")
     if task_id is None:
         return False
@@ -104,7 +116,10 @@ def _same_day_task(conn: sa.Connection, rt: Runtime, row: Mapping[str, Any]) -> 
     if task is None or task.kind not in (TaskKind.STATE, TaskKind.REPORT):
         return False
     try:
-        state = rt.registry.get(task.case_type, task.definition_version).state(task.state)
+        wf = rt.registry.get(task.case_type, task.definition_version)
     except NotFound:
+        return None
+    if task.state not in wf.states:
         return False
+    state = wf.state(task.state)
     return state.deadline is not None and state.deadline.same_day is not None
