@@ -37,6 +37,7 @@ DIGEST_TEMPLATES = frozenset({"digest"})
 NOTICES_TEMPLATE = "notices"
 
 _LOCALE_DIR = Path(__file__).resolve().parent.parent / "i18n" / "locale"
+_WORDS = "email"   # the message catalogue the templates take their words from
 
 
 def template_version(names: Iterable[str], locale: str,
@@ -47,7 +48,7 @@ def template_version(names: Iterable[str], locale: str,
     names = list(names)
     files = [directory / f"{n}.{kind}" for n in sorted(set(names)) for kind in ("txt", "html")]
     files += sorted(p for p in directory.iterdir() if p.name.startswith("_"))
-    files.append(_LOCALE_DIR / locale / "LC_MESSAGES" / "email.po")
+    files.append(_LOCALE_DIR / locale / "LC_MESSAGES" / f"{_WORDS}.po")
     stamp = tuple((str(p), *_stat(p)) for p in files)
     return f"{names[0]}@{_digest(stamp)}"
 
