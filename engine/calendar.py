@@ -212,6 +212,18 @@ class WorkingDayCalendar:
             parsed = parsed.replace(tzinfo=self.timezone)
         return parsed.astimezone(_UTC)
 
+    def working_time(self, instant: datetime, start: time, end: time) -> datetime:
+        """``instant`` if it falls within working hours (``start`` <= local time < ``end``
+        on a working day), else the start of the next working hours (UTC-aware)."""
+        local = instant.astimezone(self.timezone)
+        day = local.date()
+        if self.is_working_day(day) and local.time() < end:
+            if local.time() >= start:
+                return instant
+        else:
+            day = self.next_working_day(day + timedelta(days=1))
+        return datetime.combine(day, start, tzinfo=self.timezone).astimezone(_UTC)
+
     def end_of_day(self, day: date) -> datetime:
         """``day_end`` local time on ``day``, as a UTC-aware datetime."""
         return datetime.combine(day, self.day_end, tzinfo=self.timezone).astimezone(_UTC)

@@ -90,11 +90,38 @@ class LocalizedText(_Model):
         return self.en if locale == "en" else self.lv
 
 
+ClockTime = Annotated[time, _rule("config.not_time", r"\d\d:\d\d(:\d\d)?", before=True)]
+
+
+class WorkingHours(_Model):
+    """When reminders and digests may go out: ``start``-``end`` local time on working days."""
+    start: ClockTime = time(8)
+    end: ClockTime = time(18)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise PydanticCustomError("config.working_hours_order",
+                                      "working hours end before they start",
+                                      {"start": self.start.isoformat("minutes"),
+                                       "end": self.end.isoformat("minutes")})
+        return self
+
+
+class MailTiming(_Model):
+    """When email goes out (notifications.timing): reminders and digests only within
+    ``working_hours``; notices to one recipient about one case within
+    ``coalesce_minutes`` of the first are sent as one email."""
+    working_hours: WorkingHours = WorkingHours()
+    coalesce_minutes: Annotated[int, Strict(), Field(ge=0, le=120)] = 5
+
+
 class Municipality(_Model):
     code: Code
     name: LocalizedText
     timezone: TimeZone
     default_locale: Literal["lv", "en"]
+    mail: MailTiming = MailTiming()
 
 
 class Institution(_Model):
@@ -106,6 +133,8 @@ class Institution(_Model):
     # (notifications.delivery), it does not stop the municipality loading.
     email: Email | None = None
     head_email: Email | None = None
+    # used after a permanent failure (SMTP 5xx) of ``email`` or ``head_email``
+    fallback_email: Email | None = None
     locale: Literal["lv", "en"] | None = None   # default: the municipality's
 
 

@@ -89,4 +89,5 @@ def outbox_row(now: datetime, template: str, *, case: Mapping[str, Any] | None =
         "status": OutboxStatus.QUEUED.value, "created_at": now, "queued_at": now,
         "next_attempt_at": now, "attempts": 0, "claim_token": None, "last_error": None,
         "sent_at": None, "sent_to": None, "payload": payload,
+        "template_version": None, "fallback": False, "merged_into": None,
     }

@@ -299,3 +299,19 @@ def _time_in_state(cal: WorkingDayCalendar, today: date,
     return [{"case_type": t, "state": s, "cases": n, "avg_working_days": round(total / n, 1),
              "max_working_days": longest}
             for (t, s), (n, total, longest) in sorted(acc.items())]
+
+
+def fallback_deliveries(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None = None,
+                        *, days: int = 30, limit: int = 20) -> list[dict[str, Any]]:
+    """Emails about the cases in ``where`` that went to an institution's fallback address
+    (its primary address refused them for good) in the last ``days`` days, newest first:
+    reference, template, institution, the address it went to, when, and the refusal."""
+    since = rt.clock.now() - timedelta(days=days)
+    query = (sa.select(CASE.c.reference, OUTBOX.c.template, OUTBOX.c.recipient_institution,
+                       OUTBOX.c.sent_to, OUTBOX.c.sent_at, OUTBOX.c.last_error)
+             .select_from(OUTBOX.join(CASE, CASE.c.id == OUTBOX.c.case_id))
+             .where(OUTBOX.c.fallback.is_(True), OUTBOX.c.status == OutboxStatus.SENT,
+                    OUTBOX.c.sent_at >= since, *_scope(where))
+             .order_by(OUTBOX.c.sent_at.desc(), OUTBOX.c.id.desc()).limit(limit))
+    with db.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]

@@ -153,6 +153,7 @@ class Institution(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
     email: str | None = None
     head_email: str | None = None
+    fallback_email: str | None = None   # after a permanent failure (notifications.delivery)
     locale: str = Field(default="lv", max_length=8)
     active: bool = True
 
@@ -400,8 +401,14 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = _ts(nullable=True)
-    sent_to: str | None = None
+    sent_to: str | None = None       # the address it went to (the fallback's, if used)
     payload: dict[str, Any] = _json()
+    # the templates' fingerprint it was sent with (notifications.catalogue.template_version)
+    template_version: str | None = Field(default=None, max_length=100)
+    # the primary address refused it for good (SMTP 5xx): it goes to the fallback address
+    fallback: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # sent inside another row's email (notices coalesced): that row's id (its Message-ID)
+    merged_into: int | None = Field(default=None, foreign_key="outbox.id")
 
 
 class ActionToken(SQLModel, table=True):

@@ -51,7 +51,7 @@ from gaita.settings import Settings
 
 INSTITUTIONS = "institutions.yaml"
 #: Where a key an entry lacks goes (the order of ``engine.municipality.Institution``).
-_ORDER = ("code", "name", "short", "roles", "email", "head_email", "locale")
+_ORDER = ("code", "name", "short", "roles", "email", "head_email", "fallback_email", "locale")
 #: One edit of the config folder at a time in this process (read, check, replace).
 _EDITING = threading.Lock()
 
@@ -71,6 +71,7 @@ class InstitutionEdit:
     head_email: str | None
     locale: str | None
     roles: tuple[str, ...]
+    fallback_email: str | None = None
 
 
 def _yaml() -> YAML:
@@ -88,7 +89,7 @@ def read_institution(settings: Settings, code: str) -> tuple[InstitutionEdit, st
     raw = path.read_bytes()
     entry = _entry(_yaml().load(raw.decode("utf-8")), code, path)
     text = {k: None if entry.get(k) is None else str(entry[k])
-            for k in ("email", "head_email", "locale")}
+            for k in ("email", "head_email", "fallback_email", "locale")}
     edit = InstitutionEdit(**text, roles=tuple(str(r) for r in entry.get("roles") or ()))
     return edit, hashlib.sha256(raw).hexdigest()
 
@@ -132,7 +133,7 @@ def _edit_institution(settings: Settings, db: sa.Engine, rt: Runtime, actor: str
 def _apply(entry: CommentedMap, edit: InstitutionEdit) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for key, value in (("email", edit.email), ("head_email", edit.head_email),
-                       ("locale", edit.locale)):
+                       ("fallback_email", edit.fallback_email), ("locale", edit.locale)):
         old = entry.get(key)
         if (None if old is None else str(old)) == value:
             continue

@@ -75,7 +75,7 @@ def upsert_institutions(conn: sa.Connection, municipality: MunicipalityConfig) -
     for inst in municipality.institutions:
         values = {"name_lv": inst.name.lv, "name_en": inst.name.en, "short": inst.short,
                   "roles": list(inst.roles), "email": inst.email,
-                  "head_email": inst.head_email,
+                  "head_email": inst.head_email, "fallback_email": inst.fallback_email,
                   "locale": inst.locale or municipality.municipality.default_locale,
                   "active": True}
         if inst.code in existing:

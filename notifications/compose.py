@@ -9,7 +9,7 @@ context is built here from the case, task and institution rows only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -26,12 +26,17 @@ from engine.runtime import Runtime
 from engine.store import CASE, EVENT, TASK, USER, Row
 from engine.tables import TaskKind
 from engine.tasks import task_title
+from notifications.catalogue import NOTICES_TEMPLATE, template_version
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
 from notifications.render import LOCALES, Renderer
 
 
 class RecipientError(GaitaError):
     """No usable address for an email: a configuration problem, never a silent drop."""
+
+
+#: The header naming the template version an email was made with (recorded as sent).
+TEMPLATE_HEADER = "X-Gaita-Template"
 
 
 @dataclass(frozen=True)
@@ -64,19 +69,53 @@ class Composer:
 
     def compose(self, conn: sa.Connection, row: Mapping[str, Any]) -> EmailMessage:
         """The email for one outbox row; raises ``RecipientError`` or ``ConfigError``."""
-        to = self.recipient(conn, row)
-        rendered = self.renderer.render(row["template"], to.locale, self.context(conn, row, to))
+        return self.compose_many(conn, [row])
+
+    def compose_many(self, conn: sa.Connection,
+                     rows: Sequence[Mapping[str, Any]]) -> EmailMessage:
+        """One email for outbox rows to one recipient (``notifications.timing`` groups
+        them): a single row's own email, or a ``notices`` email listing each row's notice
+        (its subject line), case reference, task and the task's own action links.  The
+        Message-ID is the first row's; ``TEMPLATE_HEADER`` names the template version."""
+        lead = rows[0]
+        to = self.recipient(conn, lead)
+        if len(rows) == 1:
+            template, names = lead["template"], [lead["template"]]
+            rendered = self.renderer.render(template, to.locale, self.context(conn, lead, to))
+        else:
+            template = NOTICES_TEMPLATE
+            names = [template, *(r["template"] for r in rows)]
+            rendered = self.renderer.render(template, to.locale,
+                                            self._notices_context(conn, rows, to))
         msg = EmailMessage()
         msg["From"] = self.settings.mail_from
         msg["To"] = to.address
         msg["Subject"] = rendered.subject
-        msg["Message-ID"] = message_id(row, self.settings.mail_from)
+        msg["Message-ID"] = message_id(lead, self.settings.mail_from)
         msg["Date"] = format_datetime(self.rt.clock.now())
         msg["Auto-Submitted"] = "auto-generated"
+        msg[TEMPLATE_HEADER] = template_version(names, to.locale, self.renderer.directory)
         msg.set_content(rendered.text, charset="utf-8")
         msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
         msg["Content-Language"] = to.locale   # after set_content, which drops Content-* headers
         return msg
+
+    def _notices_context(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                         to: Recipient) -> dict[str, Any]:
+        """The ``notices`` email's context: ``extra.notices`` in the rows' order, each with
+        its own notice text (the subject its template gives it), case, task and links."""
+        notices = []
+        for row in rows:
+            ctx = self.context(conn, row, to)
+            text = self.renderer.render(row["template"], to.locale, ctx).subject
+            notices.append({"text": text, "case": ctx["case"], "task": ctx["task"],
+                            "actions": ctx["actions"]})
+        cases = {r["case_id"] for r in rows}
+        one_case = notices[-1]["case"] if len(cases) == 1 else None
+        return {"locale": to.locale, "recipient": {"name": to.name},
+                "municipality": getattr(self.rt.municipality.municipality.name, to.locale),
+                "case": one_case, "task": None, "actions": [],
+                "extra": {"notices": notices, "cases": len(cases)}}
 
     def recipient(self, conn: sa.Connection, row: Mapping[str, Any]) -> Recipient:
         external = row["payload"].get("external")
@@ -100,8 +139,10 @@ class Composer:
                                  file=self._config_file()) from None
         to_head = row["payload"].get("to") == TO_HEAD
         address = inst.head_email if to_head else inst.email
+        field = "head_email" if to_head else "email"
+        if row.get("fallback"):   # the primary address refused it for good
+            address, field = inst.fallback_email, "fallback_email"
         if not address:
-            field = "head_email" if to_head else "email"
             raise RecipientError("mail.no_address", code=code, field=field,
                                  file=self._config_file())
         locale = _locale(inst.locale or self.rt.municipality.municipality.default_locale)

@@ -26,12 +26,15 @@ def list_cmd(
     limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """List outgoing emails, newest first: status, template, recipient, attempts, last error."""
+    """List outgoing emails, newest first: status, template, recipient, attempts, last error;
+    a sent one also the address it went to (marked when it was the fallback address), the
+    template version it was made with, and the email that carried it if sent together."""
     gaita = current_app()
     query = (sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.template, CASE.c.reference,
                        OUTBOX.c.recipient_institution, OUTBOX.c.recipient_user,
                        OUTBOX.c.attempts, OUTBOX.c.created_at, OUTBOX.c.next_attempt_at,
-                       OUTBOX.c.sent_at, OUTBOX.c.sent_to, OUTBOX.c.last_error)
+                       OUTBOX.c.sent_at, OUTBOX.c.sent_to, OUTBOX.c.last_error,
+                       OUTBOX.c.template_version, OUTBOX.c.fallback, OUTBOX.c.merged_into)
              .select_from(OUTBOX.outerjoin(CASE, CASE.c.id == OUTBOX.c.case_id))
              .order_by(OUTBOX.c.id.desc()).limit(limit))
     if status:
@@ -47,6 +50,11 @@ def list_cmd(
         when = r["sent_at"] if sent else r["next_attempt_at"]
         line = (f"{r['id']:>6}  {r['status']:<7} {r['template']:<16} {r['reference'] or '-':<16} "
                 f"{to:<28} tries {r['attempts']}  {when:%Y-%m-%d %H:%M}Z")
+        if sent:
+            line += f"  to {r['sent_to']}{' (fallback)' if r['fallback'] else ''}"
+            line += f"  {r['template_version'] or '-'}"
+            if r["merged_into"]:
+                line += f"  with #{r['merged_into']}"
         if r["last_error"] and not sent:
             line += f"  {r['last_error']}"
         out.print(line, markup=False)

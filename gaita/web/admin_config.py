@@ -35,7 +35,7 @@ router = APIRouter()
 MAX_NOTE = 200
 
 #: The institution form's inputs, each named after the key of institutions.yaml it edits.
-_INPUTS = ("email", "head_email", "locale", "roles")
+_INPUTS = ("email", "head_email", "fallback_email", "locale", "roles")
 
 
 def _config_errors(viewer: Viewer, exc: InvalidDeclaration, *, link: bool = False
@@ -136,6 +136,7 @@ def _institution_save(request: Request, app: App, viewer: Viewer, form: FormData
     inst, t = _institution(app, code), translator(viewer.lang)
     edit = InstitutionEdit(email=admin.opt(form, "email"),
                            head_email=admin.opt(form, "head_email"),
+                           fallback_email=admin.opt(form, "fallback_email"),
                            locale=admin.opt(form, "locale"),
                            roles=tuple(r for r in form.getlist("roles") if isinstance(r, str)))
     values = {**edit.__dict__, "roles": list(edit.roles), "digest": admin.text(form, "digest")}

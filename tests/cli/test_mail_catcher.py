@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import email
 import imaplib
+import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from engine.definitions import Notification
 from engine.registry import load_registry
 from gaita.settings import ROOT
-from tests.cli.test_cli import SCHOOL, Gaita
+from tests.cli.test_cli import NOW, SCHOOL, Gaita
 from tests.mailcatcher import PASSWORD, USER, mail_catcher
 
 pytestmark = pytest.mark.slow
@@ -56,16 +58,24 @@ def test_an_absence_walk_puts_one_latvian_email_per_declared_notification_in_the
     cli = Gaita(f"sqlite:///{tmp_path / 'gaita.db'}", tmp_path)
     cli.env["GAITA_SMTP_PORT"] = str(smtp_port)
     cli("init", "--demo")
-    cli("outbox", "deliver")   # the demo cases' emails
+    start = datetime.fromisoformat(NOW)
+    cli("outbox", "deliver")   # the demo cases' emails: at once, and after the coalescing window
+    cli("outbox", "deliver", GAITA_NOW=(start + timedelta(minutes=5)).isoformat())
     before = {m["Message-ID"] for _, m in inbox(imap_port)}
-    reference = cli.json("case", "open", "absences", "--as", "koordinatore", "--school", SCHOOL,
-                         "--child-code", CHILD_CODE, "--child-name", CHILD_NAME,
-                         "--field", "age_group=basic")["reference"]
-    sent = cli.json("outbox", "deliver")["sent"]   # as `gaita serve` does, every few seconds
-    for trigger, user, fields in WALK:
+    opened = start + timedelta(minutes=6)
+    reference = json.loads(cli(
+        "case", "open", "absences", "--as", "koordinatore", "--school", SCHOOL,
+        "--child-code", CHILD_CODE, "--child-name", CHILD_NAME, "--field", "age_group=basic",
+        "--json", GAITA_NOW=opened.isoformat()).stdout)["reference"]
+    # as `gaita serve` does, every few seconds
+    sent = json.loads(cli("outbox", "deliver", "--json", GAITA_NOW=opened.isoformat()).stdout)["sent"]
+    for i, (trigger, user, fields) in enumerate(WALK, start=1):
+        # a step every 10 minutes; its email goes after the coalescing window (5 minutes)
+        at = opened + timedelta(minutes=10 * i)
         cli("case", "fire", reference, trigger, "--as", user,
-            *[arg for f in fields for arg in ("--field", f)])
-        sent += cli.json("outbox", "deliver")["sent"]
+            *[arg for f in fields for arg in ("--field", f)], GAITA_NOW=at.isoformat())
+        later = (at + timedelta(minutes=5)).isoformat()
+        sent += json.loads(cli("outbox", "deliver", "--json", GAITA_NOW=later).stdout)["sent"]
     assert sent == len(expected_notifications())
 
     received = [(raw, m) for raw, m in inbox(imap_port) if m["Message-ID"] not in before]

@@ -207,6 +207,10 @@ def test_the_scheduler_keeps_ticking_and_delivering_until_shut_down(
             assert isinstance(app.rt.clock, FixedClock)
             app.rt.clock.set(task["due_at"])           # now the interval tick has work
             wait_for(lambda: any(r["effects"].get("breach") for r in runs(app)))
+            # the overdue notice (at 23:59) waits for the next working morning
+            hours = app.rt.municipality.municipality.mail.working_hours
+            app.rt.clock.set(app.rt.calendar.working_time(task["due_at"], hours.start, hours.end)
+                             + timedelta(minutes=5))
             wait_for(lambda: any("Termiņš nokavēts" in str(m.message["Subject"])
                                  for m in smtp.accepted))
         finally:

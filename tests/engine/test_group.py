@@ -3,7 +3,6 @@ follow-up and minutes, on a real SQLite file and a real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shutil
 from dataclasses import replace
@@ -55,6 +54,7 @@ from gaita.settings import ROOT, load_settings
 from notifications.minutes import write_minutes
 from tests.conftest import make_test_app, snapshot
 from tests.notifications.smtp import SmtpServer
+from tests.notifications.waiting import deliver_in_time
 
 SCHOOL = "jelgavas-4-vsk"
 GROUP = "btasg"
@@ -491,7 +491,7 @@ def test_the_decision_task_email_is_delivered_with_its_action_links(db_url: str)
             meeting = queued_meeting(gaita, ref)
             decide(gaita.db, gaita.rt, meeting, ref, CHAIR, summary="Ģimenei nepieciešams atbalsts",
                    actions=[AgreedAction("jslp", 10, ACTION_TEXT)])
-            report = asyncio.run(delivery_worker(gaita, rng=random.Random(0)).deliver())
+            report = deliver_in_time(gaita, delivery_worker(gaita, rng=random.Random(0)))
             assert len(report.sent) == len(rows(gaita, OUTBOX)) and not report.failed
         finally:
             gaita.db.dispose()

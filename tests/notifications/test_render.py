@@ -17,7 +17,7 @@ from notifications.render import LOCALES, Renderer, TemplateError, TemplateMissi
 TEMPLATES = (
     "task_assigned", "case_update", "urgent_report", "task_reminder", "task_overdue", "escalation_head",
     "group_queued", "meeting_agenda", "decision_task", "digest", "delivery_failed", "group_waiting",
-    "transfer_request", "residence_report",
+    "transfer_request", "residence_report", "notices",
 )
 NO_CASE = {"meeting_agenda", "digest", "residence_report"}   # case and task are None
 
@@ -74,6 +74,12 @@ EXTRA: dict[str, dict[str, Any]] = {
                                     "sender_email": "koordinatore@example.lv"}},
     "digest": {"open": [row("ATK-2026-00007", 8)], "due_soon": [row("NEREG-2026-00005", 1)],
                "overdue": [row("KAV-2026-00002", -2)]},
+    # several notices about one case in one email (notifications.timing): each its own links
+    "notices": {"notices": [
+        {"text": "Jauns uzdevums: Sazināties ar vecākiem, lieta KAV-2026-00001", "case": CASE,
+         "task": TASK, "actions": ACTIONS},
+        {"text": "Lietā KAV-2026-00001 saņemta atbilde", "case": CASE, "task": None,
+         "actions": []}], "cases": 1},
     "delivery_failed": {"failed_template": "task_assigned", "failed_recipient": "Jelgavas 4. vidusskola",
                         "error": "550 5.1.1 <skola@example.lv>: Recipient address rejected"},
 }
@@ -89,6 +95,8 @@ EXTRA_SHOWN: dict[str, tuple[str, ...]] = {
     "group_waiting": ("Ģimene nesadarbojas ar skolu", "30.11.2026"),
     "digest": ("ATK-2026-00007", "NEREG-2026-00005", "KAV-2026-00002", "https://gaita.jelgava.lv/lietas/KAV-2026-00002"),
     "delivery_failed": ("Jelgavas 4. vidusskola", "task_assigned", "550 5.1.1"),
+    "notices": ("Jauns uzdevums: Sazināties ar vecākiem, lieta KAV-2026-00001",
+                "Lietā KAV-2026-00001 saņemta atbilde"),
 }
 
 
