@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.messages.pofile import read_po
 
 LANGS = ("lv", "en")
@@ -99,6 +99,16 @@ def format_day(value: date | datetime | None, lang: str) -> str:
         return ""
     day = value.date() if isinstance(value, datetime) else value
     return format_date(day, format="long", locale=BABEL_LOCALES[pick_lang(lang)])
+
+
+def format_moment(value: datetime, lang: str) -> str:
+    """A moment (in the time zone it carries) as people write it, the date in words and
+    the time to the minute, in the locale's own order: ``2026. gada 7. februāris 23:59`` /
+    ``7 February 2026, 23:59``."""
+    locale = BABEL_LOCALES[pick_lang(lang)]
+    pattern = str(get_datetime_format("long", locale=locale))
+    return pattern.replace("{1}", format_date(value.date(), format="long", locale=locale)) \
+        .replace("{0}", format_time(value.time(), format="HH:mm", locale=locale))
 
 
 def plural(lang: str, n: int) -> str:

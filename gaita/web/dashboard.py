@@ -312,7 +312,7 @@ def dashboard_page(request: Request, viewer: Annotated[Viewer, Depends(web_user)
     return page(request, app, viewer, "dashboard/dashboard.html", title=t("dashboard.title"),
                 figures=figures, labels=labels, number=number,
                 cards=[(key, figures[key], link, f"dashboard.card.{key}") for key, link in CARDS],
-                as_of=app.rt.calendar.format_local(figures["as_of"]), weeks=weeks,
+                as_of=app.rt.calendar.format_local(figures["as_of"], viewer.lang), weeks=weeks,
                 over_time=over_time, in_state=in_state, in_state_chart=in_state_chart)
 
 

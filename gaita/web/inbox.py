@@ -144,7 +144,7 @@ def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, A
              now: datetime) -> list[tuple[str, bool]]:
     """What the institution has answered so far: (text, late)."""
     def at(column: str) -> str:
-        return rt.calendar.format_local(task[column])
+        return rt.calendar.format_local(task[column], lang)
 
     out: list[tuple[str, bool]] = []
     if task["acknowledged_at"] is not None:
@@ -269,5 +269,6 @@ def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any],
                 title=t("inbox.task_title", reference=task["reference"]), task=task,
                 offered=_offered(task), failed=action, values=values or {}, errors=errors,
                 invalid={e.target for e in errors if e.target},
-                due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
+                due_text=(app.rt.calendar.format_local(task["due_at"], viewer.lang)
+                          if task["due_at"] else None),
                 max_text=MAX_TEXT, max_days=max_extension_days(app.rt))

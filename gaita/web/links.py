@@ -96,6 +96,7 @@ def _submit(request: Request, purpose: str, token: str, values: dict[str, str]) 
                                   log=AccessAction.WRITE)
             moved_to = after["case_state_title"][lang] if result.fired else None
             return render("thanks.html", lang=lang, rt=app.rt, task=after, moved_to=moved_to,
+                          request=request,
                           page_title=t(f"{link.purpose.value}.thanks"))
     # The form again, with what was typed and what to correct: a read of the case.
     task = _with_report(app, task_for_link(app.db, app.rt, link.task_id,
@@ -136,8 +137,9 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
     action = action_path(link.purpose, token) + ("?lang=en" if lang == "en" else "")
     return render(
         "confirm.html", lang=lang, rt=app.rt, status=status, switch_lang=request.method == "GET",
+        request=request,
         page_title=t(f"{link.purpose.value}.title"), purpose=link.purpose.value, task=task,
-        due_text=app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None,
+        due_text=app.rt.calendar.format_local(task["due_at"], lang) if task["due_at"] else None,
         action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
         max_days=max_extension_days(app.rt))

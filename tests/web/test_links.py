@@ -470,8 +470,8 @@ def test_security_headers_on_every_response(gaita: App, client: TestClient,
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value
     assert SECURITY_HEADERS["Content-Security-Policy"] == (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
     assert SECURITY_HEADERS["Cache-Control"] == "no-store"
     assert "<script" not in responses[0].text
