@@ -134,6 +134,12 @@ def screenshot(name: str) -> Response:
     return FileResponse(SCREENSHOTS / name, media_type="image/png")
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon (204): browsers ask for one, and the CSP's ``img-src 'self'`` lets them."""
+    return Response(status_code=204)
+
+
 def _help(request: Request, lang: str, viewer: Any) -> Response:
     app = gaita_of(request)
     body, contents, title = guide(lang)

@@ -30,6 +30,7 @@ NOT_PAGES = {
     "/healthz": "a JSON health check",
     "/lang/{lang}": "sets the language and redirects back",
     "/help/screenshots/{name}": "a PNG of the guide",
+    "/favicon.ico": "no icon (204)",
     "/cases/export.csv": "a download",
     "/cases/export.xlsx": "a download",
     "/group/meetings/{meeting_id}/minutes.docx": "a download",

@@ -56,7 +56,8 @@ PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/login/t
           ("POST", "/login/totp"), ("POST", "/logout"), ("GET", "/lang/{lang}"),
           ("GET", "/link/{purpose}/{token}"), ("POST", "/link/{purpose}/{token}"),
           ("GET", "/healthz"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
-          ("GET", "/help"), ("GET", "/help/{lang}"), ("GET", "/help/screenshots/{name}")}
+          ("GET", "/help"), ("GET", "/help/{lang}"), ("GET", "/help/screenshots/{name}"),
+          ("GET", "/favicon.ico")}
 
 
 @dataclass(frozen=True)

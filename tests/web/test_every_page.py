@@ -29,12 +29,12 @@ from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
+    SHOTS,
     WIDTHS,
     Session,
     chromium,
     fits,
     free_port,
-    screenshot,
     serve,
 )
 from tests.web.pages import World, make_world, sample_pages
@@ -111,11 +111,12 @@ def test_every_page(site: tuple[App, World, str], browser: Browser, lang: str,
                 sections[href] = _section_exists(s, href)
             if href and not sections.get(href, True):
                 problems.append(f"{where}: help link {href} has no section")
-            if sample.route == "/help" and lang == "lv" and width == 1366:
-                screenshot(page, "18-help")
+            if sample.route == "/help" and lang == "lv" and width == 1366 and SHOTS:
+                # the guide's top (its contents), not all of its pictures again
+                page.screenshot(path=str(Path(SHOTS) / "18-help.png"))
         for s in sessions.values():
-            # A 404 the console reports is the error pages' own status, or chromium's
-            # favicon request; any other failed request is in ``failed`` above.
+            # A 404 the console reports is the error pages' own status; any other
+            # failed request is in ``failed`` above.
             problems += [e for e in s.errors if "status of 404" not in e]
     finally:
         for s in sessions.values():

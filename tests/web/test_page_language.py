@@ -46,8 +46,8 @@ MIN_LETTERS = 4
 class _Text(HTMLParser):
     """A page's visible text and what assistive technology reads from its attributes."""
 
-    SKIP = {"style", "script"}
-    SPOKEN = {"alt", "title", "aria-label", "placeholder"}
+    SKIP = frozenset({"style", "script"})
+    SPOKEN = frozenset({"alt", "title", "aria-label", "placeholder"})
 
     def __init__(self) -> None:
         super().__init__()
