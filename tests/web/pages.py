@@ -68,8 +68,10 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
     "/admin/security": ("/admin/security", A),
     "/admin/tokens": ("/admin/tokens", A),
 }
-#: Pages no route declares: the error pages (for a user and for nobody).
-ERROR_SAMPLES: list[tuple[str, str, str | None]] = [
+#: More samples: a page another user sees more of (the auditor: the access log), and
+#: pages no route declares, the error pages (for a user and for nobody).
+MORE_SAMPLES: list[tuple[str, str, str | None]] = [
+    ("case page with its access log", "/cases/{reference}", AU),
     ("error 404", "/cases/NAV-2026-99999", C),
     ("error 404, nobody logged in", "/no-such-page", None),
 ]
@@ -129,4 +131,4 @@ def sample_pages(app: App, world: World, lang: str = "lv") -> list[Sample]:
             "link": world.link, "lang": lang}
     return ([Sample(route, path.format(**fill), user)
              for route, (path, user) in sorted(SAMPLES.items())]
-            + [Sample(name, path, user) for name, path, user in ERROR_SAMPLES])
+            + [Sample(name, path.format(**fill), user) for name, path, user in MORE_SAMPLES])
