@@ -97,9 +97,12 @@ bench: install system-test-deps
 docs: install-runtime
 	$(BIN)/gaita workflows docs > docs/workflows.md
 
-# make screenshots: refresh docs/screenshots/*.png (the browser test tests/web/test_e2e.py saves them)
+# make screenshots: refresh docs/screenshots/*.png, the user guide's pictures (docs/guide/):
+# every browser test that saves screenshots (tests/web/test_e2e.py, tests/web/test_flow_*.py,
+# tests/web/test_every_page.py) saves them there, at 1366 px in Latvian
+SCREENSHOT_TESTS = tests/web/test_e2e.py $(wildcard tests/web/test_flow_*.py) tests/web/test_every_page.py
 screenshots: install system-test-deps
-	GAITA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_e2e.py
+	GAITA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider $(SCREENSHOT_TESTS)
 
 # make lock: regenerate both locks from pyproject.toml in a throw-away venv, so that they depend
 # only on the declared requirements and on what the package index offers that day: install `.`

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from engine.periods import DayKind, Period, Unit
+from i18n import format_moment
 
 __all__ = ["WorkingDayCalendar"]
 
@@ -191,10 +192,15 @@ class WorkingDayCalendar:
             raise ValueError(f"instant must be timezone-aware, got naive {instant!r}")
         return instant.astimezone(self.timezone).date()
 
-    def format_local(self, instant: datetime) -> str:
-        """``03.12.2026 23:59``: the instant in this calendar's time zone, in Latvian date
-        order (as pages, emails, minutes and the command line show times)."""
-        return instant.astimezone(self.timezone).strftime("%d.%m.%Y %H:%M")
+    def format_local(self, instant: datetime, lang: str | None = None) -> str:
+        """The instant in this calendar's time zone.  In a language (pages, emails) as
+        people write it, through Babel's locale (``i18n.format_moment``): ``2026. gada
+        3. decembris 23:59`` / ``3 December 2026, 23:59``; without one (the command line,
+        logs, the engine's messages) ``03.12.2026 23:59``, the form ``parse_local`` reads."""
+        local = instant.astimezone(self.timezone)
+        if lang is not None:
+            return format_moment(local, lang)
+        return local.strftime("%d.%m.%Y %H:%M")
 
     def parse_local(self, text: str) -> datetime:
         """A time as people type it, in this calendar's time zone: ``DD.MM.YYYY HH:MM``,

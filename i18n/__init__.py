@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po
 
 LANGS = ("lv", "en")
@@ -99,6 +99,26 @@ def format_day(value: date | datetime | None, lang: str) -> str:
         return ""
     day = value.date() if isinstance(value, datetime) else value
     return format_date(day, format="long", locale=BABEL_LOCALES[pick_lang(lang)])
+
+
+def format_moment(value: datetime, lang: str) -> str:
+    """A moment (in the time zone it carries) as people write it, the day in words and the
+    time to the minute: ``2026. gada 7. februārī plkst. 23:59`` / ``7 February 2026, 23:59``
+    (``moment`` in the catalogue).  Latvian puts the month in the locative ("when"), which
+    reads right both alone and in a sentence ("apstiprināts 2026. gada 7. februārī")."""
+    lang = pick_lang(lang)
+    locale = BABEL_LOCALES[lang]
+    day = format_date(value.date(), format="long", locale=locale)
+    if lang == "lv":
+        month = Locale.parse(locale).months["format"]["wide"][value.month]
+        day = day.replace(month, _lv_locative(month))
+    time = format_time(value.time(), format="HH:mm", locale=locale)
+    return translator(lang)("moment", day=day, time=time)
+
+
+def _lv_locative(month: str) -> str:
+    """``februāris`` → ``februārī``, ``marts`` → ``martā`` (the locative of a month's name)."""
+    return month[:-2] + "ī" if month.endswith("is") else month[:-1] + "ā"
 
 
 def plural(lang: str, n: int) -> str:

@@ -246,7 +246,7 @@ class Composer:
         return {
             "title": title,
             "institution": self.rt.municipality.institution_name(inst, loc),
-            "due": self.rt.calendar.format_local(due) if due else None,
+            "due": cal.format_local(due, loc) if due else None,
             "days_left": days_left,
             "overdue_days": -days_left if due and now > due and days_left is not None else None,
             # a report made to the institution: acting on it is its own duty (urgent_report)

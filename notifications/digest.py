@@ -94,7 +94,7 @@ def digest_lists(rt: Runtime, tasks: Sequence[Mapping[str, Any]], locale: str,
         beside = task_title(wf, t)
         title = beside[loc] if beside else getattr(wf.state(t["state"]).title, loc)
         row = {"reference": t["reference"], "title": title,
-               "due": rt.calendar.format_local(due) if due else None, "days_left": left,
+               "due": cal.format_local(due, loc) if due else None, "days_left": left,
                "url": case_url(base_url, t["reference"])}
         if due is not None and now > due:
             lists["overdue"].append(row)

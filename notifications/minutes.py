@@ -20,7 +20,7 @@ from docx.shared import Pt
 
 from engine.runtime import Runtime
 from engine.tables import MeetingKind
-from i18n import pick_lang, translator
+from i18n import format_day, pick_lang, translator
 
 LINE = "_" * 32
 
@@ -46,7 +46,7 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
     heading = f"{t('minutes.title')} — {t('minutes.meeting', id=view['id'])}"
     title = doc.add_heading(heading, level=1)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _field(doc, t("minutes.date"), view["day"].strftime("%d.%m.%Y"))
+    _field(doc, t("minutes.date"), format_day(view["day"], loc))
     _field(doc, t("minutes.place"), view["place"] or LINE)
     kind = view["kind"]
     _field(doc, t("minutes.kind"), t(KINDS[kind]) if kind in KINDS else kind)
@@ -62,7 +62,7 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
     if not view["items"]:
         doc.add_paragraph(t("minutes.no_cases"))
     for n, item in enumerate(view["items"], 1):
-        _case(doc, rt, t, n, item)
+        _case(doc, rt, t, n, item, loc)
 
     doc.add_paragraph()
     for role in ("minutes.chair", "minutes.secretary"):
@@ -78,7 +78,8 @@ def _field(doc: Any, label: str, value: str) -> None:
     p.add_run(value)
 
 
-def _case(doc: Any, rt: Runtime, t: Callable[..., str], n: int, item: Mapping[str, Any]) -> None:
+def _case(doc: Any, rt: Runtime, t: Callable[..., str], n: int, item: Mapping[str, Any],
+          loc: str) -> None:
     doc.add_heading(f"{n}. {item['reference']}", level=3)
     _field(doc, t("minutes.case_type"), item["type_title"])
     urgent = f" ({t('minutes.urgent')})" if item["urgent"] else ""
@@ -103,4 +104,4 @@ def _case(doc: Any, rt: Runtime, t: Callable[..., str], n: int, item: Mapping[st
         cells = table.add_row().cells
         cells[0].text = action["institution_name"] or action["institution"]
         cells[1].text = action["title"]
-        cells[2].text = rt.calendar.format_local(action["due_at"]).split(" ")[0]
+        cells[2].text = format_day(rt.calendar.local_date(action["due_at"]), loc)

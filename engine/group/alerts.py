@@ -36,6 +36,7 @@ from engine.outbox import TO_HEAD, Template, outbox_row
 from engine.runtime import SYSTEM, Runtime
 from engine.store import CASE, ESCALATION, EVENT, MEETING, OUTBOX, load_case_row
 from engine.tables import CaseStatus, EscalationStatus
+from i18n import format_day
 
 #: Working days an urgent referral may wait with no meeting planned before the alerts start.
 ALERT_AFTER_PARAM = "cooperation_group.urgent_alert_after_working_days"
@@ -146,4 +147,4 @@ def _extra(rt: Runtime, esc: Mapping[str, Any], case: Mapping[str, Any], w: Wait
     loc = group_locale(rt, institution) if institution else "lv"
     return {"reason": "; ".join(reason_title(rt, r, loc) for r in esc["reasons"]),
             "risk": case["risk_level"], "waited": w.waited,
-            "queued": rt.calendar.local_date(w.queued_at).strftime("%d.%m.%Y")}
+            "queued": format_day(rt.calendar.local_date(w.queued_at), loc)}

@@ -110,7 +110,8 @@ def overview_page(request: Request, app: App, viewer: Viewer, page_no: int = 1, 
                   status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
     t = translator(viewer.lang)
     rows, total = users.admin_log(app.db, limit=LOG_PAGE, offset=(page_no - 1) * LOG_PAGE)
-    log = [{"at": app.rt.calendar.format_local(r["at"]), "actor": r["actor"], "target": r["target"],
+    log = [{"at": app.rt.calendar.format_local(r["at"], viewer.lang), "actor": r["actor"],
+            "target": r["target"],
             "action": t(f"admin.action.{r['action']}") if r["action"] in ACTIONS else r["action"],
             "detail": _detail(r["detail"])} for r in rows]
     return show(request, app, viewer, "admin/index.html", "admin.title", status=status,
@@ -292,7 +293,7 @@ def tokens(request: Request, viewer: AdminPage) -> Response:
 
 def _tokens(request: Request, app: App, viewer: Viewer, values: dict[str, str], *,
             status: int = 200, errors: list[dict[str, str]] | None = None) -> Response:
-    rows = [{**r, **{k: app.rt.calendar.format_local(r[k]) if r[k] else ""
+    rows = [{**r, **{k: app.rt.calendar.format_local(r[k], viewer.lang) if r[k] else ""
                      for k in ("created_at", "last_used_at", "revoked_at")}}
             for r in users.list_tokens(app.db)]
     options = [(u["username"], f"{u['display_name']} ({u['username']})")

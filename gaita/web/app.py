@@ -23,7 +23,7 @@ from starlette.types import Scope
 from engine.answers import AlreadyAnswered, TaskClosed
 from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
 from gaita.bootstrap import App
-from gaita.web import admin, admin_config, auth, cases, dashboard, group, inbox
+from gaita.web import admin, admin_config, auth, cases, dashboard, group, help, inbox
 from gaita.web.api import create_api
 from gaita.web.api_errors import problem
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
@@ -58,7 +58,7 @@ def create_app(app: App) -> FastAPI:
     web = FastAPI(title="Gaita", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.gaita = app
     web.state.link_signer = LinkSigner(app.settings.secret_key)
-    for module in (auth, dashboard, cases, inbox, group, admin, admin_config):
+    for module in (auth, dashboard, cases, inbox, group, admin, admin_config, help):
         web.include_router(module.router)
     web.include_router(router)
     web.mount("/api", create_api(app))
@@ -89,7 +89,7 @@ def error_page(app: App, request: Request, status: int, kind: str, *, detail: st
                        detail or t(f"error.{kind}.text", **values))
     lang = auth.lang_of(request)
     t = translator(lang)
-    return render("error.html", lang=lang, rt=app.rt, status=status,
+    return render("error.html", lang=lang, rt=app.rt, status=status, request=request,
                   switch_lang=request.method == "GET", page_title=t(f"error.{kind}.title"),
                   message=t(f"error.{kind}.text", **values))
 
@@ -115,7 +115,8 @@ def _page_for(app: App, status: int, kind: str) -> Handler:
         shown = _LINK_KINDS.get(kind, kind) if request.url.path.startswith("/link/") else kind
         values: dict[str, object] = {}
         if isinstance(exc, LinkExpired):
-            values["expired_at"] = app.rt.calendar.format_local(exc.expired_at)
+            values["expired_at"] = app.rt.calendar.format_local(exc.expired_at,
+                                                                auth.lang_of(request))
         elif isinstance(exc, WrongPurpose):
             values["purpose"] = translator(auth.lang_of(request))(f"{exc.purpose.value}.title")
         return error_page(app, request, status, shown, detail=str(exc), **values)

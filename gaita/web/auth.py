@@ -118,6 +118,14 @@ def web_user(request: Request) -> Viewer:
                   lang_of(request, session.account), "web", session)
 
 
+def optional_user(request: Request) -> Viewer | None:
+    """The logged-in user of a page anyone may read (``/help``), or None."""
+    try:
+        return web_user(request)
+    except LoginRequired:
+        return None
+
+
 async def form_user(request: Request) -> tuple[Viewer, FormData]:
     """The user of a form POST, and the form; the form's ``csrf`` must match the session."""
     size = request.headers.get("content-length", "")
@@ -190,7 +198,8 @@ def _login_form(request: Request, *, status: int, error: str | None,
     assert nonce is not None
     t = translator(lang)
     response = render("auth/login.html", lang=lang, rt=app.rt, status=status,
-                      switch_lang=True, page_title=t("login.title"), error=error,
+                      switch_lang=request.method == "GET", request=request,
+                      page_title=t("login.title"), error=error,
                       username=username, next=safe_next(request.query_params.get("next")) or "",
                       csrf=csrf_value(app.settings.secret_key, nonce, _LOGIN_FORM))
     response.set_cookie(value=nonce, httponly=True, samesite="lax", **cookie)
@@ -255,7 +264,8 @@ def _totp_form(request: Request, session: Session, *, status: int, error: str | 
         secret = second_factor.new_totp_secret()
     uri = (second_factor.totp_uri(secret, session.account.username, "Gaita")
            if enrolling and secret else None)
-    return render("auth/totp.html", lang=lang, rt=app.rt, status=status, switch_lang=False,
+    return render("auth/totp.html", lang=lang, rt=app.rt, status=status, request=request,
+                  switch_lang=request.method == "GET",
                   page_title=t("totp.title"), error=error, enrolling=enrolling, secret=secret,
                   uri=uri, csrf=session.csrf,
                   next=safe_next(request.query_params.get("next")) or "")

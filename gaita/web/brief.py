@@ -20,6 +20,7 @@ from engine.definitions import Workflow
 from engine.policy import Subject
 from engine.runtime import Runtime
 from engine.store import CASE, TASK
+from gaita.bootstrap import App
 from gaita.web.filings import case_field_specs
 from gaita.web.forms import field_value
 from i18n import translator
@@ -48,7 +49,8 @@ def paused_text(rt: Runtime, lang: str, since: datetime) -> str:
 
 def brief_view(rt: Runtime, wf: Workflow, brief: Mapping[str, Any], lang: str) -> dict[str, Any]:
     specs = case_field_specs(wf)
-    at = rt.calendar.format_local
+    def at(instant: datetime) -> str:
+        return rt.calendar.format_local(instant, lang)
 
     def words(fields: Mapping[str, Any], own: Mapping[str, Any] | None = None
               ) -> list[tuple[str, str]]:
@@ -90,3 +92,12 @@ def brief_view(rt: Runtime, wf: Workflow, brief: Mapping[str, Any], lang: str) -
         "paused": (paused_text(rt, lang, brief["paused_since"])
                    if brief["paused_since"] is not None else None),
     }
+
+
+def due_text(app: App, task: Mapping[str, Any], lang: str) -> str | None:
+    """A task's due date as its page gives it: a paused deadline as paused (from its
+    brief), never as an old date that looks overdue."""
+    brief = task.get("brief")
+    if brief and brief["paused"]:
+        return str(brief["paused"])
+    return app.rt.calendar.format_local(task["due_at"], lang) if task["due_at"] else None

@@ -58,7 +58,7 @@ from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_cod
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
 from engine.queries import case_view, state_law, step_view
 from engine.store import load_case_row
-from engine.tables import CaseStatus, Channel
+from engine.tables import AccessAction, CaseStatus, Channel
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
@@ -421,9 +421,9 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         reports_blocked=[blocked[s["trigger"]] for s in steps if s["blocked"]],
         notes=notes, note_groups=note_groups, action_blocks=blocks,
         pause_reasons=pause_reasons, escalate_reasons=escalate_reasons, extension=extension,
-        access_log=[{**row, "at": rt.calendar.format_local(row["at"]),
-                     "action_title": t(f"cases.access.{row['action']}")
-                     if row["action"] in ("read", "write", "denied") else row["action"]}
+        access_log=[{**row, "at": rt.calendar.format_local(row["at"], lang),
+                     "action_title": t(f"cases.access.{AccessAction(row['action']).value}"),
+                     "channel": t(f"cases.access.by.{Channel(row['channel']).value}")}
                     for row in view.get("access_log") or []],
         has_access_log="access_log" in view,
         values=values or {}, errors=errors, form=form,
@@ -441,20 +441,22 @@ def _report_words(app: App, r: ReportState, lang: str) -> dict[str, Any]:
     t, cal = translator(lang), app.rt.calendar
     task, recipient = r.task, None
     if r.status == FILED and task is not None:
-        status = t("cases.reports.filed", at=cal.format_local(r.filed_at)) if r.filed_at \
+        status = t("cases.reports.filed", at=cal.format_local(r.filed_at, lang)) if r.filed_at \
             else t("cases.reports.filed_short")
         if task["status"] == "done":
             recipient = t("cases.reports.task.done",
-                          at=cal.format_local(task["reported_done_at"] or task["closed_at"]))
+                          at=cal.format_local(task["reported_done_at"] or task["closed_at"], lang))
         elif task["status"] == "cancelled":
             recipient = t("cases.reports.task.cancelled")
         elif task["declined_at"] is not None:
-            recipient = t("cases.reports.task.declined", at=cal.format_local(task["declined_at"]))
+            recipient = t("cases.reports.task.declined",
+                          at=cal.format_local(task["declined_at"], lang))
         elif task["acknowledged_at"] is not None:
             recipient = t("cases.reports.task.acknowledged",
-                          at=cal.format_local(task["acknowledged_at"]))
+                          at=cal.format_local(task["acknowledged_at"], lang))
         elif task["due_at"] is not None:
-            recipient = t("cases.reports.task.waiting_due", due=cal.format_local(task["due_at"]))
+            recipient = t("cases.reports.task.waiting_due",
+                          due=cal.format_local(task["due_at"], lang))
         else:
             recipient = t("cases.reports.task.waiting")
     elif r.status == WAIVED:
@@ -486,7 +488,7 @@ def _transfer_context(app: App, viewer: Viewer, view: Mapping[str, Any], lang: s
         school = waiting["assignee_institution"]
         return {"transfer_schools": [], "transfer_pending": {
             "school": institution_name(app, school, lang),
-            "due": app.rt.calendar.format_local(waiting["due_at"]),
+            "due": app.rt.calendar.format_local(waiting["due_at"], lang),
             "can_accept": viewer.subject.institution == school}}
     schools = ([(c, n) for c, n in _schools(app, viewer, every=True) if c != view["school"]]
                if may_transfer and view["school"] else [])

@@ -309,12 +309,12 @@ def dashboard_page(request: Request, viewer: Annotated[Viewer, Depends(web_user)
         bars, ident="chart-in-state", title=t("dashboard.in_state.heading"),
         desc=t("dashboard.in_state.desc"), x_label=t("dashboard.in_state.x"),
         y_label=t("dashboard.in_state.y"), number=number) if bars else None
-    fallbacks = [{**r, "sent_at": app.rt.calendar.format_local(r["sent_at"])}
+    fallbacks = [{**r, "sent_at": app.rt.calendar.format_local(r["sent_at"], viewer.lang)}
                  for r in reports.fallback_deliveries(app.db, app.rt, _where(app, viewer))]
     return page(request, app, viewer, "dashboard/dashboard.html", title=t("dashboard.title"),
                 figures=figures, labels=labels, number=number, fallbacks=fallbacks,
                 cards=[(key, figures[key], link, f"dashboard.card.{key}") for key, link in CARDS],
-                as_of=app.rt.calendar.format_local(figures["as_of"]), weeks=weeks,
+                as_of=app.rt.calendar.format_local(figures["as_of"], viewer.lang), weeks=weeks,
                 over_time=over_time, in_state=in_state, in_state_chart=in_state_chart)
 
 

@@ -132,7 +132,7 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
     rows = [{
         "item": i, "type_title": _type_title(app, i.case_type, lang),
         "reasons": _reason_titles(app, i.reasons, lang),
-        "queued_at": app.rt.calendar.format_local(i.queued_at),
+        "queued_at": app.rt.calendar.format_local(i.queued_at, lang),
         "by": who[i.escalation_id],
         "waiting": working_days(lang, cal.working_days_between(cal.local_date(i.queued_at), today)),
         "overdue": working_days(lang, i.days_overdue) if i.days_overdue else None,
@@ -155,7 +155,7 @@ def _no_meeting(app: App, waiting: Any, lang: str) -> dict[str, Any] | None:
         return {"late": True, "text": t("group.no_meeting_alerting",
                                         waited=working_days(lang, waiting.waited))}
     return {"late": False, "text": t("group.no_meeting_alert_from",
-                                     when=app.rt.calendar.format_local(waiting.alert_from))}
+                                     when=app.rt.calendar.format_local(waiting.alert_from, lang))}
 
 
 def _queued_by(app: App, items: Sequence[QueueItem], lang: str) -> dict[int, str]:
@@ -326,7 +326,8 @@ def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
         item["form_id"] = _form_id(item["reference"])
         if item["decision"] is None:
             continue
-        item["decision"]["decided_text"] = rt.calendar.format_local(item["decision"]["decided_at"])
+        item["decision"]["decided_text"] = rt.calendar.format_local(
+            item["decision"]["decided_at"], lang)
         item["decision"]["decided_by_name"] = who[item["decision"]["decided_by"]]
         for action in item["decision"]["actions"]:
             action["due_day"] = rt.calendar.local_date(action["due_at"])

@@ -48,7 +48,7 @@ from engine.tables import AccessAction, Channel, TaskKind
 from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
-from gaita.web.brief import paused_text, read_brief
+from gaita.web.brief import due_text, paused_text, read_brief
 from gaita.web.errors import PageError
 from gaita.web.filings import report_details_of, report_task_context
 from gaita.web.forms import (
@@ -159,7 +159,7 @@ def _answers(rt: Runtime, t: Callable[..., str], lang: str, task: Mapping[str, A
              now: datetime) -> list[tuple[str, bool]]:
     """What the institution has answered so far: (text, late)."""
     def at(column: str) -> str:
-        return rt.calendar.format_local(task[column])
+        return rt.calendar.format_local(task[column], lang)
 
     out: list[tuple[str, bool]] = []
     if task["acknowledged_at"] is not None:
@@ -288,12 +288,7 @@ def _task_page(request: Request, app: App, viewer: Viewer, task: dict[str, Any],
                 title=t("inbox.task_title", reference=task["reference"]), task=task,
                 offered=_offered(task), failed=action, values=values or {}, errors=errors,
                 invalid={e.target for e in errors if e.target},
-                due_text=_due_text(app, task), brief=task["brief"],
+                due_text=due_text(app, task, viewer.lang), brief=task["brief"],
                 max_text=MAX_TEXT, max_days=max_extension_days(app.rt))
 
 
-def _due_text(app: App, task: Mapping[str, Any]) -> str | None:
-    """The due date as the summary gives it; a paused one as paused."""
-    if task["brief"]["paused"]:
-        return str(task["brief"]["paused"])
-    return app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None

@@ -37,7 +37,7 @@ from engine.queries import task_for_link
 from engine.tables import AccessAction
 from gaita.bootstrap import App
 from gaita.web.auth import gaita_of, lang_of
-from gaita.web.brief import read_brief
+from gaita.web.brief import due_text, read_brief
 from gaita.web.errors import PageError
 from gaita.web.filings import report_task_context
 from gaita.web.forms import (
@@ -186,9 +186,9 @@ def _form_page(request: Request, link: ActionLink, token: str, task: dict[str, A
     action = action_path(link.purpose, token) + ("?lang=en" if lang == "en" else "")
     return render(
         "confirm.html", lang=lang, rt=app.rt, status=status, switch_lang=request.method == "GET",
+        request=request,
         page_title=t(f"{link.purpose.value}.title"), purpose=link.purpose.value, task=task,
-        due_text=(task["brief"]["paused"] if task["brief"] and task["brief"]["paused"]
-                  else app.rt.calendar.format_local(task["due_at"]) if task["due_at"] else None),
+        due_text=due_text(app, task, lang),
         brief=task["brief"], action=action, csrf=csrf, values=values,
         errors=errors, invalid={e.target for e in errors if e.target}, max_text=MAX_TEXT,
         max_days=max_extension_days(app.rt))

@@ -102,7 +102,7 @@ def changed(app: App, wf: Workflow, view: Mapping[str, Any], summary: Mapping[st
             if isinstance(due, str):
                 with contextlib.suppress(ValueError):
                     parts.append(t("cases.changed.due", due=rt.calendar.format_local(
-                        datetime.fromisoformat(due))))
+                        datetime.fromisoformat(due), lang)))
         else:
             parts = [t("cases.changed.extension_refused", days=days)]
     else:

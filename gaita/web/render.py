@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import Match
 
 from engine.policy import Action
 from engine.runtime import Runtime
+from gaita.web.help_anchors import help_href
 from i18n import format_day, translator
 
 if TYPE_CHECKING:
@@ -39,16 +42,25 @@ MENU: tuple[tuple[str, str, Action], ...] = (
 
 
 def render(template: str, *, lang: str, rt: Runtime, status: int = 200,
-           switch_lang: bool = False, **context: Any) -> HTMLResponse:
-    """``template`` in ``lang``.  ``switch_lang``: offer the other language (a GET of
-    the same address; only on pages a GET showed, never on the result of a POST)."""
+           switch_lang: bool = False, request: Request | None = None,
+           **context: Any) -> HTMLResponse:
+    """``template`` in ``lang``.  Every page offers the other language (``switch_href``):
+    with ``switch_lang``, this same address (a page a GET showed); without, the page a
+    POST's result came from (``switch_target``).  Every page links to its section of
+    the user guide (``help_href``, ``gaita.web.help_anchors``)."""
     name = rt.municipality.municipality.name
     context.setdefault("viewer", None)
     context.setdefault("menu", ())
     context.setdefault("here", "")
     context.setdefault("wide", False)
+    other = translator(lang)("switch_lang_code")
+    if "switch_href" not in context:
+        context["switch_href"] = (
+            f"/lang/{other}?next={quote(switch_target(request, same=switch_lang), safe='')}"
+            if request is not None else f"?lang={other}")
+    context.setdefault("help_href", help_href(template, lang))
     html = _env.get_template(template).render(
-        lang=lang, t=translator(lang), switch_lang=switch_lang,
+        lang=lang, t=translator(lang), switch_lang=switch_lang, switch_code=other,
         day=lambda value: format_day(value, lang),
         municipality=name.en if lang == "en" else name.lv, **context)
     return HTMLResponse(html, status_code=status)
@@ -62,6 +74,22 @@ def page(request: Request, app: App, viewer: Viewer, template: str, *, title: st
     here = max((p for p, _ in menu if path == p or path.startswith(p + "/")), key=len,
                default="")   # the most specific entry: /cases/new, not /cases
     return render(template, lang=viewer.lang, rt=app.rt, status=status,
-                  switch_lang=request.method == "GET", page_title=title, viewer=viewer,
-                  menu=menu, here=here, csrf=viewer.csrf, wide=wide,
+                  switch_lang=request.method == "GET", request=request, page_title=title,
+                  viewer=viewer, menu=menu, here=here, csrf=viewer.csrf, wide=wide,
                   request_path=request.url.path, **context)
+
+
+def switch_target(request: Request, *, same: bool) -> str:
+    """Where the language switch returns to: ``same``, this address (without a
+    ``?lang=``); otherwise (the result of a POST) the nearest page above it a GET
+    shows: the path itself if it has a GET route, else its parent, and so on."""
+    if same:
+        query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+        return request.url.path + (f"?{query}" if query else "")
+    path = request.url.path
+    while path not in ("", "/"):
+        scope = {"type": "http", "path": path, "method": "GET"}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+            return path
+        path = path.rpartition("/")[0]
+    return "/"

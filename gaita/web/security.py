@@ -32,6 +32,7 @@ log = logging.getLogger("gaita.web")
 
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": ("default-src 'none'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self'; "
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",   # the token is in the URL

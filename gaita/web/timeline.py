@@ -68,20 +68,20 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
             when = t("cases.due.today")
         else:
             when = t("cases.due.left", days=working_days(lang, left))
-        due_text = f"{rt.calendar.format_local(view['due_at'])} ({when})"
+        due_text = f"{rt.calendar.format_local(view['due_at'], lang)} ({when})"
         badge = due_badge(view["overdue"], left, bool(view["paused"]))
     answers = []
     task = view["task"] or {}
     for key in ("acknowledged_at", "accepted_at", "declined_at", "reported_done_at",
                 "unacknowledged_at"):
         if task.get(key) is not None:
-            answers.append(t(f"cases.answer.{key}", at=rt.calendar.format_local(task[key])))
+            answers.append(t(f"cases.answer.{key}", at=rt.calendar.format_local(task[key], lang)))
     if task.get("extension_days") is not None:
         answers.append(t("cases.answer.extension", days=working_days(lang, task["extension_days"])))
     paused = view["paused"]
     pause_text = None
     if paused:
-        pause_text = t("cases.pause.since", at=rt.calendar.format_local(paused["since"]),
+        pause_text = t("cases.pause.since", at=rt.calendar.format_local(paused["since"], lang),
                        reason=paused["reason_title"][lang],
                        days=working_days(lang, paused["working_days"]))
         if paused["over_limit"]:
@@ -94,8 +94,8 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "badge": badge, "badge_text": t(f"cases.badge.{badge}") if badge else None,
         "risk": t(f"cases.risk.{view['risk_level']}") if view["risk_level"] in RISK_LEVELS
         else view["risk_level"],
-        "opened": rt.calendar.format_local(view["opened_at"]), "pause": pause_text,
-        "incident": (rt.calendar.format_local(view["incident_at"])
+        "opened": rt.calendar.format_local(view["opened_at"], lang), "pause": pause_text,
+        "incident": (rt.calendar.format_local(view["incident_at"], lang)
                      if view["incident_at"] is not None else None),
         "late": (t("cases.reported_late", days=view["late_days"])
                  if view["late_days"] is not None else None),
@@ -210,7 +210,7 @@ def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,
         if name in fields:
             shown.append((spec.title.get(lang), field_value(spec, fields[name], lang)))
     return {
-        "seq": e["seq"], "at": rt.calendar.format_local(e["at"]), "who": who[e["actor"]],
+        "seq": e["seq"], "at": rt.calendar.format_local(e["at"], lang), "who": who[e["actor"]],
         "kind": kind,
         "what": what, "fields": shown,
         "note": fields.get("text") if kind == EventKind.NOTE else None,

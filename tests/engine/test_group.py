@@ -51,6 +51,7 @@ from gaita.bootstrap import App, load_known_names
 from gaita.demo import demo_code
 from gaita.mail import delivery_worker
 from gaita.settings import ROOT, load_settings
+from i18n import format_day
 from notifications.minutes import write_minutes
 from tests.conftest import make_test_app, snapshot
 from tests.notifications.smtp import SmtpServer
@@ -528,10 +529,10 @@ def test_the_minutes_are_a_docx_with_diacritics_intact_and_no_child_data(
     assert [i["reference"] for i in view["items"]] == [undecided, ref]   # queued first
     path = write_minutes(gaita.rt, view, tmp_path / "protokols.docx")
     text = docx_text(path)
-    due = gaita.rt.calendar.due_at(gaita.rt.clock.now(), 10).astimezone(
-        gaita.rt.calendar.timezone).strftime("%d.%m.%Y")
+    due = format_day(gaita.rt.calendar.local_date(gaita.rt.calendar.due_at(
+        gaita.rt.clock.now(), 10)), "lv")   # a day in words, as the minutes' date
     for expected in ("Bērnu tiesību aizsardzības sadarbības grupa", "Sēdes protokols",
-                     "Datums: 30.11.2026", ref, undecided, "Neattaisnoti mācību stundu kavējumi",
+                     "Datums: 2026. gada 30. novembris", ref, undecided, "Neattaisnoti mācību stundu kavējumi",
                      "Nepieciešama vairāku institūciju ātra rīcība un sadarbība",
                      "Vienošanās par rīcību: Ģimenei nepieciešams atbalsts", ACTION_TEXT,
                      "Apsekot dzīvesvietu", "Izpildes termiņš", due, "Vienošanās nav panākta.",

@@ -66,7 +66,7 @@ def test_an_urgent_referral_with_no_meeting_alerts_after_one_working_day_then_da
         assert m["event_id"] == event["id"] and m["task_id"] is None
         assert m["payload"]["extra"] == {
             "reason": "Nepieciešama vairāku institūciju ātra rīcība un sadarbība",
-            "risk": "high", "waited": 1, "queued": "30.11.2026"}
+            "risk": "high", "waited": 1, "queued": "2026. gada 30. novembris"}
         assert CHILD not in str(m["payload"])
     # the same day again: nothing more
     assert "group_waiting" not in tick_at(gaita, clock, at("2026-12-01", "16:00"))

@@ -95,10 +95,12 @@ class Session:
     collecting console errors."""
 
     def __init__(self, browser: Browser, base: str, *, width: int = 1280, lang: str = "lv",
-                 height: int = 900) -> None:
+                 height: int = 900, bypass_csp: bool = False) -> None:
+        """``bypass_csp``: the page's Content-Security-Policy is not enforced, so a test
+        may inject a script (axe-core); only a test does this."""
         self.base, self.lang, self.width = base, lang, width
         self.context: BrowserContext = browser.new_context(
-            viewport={"width": width, "height": height})
+            viewport={"width": width, "height": height}, bypass_csp=bypass_csp)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(f"{m.text} ({self.page.url})")

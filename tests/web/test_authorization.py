@@ -50,12 +50,15 @@ CHAIR = frozenset({V})
 NOBODY: frozenset[str] = frozenset()
 
 #: Routes anyone may call: logging in and out, the language, the action links
-#: (their signed token is the credential), health and the API's documentation.
+#: (their signed token is the credential), health, the API's documentation and the
+#: user guide with its pictures (the action links' readers have no account).
 PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"),
           ("POST", "/login/totp"), ("POST", "/logout"), ("GET", "/lang/{lang}"),
           ("GET", "/link/{purpose}/{token}"), ("POST", "/link/{purpose}/{token}"),
           ("GET", "/answered/{purpose}"),
-          ("GET", "/healthz"), ("GET", "/api/openapi.json"), ("GET", "/api/docs")}
+          ("GET", "/healthz"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
+          ("GET", "/help"), ("GET", "/help/{lang}"), ("GET", "/help/screenshots/{name}"),
+          ("GET", "/favicon.ico")}
 
 
 @dataclass(frozen=True)

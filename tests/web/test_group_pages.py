@@ -56,7 +56,8 @@ def test_chair_plans_a_meeting_and_its_decision_reaches_the_social_services_inbo
     chair = login(browser_client, "vaditajs")
     queue = chair.get("/group")
     assert queue.status_code == 200
-    for shown in (reference, REASON_LV, "Inese Koordinatore", "30.11.2026 09:00",
+    for shown in (reference, REASON_LV, "Inese Koordinatore",
+                  "2026. gada 30. novembrī plkst. 09:00",
                   "vēl nav ieplānota", 'href="/group/meetings/new"'):
         assert shown in queue.text, shown
     form = chair.get("/group/meetings/new")
@@ -234,8 +235,8 @@ def test_the_queue_shows_an_urgent_case_with_no_meeting_and_the_meeting_shows_th
              urgent=True)
     chair = login(browser_client, "vaditajs")
     queue = chair.get("/group").text
-    assert ("Sēde nav plānota: ja tā netiks plānota, grupas vadītājs un koordinators tiks "
-            "brīdināti no 01.12.2026 09:00.") in queue
+    assert ("Sēde nav plānota: ja tā netiks plānota, grupas vadītājs un koordinators pirmo "
+            "reizi tiks brīdināti 2026. gada 1. decembrī plkst. 09:00.") in queue
     clock = web.rt.clock
     assert isinstance(clock, FixedClock)
     clock.advance(days=2)   # Wednesday (a new login: the session idled out)

@@ -110,7 +110,7 @@ def test_social_service_answers_its_task_from_the_inbox(web: App, browser_client
     assert (acked.status_code, acked.headers["location"]) == (303, "/inbox?done=acknowledge")
     notice = social.get(acked.headers["location"])
     assert "Thank you — receipt of the task is confirmed." in notice.text
-    assert "receipt confirmed 30.11.2026 09:00" in notice.text
+    assert "receipt confirmed 30 November 2026, 09:00" in notice.text
     assert open_tasks(web, reference)[0]["acknowledged_at"] is not None
     again = social.post(f"/inbox/{task_id}/acknowledge", data={"csrf": token})
     assert again.status_code == 409

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -79,8 +80,9 @@ def test_acknowledge_link_confirms_on_get_and_acknowledges_on_post(
     page = client.get(url)
     assert page.status_code == 200
     assert '<html lang="lv">' in page.text
-    for shown in (task.reference, "Apstiprināt uzdevuma saņemšanu", "Neattaisnoti mācību stundu kavējumi",
-                  "Sazināties ar vecākiem", "Jelgavas 4. vidusskola", "30.11.2026 23:59",
+    for shown in (task.reference, "Apstiprināt uzdevuma saņemšanu",
+                  "Neattaisnoti mācību stundu kavējumi", "Sazināties ar vecākiem",
+                  "Jelgavas 4. vidusskola", "2026. gada 30. novembrī plkst. 23:59",
                   'method="post"', f'action="{url}"'):
         assert shown in page.text
     after = snapshot(gaita.db)
@@ -130,7 +132,7 @@ def test_expired_link(gaita: App, client: TestClient, task: OpenTask, clock: Fix
     for response in (client.get(url), client.post(url, data={"csrf": csrf})):
         assert response.status_code == 410
         assert "Saites derīguma termiņš ir beidzies" in response.text
-        assert "14.12.2026 23:59" in response.text   # 10 working days after Monday 30 Nov
+        assert "2026. gada 14. decembrī plkst. 23:59" in response.text   # 10 working days after Monday 30 Nov
     assert state(gaita) == before
 
 
@@ -453,7 +455,7 @@ def test_english(gaita: App, client: TestClient, task: OpenTask) -> None:
     assert "Decline the task" in page.text and "Unjustified absences" in page.text
     assert "Jelgava Secondary School No. 4" in page.text
     assert f'action="{url}?lang=en"' in page.text
-    assert 'href="?lang=lv"' in page.text
+    assert f'href="/lang/lv?next={quote(url, safe="")}"' in page.text   # without ?lang=en
     done = client.post(url + "?lang=en", data={"csrf": csrf_of(page.text), "reason": "Not ours"})
     assert "Thank you — the decline is recorded" in done.text
     assert client.get(url + "?lang=xx").text.count('<html lang="lv">') == 1
@@ -470,8 +472,8 @@ def test_security_headers_on_every_response(gaita: App, client: TestClient,
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value
     assert SECURITY_HEADERS["Content-Security-Policy"] == (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
     assert SECURITY_HEADERS["Cache-Control"] == "no-store"
     assert "<script" not in responses[0].text

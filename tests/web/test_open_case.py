@@ -156,8 +156,8 @@ def test_a_case_entered_after_its_same_day_deadline_opens_overdue_and_says_so(
     assert done.headers["location"].endswith("?notice=opened_late")
     shown = c.get(done.headers["location"])
     assert "Lieta atvērta ar nokavētu termiņu" in shown.text
-    assert "28.11.2026 11:20" in shown.text                      # the incident
-    assert "28.11.2026 23:59" in shown.text                      # due that Saturday
+    assert "2026. gada 28. novembrī plkst. 11:20" in shown.text                      # the incident
+    assert "2026. gada 28. novembrī plkst. 23:59" in shown.text                      # due that Saturday
     assert "Ziņots novēloti: kavējums 2 d." in shown.text
 
 
