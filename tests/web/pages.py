@@ -48,6 +48,7 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
     "/help": ("/help", None),
     "/help/{lang}": ("/help/{lang}", None),
     "/link/{purpose}/{token}": ("{link}", None),
+    "/answered/{purpose}": ("/answered/acknowledge?case={reference}", None),
     "/dashboard": ("/dashboard", C),
     "/cases": ("/cases", C),
     "/cases/new": ("/cases/new", C),
