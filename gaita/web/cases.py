@@ -33,6 +33,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from engine.access_log import fold
 from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
@@ -53,6 +54,7 @@ from engine.store import load_case_row
 from engine.tables import CaseStatus, Channel
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
+from gaita.web.audit import reads_words
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
@@ -359,10 +361,9 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
                           if is_open and may(Action.ESCALATE) else []),
         extension=(working_days(lang, task["extension_days"]) if task and task["extension_days"]
                    is not None and may(Action.DECIDE_EXTENSION) else None),
-        access_log=[{**row, "at": rt.calendar.format_local(row["at"]),
-                     "action_title": t(f"cases.access.{row['action']}")
-                     if row["action"] in ("read", "write", "denied") else row["action"]}
-                    for row in view.get("access_log") or []],
+        # who read the case, by name and institution, repeated reads folded
+        access_log=reads_words(app, fold(view.get("access_log") or [],
+                                         rt.calendar.timezone), lang),
         has_access_log="access_log" in view,
         values=values or {}, errors=errors or [], form=form,
         invalid={e.target for e in errors or [] if e.target},
