@@ -74,6 +74,8 @@ ACTION_ROWS = 3
 MAX_PLACE = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _DAYS = re.compile(r"[0-9]{1,4}")
+#: The engine's refusals about the picked cases: shown at the agenda's checkboxes.
+AGENDA_REFUSALS = frozenset({"meeting.not_queued", "meeting.not_urgent", "meeting.nothing_picked"})
 
 
 def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
@@ -197,7 +199,7 @@ def new_meeting(request: Request, viewer: Viewer = Depends(web_user)) -> Respons
 @router.post("/group/meetings")
 async def plan(request: Request) -> Response:
     viewer, form = await form_user(request)
-    picked = [v for v in form.getlist("case") if isinstance(v, str)]
+    picked = [v.strip() for v in form.getlist("case") if isinstance(v, str) and v.strip()]
     return await run_in_threadpool(_plan, request, viewer, first_values(form), picked)
 
 
@@ -249,7 +251,7 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str],
                                    at=at, picked=picked if items else None,
                                    case_url=partial(case_url, mail_settings(app).base_url))
         except NotPermitted as exc:   # e.g. a picked case no longer queued, or not urgent
-            target = "agenda" if exc.code.startswith("meeting.not_") else None
+            target = "agenda" if exc.code in AGENDA_REFUSALS else None
             errors.append(FormError(t("engine_refused"), target, said(viewer.lang, exc)))
         else:
             return RedirectResponse(f"/group/meetings/{planned.meeting_id}?planned=1",
