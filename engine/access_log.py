@@ -20,7 +20,7 @@ month?", "who read this case?"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -180,7 +180,7 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
-def _first_lines(rows: Iterator[Mapping[str, Any]], zone: tzinfo, wanted: int) -> list[Reads]:
+def _first_lines(rows: Iterable[Any], zone: tzinfo, wanted: int) -> list[Reads]:
     """The first ``wanted`` folded lines of rows newest first: a day's lines are
     complete once a row of an earlier day comes (the rest of the rows are not read)."""
     out: list[Reads] = []

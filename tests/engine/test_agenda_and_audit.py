@@ -65,7 +65,7 @@ def test_a_meeting_without_a_time_says_so(gaita: App) -> None:
     assert meeting_view(gaita.db, gaita.rt, plan.meeting_id, CHAIR)["time"] is None
 
 
-@pytest.mark.parametrize("picked, code", [
+@pytest.mark.parametrize(("picked", "code"), [
     ([], "meeting.nothing_picked"),
     (["  "], "meeting.nothing_picked"),
     (["KAV-2026-99999"], "meeting.not_queued"),
@@ -119,13 +119,13 @@ def test_no_urgent_case_explains_itself(gaita: App) -> None:
     assert "plānojiet kārtējo sēdi" in render("lv", refused.value)
 
 
-@pytest.mark.parametrize("typed, expected", [("14:00", time(14)), (" 9:05 ", time(9, 5)),
+@pytest.mark.parametrize(("typed", "expected"), [("14:00", time(14)), (" 9:05 ", time(9, 5)),
                                              ("14.30", time(14, 30))])
 def test_a_time_of_day_as_people_type_it(typed: str, expected: time) -> None:
     assert parse_time_of_day(typed) == expected
 
 
-@pytest.mark.parametrize("typed, code", [("", "time.format"), ("2pm", "time.format"),
+@pytest.mark.parametrize(("typed", "code"), [("", "time.format"), ("2pm", "time.format"),
                                          ("14:0", "time.format"), ("24:00", "time.no_such_time"),
                                          ("12:60", "time.no_such_time")])
 def test_a_time_that_is_not_one_is_refused(typed: str, code: str) -> None:

@@ -52,7 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str,
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_auditor_asks_what_a_person_read_and_exports_it(
         served: tuple[App, str, Browser, str], lang: str, width: int) -> None:
-    app, base, browser, reference = served
+    _, base, browser, reference = served
     auditor = Session(browser, base, width=width, lang=lang)
     auditor.log_in("auditors")
     page = auditor.go("/audit")
@@ -72,7 +72,7 @@ def test_the_auditor_asks_what_a_person_read_and_exports_it(
         screenshot(page, "17-audit-log")
     with page.expect_download() as download:
         page.locator("a[href^='/audit.csv']").click()
-    body = open(download.value.path(), encoding="utf-8-sig").read()
+    body = download.value.path().read_text(encoding="utf-8-sig")
     assert "Inese Koordinatore" in body and reference in body
     auditor.assert_no_errors()
     # a period that ends before it starts is named at its field (a 400 page)
