@@ -163,8 +163,12 @@ def audit_log(db: sa.Engine, rt: Runtime, reader: Actor, where: AuditFilter = Au
             CASE.c.reference,
         ).join(CASE, CASE.c.id == ACCESS.c.case_id).where(*conditions).order_by(
             ACCESS.c.at.desc(), ACCESS.c.id.desc())
-        rows = conn.execution_options(yield_per=1000).execute(query).mappings()
-        found = _first_lines(rows, zone, wanted + 1)
+        # streamed (a server-side cursor on PostgreSQL), closed once the lines are found
+        result = conn.execute(query.execution_options(yield_per=1000))
+        try:
+            found = _first_lines(result.mappings(), zone, wanted + 1)
+        finally:
+            result.close()
         shown = found[offset:wanted]
         shown = _named(conn, shown)
         cases = sorted({line.case_id for line in shown})
