@@ -13,7 +13,7 @@ JSON) or ``DD.MM.YYYY`` (``dmy``, for a form's value).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
@@ -53,6 +53,41 @@ def parse_day(value: Any) -> date:
         return date(year, month, day)
     except ValueError:
         raise InvalidDate("date.no_such_day", text) from None
+
+
+#: A time of day as people type it: ``14:00`` (``9:30``, ``14.00`` too).
+_HM = re.compile(r"([0-9]{1,2})[:.]([0-9]{2})")
+#: How a time of day is written for people.
+TIME_FORMAT = "HH:MM"
+
+
+class InvalidTime(NotPermitted):
+    """A typed time of day that is not one: ``time.format`` (not ``HH:MM``) or
+    ``time.no_such_time`` (e.g. ``25:00``), with the ``value`` as typed."""
+
+    def __init__(self, code: str, value: str):
+        self.value = value
+        super().__init__(code, value=value)
+
+
+def parse_time_of_day(value: Any) -> time:
+    """The time of day ``value`` names: ``HH:MM`` (``H:MM``, ``HH.MM`` too), spaces
+    around it ignored; a ``time`` as it is.  Raises ``InvalidTime``."""
+    if isinstance(value, time):
+        return value
+    text = str(value).strip()
+    m = _HM.fullmatch(text)
+    if m is None:
+        raise InvalidTime("time.format", text)
+    hour, minute = (int(g) for g in m.groups())
+    if hour > 23 or minute > 59:
+        raise InvalidTime("time.no_such_time", text)
+    return time(hour, minute)
+
+
+def hm(value: time) -> str:
+    """A time of day as people write it: ``14:00``."""
+    return f"{value:%H:%M}"
 
 
 def dmy(day: date) -> str:

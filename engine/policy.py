@@ -28,7 +28,9 @@ names in code:
   coordinating institution's (staff open cases for their own school only);
 - an institution role's ``case_types`` limits which case types its staff see;
 - ``sees`` on both the user role and the institution's roles gives the field
-  groups (identity, case data, notes, support plan, access log) a user sees.
+  groups (identity, case data, notes, support plan, access log) a user sees;
+  the access log across cases (``AUDIT``) is read by a role that reaches every
+  case and sees the access log (the auditor).
 
 Two subjects are no user role: ``SYSTEM`` (Gaita itself: it refers stalled and
 repeated cases to the cooperation group, nothing else) and an ``operator`` (a
@@ -71,6 +73,7 @@ class Action(StrEnum):
     PLAN_MEETING = "plan_meeting"
     DECIDE = "decide"                  # record the group's decisions
     READ_ACCESS_LOG = "read_access_log"
+    AUDIT = "audit"                    # the access log across cases (the audit page)
     ADMINISTER = "administer"          # users, institutions, calendar, settings
     TRANSFER_SCHOOL = "transfer_school"  # ask a new school to take the case over
     ADD_PARTY = "add_party"            # record another child on the case (the aggressor)
@@ -78,7 +81,8 @@ class Action(StrEnum):
 
 
 #: What a read-only role may do.
-READS = frozenset({Action.READ_CASES, Action.EXPORT, Action.READ_GROUP, Action.READ_ACCESS_LOG})
+READS = frozenset({Action.READ_CASES, Action.EXPORT, Action.READ_GROUP, Action.READ_ACCESS_LOG,
+                   Action.AUDIT})
 #: Actions that concern one case (and need a ``CaseScope`` to be allowed on it).
 CASE_ACTIONS = frozenset({Action.ADVANCE, Action.ANSWER_TASK, Action.ADD_NOTE, Action.PAUSE,
                           Action.ESCALATE, Action.DECIDE_EXTENSION, Action.READ_ACCESS_LOG,
@@ -173,6 +177,9 @@ def _refusal(registry: WorkflowRegistry, subject: Subject, action: Action,
         return msg("policy.read_only", role=role)
     if action is Action.READ_ACCESS_LOG and ACCESS_LOG not in visible_groups(roles, subject):
         return msg("policy.no_access_log")
+    if action is Action.AUDIT:   # the whole log: who sees the access log of every case
+        return None if spec.scope == "all" and ACCESS_LOG in visible_groups(roles, subject) \
+            else msg("policy.auditors_only")
     if spec.scope == "none":
         return msg("policy.no_cases", role=role)
     if action is Action.READ_GROUP:

@@ -105,8 +105,12 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
                 child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
                     CHILD.c.id == case["child_id"])).mappings().one())
             if decide(rt.registry, subject, Action.READ_ACCESS_LOG, scope):
+                # who read, by name and institution (``engine.access_log.fold`` folds them)
                 access = [dict(r) for r in conn.execute(sa.select(
-                    ACCESS.c.at, ACCESS.c.actor, ACCESS.c.action, ACCESS.c.channel).where(
+                    ACCESS.c.case_id, ACCESS.c.at, ACCESS.c.actor, ACCESS.c.action,
+                    ACCESS.c.channel, USER.c.display_name.label("name"),
+                    USER.c.institution_code.label("institution"),
+                ).select_from(ACCESS.outerjoin(USER, USER.c.username == ACCESS.c.actor)).where(
                     ACCESS.c.case_id == case["id"]).order_by(ACCESS.c.id)).mappings()]
     decision.or_raise(reference)
 

@@ -98,6 +98,7 @@ class AccessAction(StrEnum):
     WRITE = "write"
     EXPORT = "export"
     DENIED = "denied"
+    AUDIT = "audit"   # an auditor read the case's access log (the audit page, its CSV)
 
 
 class Channel(StrEnum):
@@ -342,6 +343,10 @@ class Escalation(SQLModel, table=True):
 class Meeting(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     day: date
+    #: When it starts: ``day`` at the time of day the chair gave, local time, stored in
+    #: UTC.  None: no time given (meetings planned before times were recorded, or from
+    #: the CLI/API without one).
+    starts_at: datetime | None = _ts(nullable=True)
     kind: str = Field(default=MeetingKind.ORDINARY, max_length=16)   # MeetingKind
     place: str = ""
     status: str = Field(default=MeetingStatus.PLANNED, max_length=16)   # MeetingStatus
@@ -425,9 +430,16 @@ class ActionToken(SQLModel, table=True):
 
 
 class AccessLog(SQLModel, table=True):
+    """Who read a case, when and how (``engine.access_log``): the audit log reads it by
+    case, by person and by time, each with its index."""
     __tablename__ = "access_log"
+    __table_args__ = (
+        sa.Index("ix_access_log_case_at", "case_id", "at"),
+        sa.Index("ix_access_log_actor_at", "actor", "at"),
+        sa.Index("ix_access_log_at", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
+    case_id: int = Field(foreign_key="case.id")
     at: datetime = _ts()
     actor: str = Field(max_length=64)
     action: str = Field(max_length=16)   # AccessAction

@@ -47,6 +47,8 @@ def write_minutes(rt: Runtime, view: Mapping[str, Any], path: Path, *, locale: s
     title = doc.add_heading(heading, level=1)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _field(doc, t("minutes.date"), format_day(view["day"], loc))
+    # the time of day the chair gave (a meeting planned before times were recorded: a line)
+    _field(doc, t("minutes.time"), view.get("time") or LINE)
     _field(doc, t("minutes.place"), view["place"] or LINE)
     kind = view["kind"]
     _field(doc, t("minutes.kind"), t(KINDS[kind]) if kind in KINDS else kind)

@@ -1,17 +1,20 @@
 """The cooperation group's meetings: planning one takes its agenda from the queue;
 reading one gives its agenda and decisions.
 
-Ordinary meetings take every queued case and review, as ``follow_up``, every
-case whose decision tasks from earlier meetings are still open; extraordinary
-ones only the urgent cases, soon.  The agenda is emailed to the group's
-institution.  Only the group's chair plans (``engine.policy``: ``chairs``).
+The chair picks the agenda from the queue (``picked``: the references; without it,
+every waiting case); the cases not picked stay queued.  Ordinary meetings also
+review, as ``follow_up``, every case whose decision tasks from earlier meetings
+are still open; extraordinary ones take urgent cases only, soon.  A meeting has a
+day and, given by the chair, a time of day (``starts_at``, local time, stored in
+UTC).  The agenda is emailed to the group's institution.  Only the group's chair
+plans (``engine.policy``: ``chairs``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,10 +63,12 @@ class MeetingPlan:
     place: str
     items: list[QueueItem]
     warnings: tuple[Message, ...] = field(default_factory=tuple)
+    starts_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"meeting": self.meeting_id, "day": self.day.isoformat(), "kind": self.kind,
-                "place": self.place, "items": [i.as_dict() for i in self.items],
+                "place": self.place, "starts_at": self.starts_at,
+                "items": [i.as_dict() for i in self.items],
                 "warnings": [str(w) for w in self.warnings]}
 
 
@@ -71,19 +76,45 @@ def dmy(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
-                 extraordinary: bool = False, place: str = "",
-                 case_url: Callable[[str], str] = lambda reference: reference) -> MeetingPlan:
-    """Plan a meeting on ``day`` and take its agenda from the queue.
+def starts_at_of(rt: Runtime, day: date, at: time | None) -> datetime | None:
+    """The instant a meeting on ``day`` at local time ``at`` starts (None: no time)."""
+    if at is None:
+        return None
+    return datetime.combine(day, at.replace(tzinfo=None), tzinfo=rt.calendar.timezone)
 
-    Ordinary: every queued case, and (as ``follow_up``) every case whose decision
+
+def time_of_day(rt: Runtime, starts_at: datetime | None) -> str | None:
+    """A meeting's local time of day, ``14:00`` (None: not given)."""
+    if starts_at is None:
+        return None
+    return f"{starts_at.astimezone(rt.calendar.timezone):%H:%M}"
+
+
+def when_text(rt: Runtime, day: date, starts_at: datetime | None) -> str:
+    """A meeting's day and time as the agenda email and the CLI write it."""
+    at = time_of_day(rt, starts_at)
+    return dmy(day) + (f" {at}" if at else "")
+
+
+def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
+                 extraordinary: bool = False, place: str = "", at: time | None = None,
+                 picked: Sequence[str] | None = None,
+                 case_url: Callable[[str], str] = lambda reference: reference) -> MeetingPlan:
+    """Plan a meeting on ``day`` at local time ``at`` and take its agenda from the queue.
+
+    ``picked``: the references of the waiting cases the chair puts on the agenda (the
+    rest stay queued); a reference that is not waiting in the queue is refused
+    (``meeting.not_queued``), as is an empty pick (``meeting.nothing_picked``), and
+    nothing is stored.  Without ``picked``: every waiting case.
+    Ordinary: the cases, and (as ``follow_up``) every case whose decision
     tasks from earlier meetings are still open; a case that will have waited longer
     than ``cooperation_group.ordinary_max_wait_working_days`` is warned about.
-    Extraordinary: the urgent queued cases only, on a day no later than
+    Extraordinary: urgent cases only (``meeting.no_urgent_case`` when none waits,
+    ``meeting.not_urgent`` for a picked one that is not), on a day no later than
     ``cooperation_group.extraordinary_max_wait_working_days`` from today.
-    A case scheduled for a meeting whose day has passed without a decision comes
-    back too.  The agenda is emailed to the group's institution (``case_url``
-    makes each case's link)."""
+    A case scheduled for a meeting whose day has passed without a decision is waiting
+    too.  The agenda is emailed to the group's institution (``case_url`` makes each
+    case's link)."""
     policy.require(rt, actor, policy.Action.PLAN_MEETING)
     cal, now = rt.calendar, rt.clock.now()
     today = cal.local_date(now)
@@ -106,11 +137,14 @@ def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
         past = sa.select(MEETING.c.id).where(MEETING.c.day < today).scalar_subquery()
         waiting = sa.or_(ESCALATION.c.status == EscalationStatus.QUEUED, sa.and_(
             ESCALATION.c.status == EscalationStatus.SCHEDULED, ESCALATION.c.meeting_id.in_(past)))
-        items = [i for i in queue_items(conn, rt, waiting) if i.urgent or not extraordinary]
-        if extraordinary and not items:
-            raise NotPermitted("meeting.no_urgent_case")
+        queued = queue_items(conn, rt, waiting)
+        if extraordinary and not any(i.urgent for i in queued):
+            raise NotPermitted("meeting.no_urgent_case", queued=len(queued))
+        items = _picked(queued, picked, extraordinary)
+        starts_at = starts_at_of(rt, day, at)
         meeting_id = int(conn.execute(sa.insert(MEETING).values(
-            day=day, kind=kind, place=place, status=MeetingStatus.PLANNED, created_at=now,
+            day=day, starts_at=starts_at, kind=kind, place=place, status=MeetingStatus.PLANNED,
+            created_at=now,
         ).returning(MEETING.c.id)).scalar_one())
         # an ordinary meeting reviews every case whose decision tasks are still open
         review = set() if extraordinary else set(conn.execute(sa.select(TASK.c.case_id).where(
@@ -122,8 +156,29 @@ def plan_meeting(db: sa.Engine, rt: Runtime, actor: Actor, day: date, *,
             agenda += _follow_ups(conn, rt, review, meeting_id, day, kind, actor, now)
         agenda = sorted(agenda, key=queue_order)
         warnings = _wait_warnings(rt, agenda, day)
-        _queue_agenda(conn, rt, meeting_id, day, place, agenda, now, case_url)
-    return MeetingPlan(meeting_id, day, kind, place, agenda, tuple(warnings))
+        _queue_agenda(conn, rt, meeting_id, when_text(rt, day, starts_at), place, agenda, now,
+                      case_url)
+    return MeetingPlan(meeting_id, day, kind, place, agenda, tuple(warnings), starts_at)
+
+
+def _picked(queued: Sequence[QueueItem], picked: Sequence[str] | None,
+            extraordinary: bool) -> list[QueueItem]:
+    """The waiting cases the chair picked, checked (in the queue's order); all of them
+    (the urgent ones for an extraordinary meeting) when nothing is picked by hand."""
+    if picked is None:
+        return [i for i in queued if i.urgent or not extraordinary]
+    wanted = list(dict.fromkeys(r.strip() for r in picked if r.strip()))
+    if not wanted:
+        raise NotPermitted("meeting.nothing_picked")
+    by_reference = {i.reference: i for i in queued}
+    for reference in wanted:
+        item = by_reference.get(reference)
+        if item is None:
+            raise NotPermitted("meeting.not_queued", reference=reference)
+        if extraordinary and not item.urgent:
+            raise NotPermitted("meeting.not_urgent", reference=reference)
+    chosen = set(wanted)
+    return [i for i in queued if i.reference in chosen]
 
 
 def item_with_follow_up(item: QueueItem) -> QueueItem:
@@ -179,7 +234,7 @@ def _wait_warnings(rt: Runtime, agenda: Sequence[QueueItem], day: date) -> list[
     return warnings
 
 
-def _queue_agenda(conn: sa.Connection, rt: Runtime, meeting_id: int, day: date, place: str,
+def _queue_agenda(conn: sa.Connection, rt: Runtime, meeting_id: int, when: str, place: str,
                   agenda: Sequence[QueueItem], now: datetime,
                   case_url: Callable[[str], str]) -> None:
     """The agenda email to the group's institution, in its language."""
@@ -194,7 +249,7 @@ def _queue_agenda(conn: sa.Connection, rt: Runtime, meeting_id: int, day: date, 
                       "url": case_url(item.reference)})
     conn.execute(sa.insert(OUTBOX), outbox_row(
         now, Template.MEETING_AGENDA, role=role, institution=institution,
-        extra={"meeting": {"id": meeting_id, "when": dmy(day), "place": place or "—"},
+        extra={"meeting": {"id": meeting_id, "when": when, "place": place or "—"},
                "items": items, "members": group_seats(rt, loc)}))
 
 
@@ -259,7 +314,8 @@ def meeting_view(db: sa.Engine, rt: Runtime, meeting_id: int, reader: Actor, *,
                              "done": t["closed_at"] is not None}
                             for t in tasks.get(d["id"], [])]},
         })
-    return {"id": meeting["id"], "day": meeting["day"], "kind": meeting["kind"],
+    return {"id": meeting["id"], "day": meeting["day"], "starts_at": meeting["starts_at"],
+            "time": time_of_day(rt, meeting["starts_at"]), "kind": meeting["kind"],
             "place": meeting["place"], "status": meeting["status"], "items": items}
 
 

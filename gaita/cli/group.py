@@ -10,8 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.dates import parse_time_of_day
 from engine.group.decisions import AgreedAction, decide
-from engine.group.meetings import list_meetings, meeting_view, plan_meeting
+from engine.group.meetings import (
+    list_meetings,
+    meeting_view,
+    plan_meeting,
+    time_of_day,
+    when_text,
+)
 from engine.group.queue import escalate, escalation_queue
 from engine.group.rhythm import DEFAULT_COUNT, next_open_proposal, proposals
 from engine.queries import actor_for
@@ -128,6 +135,11 @@ def plan_cmd(
     extraordinary: Annotated[bool, typer.Option(
         help="Urgent cases only, held by the next working day.")] = False,
     place: Annotated[str, typer.Option(help="Where the group meets.")] = "",
+    at: Annotated[str | None, typer.Option(
+        "--time", help="The local time of day it starts, HH:MM (e.g. 14:00).")] = None,
+    case: Annotated[list[str] | None, typer.Option(
+        "--case", help="A queued case to put on the agenda (repeatable); the rest stay "
+                       "queued.  Default: every waiting case.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan a meeting: the agenda from the queue (and decisions to review), emailed to the group."""
@@ -147,13 +159,15 @@ def plan_cmd(
         when = first
     plan = plan_meeting(gaita.db, gaita.rt, actor_for(gaita.db, as_user), when,
                         extraordinary=extraordinary, place=place,
+                        at=None if at is None else parse_time_of_day(at), picked=case,
                         case_url=partial(case_url, mail_settings(gaita).base_url))
     if as_json:
         emit_json(plan.as_dict())
         return
     for w in plan.warnings:
         err.print(f"warning: {w}", markup=False)
-    out.print(f"meeting {plan.meeting_id}: {plan.kind}, {plan.day:%d.%m.%Y}"
+    when_at = when_text(gaita.rt, plan.day, plan.starts_at)
+    out.print(f"meeting {plan.meeting_id}: {plan.kind}, {when_at}"
               + (f", {plan.place}" if plan.place else "") + f"; {len(plan.items)} case(s)",
               markup=False)
     for n, i in enumerate(plan.items, 1):
@@ -165,12 +179,14 @@ def plan_cmd(
 @handled
 def meetings_cmd(as_json: JsonOpt = False) -> None:
     """The meetings, by day."""
-    rows = list_meetings(current_app().db)
+    gaita = current_app()
+    rows = list_meetings(gaita.db)
     if as_json:
         emit_json(_jsonable(rows))
         return
     for m in rows:
-        out.print(f"{m['id']:>4}  {m['day']:%d.%m.%Y}  {m['kind']:<13} {m['status']:<8} "
+        at = time_of_day(gaita.rt, m["starts_at"]) or "--:--"
+        out.print(f"{m['id']:>4}  {m['day']:%d.%m.%Y} {at}  {m['kind']:<13} {m['status']:<8} "
                   f"{m['items']} case(s)  {m['place']}", markup=False)
     if not rows:
         out.print("no meetings")
@@ -189,7 +205,8 @@ def show_cmd(
     if as_json:
         emit_json(_jsonable(view))
         return
-    out.print(f"meeting {view['id']}: {view['kind']}, {view['day']:%d.%m.%Y}"
+    out.print(f"meeting {view['id']}: {view['kind']}, "
+              f"{when_text(gaita.rt, view['day'], view['starts_at'])}"
               + (f", {view['place']}" if view["place"] else "") + f" [{view['status']}]",
               markup=False)
     for n, item in enumerate(view["items"], 1):

@@ -33,6 +33,7 @@ from starlette.responses import HTMLResponse
 from engine import answers, cases, filings, notes
 from engine.answers import TaskAction
 from engine.cases import FireResult
+from engine.dates import parse_time_of_day
 from engine.definitions import RiskLevel
 from engine.errors import CaseNotFound, FieldError, NotFound, msg
 from engine.group import decisions, meetings, queue
@@ -368,6 +369,8 @@ def plan_meeting(request: Request, response: Response, viewer: User,
     app = gaita_of(request)
     planned = meetings.plan_meeting(app.db, app.rt, viewer.actor, body.day,
                                  extraordinary=body.extraordinary, place=body.place,
+                                 at=None if body.time is None else parse_time_of_day(body.time),
+                                 picked=body.cases,
                                  case_url=partial(case_url, mail_settings(app).base_url))
     response.headers["Location"] = _url(request, f"/v1/meetings/{planned.meeting_id}")
     return m.MeetingPlan.model_validate(planned.as_dict())

@@ -238,11 +238,17 @@ class NewMeeting(_Request):
     """Plan a meeting; its agenda comes from the queue (``engine.group.meetings.plan_meeting``)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"day": "03.12.2026", "extraordinary": False, "place": "Lielā iela 11"}]})
+        {"day": "03.12.2026", "time": "14:00", "extraordinary": False, "place": "Lielā iela 11",
+         "cases": ["KAV-2026-00042"]}]})
 
     day: Day = Field(description="DD.MM.YYYY or YYYY-MM-DD.")
+    time: str | None = Field(None, pattern=r"^[0-9]{1,2}[:.][0-9]{2}$",
+                             description="The local time of day it starts, HH:MM.")
     extraordinary: bool = False
     place: str = Field("", max_length=200)
+    cases: list[str] | None = Field(
+        None, max_length=500, description="The references of the queued cases the chair puts "
+        "on the agenda (the rest stay queued); absent: every waiting case.")
 
 
 class AgreedAction(_Request):
@@ -392,6 +398,8 @@ class Access(BaseModel):
     actor: str
     action: str
     channel: str
+    name: str | None = Field(default=None, description="The user's display name.")
+    institution: str | None = Field(default=None, description="The user's institution code.")
 
 
 class ReportTask(BaseModel):
@@ -551,6 +559,7 @@ class EscalationResult(BaseModel):
 class MeetingRow(BaseModel):
     id: int
     day: date
+    starts_at: Utc | None = Field(None, description="When it starts (null: no time given).")
     kind: MeetingKind
     place: str
     status: str
@@ -565,6 +574,7 @@ class Meetings(BaseModel):
 class MeetingPlan(BaseModel):
     meeting: int
     day: date
+    starts_at: Utc | None = None
     kind: MeetingKind
     place: str
     items: list[QueueItem] = Field(description="The agenda.")
@@ -605,6 +615,8 @@ class MeetingView(BaseModel):
 
     id: int
     day: date
+    starts_at: Utc | None = None
+    time: str | None = Field(None, description="The local time of day, HH:MM.")
     kind: MeetingKind
     place: str
     status: str

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from engine.access_log import fold
 from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
@@ -61,6 +62,7 @@ from engine.store import load_case_row
 from engine.tables import AccessAction, CaseStatus, Channel
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
+from gaita.web.audit import reads_words
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
 from gaita.web.diagram import Texts, outline, svg
 from gaita.web.errors import PageError
@@ -421,10 +423,9 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         reports_blocked=[blocked[s["trigger"]] for s in steps if s["blocked"]],
         notes=notes, note_groups=note_groups, action_blocks=blocks,
         pause_reasons=pause_reasons, escalate_reasons=escalate_reasons, extension=extension,
-        access_log=[{**row, "at": rt.calendar.format_local(row["at"], lang),
-                     "action_title": t(f"cases.access.{AccessAction(row['action']).value}"),
-                     "channel": t(f"cases.access.by.{Channel(row['channel']).value}")}
-                    for row in view.get("access_log") or []],
+        # who read the case, by name and institution, repeated reads folded
+        access_log=reads_words(app, fold(view.get("access_log") or [],
+                                         rt.calendar.timezone), lang),
         has_access_log="access_log" in view,
         values=values or {}, errors=errors, form=form,
         invalid={e.target for e in errors if e.target}, field_errors=field_errors,

@@ -2,11 +2,14 @@
 (``engine.group``, as ``gaita escalations`` and ``gaita meeting`` use it).
 
 - ``GET /group``: the escalation queue, most urgent first, and the meetings;
-- ``GET /group/meetings/new``, ``POST /group/meetings``: plan a meeting, its
-  agenda taken from the queue (``plan_meeting``), then its page;
-- ``GET /group/meetings/{id}``: the agenda, the decisions recorded and, per case
-  still to decide, a decision form (``POST /group/meetings/{id}/decisions``:
-  ``decide``, whose agreed actions become the institutions' tasks);
+- ``GET /group/meetings/new``, ``POST /group/meetings``: plan a meeting (day, time
+  of day, kind, place); the chair picks its agenda from the queue, listed in the
+  queue's order with the urgent cases ticked (``plan_meeting``); then its page;
+- ``GET /group/meetings/{id}``: the agenda (each case, its reasons, decided or not,
+  a link to decide it) and the group's seats;
+- ``GET /group/meetings/{id}/cases/{reference}``: one case of the agenda, its
+  decision or the form to record it (``POST`` the same address: ``decide``, whose
+  agreed actions become the institutions' tasks), then on to the next undecided case;
 - ``GET /group/meetings/{id}/minutes.docx``: the minutes for signing.
 
 The policy decides: ``Action.READ_GROUP`` to read, ``PLAN_MEETING`` and
@@ -31,7 +34,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from engine.dates import InvalidDate, dmy, parse_day
+from engine.dates import InvalidDate, InvalidTime, dmy, parse_day, parse_time_of_day
 from engine.errors import FieldError, NotPermitted
 from engine.group.alerts import waiting_urgent
 from engine.group.decisions import AgreedAction, decide, max_action_days
@@ -42,8 +45,9 @@ from engine.group.meetings import (
     list_meetings,
     meeting_view,
     plan_meeting,
+    time_of_day,
 )
-from engine.group.queue import QueueItem, escalation_queue
+from engine.group.queue import QueueItem, escalation_queue, queue_order
 from engine.group.reasons import reason_title
 from engine.group.rhythm import proposals
 from engine.municipality import EngineReason
@@ -53,6 +57,7 @@ from engine.tables import AccessAction, Channel, EscalationStatus, MeetingKind, 
 from gaita.bootstrap import App
 from gaita.mail import mail_settings
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.errors import PageError
 from gaita.web.forms import MAX_TEXT, FormError, first_values
 from gaita.web.inbox import due_info
 from gaita.web.render import page
@@ -69,6 +74,8 @@ ACTION_ROWS = 3
 MAX_PLACE = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _DAYS = re.compile(r"[0-9]{1,4}")
+#: The engine's refusals about the picked cases: shown at the agenda's checkboxes.
+AGENDA_REFUSALS = frozenset({"meeting.not_queued", "meeting.not_urgent", "meeting.nothing_picked"})
 
 
 def _labels(app: App, lang: str) -> dict[str, dict[str, str]]:
@@ -123,7 +130,7 @@ def queue_page(request: Request, viewer: Viewer = Depends(web_user)) -> Response
     viewer.require(app, Action.READ_GROUP)
     lang, cal = viewer.lang, app.rt.calendar
     items = escalation_queue(app.db, app.rt)
-    meetings = list_meetings(app.db)
+    meetings = [{**m, "time": time_of_day(app.rt, m["starts_at"])} for m in list_meetings(app.db)]
     by_id = {m["id"]: m for m in meetings}
     who = _queued_by(app, items, lang)
     today = cal.local_date(app.rt.clock.now())
@@ -178,20 +185,39 @@ def new_meeting(request: Request, viewer: Viewer = Depends(web_user)) -> Respons
     viewer.require(app, Action.PLAN_MEETING)
     cal = app.rt.calendar
     day = cal.next_working_day(cal.local_date(app.rt.clock.now()))
+    proposed = request.query_params.get("day", "")   # a proposal the chair chose
+    try:
+        if proposed:
+            day = parse_day(proposed)
+    except InvalidDate:
+        pass   # the form shows the next working day; nothing was submitted
+    items = _waiting(app)
     return _plan_form(request, app, viewer, {"day": dmy(day), "kind": MeetingKind.ORDINARY},
-                      [], 200)
+                      [], 200, items, {i.reference for i in items if i.urgent})
 
 
 @router.post("/group/meetings")
 async def plan(request: Request) -> Response:
     viewer, form = await form_user(request)
-    return await run_in_threadpool(_plan, request, viewer, first_values(form))
+    picked = [v.strip() for v in form.getlist("case") if isinstance(v, str) and v.strip()]
+    return await run_in_threadpool(_plan, request, viewer, first_values(form), picked)
 
 
-def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
+def _waiting(app: App) -> list[QueueItem]:
+    """The cases a meeting may take, in the queue's order: queued, or scheduled for a
+    meeting whose day has passed without a decision (as ``plan_meeting`` takes them)."""
+    today = app.rt.calendar.local_date(app.rt.clock.now())
+    past = {m["id"] for m in list_meetings(app.db) if m["day"] < today}
+    return [i for i in escalation_queue(app.db, app.rt)
+            if i.status == EscalationStatus.QUEUED or i.meeting_id in past]
+
+
+def _plan(request: Request, viewer: Viewer, values: dict[str, str],
+          picked: list[str]) -> Response:
     app = gaita_of(request)
     viewer.require(app, Action.PLAN_MEETING)
     t, cal = translator(viewer.lang), app.rt.calendar
+    items = _waiting(app)
     errors: list[FormError] = []
     try:
         day = parse_day(values.get("day", ""))
@@ -204,33 +230,57 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str]) -> Response:
             errors.append(FormError(t("group.day_not_working",
                                       next=format_day(cal.next_working_day(day), viewer.lang)),
                                     "day"))
+    try:
+        at = parse_time_of_day(values.get("time", ""))
+    except InvalidTime as exc:
+        errors.append(FormError(t("group.time_invalid"), "time", said(viewer.lang, exc)))
     kind = values.get("kind", "")
     if kind not in (MeetingKind.ORDINARY, MeetingKind.EXTRAORDINARY):
         errors.append(FormError(t("group.kind_invalid"), "kind-ordinary"))
+    elif kind == MeetingKind.EXTRAORDINARY and not any(i.urgent for i in items):
+        errors.append(FormError(_no_urgent_text(app, viewer.lang, items), "kind-extraordinary"))
     place = values.get("place", "")
     if len(place) > MAX_PLACE:
         errors.append(FormError(t("too_long", limit=MAX_PLACE), "place"))
+    if items and not picked:
+        errors.append(FormError(t("group.pick_none"), "agenda"))
     if not errors:
         try:
             planned = plan_meeting(app.db, app.rt, viewer.actor, day,
                                    extraordinary=kind == MeetingKind.EXTRAORDINARY, place=place,
+                                   at=at, picked=picked if items else None,
                                    case_url=partial(case_url, mail_settings(app).base_url))
-        except NotPermitted as exc:   # e.g. no urgent case for an extraordinary meeting
-            errors.append(FormError(t("engine_refused"), None, said(viewer.lang, exc)))
+        except NotPermitted as exc:   # e.g. a picked case no longer queued, or not urgent
+            target = "agenda" if exc.code in AGENDA_REFUSALS else None
+            errors.append(FormError(t("engine_refused"), target, said(viewer.lang, exc)))
         else:
             return RedirectResponse(f"/group/meetings/{planned.meeting_id}?planned=1",
                                     status_code=303)
-    return _plan_form(request, app, viewer, values, errors, 422)
+    return _plan_form(request, app, viewer, values, errors, 400, items, set(picked))
+
+
+def _no_urgent_text(app: App, lang: str, items: Sequence[QueueItem]) -> str:
+    """Why there can be no extraordinary meeting now, in plain words."""
+    t = translator(lang)
+    return t("group.no_urgent_explained", queued=len(items))
 
 
 def _plan_form(request: Request, app: App, viewer: Viewer, values: dict[str, str],
-               errors: Sequence[FormError], status: int) -> Response:
-    t = translator(viewer.lang)
-    items = escalation_queue(app.db, app.rt, statuses=(EscalationStatus.QUEUED,))
+               errors: Sequence[FormError], status: int, items: Sequence[QueueItem],
+               checked: set[str]) -> Response:
+    t, lang = translator(viewer.lang), viewer.lang
+    today = app.rt.calendar.local_date(app.rt.clock.now())
+    rows = [{"item": i, "type_title": _type_title(app, i.case_type, lang),
+             "reasons": _reason_titles(app, i.reasons, lang),
+             "waiting": working_days(lang, app.rt.calendar.working_days_between(
+                 app.rt.calendar.local_date(i.queued_at), today)),
+             "checked": i.reference in checked} for i in items]
+    urgent = sum(1 for i in items if i.urgent)
     return _page(request, app, viewer, "group/new.html", status=status,
                  title=t("group.plan_title"), values=values, errors=errors,
                  invalid={e.target for e in errors if e.target}, queued=len(items),
-                 urgent=sum(1 for i in items if i.urgent), max_place=MAX_PLACE,
+                 urgent=urgent, rows=rows, max_place=MAX_PLACE,
+                 no_urgent=None if urgent else _no_urgent_text(app, lang, items),
                  proposals=proposals(app.db, app.rt))
 
 
@@ -242,51 +292,123 @@ def meeting_page(request: Request, meeting_id: int,
                  viewer: Viewer = Depends(web_user)) -> Response:
     app = gaita_of(request)
     viewer.require(app, Action.READ_GROUP)
-    return _meeting(request, app, viewer, meeting_id)
+    rt, lang, t = app.rt, viewer.lang, translator(viewer.lang)
+    view = _view(app, viewer, meeting_id)
+    notice = None
+    if request.query_params.get("planned"):
+        notice = t("group.planned", cases=len(view["items"]))
+    decided = request.query_params.get("decided")
+    shown = next((i for i in view["items"] if i["reference"] == decided and i["decision"]), None)
+    if shown is not None:
+        notice = t("group.decided", reference=shown["reference"],
+                   tasks=len(shown["decision"]["actions"]))
+        if not _undecided(view):
+            notice += " " + t("group.all_decided")
+    today = rt.calendar.local_date(rt.clock.now())
+    title = t("group.meeting_title", id=view["id"], day=format_day(view["day"], lang))
+    return _page(request, app, viewer, "group/meeting.html", title=title, meeting=view,
+                 notice=notice, warnings=_wait_warnings(app, view, lang),
+                 may_decide=viewer.may(app, Action.DECIDE), day_reached=view["day"] <= today,
+                 scheduled=EscalationStatus.SCHEDULED, seats=group_seats(rt, lang),
+                 next_case=next(iter(_undecided(view)), None))
 
 
-@router.post("/group/meetings/{meeting_id}/decisions")
-async def record_decision(request: Request, meeting_id: int) -> Response:
+def _view(app: App, viewer: Viewer, meeting_id: int) -> dict[str, Any]:
+    """The meeting as ``meeting_view`` gives it (an access-logged read of each case on
+    its agenda), with each decision's words for the page."""
+    rt, lang = app.rt, viewer.lang
+    view = meeting_view(app.db, rt, meeting_id, viewer.actor, locale=lang, channel=Channel.WEB)
+    now = rt.clock.now()
+    who = actor_names(app, (i["decision"]["decided_by"] for i in view["items"] if i["decision"]),
+                      lang)
+    for n, item in enumerate(view["items"], 1):
+        item["number"] = n
+        item["url"] = _case_url(view["id"], item["reference"])
+        if item["decision"] is None:
+            continue
+        item["decision"]["decided_text"] = rt.calendar.format_local(
+            item["decision"]["decided_at"], lang)
+        item["decision"]["decided_by_name"] = who[item["decision"]["decided_by"]]
+        for action in item["decision"]["actions"]:
+            action["due_day"] = rt.calendar.local_date(action["due_at"])
+            action["due"] = None if action["done"] else due_info(rt, lang, action["due_at"], now)
+    return view
+
+
+def _undecided(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The agenda's cases still to decide, in the agenda's order."""
+    return [i for i in view["items"]
+            if i["decision"] is None and i["status"] == EscalationStatus.SCHEDULED]
+
+
+def _case_url(meeting_id: int, reference: str) -> str:
+    return f"/group/meetings/{meeting_id}/cases/{quote(reference, safe='')}"
+
+
+# --- one case of a meeting: its decision ------------------------------------------------
+
+
+@router.get("/group/meetings/{meeting_id}/cases/{reference}")
+def meeting_case(request: Request, meeting_id: int, reference: str,
+                 viewer: Viewer = Depends(web_user)) -> Response:
+    app = gaita_of(request)
+    viewer.require(app, Action.READ_GROUP)
+    return _case_page(request, app, viewer, meeting_id, reference)
+
+
+@router.post("/group/meetings/{meeting_id}/cases/{reference}")
+async def record_decision(request: Request, meeting_id: int, reference: str) -> Response:
     viewer, form = await form_user(request)
-    return await run_in_threadpool(_decide, request, viewer, meeting_id, first_values(form))
+    return await run_in_threadpool(_decide, request, viewer, meeting_id, reference,
+                                   first_values(form))
 
 
-def _decide(request: Request, viewer: Viewer, meeting_id: int, values: dict[str, str]) -> Response:
+def _decide(request: Request, viewer: Viewer, meeting_id: int, reference: str,
+            values: dict[str, str]) -> Response:
     app = gaita_of(request)
     viewer.require(app, Action.DECIDE)
     t = translator(viewer.lang)
-    reference = values.get("reference", "")
-    summary, actions, errors = _read_decision(app, viewer.lang, values, _form_id(reference))
+    summary, actions, errors = _read_decision(app, viewer.lang, values)
     if not errors:
         try:
             decide(app.db, app.rt, meeting_id, reference, viewer.actor, summary=summary,
                    actions=actions)
         except FieldError as exc:
-            target = f"{_form_id(reference)}-summary" if exc.field == "summary" else None
+            target = "summary" if exc.field == "summary" else None
             errors = [FormError(t("engine_refused"), target, said(viewer.lang, exc))]
         except NotPermitted as exc:   # not on the agenda, decided already, a day too early
             errors = [FormError(t("engine_refused"), None, said(viewer.lang, exc))]
         else:
-            return RedirectResponse(f"/group/meetings/{meeting_id}?decided={quote(reference)}"
-                                    f"#{_form_id(reference)}", status_code=303)
-    return _meeting(request, app, viewer, meeting_id, failed=reference, values=values,
-                    errors=errors, status=422)
+            return RedirectResponse(_after_decision(app, meeting_id, reference), status_code=303)
+    return _case_page(request, app, viewer, meeting_id, reference, values=values,
+                      errors=errors, status=400)
 
 
-def _form_id(reference: str) -> str:
-    return "case-" + re.sub(r"[^A-Za-z0-9-]", "", reference)
+def _after_decision(app: App, meeting_id: int, reference: str) -> str:
+    """Where the chair goes after deciding: the next undecided case of the agenda (after
+    this one, then from the top), or the meeting's page when all are decided."""
+    with app.db.connect() as conn:
+        rows = conn.execute(sa.select(ESCALATION.c.case_id, ESCALATION.c.status).where(
+            ESCALATION.c.meeting_id == meeting_id)).all()
+    undecided = {r.case_id for r in rows if r.status == EscalationStatus.SCHEDULED}
+    order = [i.reference for i in sorted(
+        (i for i in escalation_queue(app.db, app.rt, statuses=(EscalationStatus.SCHEDULED,))
+         if i.meeting_id == meeting_id and i.case_id in undecided), key=queue_order)]
+    if not order:
+        return f"/group/meetings/{meeting_id}?decided={quote(reference, safe='')}"
+    return _case_url(meeting_id, order[0]) + f"?decided={quote(reference, safe='')}"
 
 
-def _read_decision(app: App, lang: str, values: dict[str, str],
-                   form: str) -> tuple[str, list[AgreedAction], list[FormError]]:
+def _read_decision(app: App, lang: str,
+                   values: dict[str, str]) -> tuple[str, list[AgreedAction], list[FormError]]:
     """The summary and the filled action rows of a decision form, or what to correct."""
     t = translator(lang)
     errors: list[FormError] = []
     summary = values.get("summary", "").strip()
     if not summary:
-        errors.append(FormError(t("group.summary_required"), f"{form}-summary"))
+        errors.append(FormError(t("group.summary_required"), "summary"))
     elif len(summary) > MAX_TEXT:
-        errors.append(FormError(t("too_long", limit=MAX_TEXT), f"{form}-summary"))
+        errors.append(FormError(t("too_long", limit=MAX_TEXT), "summary"))
     codes = {code for code, _ in _institutions(app, lang)}
     most = max_action_days(app.rt)   # the engine refuses more too
     actions = []
@@ -297,57 +419,49 @@ def _read_decision(app: App, lang: str, values: dict[str, str],
             continue   # an empty row
         ok = True
         if code not in codes:
-            errors.append(FormError(t("group.action_institution", n=n),
-                                    f"{form}-a{n}-institution"))
+            errors.append(FormError(t("group.action_institution", n=n), f"a{n}-institution"))
             ok = False
         if not (_DAYS.fullmatch(days) and 1 <= int(days) <= most):
-            errors.append(FormError(t("group.action_days", n=n, max=most),
-                                    f"{form}-a{n}-days"))
+            errors.append(FormError(t("group.action_days", n=n, max=most), f"a{n}-days"))
             ok = False
         if not text or len(text) > MAX_TEXT:
-            errors.append(FormError(t("group.action_text", n=n, limit=MAX_TEXT),
-                                    f"{form}-a{n}-text"))
+            errors.append(FormError(t("group.action_text", n=n, limit=MAX_TEXT), f"a{n}-text"))
             ok = False
         if ok:
             actions.append(AgreedAction(code, int(days), text))
     return summary, actions, errors
 
 
-def _meeting(request: Request, app: App, viewer: Viewer, meeting_id: int, *,
-             failed: str | None = None, values: dict[str, str] | None = None,
-             errors: Sequence[FormError] = (), status: int = 200) -> Response:
+def _case_page(request: Request, app: App, viewer: Viewer, meeting_id: int, reference: str, *,
+               values: dict[str, str] | None = None, errors: Sequence[FormError] = (),
+               status: int = 200) -> Response:
+    """One case of a meeting's agenda: its decision, or (for the chair, from the
+    meeting's day) the form to record it."""
     rt, lang, t = app.rt, viewer.lang, translator(viewer.lang)
-    view = meeting_view(app.db, rt, meeting_id, viewer.actor, locale=lang, channel=Channel.WEB)
-    now = rt.clock.now()
-    today = rt.calendar.local_date(now)
-    who = actor_names(app, (i["decision"]["decided_by"] for i in view["items"] if i["decision"]),
-                      lang)
-    for item in view["items"]:
-        item["form_id"] = _form_id(item["reference"])
-        if item["decision"] is None:
-            continue
-        item["decision"]["decided_text"] = rt.calendar.format_local(
-            item["decision"]["decided_at"], lang)
-        item["decision"]["decided_by_name"] = who[item["decision"]["decided_by"]]
-        for action in item["decision"]["actions"]:
-            action["due_day"] = rt.calendar.local_date(action["due_at"])
-            action["due"] = None if action["done"] else due_info(rt, lang, action["due_at"], now)
+    view = _view(app, viewer, meeting_id)
+    item = next((i for i in view["items"] if i["reference"] == reference), None)
+    if item is None:
+        raise PageError(404, "not_found")
+    today = rt.calendar.local_date(rt.clock.now())
     notice = None
-    if request.query_params.get("planned") and status == 200:
-        notice = t("group.planned", cases=len(view["items"]))
     decided = request.query_params.get("decided")
     shown = next((i for i in view["items"] if i["reference"] == decided and i["decision"]), None)
     if shown is not None and status == 200:
         notice = t("group.decided", reference=shown["reference"],
                    tasks=len(shown["decision"]["actions"]))
-    title = t("group.meeting_title", id=view["id"], day=format_day(view["day"], lang))
-    return _page(request, app, viewer, "group/meeting.html", status=status, title=title,
-                 meeting=view, notice=notice, warnings=_wait_warnings(app, view, lang),
+    left = _undecided(view)
+    position = next((n for n, i in enumerate(left, 1) if i["reference"] == reference), None)
+    title = t("group.case_title", reference=reference)
+    return _page(request, app, viewer, "group/case.html", status=status, title=title,
+                 meeting=view, item=item, notice=notice,
+                 meeting_title=t("group.meeting_title", id=view["id"],
+                                 day=format_day(view["day"], lang)),
                  may_decide=viewer.may(app, Action.DECIDE), day_reached=view["day"] <= today,
+                 left=len(left), position=position,
                  institutions=_institutions(app, lang), rows=ACTION_ROWS,
-                 max_days=max_action_days(rt), max_text=MAX_TEXT, failed=failed,
-                 values=values or {}, errors=errors, invalid={e.target for e in errors if e.target},
-                 scheduled=EscalationStatus.SCHEDULED, seats=group_seats(rt, lang))
+                 max_days=max_action_days(rt), max_text=MAX_TEXT, values=values or {},
+                 errors=errors, invalid={e.target for e in errors if e.target},
+                 scheduled=EscalationStatus.SCHEDULED)
 
 
 def _wait_warnings(app: App, view: dict[str, Any], lang: str) -> list[str]:

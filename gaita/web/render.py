@@ -37,6 +37,7 @@ MENU: tuple[tuple[str, str, Action], ...] = (
     ("/cases/new", "nav.new_case", Action.OPEN_CASE),
     ("/inbox", "nav.inbox", Action.ANSWER_TASK),
     ("/group", "nav.group", Action.READ_GROUP),
+    ("/audit", "nav.audit", Action.AUDIT),
     ("/admin", "nav.admin", Action.ADMINISTER),
 )
 

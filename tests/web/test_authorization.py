@@ -142,8 +142,13 @@ RULES: list[Rule] = [
     web("GET", "/group/meetings/{meeting_id}", GROUP_READERS, "/group/meetings/{meeting}"),
     web("GET", "/group/meetings/{meeting_id}/minutes.docx", GROUP_READERS,
         "/group/meetings/{meeting}/minutes.docx"),
-    web("POST", "/group/meetings/{meeting_id}/decisions", CHAIR,
-        "/group/meetings/{meeting}/decisions"),
+    web("GET", "/group/meetings/{meeting_id}/cases/{reference}", GROUP_READERS,
+        "/group/meetings/{meeting}/cases/{own}"),
+    web("POST", "/group/meetings/{meeting_id}/cases/{reference}", CHAIR,
+        "/group/meetings/{meeting}/cases/{own}"),
+    # the audit log across cases: the roles that see the access log (the auditor)
+    web("GET", "/audit", frozenset({AU})),
+    web("GET", "/audit.csv", frozenset({AU})),
     *(web(m, r, frozenset({A}), p) for m, r, p in (
         ("GET", "/admin", None), ("POST", "/admin/reload", None), ("GET", "/admin/users", None),
         ("GET", "/admin/users/new", None), ("POST", "/admin/users/new", None),
