@@ -59,7 +59,7 @@ from engine.personal_code import NEW_FORMAT_CHECKSUM_WARNING, parse_personal_cod
 from engine.policy import Action, CaseScope, openable_types, stored_case_scope, visible_groups
 from engine.queries import case_view, state_law, step_view
 from engine.store import load_case_row
-from engine.tables import AccessAction, CaseStatus, Channel
+from engine.tables import CaseStatus, Channel
 from engine.transfer import pending_task_of, pending_transfer, transfer_school
 from gaita.bootstrap import App
 from gaita.web.audit import reads_words
