@@ -256,7 +256,7 @@ def _plan(request: Request, viewer: Viewer, values: dict[str, str],
         else:
             return RedirectResponse(f"/group/meetings/{planned.meeting_id}?planned=1",
                                     status_code=303)
-    return _plan_form(request, app, viewer, values, errors, 400, items, set(picked))
+    return _plan_form(request, app, viewer, values, errors, 422, items, set(picked))
 
 
 def _no_urgent_text(app: App, lang: str, items: Sequence[QueueItem]) -> str:
@@ -381,7 +381,7 @@ def _decide(request: Request, viewer: Viewer, meeting_id: int, reference: str,
         else:
             return RedirectResponse(_after_decision(app, meeting_id, reference), status_code=303)
     return _case_page(request, app, viewer, meeting_id, reference, values=values,
-                      errors=errors, status=400)
+                      errors=errors, status=422)
 
 
 def _after_decision(app: App, meeting_id: int, reference: str) -> str:
