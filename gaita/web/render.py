@@ -47,6 +47,7 @@ def render(template: str, *, lang: str, rt: Runtime, status: int = 200,
     context.setdefault("menu", ())
     context.setdefault("here", "")
     context.setdefault("wide", False)
+    context.setdefault("search_box", False)
     html = _env.get_template(template).render(
         lang=lang, t=translator(lang), switch_lang=switch_lang,
         day=lambda value: format_day(value, lang),
@@ -64,4 +65,5 @@ def page(request: Request, app: App, viewer: Viewer, template: str, *, title: st
     return render(template, lang=viewer.lang, rt=app.rt, status=status,
                   switch_lang=request.method == "GET", page_title=title, viewer=viewer,
                   menu=menu, here=here, csrf=viewer.csrf, wide=wide,
+                  search_box=viewer.may(app, Action.READ_CASES),   # gaita.web.search
                   request_path=request.url.path, **context)
