@@ -34,8 +34,8 @@ from engine.policy import (
     visible_groups,
 )
 from engine.reports import case_page
-from engine.search import other_cases_of_child
 from engine.runtime import Actor, Runtime
+from engine.search import other_cases_of_child
 from engine.store import (
     ACCESS,
     ACTION_TOKEN,

@@ -90,9 +90,10 @@ def search_cases(db: sa.Engine, rt: Runtime, actor: Actor, text: str, *,
                              .correlate(None))
             if words:
                 found.append(_by_name(words))
-        columns = [CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
-                   CASE.c.state, CASE.c.status, CASE.c.owner_institution, CASE.c.opened_at,
-                   CASE.c.closed_at]
+        columns: list[sa.ColumnElement[Any]] = [
+            CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
+            CASE.c.state, CASE.c.status, CASE.c.owner_institution, CASE.c.opened_at,
+            CASE.c.closed_at]
         if identity:
             columns.append(CHILD.c.name.label("child_name"))
         select = (sa.select(*columns).select_from(CASE.join(CHILD, CHILD.c.id == CASE.c.child_id))
