@@ -13,7 +13,7 @@ Name and code are searched only for a user who sees the child's identity (the
 ``identity`` field group): anyone else finds a case by its reference only, so a search
 never tells them which child has a case.  Every result is a case the access policy lets
 the user reach (``engine.policy.visible_cases``, as the case list), open or closed,
-newest first, at most ``limit``.  Each result showing the child's name is a read of that
+newest (last opened) first, at most ``limit``.  Each result showing the child's name is a read of that
 case's child data, written to the access log (``read``, detail ``search``), as the case
 page's read is; the query itself is never logged.
 """
@@ -43,6 +43,8 @@ MAX_QUERY = 200
 MAX_WORDS = 6
 #: The access log's ``detail`` of a search's read.
 LOG_DETAIL = "search"
+#: Most cases one way of matching gives by id; more make it a walk (``Way``).
+NARROW = 1000
 #: Above every character: a word's prefix ``w`` is the range ``[w, w + _TOP)``.
 _TOP = "\U0010ffff"
 
@@ -81,15 +83,27 @@ def search_cases(db: sa.Engine, rt: Runtime, actor: Actor, text: str, *,
         raise InvalidSearch("search.too_many_words", limit=MAX_WORDS, count=len(words))
     now = rt.clock.now()
     with db.begin() as conn:
-        found = [_by_reference(conn, query)]
+        ways = [_by_reference(conn, query)]
         if identity:
             digits = personal_code_digits(query)
             if digits is not None:
-                found.append(sa.select(CASE.c.id).join(CHILD, CHILD.c.id == CASE.c.child_id)
-                             .where(CHILD.c.code_hash == code_lookup_hash(rt.code_key, digits))
-                             .correlate(None))
+                ways.append(Way(sa.select(CASE.c.id).join(
+                    CHILD, CHILD.c.id == CASE.c.child_id).where(
+                    CHILD.c.code_hash == code_lookup_hash(rt.code_key, digits))))
             if words:
-                found.append(_by_name(words))
+                ways.append(_by_name(words))
+        # A narrow way (at most NARROW cases match it, read from its index) gives its
+        # cases' ids; a broad one ("kav", "janis") is a condition checked walking the
+        # cases newest first, which soon finds ``limit`` of them.
+        ids: set[int] = set()
+        broad: list[sa.ColumnElement[bool]] = []
+        for way in ways:
+            got = conn.execute(way.narrow.limit(NARROW + 1)).scalars().all()
+            if len(got) > NARROW and way.broad is not None:
+                broad.append(way.broad)
+            else:
+                ids.update(got)
+        matched = ([CASE.c.id.in_(sorted(ids))] if ids else []) + broad
         columns: list[sa.ColumnElement[Any]] = [
             CASE.c.id, CASE.c.reference, CASE.c.case_type, CASE.c.definition_version,
             CASE.c.state, CASE.c.status, CASE.c.owner_institution, CASE.c.opened_at,
@@ -97,8 +111,8 @@ def search_cases(db: sa.Engine, rt: Runtime, actor: Actor, text: str, *,
         if identity:
             columns.append(CHILD.c.name.label("child_name"))
         select = (sa.select(*columns).select_from(CASE.join(CHILD, CHILD.c.id == CASE.c.child_id))
-                  .where(CASE.c.id.in_(sa.union(*found)), visible_cases(roles, subject))
-                  .order_by(CASE.c.opened_at.desc(), CASE.c.id.desc()).limit(limit + 1))
+                  .where(sa.or_(sa.false(), *matched), visible_cases(roles, subject))
+                  .order_by(CASE.c.id.desc()).limit(limit + 1))
         rows = [dict(r) for r in conn.execute(select).mappings()]
         more = len(rows) > limit
         rows = rows[:limit]
@@ -109,22 +123,34 @@ def search_cases(db: sa.Engine, rt: Runtime, actor: Actor, text: str, *,
     return SearchResult(query, rows, more, identity)
 
 
-def _by_reference(conn: sa.Connection, query: str) -> sa.Select[Any]:
+@dataclass(frozen=True)
+class Way:
+    """One way a query matches cases: ``narrow`` selects their ids through an index;
+    ``broad``, the same as a condition on ``case`` that no index serves (so the cases are
+    walked newest first), for when very many match (None: never many)."""
+
+    narrow: sa.Select[Any]
+    broad: sa.ColumnElement[bool] | None = None
+
+
+def _by_reference(conn: sa.Connection, query: str) -> Way:
     """Cases whose reference begins with ``query`` (references are upper-case)."""
     prefix = query.upper().replace(" ", "")
     condition = CASE.c.reference.startswith(prefix, autoescape=True)
     if conn.dialect.name == "sqlite":   # binary order: the prefix is a range of the index
         condition = sa.and_(CASE.c.reference >= prefix, CASE.c.reference < prefix + _TOP,
                             condition)
-    return sa.select(CASE.c.id).where(condition).correlate(None)
+    return Way(sa.select(CASE.c.id).where(condition),
+               sa.func.upper(CASE.c.reference).startswith(prefix, autoescape=True))
 
 
-def _by_name(words: list[str]) -> sa.Select[Any]:
+def _by_name(words: list[str]) -> Way:
     """Cases whose child has, for each word, a name word beginning with it."""
-    children = [sa.select(NAME_WORD.c.child_id).where(NAME_WORD.c.word >= w,
-                                                      NAME_WORD.c.word < w + _TOP)
-                for w in dict.fromkeys(words)]
-    return sa.select(CASE.c.id).where(*(CASE.c.child_id.in_(c) for c in children)).correlate(None)
+    children = sa.intersect(*(sa.select(NAME_WORD.c.child_id).where(
+        NAME_WORD.c.word >= w, NAME_WORD.c.word < w + _TOP) for w in dict.fromkeys(words)))
+    return Way(sa.select(CASE.c.id).where(CASE.c.child_id.in_(children)),
+               # coalesce: not the child_id index (walk the cases newest first)
+               sa.func.coalesce(CASE.c.child_id, 0).in_(children))
 
 
 def _log_reads(conn: sa.Connection, case_ids: list[int], actor: str, channel: Channel | str,

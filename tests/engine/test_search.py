@@ -187,3 +187,14 @@ def test_case_view_lists_the_childs_other_cases_the_reader_may_see(gaita: App) -
         (violence, "violence", "open")]
     school = case_view(gaita.db, gaita.rt, ours, actor_for(gaita.db, "skola"))
     assert school["child_cases"] == []   # the other school's case is not the school's
+
+
+def test_broad_queries_walk_the_cases_and_find_the_same(gaita: App,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    refs = [_open(gaita, "Jānis Bērziņš", demo_code(40 + n)) for n in range(3)]
+    other = _open(gaita, "Jānis Bērziņš", demo_code(50), school=OTHER_SCHOOL)
+    narrow = _refs(gaita, "skola", "berz jan"), _refs(gaita, "koordinatore", "kav")
+    monkeypatch.setattr("engine.search.NARROW", 1)   # every way with 2+ matches is broad
+    assert _refs(gaita, "skola", "berz jan") == narrow[0] == refs[::-1]
+    assert _refs(gaita, "koordinatore", "kav") == narrow[1] == [other, *refs[::-1]]
+    assert _refs(gaita, "koordinatore", "kav-2026-0000") == [other, *refs[::-1]]
