@@ -13,9 +13,9 @@ Name and code are searched only for a user who sees the child's identity (the
 ``identity`` field group): anyone else finds a case by its reference only, so a search
 never tells them which child has a case.  Every result is a case the access policy lets
 the user reach (``engine.policy.visible_cases``, as the case list), open or closed,
-newest (last opened) first, at most ``limit``.  Each result showing the child's name is a read of that
-case's child data, written to the access log (``read``, detail ``search``), as the case
-page's read is; the query itself is never logged.
+newest (last opened) first, at most ``limit``.  Each result showing the child's name is
+a read of that case's child data, written to the access log (``read``, detail
+``search``), as the case page's read is; the query itself is never logged.
 """
 
 from __future__ import annotations
@@ -137,11 +137,30 @@ def _by_reference(conn: sa.Connection, query: str) -> Way:
     """Cases whose reference begins with ``query`` (references are upper-case)."""
     prefix = query.upper().replace(" ", "")
     condition = CASE.c.reference.startswith(prefix, autoescape=True)
-    if conn.dialect.name == "sqlite":   # binary order: the prefix is a range of the index
+    if _bytewise(conn):   # the prefix is a range of the reference's index
         condition = sa.and_(CASE.c.reference >= prefix, CASE.c.reference < prefix + _TOP,
                             condition)
     return Way(sa.select(CASE.c.id).where(condition),
                sa.func.upper(CASE.c.reference).startswith(prefix, autoescape=True))
+
+
+def _bytewise(conn: sa.Connection) -> bool:
+    """Text compares byte by byte: SQLite, or a PostgreSQL database whose collation is
+    ``C`` (``C.UTF-8``, ``POSIX``).  Under a language's collation a range of the index
+    need not hold every string with the prefix, so ``LIKE`` alone decides there."""
+    if conn.dialect.name == "sqlite":
+        return True
+    if conn.dialect.name != "postgresql":
+        return False
+    key = id(conn.engine)
+    if key not in _BYTEWISE:
+        collation = conn.execute(sa.text(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()")).scalar()
+        _BYTEWISE[key] = str(collation).split(".")[0] in ("C", "POSIX")
+    return _BYTEWISE[key]
+
+
+_BYTEWISE: dict[int, bool] = {}
 
 
 def _by_name(words: list[str]) -> Way:
