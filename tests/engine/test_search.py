@@ -22,11 +22,11 @@ CODE = demo_code(3)
 
 
 def _open(gaita: App, name: str, code: str, *, school: str = SCHOOL,
-          case_type: str = "absences", **kw: object) -> str:
+          case_type: str = "absences", warn_duplicate: bool = False) -> str:
     fields = sample_fields(gaita.rt.registry.latest(case_type).open.fields)
     return open_case(gaita.db, gaita.rt, case_type, actor_for(gaita.db, "koordinatore"),
                      child_name=name, child_code=code, school=school, fields=fields,
-                     **kw).reference   # type: ignore[arg-type]
+                     warn_duplicate=warn_duplicate).reference
 
 
 def _refs(gaita: App, user: str, text: str) -> list[str]:
