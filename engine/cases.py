@@ -23,10 +23,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import policy
-from engine.children import child_id
+from engine.children import child_id, code_lookup_hash
 from engine.deadlines import acknowledge_due, deadline_for
 from engine.definitions import RISK_LEVELS, Notification, Transition, Workflow
 from engine.errors import (
+    DuplicateCase,
     FieldError,
     Message,
     Named,
@@ -38,15 +39,15 @@ from engine.errors import (
 )
 from engine.events import EventKind, insert_event, next_event
 from engine.filings import require_reports
-from engine.group.queue import queue_declared, queue_if_repeated
+from engine.group.queue import queue_declared, queue_if_repeated, repeated_earlier
 from engine.guards import GuardContext, first_failure
 from engine.ikvd import coerce_step
 from engine.opening import start_of
 from engine.outbox import queue_mail
 from engine.parties import report_to_residence, residence_route
-from engine.personal_code import parse_personal_code
+from engine.personal_code import PersonalCode, parse_personal_code
 from engine.runtime import Actor, Runtime
-from engine.store import CASE, INSTITUTION, next_reference, stored_version
+from engine.store import CASE, CHILD, INSTITUTION, next_reference, stored_version
 from engine.tables import CaseStatus, TaskKind
 from engine.tasks import TaskInfo, cancel_open_tasks, close_state_task, insert_task
 
@@ -72,6 +73,7 @@ class FireResult:
     outcome: str | None = None
     warnings: tuple[Message, ...] = field(default_factory=tuple)
     late_days: int | None = None   # opened after its first deadline had passed
+    repeated: str | None = None    # queued for the cooperation group as repeated (after it)
 
 
 def open_case(
@@ -79,12 +81,19 @@ def open_case(
     child_name: str, child_code: str, school: str | None = None,
     fields: Mapping[str, Any] | None = None, risk_level: str = "medium",
     incident_at: datetime | None = None, start_state: str | None = None,
+    warn_duplicate: bool = False,
 ) -> FireResult:
     """Open a case at the declaration's ``initial`` state, or at one of its
     ``open.start_states`` (``engine.opening``: that state's data and guards).
     ``incident_at``: when what the case is about happened (default: now); the first
     state's deadline counts from it, so a case entered after that deadline opens
-    already overdue, marked as reported late."""
+    already overdue, marked as reported late.
+
+    ``warn_duplicate``: refuse (``DuplicateCase``, nothing saved) when the child already
+    has an open case of the type; the web form, the API and the command line ask for it
+    unless the user confirmed opening another.  Either way a case of the type opened
+    within the configured window queues the new one for the cooperation group as
+    repeated (``FireResult.repeated`` names the earlier case)."""
     wf = rt.registry.latest(case_type)
     policy.require(rt, actor, policy.Action.OPEN_CASE, case_type=case_type, school=school)
     if risk_level not in RISK_LEVELS:
@@ -104,6 +113,8 @@ def open_case(
         elif any(s.owner in per_case for s in wf.states.values()):
             raise FieldError("school", msg("field.school_required", case_type=Named(
                 case_type, wf.title)))
+        if warn_duplicate:
+            _refuse_duplicate(conn, rt, wf, code, now)
         child, kept_name = child_id(conn, rt.code_key, " ".join(child_name.split()), code)
         reference = next_reference(conn, wf.reference_prefix, rt.calendar.local_date(now).year)
         case_id = conn.execute(_INSERT_CASE, {
@@ -124,11 +135,38 @@ def open_case(
             "id": case_id, "reference": reference, "case_type": wf.case_type,
             "child_id": child, "risk_level": risk_level}, now)
         version = 1 if repeated is None else 2
+        previous = None
+        if repeated is not None:
+            found = repeated_earlier(conn, rt, wf.case_type, child, now, exclude=case_id)
+            previous = found[0] if found else None
     warnings = code.warnings + ((NAME_KEPT,) if kept_name else ())
     if late is not None:
         warnings += (msg("case.reported_late", days=late),)
     return FireResult(reference, None, None, start.state, version, task, warnings=warnings,
-                      late_days=late)
+                      late_days=late, repeated=previous)
+
+
+def open_cases_of_child(conn: sa.Connection, rt: Runtime, case_type: str,
+                        code: PersonalCode) -> list[str]:
+    """The references of the open cases of this type about the child with this
+    personal code (by its keyed hash), newest first."""
+    return list(conn.execute(sa.select(CASE.c.reference).join(
+        CHILD, CHILD.c.id == CASE.c.child_id).where(
+        CHILD.c.code_hash == code_lookup_hash(rt.code_key, code.digits()),
+        CASE.c.case_type == case_type, CASE.c.status == CaseStatus.OPEN,
+    ).order_by(CASE.c.opened_at.desc(), CASE.c.id.desc())).scalars())
+
+
+def _refuse_duplicate(conn: sa.Connection, rt: Runtime, wf: Workflow, code: PersonalCode,
+                      now: datetime) -> None:
+    """``DuplicateCase`` when the child has an open case of the type."""
+    found = open_cases_of_child(conn, rt, wf.case_type, code)
+    if not found:
+        return
+    child = conn.execute(sa.select(CHILD.c.id).where(
+        CHILD.c.code_hash == code_lookup_hash(rt.code_key, code.digits()))).scalar_one()
+    repeated = repeated_earlier(conn, rt, wf.case_type, child, now) is not None
+    raise DuplicateCase(Named(wf.case_type, wf.title), found, repeated)
 
 
 def _incident(rt: Runtime, at: datetime | None, now: datetime, born: date | None) -> datetime:

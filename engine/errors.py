@@ -244,6 +244,25 @@ class InvalidQuery(GaitaError):
                          value=value, allowed=self.allowed)
 
 
+class InvalidSearch(GaitaError):
+    """A search that cannot be run (``engine.search``): empty, or longer than ``limit``."""
+
+    def __init__(self, code: str, **params: Any):
+        super().__init__(code, **params)
+
+
+class DuplicateCase(GaitaError):
+    """Opening a case for a child who already has an open case of the type
+    (``engine.cases.open_case(warn_duplicate=True)``): ``references``, newest first.
+    ``repeated``: a new case would also be queued for the cooperation group as repeated.
+    Nothing was saved; opening again with the confirmation opens it."""
+
+    def __init__(self, case_type: Named, references: Sequence[str], repeated: bool):
+        self.references, self.repeated = tuple(references), repeated
+        super().__init__("case.duplicate_open_repeated" if repeated else "case.duplicate_open",
+                         case_type=case_type, references=self.references)
+
+
 class StaleCase(GaitaError):
     """Optimistic-lock conflict: the case changed since it was read."""
 

@@ -35,6 +35,7 @@ from engine.policy import (
 )
 from engine.reports import case_page
 from engine.runtime import Actor, Runtime
+from engine.search import other_cases_of_child
 from engine.store import (
     ACCESS,
     ACTION_TOKEN,
@@ -101,9 +102,13 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
             # the case's other children (the aggressor): identity only with ``identity``
             parties = parties_view(conn, rt, case["id"], IDENTITY in groups)
             child = access = None
+            others: list[dict[str, Any]] = []
             if IDENTITY in groups:
                 child = dict(conn.execute(sa.select(CHILD.c.name, CHILD.c.personal_code).where(
                     CHILD.c.id == case["child_id"])).mappings().one())
+                # the child's other cases this reader may reach (engine.search)
+                others = other_cases_of_child(conn, rt.registry.roles, subject, case["id"],
+                                              case["child_id"])
             if decide(rt.registry, subject, Action.READ_ACCESS_LOG, scope):
                 # who read, by name and institution (``engine.access_log.fold`` folds them)
                 access = [dict(r) for r in conn.execute(sa.select(
@@ -151,6 +156,7 @@ def case_view(db: sa.Engine, rt: Runtime, reference: str, actor: Actor,
         # MK 474 p. 12: another municipality's receiving address is not known yet
         "waiting_for_address": any(p["waiting_for_address"] for p in parties),
         **({"child": child} if child is not None else {}),
+        "child_cases": others,
         **({"access_log": access} if access is not None else {}),
         "timeline": [{
             "seq": e["seq"], "at": e["at"], "actor": e["actor"], "kind": e["kind"],

@@ -23,6 +23,7 @@ from engine.tables import (
     CaseEvent,
     CaseParty,
     Child,
+    ChildNameWord,
     Decision,
     Escalation,
     Institution,
@@ -52,6 +53,7 @@ EFFECT = table(TaskEffect)
 RUN = table(SchedulerRun)
 USER = table(User)
 PARTY = table(CaseParty)
+NAME_WORD = table(ChildNameWord)
 
 #: A row as read, by column name: SQLAlchemy's ``RowMapping`` (whose keys may also be
 #: columns) or a plain ``dict``.

@@ -184,6 +184,21 @@ class Child(SQLModel, table=True):
     birth_date: date | None = None
 
 
+#: A word of a child's name as searched: bytewise order on PostgreSQL too (collation "C"),
+#: so a prefix is a range of the index whatever the database's locale.
+_WORD = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+
+
+class ChildNameWord(SQLModel, table=True):
+    """One word of a child's name, lower-case with diacritics folded ("Bērziņš" ->
+    ``berzins``; ``engine.children.name_words``), for the search (``engine.search``):
+    a name is found by any word's prefix through the primary key's index.  Written with
+    the child; the personal code is never here (it is found by ``child.code_hash``)."""
+    __tablename__ = "child_name_word"
+    word: str = Field(sa_column=sa.Column(_WORD, primary_key=True))
+    child_id: int = Field(foreign_key="child.id", primary_key=True)
+
+
 class ReferenceCounter(SQLModel, table=True):
     __tablename__ = "reference_counter"
     prefix: str = Field(primary_key=True, max_length=8)

@@ -108,21 +108,32 @@ def queue_if_repeated(conn: sa.Connection, rt: Runtime, case: Mapping[str, Any],
     """``open_case``: queue the new case (reason ``repeated_case``) if the same child had
     a case of the same type opened within the type's configured window.  ``case``: the
     new case's ``id``, ``reference``, ``case_type``, ``child_id`` and ``risk_level``."""
-    param = rt.municipality.cooperation_group.repeated_case_windows.get(case["case_type"])
+    found = repeated_earlier(conn, rt, case["case_type"], case["child_id"], now,
+                             exclude=case["id"])
+    if found is None:
+        return None
+    earlier, months = found
+    policy.require(rt, SYSTEM, policy.Action.ESCALATE)
+    return queue_for_group(conn, rt, case, now, reason=EngineReason.REPEATED_CASE, actor=SYSTEM,
+                           urgent=case["risk_level"] in URGENT_RISKS,
+                           detail={"previous": earlier, "window_months": months})
+
+
+def repeated_earlier(conn: sa.Connection, rt: Runtime, case_type: str, child_id: int,
+                     now: datetime, *, exclude: int | None = None) -> tuple[str, int] | None:
+    """The child's latest case of the type opened within the type's configured window
+    (``repeated_case_windows``), and the window in months: a new case would be queued
+    as repeated (``queue_if_repeated``).  None: no window, or no such case."""
+    param = rt.municipality.cooperation_group.repeated_case_windows.get(case_type)
     if param is None:
         return None
     months = rt.days(param)
     since = _months_before(rt, now, months)
     earlier = conn.execute(sa.select(CASE.c.reference).where(
-        CASE.c.child_id == case["child_id"], CASE.c.case_type == case["case_type"],
-        CASE.c.id != case["id"], CASE.c.opened_at >= since,
+        CASE.c.child_id == child_id, CASE.c.case_type == case_type,
+        CASE.c.id != (exclude if exclude is not None else -1), CASE.c.opened_at >= since,
     ).order_by(CASE.c.opened_at.desc(), CASE.c.id.desc())).scalars().first()
-    if earlier is None:
-        return None
-    policy.require(rt, SYSTEM, policy.Action.ESCALATE)
-    return queue_for_group(conn, rt, case, now, reason=EngineReason.REPEATED_CASE, actor=SYSTEM,
-                           urgent=case["risk_level"] in URGENT_RISKS,
-                           detail={"previous": earlier, "window_months": months})
+    return None if earlier is None else (earlier, months)
 
 
 def _months_before(rt: Runtime, now: datetime, months: int) -> datetime:

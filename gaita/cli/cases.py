@@ -1,4 +1,4 @@
-"""``gaita case open | fire | aggressor | address | show | list | verify``."""
+"""``gaita case open | fire | aggressor | address | show | list | search | verify``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine.filings import file_report, waive_report
 from engine.ikvd import reported
 from engine.parties import add_aggressor, give_report_address
 from engine.queries import actor_for, case_view, list_cases
+from engine.search import search_cases
 from engine.store import load_case_row
 from engine.tables import Channel, OutboxStatus
 from engine.tasks import open_task_of
@@ -82,6 +83,11 @@ def open_cmd(
              "absences: board_assessment when the count is already over the threshold), "
              "with that state's --field values.  Default: the type's initial state.")] = None,
     field: FieldOpt = None,
+    anyway: Annotated[bool, typer.Option(
+        "--anyway", help="Open it even though the child already has an open case of TYPE "
+                         "(without it that is refused, exit 5, naming the open case; a case "
+                         "of TYPE opened within the repeat window is queued for the "
+                         "cooperation group as repeated).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Open a case of TYPE."""
@@ -95,7 +101,11 @@ def open_cmd(
             raise FieldError("incident_at", msg("incident.unparsable", text=incident_at)) from None
     result = open_case(gaita.db, gaita.rt, case_type, actor, child_name=child_name,
                        child_code=child_code, school=school, fields=parse_fields(field),
-                       risk_level=risk, incident_at=incident, start_state=start_state)
+                       risk_level=risk, incident_at=incident, start_state=start_state,
+                       warn_duplicate=not anyway)
+    if result.repeated is not None and not as_json:
+        err.print(f"note: queued for the cooperation group as a repeated case "
+                  f"(earlier case {result.repeated})", markup=False)
     _print_result(gaita, result, as_json)
 
 
@@ -427,6 +437,34 @@ def list_cmd(
                   f"{r['owner_institution'] or '-':<22} {left}", markup=False)
     if not rows:
         out.print("no cases")
+
+
+@case_app.command("search")
+@handled
+def search_cmd(
+    query: Annotated[str, typer.Argument(help="A case reference (or its beginning), the "
+                                              "child's name (diacritics optional) or the "
+                                              "child's whole personal code.")],
+    as_user: Annotated[str | None, typer.Option(
+        "--as", help="Search as this user (names and codes only for a user who sees the "
+                     "child's identity; without --as: the operator, by reference only).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find cases by reference, child name or personal code (newest first, at most 50)."""
+    gaita = current_app()
+    found = search_cases(gaita.db, gaita.rt, reader(gaita, as_user), query)
+    if as_json:
+        emit_json({"items": found.rows, "more": found.more, "names_searched": found.identity})
+        return
+    for r in found.rows:
+        opened = gaita.rt.calendar.local_date(r["opened_at"]).strftime("%d.%m.%Y")
+        out.print(f"{r['reference']:<18} {r['case_type']:<20} {r['state']:<26} "
+                  f"{r['status']:<7} {r['owner_institution'] or '-':<22} {opened}"
+                  + (f"  {r['child_name']}" if r["child_name"] else ""), markup=False)
+    if not found.rows:
+        out.print("nothing found")
+    elif found.more:
+        out.print(f"(only the first {len(found.rows)}: narrow the search)")
 
 
 @case_app.command()

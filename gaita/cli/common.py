@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from engine.dates import InvalidDate, parse_day
-from engine.errors import GaitaError, Message, NotFound, NotPermitted, StaleCase
+from engine.errors import DuplicateCase, GaitaError, Message, NotFound, NotPermitted, StaleCase
 from engine.queries import actor_for
 from engine.runtime import Actor, operator
 from gaita.settings import Settings, load_settings
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Gaita: case routing for children who drop out of the school system.",
                   epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 not permitted "
-                         "(state, role, field, guard, personal code), 5 conflict (stale version).",
+                         "(state, role, field, guard, personal code), 5 conflict (stale version; "
+                         "an open case of the child's without --anyway).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 #: ``gaita case``: shared by ``cases`` (open, fire, ...) and ``pause`` (pause, resume).
 case_app = typer.Typer(help="Open, advance and inspect cases.", no_args_is_help=True)
@@ -50,7 +51,7 @@ def exit_code(exc: GaitaError) -> int:
         return 3
     if isinstance(exc, NotPermitted):
         return 4
-    if isinstance(exc, StaleCase):
+    if isinstance(exc, StaleCase | DuplicateCase):
         return 5
     return 1
 

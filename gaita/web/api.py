@@ -43,6 +43,7 @@ from engine.policy import (
 )
 from engine.queries import case_view, open_tasks
 from engine.reports import case_page
+from engine.search import MAX_QUERY, search_cases
 from engine.store import load_case_row
 from engine.tables import OPEN_ESCALATIONS, Channel, EscalationStatus
 from gaita.bootstrap import App
@@ -183,11 +184,27 @@ def open_case(request: Request, response: Response, viewer: User,
         result = cases.open_case(
             app.db, app.rt, body.case_type, viewer.actor, child_name=body.child_name,
             child_code=body.child_code, school=body.school, fields=body.fields,
-            risk_level=body.risk_level, incident_at=body.incident_at)
+            risk_level=body.risk_level, incident_at=body.incident_at,
+            warn_duplicate=not body.anyway)
     except NotFound as exc:   # the school the body names
         raise FieldError("school", exc.message) from None
     response.headers["Location"] = _url(request, f"/v1/cases/{result.reference}")
     return _result(app, result)
+
+
+@router.get("/search", tags=["cases"], summary="Search cases", responses=problem_responses(403))
+def search(request: Request, viewer: User,
+           q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description=(
+               "A case reference (exact or its beginning), the child's name (diacritics "
+               "optional, the beginnings of its words) or the child's whole personal code."))],
+           ) -> m.SearchResults:
+    """The cases the query finds among those the token's user reaches (the access policy),
+    newest first, at most 50 (`engine.search`).  Names and codes are searched only for a
+    user who sees the child's identity; each result with a name is logged as a read."""
+    app = gaita_of(request)
+    found = search_cases(app.db, app.rt, viewer.actor, q, channel=Channel.API)
+    return m.SearchResults(items=[m.SearchRow.model_validate(r) for r in found.rows],
+                           more=found.more, names_searched=found.identity)
 
 
 @router.get("/cases/{reference}", tags=["cases"], summary="Read a case",

@@ -29,6 +29,7 @@ from starlette.types import Message as AsgiMessage
 from engine.answers import AlreadyAnswered, TaskClosed
 from engine.errors import (
     DatabaseUnavailable,
+    DuplicateCase,
     FieldError,
     GaitaError,
     GuardFailed,
@@ -76,6 +77,7 @@ ENGINE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     PermissionDenied: (403, "Forbidden"),
     AlreadyAnswered: (409, "Already answered"),
     StaleCase: (409, "The case has changed"),
+    DuplicateCase: (409, "The child has an open case of this type"),
     TaskClosed: (410, "Task closed"),
     NotFound: (404, "Not found"),
     DatabaseUnavailable: (503, "Service unavailable"),
@@ -99,6 +101,8 @@ def _members(exc: Exception) -> dict[str, Any]:
             return {"guard": exc.guard}
         case StaleCase():
             return {"expected_version": exc.expected, "current_version": exc.actual}
+        case DuplicateCase():
+            return {"existing": list(exc.references), "repeated": exc.repeated}
         case InvalidQuery():
             return {"allowed": [str(a) for a in exc.allowed]}
         case UnknownCaseType():

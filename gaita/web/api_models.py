@@ -150,6 +150,9 @@ class OpenCase(_Request):
     incident_at: Utc | None = Field(
         None, description="When it happened (default: now; without an offset: UTC). The first "
         "step's deadline counts from it: a case entered after that deadline opens overdue.")
+    anyway: bool = Field(
+        False, description="Open it even though the child has an open case of this type "
+        "(without it: 409, code `case.duplicate_open`, naming the open cases in `existing`).")
 
 
 class FireTransition(_Request):
@@ -294,6 +297,29 @@ class CaseRow(BaseModel):
                                   "deadline had passed (reported late); null: in time.")
     paused: bool
     version: int
+
+
+class SearchRow(BaseModel):
+    """One case a search found (``engine.search``); ``child_name`` only for a user who
+    sees the child's identity (the read is logged)."""
+
+    reference: str = Field(examples=["KAV-2026-00004"])
+    case_type: str
+    state: str
+    status: CaseStatus
+    owner_institution: str | None = Field(description="The institution holding the open task.")
+    opened_at: Utc
+    closed_at: Utc | None
+    child_name: str | None
+
+
+class SearchResults(BaseModel):
+    """The cases a search found, newest first."""
+
+    items: list[SearchRow]
+    more: bool = Field(description="More cases matched than are listed: narrow the search.")
+    names_searched: bool = Field(description="Names and personal codes were searched (the "
+                                 "user sees the child's identity); else references only.")
 
 
 class CasePage(BaseModel):

@@ -23,7 +23,7 @@ from starlette.types import Scope
 from engine.answers import AlreadyAnswered, TaskClosed
 from engine.errors import AccessDenied, DatabaseUnavailable, NotFound, StaleCase
 from gaita.bootstrap import App
-from gaita.web import admin, admin_config, audit, auth, cases, dashboard, group, help, inbox
+from gaita.web import admin, admin_config, audit, auth, cases, dashboard, group, help, inbox, search
 from gaita.web.api import create_api
 from gaita.web.api_errors import problem
 from gaita.web.errors import CsrfFailed, LoginRequired, PageError, Unauthenticated
@@ -58,7 +58,7 @@ def create_app(app: App) -> FastAPI:
     web = FastAPI(title="Gaita", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.gaita = app
     web.state.link_signer = LinkSigner(app.settings.secret_key)
-    for module in (auth, dashboard, cases, inbox, group, audit, admin, admin_config, help):
+    for module in (auth, dashboard, cases, inbox, group, audit, admin, admin_config, help, search):
         web.include_router(module.router)
     web.include_router(router)
     web.mount("/api", create_api(app))

@@ -38,6 +38,7 @@ from engine.answers import TaskAction, answer, decide_extension
 from engine.cases import NAME_KEPT, fire, open_case
 from engine.definitions import RISK_LEVELS, FieldSpec, Workflow
 from engine.errors import (
+    DuplicateCase,
     FieldError,
     GaitaError,
     GuardFailed,
@@ -70,6 +71,7 @@ from gaita.web.filings import FILED, WAIVED, ReportState, case_reports, report_t
 from gaita.web.forms import MAX_TEXT, FormError, field_value, first_values
 from gaita.web.notices import changed, event_seq
 from gaita.web.render import page
+from gaita.web.search import duplicate_warning, other_cases
 from gaita.web.timeline import actor_names, case_summary, institution_name, timeline_event
 from i18n import translator, working_days
 from i18n.messages import render as said
@@ -82,9 +84,9 @@ DEFAULT_RISK = "medium"
 #: What ``?notice=`` may say on a case page after a form (anything else is ignored).
 NOTICES = ("opened", "opened_late", "saved", "code_checksum", "name_kept", "transfer_requested",
            "transfer_accepted", "report_filed", "report_waived", "aggressor_added",
-           "address_given", "address_needed")
+           "address_given", "address_needed", "repeated")
 #: The notices of a case just opened (kept beside what an event says changed).
-OPENING_NOTICES = frozenset({"opened", "opened_late", "code_checksum", "name_kept"})
+OPENING_NOTICES = frozenset({"opened", "opened_late", "code_checksum", "name_kept", "repeated"})
 
 
 class Invalid(Exception):
@@ -202,6 +204,7 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
     wf = _openable(app, viewer, case_type)
     lang, t = viewer.lang, translator(viewer.lang)
     errors = _check_opening(app, viewer, wf, values)
+    duplicate = None
     start = wf.open.start(values.get("start_state") or "")
     if values.get("start_state") and start is None:
         errors.append(FormError(t("cases.open.start_state_invalid"), "start_state"))
@@ -218,7 +221,11 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
                            if start is not None else {})},
                 risk_level=values.get("risk_level", ""),
                 start_state=start.state if start is not None else None,
-                incident_at=_incident_of(app, values))
+                incident_at=_incident_of(app, values),
+                # an open case of the child's: warn first, open once confirmed
+                warn_duplicate=values.get("anyway") != "1")
+        except DuplicateCase as exc:
+            duplicate = duplicate_warning(app, viewer, exc)
         except InvalidPersonalCode as exc:
             errors = [_code_error(exc, lang)]
         except FieldError as exc:   # risk_level, child_name, school or a declared field
@@ -238,8 +245,13 @@ def _open(request: Request, viewer: Viewer, case_type: str, values: dict[str, st
                 notice = "name_kept"
             if result.late_days is not None:   # says "opened" itself; the late notice first
                 notice = "opened_late" + ("" if notice == "opened" else f"&notice={notice}")
+            if result.repeated is not None:   # queued for the group: never silently
+                notice += "&notice=repeated"
             return RedirectResponse(f"/cases/{quote(result.reference)}?notice={notice}",
                                     status_code=303)
+    if duplicate is not None:
+        return _open_page(request, app, viewer, wf, values=values, errors=[],
+                          duplicate=duplicate, status=409)
     return _open_page(request, app, viewer, wf, values=values, errors=errors, status=422)
 
 
@@ -284,9 +296,10 @@ def _code_error(exc: InvalidPersonalCode, lang: str) -> FormError:
 
 
 def _open_page(request: Request, app: App, viewer: Viewer, wf: Workflow, *,
-               values: dict[str, str], errors: list[FormError], status: int = 200) -> Response:
+               values: dict[str, str], errors: list[FormError], status: int = 200,
+               duplicate: dict[str, Any] | None = None) -> Response:
     t = translator(viewer.lang)
-    return page(request, app, viewer, "cases/open.html", status=status,
+    return page(request, app, viewer, "cases/open.html", status=status, duplicate=duplicate,
                 title=t("cases.open.title", type=wf.title.get(viewer.lang)), wf=wf,
                 values=values, errors=errors, invalid={e.target for e in errors if e.target},
                 schools=_schools(app, viewer), school_required=_school_required(app, wf),
@@ -414,6 +427,7 @@ def _case_page(request: Request, app: App, viewer: Viewer, reference: str, *,
         ikvd=reported(rt.municipality.ikvd_statuses, view["data"], lang),
         **transfer, aggressor=aggressor,
         child=view.get("child"), diagram=diagram, law=state_law(wf, view["state"]),
+        other_cases=other_cases(app, view, lang),   # the child's other cases (gaita.web.search)
         states=outline(wf, lang, role_title), current=view["state"],
         steps=steps, timeline=timeline, order=order,
         other_order=(other := next(o for o in TIMELINE_ORDERS if o != order)),

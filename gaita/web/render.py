@@ -60,6 +60,7 @@ def render(template: str, *, lang: str, rt: Runtime, status: int = 200,
             f"/lang/{other}?next={quote(switch_target(request, same=switch_lang), safe='')}"
             if request is not None else f"?lang={other}")
     context.setdefault("help_href", help_href(template, lang))
+    context.setdefault("search_box", False)
     html = _env.get_template(template).render(
         lang=lang, t=translator(lang), switch_lang=switch_lang, switch_code=other,
         day=lambda value: format_day(value, lang),
@@ -77,6 +78,7 @@ def page(request: Request, app: App, viewer: Viewer, template: str, *, title: st
     return render(template, lang=viewer.lang, rt=app.rt, status=status,
                   switch_lang=request.method == "GET", request=request, page_title=title,
                   viewer=viewer, menu=menu, here=here, csrf=viewer.csrf, wide=wide,
+                  search_box=viewer.may(app, Action.READ_CASES),   # gaita.web.search
                   request_path=request.url.path, **context)
 
 

@@ -5,7 +5,7 @@ Meetings planned before this revision keep ``starts_at`` NULL: their time was ne
 recorded, and the pages, minutes and CLI say "time not given" rather than invent one.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-10 10:00:00
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 import engine.tables
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

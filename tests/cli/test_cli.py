@@ -46,7 +46,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Gaita:
 
 
 def open_case(cli: Gaita) -> str:
-    out = cli.json("case", "open", "absences", "--as", "skola", "--school", SCHOOL,
+    out = cli.json("case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL,
                    "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                    "--field", "age_group=basic")
     return str(out["reference"])
@@ -99,7 +99,7 @@ def test_case_list_filters(cli: Gaita) -> None:
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
-    (["case", "open", "nope", "--as", "koordinatore", "--child-code", "120514-21234",
+    (["case", "open", "nope", "--anyway", "--as", "koordinatore", "--child-code", "120514-21234",
       "--child-name", "A"], 3, "unknown case type 'nope'"),
     (["case", "fire", "KAV-1999-00001", "x", "--as", "koordinatore"], 3, "no case with reference"),
     (["case", "show", "KAV-1999-00001"], 3, "no case with reference"),
@@ -113,7 +113,7 @@ def test_case_list_filters(cli: Gaita) -> None:
     (["case", "fire", "{ref}", "record_unjustified", "--as", "skola",
       "--field", "parents_reached=perhaps"], 4, "expected true or false"),
     (["case", "fire", "{ref}", "record_unjustified", "--as", "nobody"], 3, "no user 'nobody'"),
-    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+    (["case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL, "--child-code",
       "120514-21230", "--child-name", "A", "--field", "age_group=basic"], 4, "check digit"),
     (["case", "fire", "{ref}", "record_unjustified", "--as", "skola", "--field",
       "parents_reached=true", "--expect-version", "9"], 5, "changed by someone else"),
@@ -124,10 +124,10 @@ def test_case_list_filters(cli: Gaita) -> None:
       "parents_reached=true", "--field", "parents_reached=false"], 2, "given twice"),
     (["case", "list", "--state", "nosuch"], 3, "no state 'nosuch'"),
     (["case", "list", "--type", "absences", "--state", "nosuch"], 3, "no state 'nosuch'"),
-    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+    (["case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL, "--child-code",
       "120514-21234", "--child-name", "A", "--field", "age_group=basic", "--incident-at",
       "31.02.2026"], 4, "cannot read the incident time '31.02.2026'"),
-    (["case", "open", "absences", "--as", "skola", "--school", SCHOOL, "--child-code",
+    (["case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL, "--child-code",
       "120514-21234", "--child-name", "A", "--field", "age_group=basic", "--incident-at",
       "30.11.2026 09:30"], 4, "the incident time 30.11.2026 09:30 is in the future"),
 ])
@@ -144,7 +144,7 @@ def test_bad_input_gets_a_precise_error_and_exit_code(cli: Gaita, args: list[str
 
 
 def test_a_date_field_is_typed_dd_mm_yyyy_or_iso(cli: Gaita) -> None:
-    opening = ["case", "open", "unregistered_child", "--as", "koordinatore",
+    opening = ["case", "open", "unregistered_child", "--anyway", "--as", "koordinatore",
                "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                "--field", "ikvd_cycle=jan_30", "--field", "age_group=basic"]
     before = cli.json("case", "list")
@@ -239,7 +239,7 @@ def test_calendar_overrides_from_the_command_line(cli: Gaita) -> None:
 
 def test_a_case_entered_after_its_same_day_deadline_opens_overdue(cli: Gaita) -> None:
     """Violence on Saturday 28 Nov, entered on Monday 30 Nov: due that Saturday."""
-    args = ["case", "open", "violence", "--as", "skola", "--school", SCHOOL, "--child-code",
+    args = ["case", "open", "violence", "--anyway", "--as", "skola", "--school", SCHOOL, "--child-code",
             "120514-21234", "--child-name", "Jānis Bērziņš", "--field",
             "violence_kind=pupil_to_pupil", "--field", "violence_form=physical", "--field",
             "finding=found", "--incident-at", "28.11.2026 11:20"]
@@ -256,7 +256,7 @@ def test_a_case_entered_after_its_same_day_deadline_opens_overdue(cli: Gaita) ->
 def test_violence_at_home_is_reported_to_the_police_and_the_orphans_court(cli: Gaita) -> None:
     """D2 from the command line: two reports beside the school's task, the police answer
     theirs, and only then the case moves on."""
-    ref = cli.json("case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+    ref = cli.json("case", "open", "violence", "--anyway", "--as", "skola", "--school", SCHOOL,
                    "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                    "--field", "violence_kind=at_home", "--field", "violence_form=physical",
                    "--field", "finding=found")["reference"]
@@ -283,7 +283,7 @@ def test_violence_at_home_is_reported_to_the_police_and_the_orphans_court(cli: G
 
 def test_json_output_carries_warnings_as_codes(cli: Gaita) -> None:
     """A warning (here: reported late) is part of --json output, not a crash."""
-    out = cli.json("case", "open", "violence", "--as", "skola", "--school", SCHOOL,
+    out = cli.json("case", "open", "violence", "--anyway", "--as", "skola", "--school", SCHOOL,
                    "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                    "--field", "violence_kind=pupil_to_pupil", "--field", "violence_form=online",
                    "--field", "finding=suspected", "--incident-at", "27.11.2026 16:00")

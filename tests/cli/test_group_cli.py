@@ -23,7 +23,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Gaita:
 
 @pytest.fixture(scope="module")
 def reference(cli: Gaita) -> str:
-    out = cli.json("case", "open", "absences", "--as", "skola", "--school", SCHOOL,
+    out = cli.json("case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL,
                    "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                    "--field", "age_group=basic")
     return str(out["reference"])

@@ -32,7 +32,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Gaita:
 
 
 def test_an_unregistered_child_case_closes_only_with_an_ikvd_status(cli: Gaita) -> None:
-    ref = cli.json("case", "open", "unregistered_child", "--as", "koordinatore",
+    ref = cli.json("case", "open", "unregistered_child", "--anyway", "--as", "koordinatore",
                    "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                    "--field", "ikvd_list_date=2026-11-30", "--field", "ikvd_cycle=oct_30",
                    "--field", "age_group=basic")["reference"]
@@ -58,7 +58,7 @@ def test_an_unregistered_child_case_closes_only_with_an_ikvd_status(cli: Gaita) 
 
 
 def test_an_absence_case_opened_at_b4_moves_to_another_school(cli: Gaita) -> None:
-    opening = ["case", "open", "absences", "--as", "skola", "--school", SCHOOL,
+    opening = ["case", "open", "absences", "--anyway", "--as", "skola", "--school", SCHOOL,
                "--child-code", "120514-21234", "--child-name", "Jānis Bērziņš",
                "--field", "age_group=basic", "--start-state", "board_assessment",
                "--field", "school_actions=Sarunas ar vecākiem"]

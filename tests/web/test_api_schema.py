@@ -60,7 +60,7 @@ def test_no_request_makes_the_api_fail(api_app: App) -> None:
         statuses[response.status_code] += 1
 
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15
+    assert len(operations) == 16
     for operation in operations:
         examples = schema.get_strategies_from_examples(operation)
         runs = [("examples", st.one_of(examples))] if examples else []

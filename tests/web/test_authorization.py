@@ -91,6 +91,7 @@ RULES: list[Rule] = [
     web("GET", "/cases/export.csv", READERS),
     web("GET", "/cases/export.xlsx", READERS),
     web("GET", "/cases/new", frozenset({C, S})),
+    web("GET", "/search", READERS, "/search?q=berz"),   # each finds only what it may see
     web("GET", "/cases/new/{case_type}", frozenset({C, S}), "/cases/new/absences"),
     web("POST", "/cases/new/{case_type}", frozenset({C, S}), "/cases/new/absences"),
     web("GET", "/cases/{reference}", ESCALATED | {S}, "/cases/{own}"),
@@ -165,6 +166,7 @@ RULES: list[Rule] = [
         ("GET", "/admin/tokens", None), ("POST", "/admin/tokens", None),
         ("POST", "/admin/tokens/{token_id}/revoke", "/admin/tokens/999/revoke"))),
     api("GET", "/v1/cases", READERS),
+    api("GET", "/v1/search", READERS, "/v1/search?q=berz"),
     api("POST", "/v1/cases", frozenset({C, S}), body=OPEN),
     api("GET", "/v1/cases/{reference}", ESCALATED | {S}, "/v1/cases/{own}"),
     api("GET", "/v1/cases/{reference}", frozenset({C, AU}), "/v1/cases/{other}"),
