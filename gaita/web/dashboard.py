@@ -20,7 +20,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -42,7 +42,7 @@ from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.charts import Number, bar_chart, line_chart
 from gaita.web.render import page
-from i18n import BABEL_LOCALES, plural, translator
+from i18n import BABEL_LOCALES, format_day, plural, translator
 
 router = APIRouter()
 
@@ -144,6 +144,10 @@ class Labels:
         if left <= 0:
             return "today"
         return "soon" if left <= SOON_DAYS else None
+
+    def day(self, value: datetime) -> str:
+        """The local (Riga) day of an instant, as people write it."""
+        return format_day(self.rt.calendar.local_date(value), self.lang)
 
     def severity(self, level: str) -> str:
         return self.t(f"dashboard.severity.{level}")
