@@ -133,6 +133,6 @@ def test_a_queue_lists_open_cases_only(gaita: App, cases: Cases, more: More) -> 
 
 def test_an_unknown_queue_is_refused_by_name(gaita: App) -> None:
     with pytest.raises(InvalidQuery) as refused:
-        case_page(gaita.db, gaita.rt, queue="everything")  # type: ignore[arg-type]
+        case_page(gaita.db, gaita.rt, queue="everything")  # type: ignore[arg-type] - not a Queue, on purpose
     assert refused.value.parameter == "queue"
     assert "everything" in str(refused.value)
