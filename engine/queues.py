@@ -66,7 +66,7 @@ OPEN_TASK = TASK.alias("open_task")
 WITH_TASK = CASE.outerjoin(OPEN_TASK, sa.and_(
     OPEN_TASK.c.case_id == CASE.c.id, OPEN_TASK.c.closed_at.is_(None),
     OPEN_TASK.c.kind == TaskKind.STATE))
-#: Another task of the case (the ``EXISTS`` of ``my_tasks``, ``information_requests``).
+#: A task of the case beside its open state task, for the queues that look at any task.
 _OTHER = TASK.alias("queue_task")
 
 
@@ -109,11 +109,19 @@ class Moments:
 #: The state task's holder reported its step done: the case waits for the coordinator.
 WAITING_FOR_COORDINATOR = OPEN_TASK.c.reported_done_at.is_not(None)
 _RUNNING = CASE.c.paused_at.is_(None) & OPEN_TASK.c.reported_done_at.is_(None)
+#: Task kinds as SQL literals, not parameters: SQLite uses a partial index only when the
+#: query repeats its condition (``engine.tables.Task``'s ``ix_task_*`` indexes).
+_STATE = sa.literal_column(f"'{TaskKind.STATE.value}'")
+_REPORT = sa.literal_column(f"'{TaskKind.REPORT.value}'")
+_FAILED = sa.literal_column(f"'{OutboxStatus.FAILED.value}'")
 
 
-def _has_task(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    return sa.exists().where(_OTHER.c.case_id == CASE.c.id, _OTHER.c.closed_at.is_(None),
-                             *conditions)
+def _with_open_task(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """Cases with an open task meeting ``conditions``: ``case.id IN (SELECT case_id …)``,
+    so the database starts from the (few) tasks through their partial index instead of
+    probing every open case."""
+    return CASE.c.id.in_(sa.select(_OTHER.c.case_id).where(_OTHER.c.closed_at.is_(None),
+                                                           *conditions))
 
 
 def condition(queue: Queue, at: Moments, institution: str | None) -> sa.ColumnElement[bool]:
@@ -127,22 +135,21 @@ def condition(queue: Queue, at: Moments, institution: str | None) -> sa.ColumnEl
     if queue is Queue.DUE_THIS_WEEK:
         return _RUNNING & (due >= at.tomorrow) & (due < at.next_monday)
     if queue is Queue.UNACKNOWLEDGED:
-        return (OPEN_TASK.c.unacknowledged_at.is_not(None)
-                & OPEN_TASK.c.acknowledged_at.is_(None))
+        return _with_open_task(_OTHER.c.unacknowledged_at.is_not(None),
+                               _OTHER.c.acknowledged_at.is_(None), _OTHER.c.kind == _STATE)
     if queue is Queue.PAUSED_TOO_LONG:
-        return CASE.c.paused_at < at.long_pause
+        return CASE.c.paused_at.is_not(None) & (CASE.c.paused_at < at.long_pause)
     if queue is Queue.FAILED_EMAILS:
-        return sa.exists().where(OUTBOX.c.case_id == CASE.c.id,
-                                 OUTBOX.c.status == OutboxStatus.FAILED)
+        return CASE.c.id.in_(sa.select(OUTBOX.c.case_id).where(OUTBOX.c.status == _FAILED))
     if queue is Queue.MY_TASKS:
         if institution is None:
             return sa.false()
-        return _has_task(_OTHER.c.assignee_institution == institution, sa.or_(
-            _OTHER.c.kind != TaskKind.STATE, _OTHER.c.reported_done_at.is_(None)))
+        return _with_open_task(_OTHER.c.assignee_institution == institution, sa.or_(
+            _OTHER.c.kind != _STATE, _OTHER.c.reported_done_at.is_(None)))
     if queue is Queue.REPORTED_DONE:
-        return WAITING_FOR_COORDINATOR
+        return _with_open_task(_OTHER.c.reported_done_at.is_not(None), _OTHER.c.kind == _STATE)
     if queue is Queue.EXTENSION_REQUESTS:
-        return OPEN_TASK.c.extension_days.is_not(None)
+        return _with_open_task(_OTHER.c.extension_days.is_not(None), _OTHER.c.kind == _STATE)
     if queue is Queue.INFORMATION_REQUESTS:
-        return _has_task(_OTHER.c.kind == TaskKind.REPORT)
+        return _with_open_task(_OTHER.c.kind == _REPORT)
     raise AssertionError(queue)   # pragma: no cover - every member is handled above

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -44,7 +44,6 @@ from engine.queues import (
     Moments,
     Queue,
     condition,
-    long_pause_threshold,
     midnight,
 )
 from engine.runtime import Runtime
@@ -57,6 +56,8 @@ _RISK_ORDER = sa.case({level: i for i, level in enumerate(RISK_LEVELS)}, value=C
                       else_=len(RISK_LEVELS))
 
 _QUEUES = frozenset(Queue)
+#: Queues whose cases all have a deadline.
+DATED_QUEUES = frozenset({Queue.OVERDUE, Queue.DUE_TODAY, Queue.DUE_THIS_WEEK})
 
 #: ``case_page``'s sort keys; every order ends with the case id, so pages are stable.
 SORT_KEYS: dict[str, sa.ColumnElement[Any]] = {
@@ -161,7 +162,8 @@ def case_page(
     ``child``: rows add the child's ``child_name`` (for a reader who sees the child's
     identity).  ``sort`` is a key of ``SORT_KEYS`` (cases with no
     deadline come last when sorting by ``due``, either way); ties go by case id.
-    Rows have ``PAGE_COLUMNS``.  Two queries: the count and the page.
+    Rows have ``PAGE_COLUMNS``.  Two queries: the count and the page (by deadline, a
+    page past the cases with one reads those without one too).
     """
     _check_names(rt, case_type, state)
     if sort not in SORT_KEYS:
@@ -187,8 +189,11 @@ def case_page(
     if queue is not None and at is not None:
         conditions.append(condition(Queue(queue), at, mine))
     key = SORT_KEYS[sort]
-    order: list[sa.ColumnElement[Any]] = [key.is_(None)] if sort == "due" else []
-    order += [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
+    # by deadline: cases with none come last.  A deadline queue has none such; for the
+    # others the cases with a deadline are read first, walking the deadline index in
+    # order (no sort of every match), then those without one, by id.
+    by_due = sort == "due" and not (overdue or queue in DATED_QUEUES)
+    order = [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
     columns = [CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
                CASE.c.owner_institution, CASE.c.school_institution, CASE.c.risk_level,
                CASE.c.opened_at, CASE.c.paused_at, CASE.c.version, CASE.c.late_days,
@@ -197,14 +202,28 @@ def case_page(
     if child:
         columns.append(CHILD.c.name.label("child_name"))
         joined = joined.join(CHILD, CHILD.c.id == CASE.c.child_id)
-    page = (sa.select(*columns).select_from(joined).where(*conditions).order_by(*order)
-            .offset(offset).limit(limit))
+    select = sa.select(*columns).select_from(joined)
     needs_task = overdue or queue is not None
     count = (sa.select(sa.func.count()).select_from(_WITH_TASK if needs_task else CASE)
              .where(*conditions))
     with db.connect() as conn:
         total = conn.execute(count).scalar_one()
-        rows = conn.execute(page).mappings().all() if limit else []
+        rows: list[Any] = []
+        if limit and not by_due:
+            rows = list(conn.execute(select.where(*conditions).order_by(*order)
+                                     .offset(offset).limit(limit)).mappings())
+        elif limit:
+            has_due = OPEN_TASK.c.due_at.is_not(None)
+            rows = list(conn.execute(select.where(*conditions, has_due).order_by(*order)
+                                     .offset(offset).limit(limit)).mappings())
+            if len(rows) < limit:   # past the cases with a deadline: those without one
+                dated = offset + len(rows) if rows else conn.execute(
+                    sa.select(sa.func.count()).select_from(_WITH_TASK)
+                    .where(*conditions, has_due)).scalar_one()
+                rows += conn.execute(
+                    select.where(*conditions, OPEN_TASK.c.due_at.is_(None))
+                    .order_by(CASE.c.id.desc() if descending else CASE.c.id)
+                    .offset(max(0, offset - dated)).limit(limit - len(rows))).mappings()
     return [_row(rt, now, r) for r in rows], total
 
 

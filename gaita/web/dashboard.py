@@ -186,7 +186,8 @@ class Filters:
         """The query string of these filters (with ``changes``): only what differs from
         the defaults, so links stay short."""
         f = replace(self, **changes)
-        pairs = [("queue", f.queue), ("type", f.case_type), ("state", f.state), ("institution", f.institution),
+        pairs = [("queue", f.queue), ("type", f.case_type), ("state", f.state),
+                 ("institution", f.institution),
                  ("school", f.school), ("overdue", "1" if f.overdue else None),
                  ("risk", f.risk), ("closed", "1" if f.include_closed else None),
                  ("sort", f.sort if f.sort != "due" else None),

@@ -156,7 +156,7 @@ def test_the_list_shows_child_badge_and_opened_date(web: App, browser_client: Cl
             "SELECT count(*) FROM access_log WHERE actor = 'koordinatore' AND action = 'read' "
             "AND detail = 'list'")).scalar_one()
     assert logged == len(refs)
-    english = c.get(f"/cases?queue=reported_done&lang=en").text
+    english = c.get("/cases?queue=reported_done&lang=en").text
     assert "Work queue: Institution reported done: choose the next step" in english
     assert "waiting for the coordinator" in english
 
