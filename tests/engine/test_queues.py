@@ -136,3 +136,21 @@ def test_an_unknown_queue_is_refused_by_name(gaita: App) -> None:
         case_page(gaita.db, gaita.rt, queue="everything")  # type: ignore[arg-type] - not a Queue, on purpose
     assert refused.value.parameter == "queue"
     assert "everything" in str(refused.value)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_pages_by_deadline_cross_from_dated_to_undated_cases(gaita: App, cases: Cases,
+                                                             more: More, descending: bool) -> None:
+    """The list by deadline reads the cases with a deadline first, then those without one
+    (here the closed case): every page size gives the same order, undated last."""
+    def page(offset: int, limit: int) -> list[str]:
+        rows, total = case_page(gaita.db, gaita.rt, include_closed=True, sort="due",
+                                descending=descending, offset=offset, limit=limit)
+        assert total == 9
+        return [r["reference"] for r in rows]
+
+    whole = page(0, 100)
+    assert len(whole) == 9 and whole[-1] == cases.closed
+    for size in (1, 2, 4):
+        assert [ref for start in range(0, 12, size) for ref in page(start, size)] == whole
+    assert page(9, 5) == [] and page(20, 5) == []
