@@ -111,9 +111,9 @@ WAITING_FOR_COORDINATOR = OPEN_TASK.c.reported_done_at.is_not(None)
 _RUNNING = CASE.c.paused_at.is_(None) & OPEN_TASK.c.reported_done_at.is_(None)
 #: Task kinds as SQL literals, not parameters: SQLite uses a partial index only when the
 #: query repeats its condition (``engine.tables.Task``'s ``ix_task_*`` indexes).
-_STATE = sa.literal_column(f"'{TaskKind.STATE.value}'")
-_REPORT = sa.literal_column(f"'{TaskKind.REPORT.value}'")
-_FAILED = sa.literal_column(f"'{OutboxStatus.FAILED.value}'")
+_STATE: sa.ColumnElement[str] = sa.literal_column(f"'{TaskKind.STATE.value}'")
+_REPORT: sa.ColumnElement[str] = sa.literal_column(f"'{TaskKind.REPORT.value}'")
+_FAILED: sa.ColumnElement[str] = sa.literal_column(f"'{OutboxStatus.FAILED.value}'")
 
 
 def _with_open_task(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
