@@ -1,15 +1,20 @@
 """The coordinator's dashboard, the case list and its CSV/XLSX export.
 
-``GET /dashboard``: the figures of ``engine.reports.dashboard`` (cards, open
-cases by case type and by owning institution, two server-drawn charts with the
-same numbers in tables).  ``GET /cases``: ``engine.reports.case_page`` behind a
-GET form of filters, sortable column headers and pages of ``PAGE_SIZE``.
+``GET /dashboard``: the figures of ``engine.reports.dashboard`` (counters, each
+opening the work queue behind it, ``/cases?queue=<name>`` (``engine.queues``), the
+coordinator's own queues for the coordinating institution's users; open cases by
+case type and by owning institution, two server-drawn charts with the same numbers
+in tables).  ``GET /cases``: ``engine.reports.case_page`` behind a folding GET form
+of filters, sortable column headers and pages of ``PAGE_SIZE``: one row per case with
+a deadline badge in words.
 ``GET /cases/export.csv`` and ``/cases/export.xlsx``: every case the same
 filters select (at most ``EXPORT_CAP``), each export written to the access log.
 
 Every figure and row is limited by the access policy
 (``engine.policy.visible_cases``): a user counts and lists only the cases they
-reach.  Nothing here shows a child's name or personal code.  A filter value the
+reach.  The list names the child only to a reader who sees the child's identity,
+and writes each case so named to the access log (``read``, detail ``list``); the
+exports and the dashboard never show a child's name or personal code.  A filter value the
 list does not know (a case type, state, sort key, page…) is answered with the
 list page, status 400, and an error box naming the value.
 """
