@@ -114,6 +114,13 @@ _RUNNING = CASE.c.paused_at.is_(None) & OPEN_TASK.c.reported_done_at.is_(None)
 _STATE: sa.ColumnElement[str] = sa.literal_column(f"'{TaskKind.STATE.value}'")
 _REPORT: sa.ColumnElement[str] = sa.literal_column(f"'{TaskKind.REPORT.value}'")
 _FAILED: sa.ColumnElement[str] = sa.literal_column(f"'{OutboxStatus.FAILED.value}'")
+#: "A state task", checked on the few rows a partial index found: as a plain ``kind =``
+#: SQLite would rather walk ``ix_task_open_kind`` over every open state task.
+
+
+#: "A state task", checked on the few rows a partial index found: as a plain ``kind =``
+#: SQLite would rather walk ``ix_task_open_kind`` over every open state task.
+_STATE_TASK = sa.func.coalesce(_OTHER.c.kind, "") == _STATE
 
 
 def _with_open_task(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -136,7 +143,7 @@ def condition(queue: Queue, at: Moments, institution: str | None) -> sa.ColumnEl
         return _RUNNING & (due >= at.tomorrow) & (due < at.next_monday)
     if queue is Queue.UNACKNOWLEDGED:
         return _with_open_task(_OTHER.c.unacknowledged_at.is_not(None),
-                               _OTHER.c.acknowledged_at.is_(None), _OTHER.c.kind == _STATE)
+                               _OTHER.c.acknowledged_at.is_(None), _STATE_TASK)
     if queue is Queue.PAUSED_TOO_LONG:
         return CASE.c.paused_at.is_not(None) & (CASE.c.paused_at < at.long_pause)
     if queue is Queue.FAILED_EMAILS:
@@ -147,9 +154,9 @@ def condition(queue: Queue, at: Moments, institution: str | None) -> sa.ColumnEl
         return _with_open_task(_OTHER.c.assignee_institution == institution, sa.or_(
             _OTHER.c.kind != _STATE, _OTHER.c.reported_done_at.is_(None)))
     if queue is Queue.REPORTED_DONE:
-        return _with_open_task(_OTHER.c.reported_done_at.is_not(None), _OTHER.c.kind == _STATE)
+        return _with_open_task(_OTHER.c.reported_done_at.is_not(None), _STATE_TASK)
     if queue is Queue.EXTENSION_REQUESTS:
-        return _with_open_task(_OTHER.c.extension_days.is_not(None), _OTHER.c.kind == _STATE)
+        return _with_open_task(_OTHER.c.extension_days.is_not(None), _STATE_TASK)
     if queue is Queue.INFORMATION_REQUESTS:
         return _with_open_task(_OTHER.c.kind == _REPORT)
     raise AssertionError(queue)   # pragma: no cover - every member is handled above

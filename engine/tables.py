@@ -269,10 +269,11 @@ class CaseEvent(SQLModel, table=True):
 QUEUE_INDEXES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("ix_task_open_assignee", ("assignee_institution",), "closed_at IS NULL"),
     ("ix_task_open_kind", ("kind", "case_id"), "closed_at IS NULL"),
-    ("ix_task_reported_done", ("case_id",),
+    ("ix_task_reported_done", ("reported_done_at",),
      "closed_at IS NULL AND reported_done_at IS NOT NULL"),
-    ("ix_task_extension", ("case_id",), "closed_at IS NULL AND extension_days IS NOT NULL"),
-    ("ix_task_unacknowledged", ("case_id",),
+    ("ix_task_extension", ("extension_days",),
+     "closed_at IS NULL AND extension_days IS NOT NULL"),
+    ("ix_task_unacknowledged", ("unacknowledged_at",),
      "closed_at IS NULL AND unacknowledged_at IS NOT NULL AND acknowledged_at IS NULL"),
 )
 
