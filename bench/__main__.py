@@ -17,7 +17,11 @@ Rows (each ratio is A/B, both measured in this run):
   against the same claim as a full scan (``bench.sweep``);
 * web pages: p95 latency of the dashboard and the filtered case list with
   10,000 open cases on SQLite, against the 200 ms target and against
-  ``/healthz`` on the same server (``bench.web``).
+  ``/healthz`` on the same server (``bench.web``);
+* scale: p50/p95 of search, every work queue (``/cases?queue=...``), the case list
+  and the dashboard with ``--scale-cases`` cases (10,000; 100,000 for the issue's
+  benchmark) on SQLite and on PostgreSQL (a copy of the same rows), against their
+  targets and ``/healthz`` (``bench.scale``).
 Progress goes to stderr; ``--json`` prints the figures as JSON instead of the table;
 ``--only mail`` (or transitions, memory, sweep, web) runs one part.
 """
@@ -34,9 +38,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
-from bench import mail, memory, sweep, transitions, web
+from bench import mail, memory, scale, sweep, transitions, web
 
 TARGET = 1.5   # fire() at most 1.5x raw Core writes; the tick at 1M tasks at most 1.5x at 10k
 Row = tuple[str, str, str, str, str]   # figure, A, B, A/B, note
@@ -83,8 +88,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sweep-rounds", type=int, default=3, help="timed ticks per sweep database")
     p.add_argument("--web-cases", type=int, default=10_000, help="open cases for the web bench")
     p.add_argument("--web-requests", type=int, default=100, help="timed requests per page")
+    p.add_argument("--scale-cases", type=int, default=10_000,
+                   help="cases for the scale bench (search, queues, case list)")
+    p.add_argument("--scale-requests", type=int, default=30, help="timed requests per page")
+    p.add_argument("--scale-db", type=Path, default=None,
+                   help="keep the scale bench's generated SQLite file here; reused when it "
+                        "holds --scale-cases cases")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
-    p.add_argument("--only", choices=("all", "transitions", "mail", "memory", "sweep", "web"),
+    p.add_argument("--only", choices=("all", "transitions", "mail", "memory", "sweep", "web",
+                                      "scale"),
                    default="all", help="run one part only")
     args = p.parse_args(argv)
     if min(args.sweep_sizes + args.sweep_sqlite_sizes) <= args.sweep_due:
@@ -105,7 +117,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         out[name] = run()
         out["phase_seconds"][name] = round(time.perf_counter() - t0, 1)
-    wanted = ({"transitions", "mail", "memory", "sweep", "web"} if args.only == "all"
+    wanted = ({"transitions", "mail", "memory", "sweep", "web", "scale"} if args.only == "all"
               else {args.only})
     out["machine"]["postgresql"] = None
     if "transitions" in wanted:
@@ -144,6 +156,11 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     if "web" in wanted:
         phase("web", f"Web pages: {args.web_cases:,} open cases, SQLite WAL, uvicorn on loopback",
               lambda: web.run(log, cases=args.web_cases, requests=args.web_requests))
+    if "scale" in wanted:
+        phase("scale", f"Search, work queues and case list: {args.scale_cases:,} cases, "
+              "SQLite WAL and PostgreSQL, uvicorn on loopback",
+              lambda: scale.run(log, cases=args.scale_cases, requests=args.scale_requests,
+                                db=args.scale_db, postgres=not args.no_pg))
     return out
 
 
@@ -187,6 +204,8 @@ def table(r: dict[str, Any]) -> str:
             rows += sweep_rows(name, r[key])
     if "web" in r:
         rows += web_rows(r["web"])
+    if "scale" in r:
+        rows += scale_rows(r["scale"])
     head = ("figure", "A", "B", "A/B", "note")
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
     def line(row: tuple[str, ...]) -> str:
@@ -268,6 +287,27 @@ def web_rows(w: dict[str, Any]) -> list[Row]:
              f"{'within' if p['p95_ms'] <= w['target_ms'] else 'OVER'} {w['target_ms']:.0f} ms "
              f"target; p50 {p['p50_ms']:.0f}, max {p['max_ms']:.0f} ms; B = /healthz; "
              f"{w['requests']} requests") for p in pages]
+
+
+def scale_rows(s: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for key, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        part = s[key]
+        if "skipped" in part:
+            rows.append((f"Scale, {name}", "skipped", "skipped", "-", part["skipped"]))
+            continue
+        base, *pages = part["pages"]
+        for p in pages:
+            label = f"Scale, {name}, {part['cases']:,} cases: {p['name']}, p95 ms"
+            if "skipped" in p:
+                rows.append((label, "skipped", "-", "-", p["skipped"]))
+                continue
+            verdict = "within" if p["p95_ms"] <= p["target_ms"] else "OVER"
+            rows.append((label, _n(p["p95_ms"], 1), _n(base["p95_ms"], 1),
+                         f"{p['vs_baseline']:.1f}x",
+                         f"{verdict} {p['target_ms']:.0f} ms target; p50 {p['p50_ms']:.0f}, "
+                         f"max {p['max_ms']:.0f} ms; B = /healthz; {s['requests']} requests"))
+    return rows
 
 
 def _times(ratio: float) -> str:

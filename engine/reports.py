@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -37,20 +37,27 @@ import sqlalchemy as sa
 from engine.calendar import WorkingDayCalendar
 from engine.definitions import RISK_LEVELS
 from engine.errors import InvalidQuery, UnknownState, msg
-from engine.pause import pause_limit_at
+from engine.queues import (
+    OPEN_TASK,
+    WAITING_FOR_COORDINATOR,
+    WITH_TASK,
+    Moments,
+    Queue,
+    condition,
+    midnight,
+)
 from engine.runtime import Runtime
-from engine.store import CASE, OUTBOX, TASK
-from engine.tables import CaseStatus, OutboxStatus, TaskKind
+from engine.store import CASE, CHILD, OUTBOX
+from engine.tables import CaseStatus, OutboxStatus
 
-#: The open state task of a case (at most one: ``uq_task_one_open_per_case``), so an
-#: outer join with it never repeats a case.  An alias: a ``where`` of the access policy
-#: may have its own ``EXISTS`` on ``task``, correlated with ``case`` only.
-OPEN_TASK = TASK.alias("open_task")
-_WITH_TASK = CASE.outerjoin(OPEN_TASK, sa.and_(
-    OPEN_TASK.c.case_id == CASE.c.id, OPEN_TASK.c.closed_at.is_(None),
-    OPEN_TASK.c.kind == TaskKind.STATE))
+#: ``case`` outer-joined with its open state task (``engine.queues.OPEN_TASK``).
+_WITH_TASK = WITH_TASK
 _RISK_ORDER = sa.case({level: i for i, level in enumerate(RISK_LEVELS)}, value=CASE.c.risk_level,
                       else_=len(RISK_LEVELS))
+
+_QUEUES = frozenset(Queue)
+#: Queues whose cases all have a deadline.
+DATED_QUEUES = frozenset({Queue.OVERDUE, Queue.DUE_TODAY, Queue.DUE_THIS_WEEK})
 
 #: ``case_page``'s sort keys; every order ends with the case id, so pages are stable.
 SORT_KEYS: dict[str, sa.ColumnElement[Any]] = {
@@ -61,17 +68,19 @@ SORT_KEYS: dict[str, sa.ColumnElement[Any]] = {
 #: The columns of a ``case_page`` row, in order.
 PAGE_COLUMNS = ("reference", "case_type", "state", "status", "owner_institution",
                 "school_institution", "risk_level", "opened_at", "due_at", "working_days_left",
-                "overdue", "late_days", "paused", "version")
+                "overdue", "late_days", "paused", "version", "waiting_for_coordinator")
 
 
 def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None = None, *,
-              weeks: int = 12) -> dict[str, Any]:
+              weeks: int = 12, institution: str | None = None) -> dict[str, Any]:
     """The coordinator's figures over the open cases ``where`` selects (default: all).
 
-    Returns ``as_of``; the counts ``open``, ``overdue``, ``due_today``,
-    ``due_this_week``, ``unacknowledged`` (the open state task's receipt was not
-    acknowledged in time, and still is not), ``paused``, ``paused_too_long`` and
-    ``failed_emails`` (undelivered outbox rows of open cases); ``by_type`` and
+    Returns ``as_of``; the counts ``open``, ``paused`` and one per work queue
+    (``engine.queues.Queue``: ``overdue``, ``due_today``, ``due_this_week``,
+    ``unacknowledged``, ``paused_too_long``, ``failed_emails`` (cases with an
+    undelivered email), ``my_tasks`` (of ``institution``), ``reported_done``,
+    ``extension_requests``, ``information_requests``), each counted with the very
+    condition the case list's ``queue`` filter selects with; ``by_type`` and
     ``by_owner`` (``{"open": n, "overdue": n}`` per case type, every type listed,
     and per owning institution, most open cases first); ``open_over_time``,
     ``weeks`` pairs ``(day, open cases)`` at the end of each ISO week, the
@@ -80,32 +89,30 @@ def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None =
     state (when its open state task opened: a migration's rename keeps it).
     Finished pauses in the current state are not left out of the time in state:
     ``case.paused_working_days`` sums the pauses of the case's whole life, not of
-    its current state.  Four queries.
+    its current state.  Five queries.
     """
     if weeks < 1:
         raise InvalidQuery("weeks", weeks, [msg("query.allowed.weeks")])
     now = rt.clock.now()
     cal = rt.calendar
     today = cal.local_date(now)
-    tomorrow = _midnight(cal, today + timedelta(days=1))
-    next_monday = _midnight(cal, today + timedelta(days=7 - today.weekday()))
+    at = Moments.of(rt, now)
     scope = _scope(where, CASE.c.status == CaseStatus.OPEN)
-    due, running = OPEN_TASK.c.due_at, CASE.c.paused_at.is_(None)
+    # the per-group figures: the queues on the open state task alone
+    grouped = (Queue.OVERDUE, Queue.DUE_TODAY, Queue.DUE_THIS_WEEK, Queue.UNACKNOWLEDGED,
+               Queue.PAUSED_TOO_LONG, Queue.REPORTED_DONE, Queue.EXTENSION_REQUESTS)
     counts = (sa.select(
         CASE.c.case_type, CASE.c.owner_institution, sa.func.count().label("open"),
-        _n(running & (due < now)).label("overdue"),
-        _n(running & (due >= now) & (due < tomorrow)).label("due_today"),
-        _n(running & (due >= tomorrow) & (due < next_monday)).label("due_this_week"),
-        _n(OPEN_TASK.c.unacknowledged_at.is_not(None) & OPEN_TASK.c.acknowledged_at.is_(None))
-        .label("unacknowledged"),
         _n(CASE.c.paused_at.is_not(None)).label("paused"),
-        _n(CASE.c.paused_at < _long_pause_threshold(rt, now)).label("paused_too_long"),
+        *(_n(condition(q, at, institution)).label(q.value) for q in grouped),
     ).select_from(_WITH_TASK).where(*scope)
         # owner first: grouping by type first, SQLite walks ix_case_case_type (twice as slow)
         .group_by(CASE.c.owner_institution, CASE.c.case_type))
-    failed = (sa.select(sa.func.count())
-              .select_from(OUTBOX.join(CASE, CASE.c.id == OUTBOX.c.case_id))
-              .where(OUTBOX.c.status == OutboxStatus.FAILED, *scope))
+    # the queues that look at other rows (emails, other tasks): one count each
+    others = [q for q in Queue if q not in grouped]
+    each = sa.select(*(sa.select(sa.func.count()).select_from(_WITH_TASK)
+                       .where(*scope, condition(q, at, institution)).scalar_subquery()
+                       .label(q.value) for q in others))
     entered = sa.func.coalesce(OPEN_TASK.c.opened_at, CASE.c.opened_at)
     with db.connect() as conn:
         day = _day_key_of(conn.dialect.name, cal, today.year)
@@ -116,13 +123,12 @@ def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None =
                     # days first (by type first, SQLite walks an index: twice as slow)
                     .group_by(sa.text("3, 4, 1, 2")))
         groups = conn.execute(counts).mappings().all()
-        failed_emails = conn.execute(failed).scalar_one()
+        other_counts = conn.execute(each).mappings().one()
         over_time = _open_over_time(conn, cal, now, today, weeks, where)
         states = conn.execute(in_state).all()
 
-    totals = {key: sum(g[key] or 0 for g in groups) for key in (
-        "open", "overdue", "due_today", "due_this_week", "unacknowledged", "paused",
-        "paused_too_long")}
+    totals = {key: sum(g[key] or 0 for g in groups)
+              for key in ("open", "paused", *(q.value for q in grouped))}
     by_type: dict[str, dict[str, int]] = {t: {"open": 0, "overdue": 0}
                                           for t in rt.registry.case_types}
     by_owner: dict[str | None, dict[str, int]] = {}
@@ -132,7 +138,8 @@ def dashboard(db: sa.Engine, rt: Runtime, where: sa.ColumnElement[bool] | None =
             slot["open"] += g["open"]
             slot["overdue"] += g["overdue"] or 0
     owners = sorted(by_owner.items(), key=lambda kv: (-kv[1]["open"], kv[0] or ""))
-    return {"as_of": now, **totals, "failed_emails": failed_emails, "by_type": by_type,
+    return {"as_of": now, **totals, **{q.value: other_counts[q.value] or 0 for q in others},
+            "by_type": by_type,
             "by_owner": dict(owners), "open_over_time": over_time,
             "time_in_state": _time_in_state(cal, today, states)}
 
@@ -141,64 +148,100 @@ def case_page(
     db: sa.Engine, rt: Runtime, *, where: sa.ColumnElement[bool] | None = None,
     case_type: str | None = None, state: str | None = None, institution: str | None = None,
     school: str | None = None, overdue: bool = False, risk: str | None = None,
-    include_closed: bool = False, sort: str = "due", descending: bool = False,
+    include_closed: bool = False, queue: Queue | None = None, mine: str | None = None,
+    child: bool = False, sort: str = "due", descending: bool = False,
     offset: int = 0, limit: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the case list and the number of cases matching the filters.
 
     Filters: ``where`` (the access policy), ``case_type``, ``state``,
     ``institution`` (the owner, i.e. the open task's holder), ``school``,
-    ``overdue`` (never a paused case), ``risk``; closed cases only with
-    ``include_closed``.  ``sort`` is a key of ``SORT_KEYS`` (cases with no
+    ``overdue`` (the ``overdue`` queue), ``risk``; closed cases only with
+    ``include_closed``; ``queue``, a work queue (``engine.queues``: open cases only,
+    the dashboard's condition; ``mine``: the viewer's institution, for ``my_tasks``).
+    ``child``: rows add the child's ``child_name`` (for a reader who sees the child's
+    identity).  ``sort`` is a key of ``SORT_KEYS`` (cases with no
     deadline come last when sorting by ``due``, either way); ties go by case id.
-    Rows have ``PAGE_COLUMNS``.  Two queries: the count and the page.
+    Rows have ``PAGE_COLUMNS``.  Two queries: the count and the page (by deadline, a
+    page past the cases with one reads those without one too).
     """
     _check_names(rt, case_type, state)
     if sort not in SORT_KEYS:
         raise InvalidQuery("sort", sort, list(SORT_KEYS))
     if risk is not None and risk not in RISK_LEVELS:
         raise InvalidQuery("risk", risk, RISK_LEVELS)
+    if queue is not None and queue not in _QUEUES:
+        raise InvalidQuery("queue", queue, list(Queue))
     if offset < 0 or limit < 0:
         raise InvalidQuery("page", msg("query.page", offset=offset, limit=limit),
                            [msg("query.allowed.page")])
     now = rt.clock.now()
-    conditions = _scope(where, None if include_closed else CASE.c.status == CaseStatus.OPEN)
+    open_only = None if include_closed and queue is None else CASE.c.status == CaseStatus.OPEN
+    conditions = _scope(where, open_only)
     for column, value in ((CASE.c.case_type, case_type), (CASE.c.state, state),
                           (CASE.c.owner_institution, institution),
                           (CASE.c.school_institution, school), (CASE.c.risk_level, risk)):
         if value is not None:
             conditions.append(column == value)
-    if overdue:   # a paused clock stands still: not overdue while paused
-        conditions += [OPEN_TASK.c.due_at < now, CASE.c.paused_at.is_(None)]
+    at = Moments.of(rt, now) if overdue or queue is not None else None
+    if overdue and at is not None:   # a paused clock stands still: not overdue while paused
+        conditions.append(condition(Queue.OVERDUE, at, mine))
+    if queue is not None and at is not None:
+        conditions.append(condition(Queue(queue), at, mine))
     key = SORT_KEYS[sort]
-    order: list[sa.ColumnElement[Any]] = [key.is_(None)] if sort == "due" else []
-    order += [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
-    page = (sa.select(CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
-                      CASE.c.owner_institution, CASE.c.school_institution, CASE.c.risk_level,
-                      CASE.c.opened_at, CASE.c.paused_at, CASE.c.version, CASE.c.late_days,
-                      OPEN_TASK.c.due_at)
-            .select_from(_WITH_TASK).where(*conditions).order_by(*order)
-            .offset(offset).limit(limit))
-    count = (sa.select(sa.func.count()).select_from(_WITH_TASK if overdue else CASE)
+    # by deadline: cases with none come last.  A deadline queue has none such; for the
+    # others the cases with a deadline are read first, walking the deadline index in
+    # order (no sort of every match), then those without one, by id.
+    by_due = sort == "due" and not (overdue or queue in DATED_QUEUES)
+    order = [key.desc(), CASE.c.id.desc()] if descending else [key, CASE.c.id]
+    columns = [CASE.c.reference, CASE.c.case_type, CASE.c.state, CASE.c.status,
+               CASE.c.owner_institution, CASE.c.school_institution, CASE.c.risk_level,
+               CASE.c.opened_at, CASE.c.paused_at, CASE.c.version, CASE.c.late_days,
+               OPEN_TASK.c.due_at, WAITING_FOR_COORDINATOR.label("waiting")]
+    joined = _WITH_TASK
+    if child:
+        columns.append(CHILD.c.name.label("child_name"))
+        joined = joined.join(CHILD, CHILD.c.id == CASE.c.child_id)
+    select = sa.select(*columns).select_from(joined)
+    needs_task = overdue or queue is not None
+    count = (sa.select(sa.func.count()).select_from(_WITH_TASK if needs_task else CASE)
              .where(*conditions))
     with db.connect() as conn:
         total = conn.execute(count).scalar_one()
-        rows = conn.execute(page).mappings().all() if limit else []
+        rows: list[Any] = []
+        if limit and not by_due:
+            rows = list(conn.execute(select.where(*conditions).order_by(*order)
+                                     .offset(offset).limit(limit)).mappings())
+        elif limit:
+            has_due = OPEN_TASK.c.due_at.is_not(None)
+            rows = list(conn.execute(select.where(*conditions, has_due).order_by(*order)
+                                     .offset(offset).limit(limit)).mappings())
+            if len(rows) < limit:   # past the cases with a deadline: those without one
+                dated = offset + len(rows) if rows else conn.execute(
+                    sa.select(sa.func.count()).select_from(_WITH_TASK)
+                    .where(*conditions, has_due)).scalar_one()
+                rows += conn.execute(
+                    select.where(*conditions, OPEN_TASK.c.due_at.is_(None))
+                    .order_by(CASE.c.id.desc() if descending else CASE.c.id)
+                    .offset(max(0, offset - dated)).limit(limit - len(rows))).mappings()
     return [_row(rt, now, r) for r in rows], total
 
 
 def _row(rt: Runtime, now: datetime, r: sa.RowMapping) -> dict[str, Any]:
     due, paused_at = r["due_at"], r["paused_at"]
     as_of = paused_at or now   # as ``case show``: days left as when the clock stopped
+    waiting = bool(r["waiting"])   # reported done: the coordinator's turn, not overdue
     return {
         "reference": r["reference"], "case_type": r["case_type"], "state": r["state"],
         "status": r["status"], "owner_institution": r["owner_institution"],
         "school_institution": r["school_institution"], "risk_level": r["risk_level"],
         "opened_at": r["opened_at"], "due_at": due,
         "working_days_left": rt.calendar.working_days_left(as_of, due) if due else None,
-        "overdue": bool(due and paused_at is None and now > due),
+        "overdue": bool(due and paused_at is None and not waiting and now > due),
         "late_days": r["late_days"],   # entered after its first deadline (reported late)
         "paused": paused_at is not None, "version": r["version"],
+        "waiting_for_coordinator": waiting,
+        **({"child_name": r["child_name"]} if "child_name" in r else {}),
     }
 
 
@@ -224,30 +267,13 @@ def _n(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
-def _midnight(cal: WorkingDayCalendar, day: date) -> datetime:
-    """The start of ``day`` in the calendar's timezone, in UTC."""
-    return datetime.combine(day, time(0), tzinfo=cal.timezone).astimezone(UTC)
-
-
-def _long_pause_threshold(rt: Runtime, now: datetime) -> datetime:
-    """A pause that began before this instant has run too long at ``now``.
-
-    ``pause_limit_at`` depends only on the local day a pause began and grows with
-    it, so the last day whose limit has passed is found walking back from today.
-    """
-    day = rt.calendar.local_date(now)
-    while pause_limit_at(rt, _midnight(rt.calendar, day)) > now:
-        day -= timedelta(days=1)
-    return _midnight(rt.calendar, day + timedelta(days=1))
-
-
 def _open_over_time(conn: sa.Connection, cal: WorkingDayCalendar, now: datetime, today: date,
                     weeks: int, where: sa.ColumnElement[bool] | None) -> list[tuple[date, int]]:
     """Open cases at the end of each of the last ``weeks`` ISO weeks (the current one:
     now), in one query: a ``SUM`` column per week."""
     sunday = today + timedelta(days=6 - today.weekday())
     days = [sunday - timedelta(weeks=i) for i in reversed(range(weeks))]
-    instants = [min(_midnight(cal, d + timedelta(days=1)), now) for d in days]
+    instants = [min(midnight(cal, d + timedelta(days=1)), now) for d in days]
     row = conn.execute(sa.select(*(
         _n((CASE.c.opened_at <= at) & (CASE.c.closed_at.is_(None) | (CASE.c.closed_at > at)))
         for at in instants)).select_from(CASE).where(*_scope(where))).one()

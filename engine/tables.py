@@ -207,6 +207,11 @@ class ReferenceCounter(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
+    # the work queues (engine.queues): long pauses
+    __table_args__ = (
+        sa.Index("ix_case_paused", "paused_at", sqlite_where=sa.text("paused_at IS NOT NULL"),
+                 postgresql_where=sa.text("paused_at IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, max_length=32)
     case_type: str = Field(index=True, max_length=32)
@@ -278,6 +283,19 @@ class CaseEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+#: The task table's partial indexes for the work queues: (name, columns, condition).
+QUEUE_INDEXES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("ix_task_open_assignee", ("assignee_institution",), "closed_at IS NULL"),
+    ("ix_task_open_kind", ("kind", "case_id"), "closed_at IS NULL"),
+    ("ix_task_reported_done", ("reported_done_at",),
+     "closed_at IS NULL AND reported_done_at IS NOT NULL"),
+    ("ix_task_extension", ("extension_days",),
+     "closed_at IS NULL AND extension_days IS NOT NULL"),
+    ("ix_task_unacknowledged", ("unacknowledged_at",),
+     "closed_at IS NULL AND unacknowledged_at IS NOT NULL AND acknowledged_at IS NULL"),
+)
+
+
 class Task(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_task_open_due", "due_at", sqlite_where=sa.text("closed_at IS NULL"),
@@ -288,6 +306,11 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_next_check", "next_check_at",
                  sqlite_where=sa.text("closed_at IS NULL"),
                  postgresql_where=sa.text("closed_at IS NULL")),
+        # the work queues (engine.queues), each from the few tasks it is about: an
+        # institution's open tasks, open reports, steps reported done, pending requests
+        # for more time, receipts not acknowledged in time
+        *(sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+          for name, columns, where in QUEUE_INDEXES),
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -402,7 +425,11 @@ class SchedulerRun(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_outbox_queued", "next_attempt_at",
                                sqlite_where=sa.text("status = 'queued'"),
-                               postgresql_where=sa.text("status = 'queued'")),)
+                               postgresql_where=sa.text("status = 'queued'")),
+                      # the failed_emails work queue (engine.queues)
+                      sa.Index("ix_outbox_failed", "case_id",
+                               sqlite_where=sa.text("status = 'failed'"),
+                               postgresql_where=sa.text("status = 'failed'")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     event_id: int | None = Field(default=None, foreign_key="case_event.id")

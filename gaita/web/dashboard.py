@@ -1,15 +1,20 @@
 """The coordinator's dashboard, the case list and its CSV/XLSX export.
 
-``GET /dashboard``: the figures of ``engine.reports.dashboard`` (cards, open
-cases by case type and by owning institution, two server-drawn charts with the
-same numbers in tables).  ``GET /cases``: ``engine.reports.case_page`` behind a
-GET form of filters, sortable column headers and pages of ``PAGE_SIZE``.
+``GET /dashboard``: the figures of ``engine.reports.dashboard`` (counters, each
+opening the work queue behind it, ``/cases?queue=<name>`` (``engine.queues``), the
+coordinator's own queues for the coordinating institution's users; open cases by
+case type and by owning institution, two server-drawn charts with the same numbers
+in tables).  ``GET /cases``: ``engine.reports.case_page`` behind a folding GET form
+of filters, sortable column headers and pages of ``PAGE_SIZE``: one row per case with
+a deadline badge in words.
 ``GET /cases/export.csv`` and ``/cases/export.xlsx``: every case the same
 filters select (at most ``EXPORT_CAP``), each export written to the access log.
 
 Every figure and row is limited by the access policy
 (``engine.policy.visible_cases``): a user counts and lists only the cases they
-reach.  Nothing here shows a child's name or personal code.  A filter value the
+reach.  The list names the child only to a reader who sees the child's identity,
+and writes each case so named to the access log (``read``, detail ``list``); the
+exports and the dashboard never show a child's name or personal code.  A filter value the
 list does not know (a case type, state, sort key, page…) is answered with the
 list page, status 400, and an error box naming the value.
 """
@@ -20,7 +25,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,14 +38,16 @@ from starlette.responses import Response
 
 from engine import reports
 from engine.definitions import RISK_LEVELS
-from engine.policy import Action, visible_cases
+from engine.policy import IDENTITY, Action, visible_cases, visible_groups
+from engine.queues import COORDINATOR_QUEUES, Queue
 from engine.runtime import Runtime
 from engine.store import ACCESS, CASE
+from engine.tables import AccessAction
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.charts import Number, bar_chart, line_chart
 from gaita.web.render import page
-from i18n import BABEL_LOCALES, plural, translator
+from i18n import BABEL_LOCALES, format_day, plural, translator
 
 router = APIRouter()
 
@@ -50,16 +57,21 @@ PAGE_SIZE = 50
 EXPORT_CAP = 50_000
 #: Highest page number asked for (beyond it: an error, not a huge SQL offset).
 MAX_PAGE = 1_000_000
-#: The list's columns: (id, catalogue key, sort key of ``engine.reports.SORT_KEYS`` or None).
+#: The list's columns: (id, catalogue key, sort key of ``engine.reports.SORT_KEYS`` or None);
+#: ``child`` only for a reader who sees the child's identity.
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("reference", "dashboard.col.reference", "reference"),
+    ("child", "dashboard.col.child", None),
     ("case_type", "dashboard.col.case_type", "type"),
     ("state", "dashboard.col.state", "state"),
     ("owner", "dashboard.col.owner", None),
-    ("school", "dashboard.col.school", None),
-    ("risk", "dashboard.col.risk", "risk"),
-    ("due", "dashboard.col.due", "due"),
+    ("due", "dashboard.col.deadline", "due"),
+    ("opened", "dashboard.col.opened", "opened"),
 )
+#: The deadline badge's kinds (``deadline_badge``), each a word and a class.
+BADGES = ("overdue", "today", "soon", "paused", "waiting")
+#: "Soon": due within this many working days.
+SOON_DAYS = 2
 _TRUE, _FALSE = ("1", "on", "true"), ("", "0", "off", "false")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -119,6 +131,38 @@ class Labels:
             return self.t("dashboard.due.today")
         return self.days("dashboard.due.left", left)
 
+    def deadline_badge(self, row: Mapping[str, Any]) -> str | None:
+        """The list's deadline badge (``BADGES``): waiting for the coordinator (the
+        institution reported its step done), paused, overdue, due today, due within
+        ``SOON_DAYS`` working days; None otherwise."""
+        left = row["working_days_left"]
+        if row["status"] != "open":
+            return None
+        if row.get("waiting_for_coordinator"):
+            return "waiting"
+        if row["paused"]:
+            return "paused"
+        if row["overdue"]:
+            return "overdue"
+        if row["due_at"] is None or left is None:
+            return None
+        if left <= 0:
+            return "today"
+        return "soon" if left <= SOON_DAYS else None
+
+    def day(self, value: datetime) -> str:
+        """The local (Riga) day of an instant, as people write it."""
+        return format_day(self.rt.calendar.local_date(value), self.lang)
+
+    def severity(self, level: str) -> str:
+        return self.t(f"dashboard.severity.{level}")
+
+    def badge(self, kind: str) -> str:
+        return self.t(f"dashboard.badge.{kind}", n=SOON_DAYS)
+
+    def queue(self, name: str) -> str:
+        return self.t(f"dashboard.card.{name}")
+
     def number(self) -> Number:
         locale = BABEL_LOCALES[self.lang]
         return lambda value: format_decimal(value, format="#,##0.#", locale=locale)
@@ -138,6 +182,7 @@ class Filters:
     overdue: bool = False
     risk: str | None = None
     include_closed: bool = False
+    queue: str | None = None
     sort: str = "due"
     descending: bool = False
     page: int = 1
@@ -146,13 +191,19 @@ class Filters:
         """The query string of these filters (with ``changes``): only what differs from
         the defaults, so links stay short."""
         f = replace(self, **changes)
-        pairs = [("type", f.case_type), ("state", f.state), ("institution", f.institution),
+        pairs = [("queue", f.queue), ("type", f.case_type), ("state", f.state),
+                 ("institution", f.institution),
                  ("school", f.school), ("overdue", "1" if f.overdue else None),
                  ("risk", f.risk), ("closed", "1" if f.include_closed else None),
                  ("sort", f.sort if f.sort != "due" else None),
                  ("order", "desc" if f.descending else None),
                  ("page", str(f.page) if f.page != 1 else None)]
         return urlencode([(k, v) for k, v in pairs if v is not None])
+
+    def narrowed(self) -> bool:
+        """A filter (not the sort or page) is set: the filter form opens."""
+        return any((self.case_type, self.state, self.institution, self.school, self.overdue,
+                    self.risk, self.include_closed, self.queue))
 
     def toggle(self, sort: str) -> str:
         """The query string sorting by ``sort``: the other way round if it already is."""
@@ -163,7 +214,8 @@ class Filters:
         return {"case_type": self.case_type, "state": self.state,
                 "institution": self.institution, "school": self.school,
                 "overdue": self.overdue, "risk": self.risk,
-                "include_closed": self.include_closed, "sort": self.sort,
+                "include_closed": self.include_closed,
+                "queue": Queue(self.queue) if self.queue else None, "sort": self.sort,
                 "descending": self.descending}
 
 
@@ -184,6 +236,7 @@ class Choices:
     institutions: list[tuple[str, str]] = field(default_factory=list)
     schools: list[tuple[str, str]] = field(default_factory=list)
     risks: list[tuple[str, str]] = field(default_factory=list)
+    queues: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _schools(rt: Runtime) -> set[str]:
@@ -205,7 +258,8 @@ def choices(rt: Runtime, labels: Labels, case_type: str | None) -> Choices:
                     if owners & set(i.roles)]
     return Choices(types, states, sorted(institutions, key=lambda p: p[1]),
                    sorted(((c, labels.institution(c)) for c in schools), key=lambda p: p[1]),
-                   [(r, labels.risk(r)) for r in RISK_LEVELS])
+                   [(r, labels.risk(r)) for r in RISK_LEVELS],
+                   [(q.value, labels.queue(q.value)) for q in Queue])
 
 
 def parse_filters(rt: Runtime, params: Mapping[str, str],
@@ -252,6 +306,11 @@ def parse_filters(rt: Runtime, params: Mapping[str, str],
         errors.append(FilterError("risk", t("dashboard.error.risk", value=risk,
                                            allowed=", ".join(RISK_LEVELS))))
         risk = None
+    queue = text("queue")
+    if queue is not None and queue not in {q.value for q in Queue}:
+        errors.append(FilterError("queue", t("dashboard.error.queue", value=queue,
+                                             allowed=", ".join(q.value for q in Queue))))
+        queue = None
     sort = text("sort") or "due"
     if sort not in reports.SORT_KEYS:
         errors.append(FilterError("sort", t("dashboard.error.sort", value=sort,
@@ -267,15 +326,27 @@ def parse_filters(rt: Runtime, params: Mapping[str, str],
         page_no = 1
     overdue = flag("overdue", "dashboard.filter.overdue")
     closed = flag("closed", "dashboard.filter.closed")
-    return Filters(case_type, state, institution, school, overdue, risk, closed, sort,
+    return Filters(case_type, state, institution, school, overdue, risk, closed, queue, sort,
                    order == "desc", page_no), errors
 
 
-#: The dashboard's cards: (figure, the case list's query string showing those cases or None).
-CARDS: tuple[tuple[str, str | None], ...] = (
-    ("open", ""), ("overdue", Filters(overdue=True).query()), ("due_today", None),
-    ("due_this_week", None), ("unacknowledged", None), ("failed_emails", None),
-    ("paused_too_long", None))
+#: The dashboard's counters: (figure, the case list's query string showing those cases).
+#: Every counter but ``open`` is a work queue (``engine.queues``).
+CARDS: tuple[tuple[str, str], ...] = (("open", ""), *(
+    (q.value, Filters(queue=q.value).query()) for q in (
+        Queue.OVERDUE, Queue.DUE_TODAY, Queue.DUE_THIS_WEEK, Queue.UNACKNOWLEDGED,
+        Queue.FAILED_EMAILS, Queue.PAUSED_TOO_LONG)))
+#: The coordinator's own queues, shown to users who coordinate (``engine.queues``).
+COORDINATOR_CARDS: tuple[tuple[str, str], ...] = tuple(
+    (q.value, Filters(queue=q.value).query()) for q in COORDINATOR_QUEUES)
+#: A counter's severity when it is not zero (zero is ``zero``): shown in words and a mark,
+#: not by colour alone.
+SEVERITY = {Queue.OVERDUE.value: "late", Queue.DUE_TODAY.value: "today"}
+
+
+def severity(key: str, n: int) -> str | None:
+    """``zero`` (grey), ``late`` (red), ``today`` (amber) or None (plain)."""
+    return "zero" if n == 0 else SEVERITY.get(key)
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -291,7 +362,8 @@ def dashboard_page(request: Request, viewer: Annotated[Viewer, Depends(web_user)
     viewer.require(app, Action.READ_CASES)
     labels = Labels(app.rt, viewer.lang)
     t, number = labels.t, labels.number()
-    figures = reports.dashboard(app.db, app.rt, _where(app, viewer))
+    figures = reports.dashboard(app.db, app.rt, _where(app, viewer),
+                                institution=viewer.subject.institution)
     day_format = t("dashboard.chart.day_format")
     locale = BABEL_LOCALES[viewer.lang]
     weeks = [(format_date(d, day_format, locale=locale), n) for d, n in figures["open_over_time"]]
@@ -313,9 +385,24 @@ def dashboard_page(request: Request, viewer: Annotated[Viewer, Depends(web_user)
                  for r in reports.fallback_deliveries(app.db, app.rt, _where(app, viewer))]
     return page(request, app, viewer, "dashboard/dashboard.html", title=t("dashboard.title"),
                 figures=figures, labels=labels, number=number, fallbacks=fallbacks,
-                cards=[(key, figures[key], link, f"dashboard.card.{key}") for key, link in CARDS],
+                cards=_cards(figures, CARDS),
+                own_cards=(_cards(figures, COORDINATOR_CARDS) if coordinates(app, viewer)
+                           else []),
                 as_of=app.rt.calendar.format_local(figures["as_of"], viewer.lang), weeks=weeks,
                 over_time=over_time, in_state=in_state, in_state_chart=in_state_chart)
+
+
+def _cards(figures: Mapping[str, Any], cards: tuple[tuple[str, str], ...]
+           ) -> list[tuple[str, int, str, str, str | None]]:
+    """(key, count, query string, title key, severity) of each counter."""
+    return [(key, figures[key], link, f"dashboard.card.{key}", severity(key, figures[key]))
+            for key, link in cards]
+
+
+def coordinates(app: App, viewer: Viewer) -> bool:
+    """The viewer works for the coordinating institution (decides its requests for
+    more time): the dashboard shows them the coordinator's own queues."""
+    return viewer.may(app, Action.DECIDE_EXTENSION)
 
 
 def _prefix(rt: Runtime, case_type: str) -> str:
@@ -336,15 +423,20 @@ def _list_page(request: Request, app: App, viewer: Viewer, labels: Labels, filte
                errors: list[FilterError]) -> Response:
     rows: list[dict[str, Any]] = []
     total = 0
+    child = IDENTITY in visible_groups(app.rt.registry.roles, viewer.subject)
     if not errors:
         rows, total = reports.case_page(app.db, app.rt, where=_where(app, viewer),
-                                        **filters.engine_args(),
-                                        offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                        **filters.engine_args(), mine=viewer.subject.institution,
+                                        child=child, offset=(filters.page - 1) * PAGE_SIZE,
+                                        limit=PAGE_SIZE)
+        if child and rows:   # the child's name was read: the access log says so
+            log_list_read(app, viewer, [r["reference"] for r in rows])
     pages = max(1, -(-total // PAGE_SIZE))
     return page(request, app, viewer, "dashboard/cases.html",
                 title=labels.t("dashboard.cases.title"), status=400 if errors else 200,
                 filters=filters, errors=errors, invalid={e.field for e in errors},
-                rows=rows, total=total, pages=pages, labels=labels, columns=COLUMNS,
+                rows=rows, total=total, pages=pages, labels=labels,
+                columns=[c for c in COLUMNS if child or c[0] != "child"],
                 choices=choices(app.rt, labels, filters.case_type),
                 may_export=viewer.may(app, Action.EXPORT),
                 may_open=viewer.may(app, Action.OPEN_CASE))
@@ -379,7 +471,8 @@ def _export(request: Request, viewer: Viewer, kind: str) -> Response:
     if errors:
         return _list_page(request, app, viewer, labels, filters, errors)
     rows, total = reports.case_page(app.db, app.rt, where=_where(app, viewer),
-                                    **filters.engine_args(), offset=0, limit=EXPORT_CAP)
+                                    **filters.engine_args(), mine=viewer.subject.institution,
+                                    offset=0, limit=EXPORT_CAP)
     log_export(app, viewer, [r["reference"] for r in rows])
     t = labels.t
     note = (t("dashboard.export.capped", shown=len(rows), total=total)
@@ -395,18 +488,30 @@ def _export(request: Request, viewer: Viewer, kind: str) -> Response:
     return Response(body, media_type=media, headers=headers)
 
 
+def log_list_read(app: App, viewer: Viewer, references: list[str]) -> None:
+    """One access-log row (``read``, detail ``list``) per case whose child the list
+    page named, in one transaction."""
+    _log_cases(app, viewer, references, AccessAction.READ, "list")
+
+
 def log_export(app: App, viewer: Viewer, references: list[str]) -> None:
     """One access-log row (``export``, ``web``) per exported case, in one transaction."""
+    _log_cases(app, viewer, references, AccessAction.EXPORT, None)
+
+
+def _log_cases(app: App, viewer: Viewer, references: list[str], action: AccessAction,
+               detail: str | None) -> None:
     now, who = app.rt.clock.now(), viewer.actor.username
     columns = sa.select(CASE.c.id, sa.literal(who, ACCESS.c.actor.type),
-                        sa.literal("export", ACCESS.c.action.type),
+                        sa.literal(action.value, ACCESS.c.action.type),
                         sa.literal(viewer.channel, ACCESS.c.channel.type),
-                        sa.literal(now, ACCESS.c.at.type))
+                        sa.literal(now, ACCESS.c.at.type),
+                        sa.literal(detail, ACCESS.c.detail.type))
     with app.db.begin() as conn:
         for start in range(0, len(references), 500):
             chunk = references[start:start + 500]
             conn.execute(sa.insert(ACCESS).from_select(
-                ["case_id", "actor", "action", "channel", "at"],
+                ["case_id", "actor", "action", "channel", "at", "detail"],
                 columns.where(CASE.c.reference.in_(chunk))))
 
 

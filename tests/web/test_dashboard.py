@@ -94,7 +94,7 @@ def test_dashboard_figures_follow_the_cases_and_the_clock(web: App, browser_clie
     assert table_row(html, "Jelgavas izglītības pārvalde") == ["1", "0"]
     assert table_row(html, "30. nov.") == ["3"]           # open cases now: the chart's table
     assert table_row(html, "Sazināties ar vecākiem")[0] == "2"   # time in state: cases
-    assert 'href="/cases?overdue=1"' in html
+    assert 'href="/cases?queue=overdue"' in html
 
     advance(web, first, "record_unjustified", parents_reached=False)
     html = c.get("/dashboard").text
@@ -108,7 +108,8 @@ def test_dashboard_figures_follow_the_cases_and_the_clock(web: App, browser_clie
     assert table_row(html, "Neattaisnoti mācību stundu kavējumi") == ["2", "1"]
     listing = c.get("/cases?overdue=1").text
     assert listed(listing) == [second]
-    assert 'class="late">nokavēts par 1 darba dienu' in listing
+    assert 'class="due-note late">nokavēts par 1 darba dienu' in listing
+    assert '<span class="badge deadline dl-overdue"><span aria-hidden="true">⚠ </span>kavēts</span>' in listing
 
 
 def test_a_long_pause_is_counted_and_shown(web: App, browser_client: Client) -> None:
@@ -121,7 +122,7 @@ def test_a_long_pause_is_counted_and_shown(web: App, browser_client: Client) -> 
     c = browser_client("koordinatore")
     html = c.get("/dashboard").text
     assert (card(html, "paused_too_long"), card(html, "overdue")) == (1, 0)
-    assert '<span class="badge">Termiņš apturēts</span>' in c.get("/cases").text
+    assert '<span class="badge deadline dl-paused">apturēts</span>' in c.get("/cases").text
 
 
 def test_the_dashboard_in_english(web: App, browser_client: Client) -> None:
