@@ -157,6 +157,12 @@ def _check(conn: sa.Connection, rt: Runtime, task: Mapping[str, Any], token: str
             done[EventKind.PAUSE_TOO_LONG] += 1
         _release(conn, task, token, None)
         return done
+    if task["reported_done_at"] is not None:
+        # The institution reported its step done; the coordinator chooses the next step
+        # (the queue ``engine.queues.Queue.REPORTED_DONE``). Nothing more is asked of the
+        # institution: no reminder, no breach, no ladder against it.
+        _release(conn, task, token, None)
+        return done
     wf = rt.registry.get(case["case_type"], case["definition_version"])
     info = TaskInfo(task["state"], task["assignee_institution"], task["due_at"], task["id"])
 

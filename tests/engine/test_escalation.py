@@ -802,3 +802,18 @@ def test_a_tick_killed_part_way_loses_and_doubles_nothing_after_a_restart(
     with gaita.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(TASK).where(
             TASK.c.check_token.is_not(None))).scalar_one() == 0
+
+
+def test_a_step_reported_done_is_not_reminded_or_escalated_against_the_institution(
+        gaita: App, clock: FixedClock) -> None:
+    """The school reported its step done without choosing the next one: the case waits
+    for the coordinator (the "reported done" queue), and the school's deadline passing
+    sends it no reminder, no breach notice and climbs no ladder."""
+    ref = open_in_state(gaita, "absences")
+    task = state_task(gaita, ref)
+    answer(gaita.db, gaita.rt, task["id"], TaskAction.DONE, actor_for(gaita.db, "skola"))
+    before = counts(gaita)
+    assert tick_at(gaita, task["due_at"] + timedelta(days=30)).effects == {}
+    assert counts(gaita) == before
+    after = state_task(gaita, ref)
+    assert after["breached_at"] is None and after["next_check_at"] is None

@@ -33,6 +33,7 @@ NOT_PAGES = {
     "/favicon.ico": "no icon (204)",
     "/cases/export.csv": "a download",
     "/cases/export.xlsx": "a download",
+    "/audit.csv": "a download",
     "/group/meetings/{meeting_id}/minutes.docx": "a download",
 }
 #: The REST API (under /api) is for programs: JSON, and its reference in English only.
@@ -50,6 +51,8 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
     "/link/{purpose}/{token}": ("{link}", None),
     "/answered/{purpose}": ("/answered/acknowledge?case={reference}", None),
     "/dashboard": ("/dashboard", C),
+    "/search": ("/search?q=berzins", C),
+    "/audit": ("/audit", AU),
     "/cases": ("/cases", C),
     "/cases/new": ("/cases/new", C),
     "/cases/new/{case_type}": ("/cases/new/absences", S),
@@ -59,6 +62,8 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
     "/group": ("/group", V),
     "/group/meetings/new": ("/group/meetings/new", V),
     "/group/meetings/{meeting_id}": ("/group/meetings/{meeting}", V),
+    "/group/meetings/{meeting_id}/cases/{reference}": (
+        "/group/meetings/{meeting}/cases/{reference}", V),
     "/admin": ("/admin", A),
     "/admin/users": ("/admin/users", A),
     "/admin/users/new": ("/admin/users/new", A),

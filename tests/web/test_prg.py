@@ -169,20 +169,20 @@ def _address_waiting(app: App) -> str:
 
 
 def _meeting(app: App, clients: Clients) -> httpx.Response:
-    queued(app)
+    reference = queued(app)
     return post_page(clients("vaditajs"), "/group/meetings/new", "/group/meetings",
-                     day="2026-11-30", kind="ordinary", place="Lielā iela 11")
+                     day="2026-11-30", time="14:00", kind="ordinary", place="Lielā iela 11",
+                     case=[reference])
 
 
 def _decision(app: App, clients: Clients) -> httpx.Response:
     reference = queued(app)
     chair = clients("vaditajs")
     planned = post_page(chair, "/group/meetings/new", "/group/meetings", day="2026-11-30",
-                        kind="ordinary", place="Lielā iela 11")
-    page = planned.headers["location"].split("?")[0]
-    meeting = page.rsplit("/", 1)[1]
-    return post_page(chair, page, f"/group/meetings/{meeting}/decisions", reference=reference,
-                     summary=SUMMARY)
+                        time="14:00", kind="ordinary", place="Lielā iela 11", case=[reference])
+    meeting = planned.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    page = f"/group/meetings/{meeting}/cases/{reference}"
+    return post_page(chair, page, page, summary=SUMMARY)
 
 
 def _admin(page: str, path: str, **data: Any) -> Walk:
@@ -258,7 +258,7 @@ WALK: dict[tuple[str, str], Walk] = {
     ("POST", "/cases/{reference}/extension"): _case("extension", setup=_more_time_asked,
                                                     approve="true"),
     ("POST", "/group/meetings"): _meeting,
-    ("POST", "/group/meetings/{meeting_id}/decisions"): _decision,
+    ("POST", "/group/meetings/{meeting_id}/cases/{reference}"): _decision,
     ("POST", "/admin/reload"): _admin("/admin", "/admin/reload"),
     ("POST", "/admin/institutions/{code}"): _institution,
     ("POST", "/admin/calendar"): _admin("/admin/calendar", "/admin/calendar", day="01.12.2026",
