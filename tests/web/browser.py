@@ -47,6 +47,18 @@ BROWSER_MARKS = [
 ]
 
 
+def demo_app(tmp_path_factory: pytest.TempPathFactory, name: str) -> App:
+    """An app on a SQLite file of its own with the demo users and cases, its base URL on a
+    free localhost port (so its cookies carry no ``Secure``): ``serve(app)`` serves it there."""
+    from gaita.demo import load_demo
+    from tests.conftest import make_test_app
+
+    db = tmp_path_factory.mktemp(name) / "gaita.db"
+    app = make_test_app(f"sqlite:///{db}", base_url=f"http://127.0.0.1:{free_port()}")
+    load_demo(app.db, app.rt)
+    return app
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

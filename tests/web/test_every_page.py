@@ -24,8 +24,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gaita.bootstrap import App
-from gaita.demo import load_demo
-from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
@@ -33,8 +31,8 @@ from tests.web.browser import (
     WIDTHS,
     Session,
     chromium,
+    demo_app,
     fits,
-    free_port,
     serve,
 )
 from tests.web.pages import World, make_world, sample_pages
@@ -58,10 +56,7 @@ def axe_violations(page: Page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, World, str]]:
-    path: Path = tmp_path_factory.mktemp("every-page") / "gaita.db"
-    port = free_port()
-    app = make_test_app(f"sqlite:///{path}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
+    app = demo_app(tmp_path_factory, "every-page")
     world = make_world(app)
     with serve(app) as base:
         yield app, world, base

@@ -14,16 +14,14 @@ from engine.queries import actor_for, case_view
 from engine.reports import case_page
 from engine.tables import Channel
 from gaita.bootstrap import App
-from gaita.demo import load_demo
-from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
     WIDTHS,
     Session,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -34,16 +32,13 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str, Browser, str]]:
     """The demo data, where the coordinator read one case four times today."""
-    port = free_port()
-    db = tmp_path_factory.mktemp("audit") / "gaita.db"
-    app = make_test_app(f"sqlite:///{db}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
+    app = demo_app(tmp_path_factory, "audit")
     coordinator = actor_for(app.db, "koordinatore")
     rows, _ = case_page(app.db, app.rt, offset=0, limit=1)
     reference = rows[0]["reference"]
     for _ in range(4):
         case_view(app.db, app.rt, reference, coordinator, channel=Channel.WEB)
-    with serve(app, port=port) as base, chromium() as browser:
+    with serve(app) as base, chromium() as browser:
         yield app, base, browser, reference
     app.db.dispose()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -18,16 +17,15 @@ from engine.cases import open_case
 from engine.queries import actor_for
 from engine.store import load_case_row
 from gaita.bootstrap import App
-from gaita.demo import demo_code, load_demo
-from tests.conftest import make_test_app
+from gaita.demo import demo_code
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
     WIDTHS,
     Session,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -53,10 +51,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One app with the demo data, served once for the module, and one chromium."""
-    port = free_port()
-    path: Path = tmp_path_factory.mktemp("flow_case_page") / "gaita.db"
-    app = make_test_app(f"sqlite:///{path}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
+    app = demo_app(tmp_path_factory, "flow_case_page")
     with serve(app) as base, chromium() as browser:
         yield Served(app, base, browser)
     app.db.dispose()

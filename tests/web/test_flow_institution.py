@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,9 +27,8 @@ from engine.notes import add_note
 from engine.queries import actor_for
 from engine.store import OUTBOX, TASK, load_case_row
 from gaita.bootstrap import App
-from gaita.demo import demo_code, load_demo
+from gaita.demo import demo_code
 from notifications.links import ActionLink, LinkSigner, action_path, link_expiry
-from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
@@ -38,8 +36,8 @@ from tests.web.browser import (
     Session,
     checked,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -78,11 +76,8 @@ _children = itertools.count(700)
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One app (SQLite, the demo users and cases) and one browser for the module."""
-    path: Path = tmp_path_factory.mktemp("flow-institution") / "gaita.db"
-    port = free_port()
-    app = make_test_app(f"sqlite:///{path}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
-    with serve(app, port=port) as base, chromium() as browser:
+    app = demo_app(tmp_path_factory, "flow-institution")
+    with serve(app) as base, chromium() as browser:
         yield Served(app, base, browser)
     app.db.dispose()
 

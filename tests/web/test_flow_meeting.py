@@ -15,16 +15,15 @@ from engine.cases import open_case
 from engine.group.queue import escalate
 from engine.queries import actor_for
 from gaita.bootstrap import App
-from gaita.demo import demo_code, load_demo
-from tests.conftest import make_test_app
+from gaita.demo import demo_code
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
     WIDTHS,
     Session,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -36,11 +35,8 @@ SCHOOL = "jelgavas-4-vsk"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str, Browser]]:
     """One app with the demo data, one server and one browser for the module."""
-    port = free_port()
-    db = tmp_path_factory.mktemp("meeting") / "gaita.db"
-    app = make_test_app(f"sqlite:///{db}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
-    with serve(app, port=port) as base, chromium() as browser:
+    app = demo_app(tmp_path_factory, "meeting")
+    with serve(app) as base, chromium() as browser:
         yield app, base, browser
     app.db.dispose()
 

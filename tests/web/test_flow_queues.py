@@ -9,15 +9,11 @@ With ``GAITA_SCREENSHOTS=<dir>``: ``13-queue-my-tasks`` (Latvian, 1366 px).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from gaita.bootstrap import App
-from gaita.demo import load_demo
 from gaita.web.dashboard import CARDS, COORDINATOR_CARDS, PAGE_SIZE
-from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
@@ -25,8 +21,8 @@ from tests.web.browser import (
     Session,
     checked,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -41,10 +37,7 @@ TITLES = {"lv": ("Pārskats", "Lietas"), "en": ("Dashboard", "Cases")}
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
     """One server for the module: the demo data plus ``test_queues.scenario``."""
-    port = free_port()
-    db = Path(tmp_path_factory.mktemp("queues")) / "gaita.db"
-    app: App = make_test_app(f"sqlite:///{db}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
+    app = demo_app(tmp_path_factory, "queues")
     scenario(app)
     with serve(app) as base, chromium() as browser:
         yield base, browser

@@ -21,8 +21,6 @@ from playwright.sync_api import Browser, expect
 from engine.cases import open_case
 from engine.queries import actor_for
 from gaita.bootstrap import App
-from gaita.demo import load_demo
-from tests.conftest import make_test_app
 from tests.web.browser import (
     BROWSER_MARKS,
     LANGS,
@@ -30,8 +28,8 @@ from tests.web.browser import (
     Session,
     checked,
     chromium,
+    demo_app,
     fits,
-    free_port,
     screenshot,
     serve,
 )
@@ -62,10 +60,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One server for the module: the demo users and cases, and an open absences case of
     the child every test searches for."""
-    port = free_port()
-    db = tmp_path_factory.mktemp("flow-search") / "gaita.db"
-    app = make_test_app(f"sqlite:///{db}", base_url=f"http://127.0.0.1:{port}")
-    load_demo(app.db, app.rt)
+    app = demo_app(tmp_path_factory, "flow-search")
     reference = open_case(app.db, app.rt, "absences", actor_for(app.db, "koordinatore"),
                           child_name=CHILD, child_code=CODE, school=SCHOOL,
                           fields={"age_group": "basic"}).reference

@@ -53,6 +53,8 @@ def test_every_picture_is_a_screenshot() -> None:
         text = (GUIDE / f"{lang}.md").read_text(encoding="utf-8")
         for src in re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text):
             assert re.fullmatch(r"\.\./screenshots/[0-9a-z-]+\.png", src), src
+            # `make screenshots` made it (the browser tests save every picture the guide shows)
+            assert (SCREENSHOTS / src.rsplit("/", 1)[1]).is_file(), f"{lang}.md: {src}"
 
 
 def test_the_guide_needs_no_login_and_is_in_the_readers_language(
