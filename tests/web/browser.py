@@ -188,6 +188,13 @@ def overflow(page: Page) -> list[str]:
                                         + ` right=${Math.round(r.right)}`);
             }
           }
+          if (out.length === 1)   // only the page: text running out of its box (a long word)
+            for (const el of document.body.querySelectorAll('*')) {
+              const st = getComputedStyle(el);
+              if (st.overflowX === 'visible' && el.clientWidth && el.scrollWidth > el.clientWidth + slack
+                  && el.getBoundingClientRect().left + el.scrollWidth > w + slack)
+                out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} text runs to ${Math.round(el.getBoundingClientRect().left + el.scrollWidth)}`);
+            }
           return out.slice(0, 10);
         }""", _SLACK_PX)
     return found
