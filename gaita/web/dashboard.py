@@ -45,6 +45,7 @@ from engine.store import ACCESS, CASE
 from engine.tables import AccessAction
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
+from gaita.web.badges import SOON_DAYS, due_badge
 from gaita.web.charts import Number, bar_chart, line_chart
 from gaita.web.render import page
 from i18n import BABEL_LOCALES, format_day, plural, translator
@@ -70,8 +71,6 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
 )
 #: The deadline badge's kinds (``deadline_badge``), each a word and a class.
 BADGES = ("overdue", "today", "soon", "paused", "waiting")
-#: "Soon": due within this many working days.
-SOON_DAYS = 2
 _TRUE, _FALSE = ("1", "on", "true"), ("", "0", "off", "false")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -135,20 +134,11 @@ class Labels:
         """The list's deadline badge (``BADGES``): waiting for the coordinator (the
         institution reported its step done), paused, overdue, due today, due within
         ``SOON_DAYS`` working days; None otherwise."""
-        left = row["working_days_left"]
         if row["status"] != "open":
             return None
-        if row.get("waiting_for_coordinator"):
-            return "waiting"
-        if row["paused"]:
-            return "paused"
-        if row["overdue"]:
-            return "overdue"
-        if row["due_at"] is None or left is None:
-            return None
-        if left <= 0:
-            return "today"
-        return "soon" if left <= SOON_DAYS else None
+        left = row["working_days_left"] if row["due_at"] is not None else None
+        return due_badge(row["overdue"], left, row["paused"],
+                         waiting=bool(row.get("waiting_for_coordinator")))
 
     def day(self, value: datetime) -> str:
         """The local (Riga) day of an instant, as people write it."""

@@ -48,6 +48,7 @@ from engine.tables import AccessAction, Channel, TaskKind
 from engine.tasks import task_title
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, form_user, gaita_of, web_user
+from gaita.web.badges import due_badge
 from gaita.web.brief import due_text, paused_text, read_brief
 from gaita.web.errors import PageError
 from gaita.web.filings import report_details_of, report_task_context
@@ -66,8 +67,6 @@ router = APIRouter()
 #: The answers in the order the task page offers them.
 ACTIONS = (TaskAction.ACKNOWLEDGE, TaskAction.ACCEPT, TaskAction.DONE, TaskAction.MORE_TIME,
            TaskAction.DECLINE)
-#: A due date this many working days away, or nearer, is badged "soon" (as the case list).
-SOON_DAYS = 2
 #: The inputs of the decline and more-time forms share names: their ids carry the action.
 _PER_ACTION_IDS = frozenset({"reason", "days"})
 
@@ -78,7 +77,7 @@ _PER_ACTION_IDS = frozenset({"reason", "days"})
 def due_info(rt: Runtime, lang: str, due: datetime | None,
              as_of: datetime, *, paused_at: datetime | None = None) -> dict[str, Any] | None:
     """A due date as shown: the local day, working days left or overdue, ``late``, and a
-    ``badge`` in words (overdue, due today, at most ``SOON_DAYS`` working days left, or
+    ``badge`` in words (overdue, due today, at most ``badges.SOON_DAYS`` working days left, or
     paused).  ``as_of``: now.  ``paused_at``: when the case's clock was paused; the date
     then stands still and is shown as paused, never as overdue."""
     if due is None:
@@ -95,8 +94,7 @@ def due_info(rt: Runtime, lang: str, due: datetime | None,
             else t("inbox.overdue_today")
     else:
         text = t("inbox.left", days=working_days(lang, left)) if left > 0 else t("inbox.due_today")
-    kind = ("overdue" if late else "today" if left <= 0 else "soon" if left <= SOON_DAYS
-            else None)
+    kind = due_badge(late, left, False)
     return {"day": rt.calendar.local_date(due), "text": text, "late": late,
             "badge": {"kind": kind, "text": t(f"inbox.badge.{kind}")} if kind else None}
 

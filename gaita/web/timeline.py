@@ -21,6 +21,7 @@ from engine.ikvd import step_fields
 from engine.queries import DELIVERY_STATUSES, display_names
 from engine.runtime import SYSTEM
 from gaita.bootstrap import App
+from gaita.web.badges import due_badge
 from gaita.web.filings import declared_report
 from gaita.web.forms import field_value
 from i18n import translator, working_days
@@ -103,24 +104,6 @@ def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> 
         "status": t("cases.status.open" if view["status"] == "open" else "cases.status.closed"),
         "chain_ok": view["chain_ok"],
     }
-
-
-#: A deadline this close (working days left) is marked "soon" (``due_badge``).
-SOON_DAYS = 2
-
-
-def due_badge(overdue: bool, left: int | None, paused: bool) -> str | None:
-    """A deadline's badge (``cases.badge.<it>``): ``paused`` (its clock stands still),
-    ``overdue``, ``today``, ``soon`` (at most ``SOON_DAYS`` working days left), or none."""
-    if paused:
-        return "paused"
-    if overdue:
-        return "overdue"
-    if left is not None and left <= 0:
-        return "today"
-    if left is not None and left <= SOON_DAYS:
-        return "soon"
-    return None
 
 
 def timeline_event(app: App, wf: Workflow, e: Mapping[str, Any], lang: str,

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from engine.clock import FixedClock
 from gaita.bootstrap import App
-from gaita.web.timeline import due_badge
+from gaita.web.badges import due_badge
 from tests.web.test_case_page import (
     SCHOOL_ACTIONS,
     TO_BOARD,
