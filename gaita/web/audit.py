@@ -29,13 +29,12 @@ from engine.access_log import PAGE_SIZE, AuditFilter, Reads, audit_log, auditabl
 from engine.dates import InvalidDate, dmy, parse_day
 from engine.errors import NotFound, NotPermitted
 from engine.policy import Action
-from engine.runtime import SYSTEM
 from engine.tables import AccessAction, Channel
 from gaita.bootstrap import App
 from gaita.web.auth import Viewer, gaita_of, web_user
 from gaita.web.forms import FormError
 from gaita.web.render import page
-from gaita.web.timeline import institution_name
+from gaita.web.timeline import actor_word, institution_name
 from i18n import translator
 from i18n.messages import render as said
 
@@ -60,22 +59,13 @@ def reads_words(app: App, lines: Sequence[Reads], lang: str) -> list[dict[str, A
             "reference": line.reference, "when": when, "first": cal.format_local(line.first),
             "last": cal.format_local(line.last), "count": line.count,
             "times": t("audit.times", count=line.count) if line.count > 1 else "",
-            "who": _who(app, line, lang), "username": line.actor,
+            "who": actor_word(app, line.actor, line.name, lang), "username": line.actor,
             "institution": institution_name(app, line.institution, lang)
             if line.institution else "",
             "action": t(ACTIONS[line.action]) if line.action in ACTIONS else line.action,
             "channel": t(CHANNELS[line.channel]) if line.channel in CHANNELS else line.channel,
         })
     return out
-
-
-def _who(app: App, line: Reads, lang: str) -> str:
-    t = translator(lang)
-    if line.actor == SYSTEM.username:
-        return t("cases.actor.system")
-    if line.actor.startswith("link:"):
-        return t("cases.actor.link", institution=institution_name(app, line.actor[5:], lang))
-    return line.name or line.actor   # a user since removed: the user name
 
 
 # --- the page ---------------------------------------------------------------------------

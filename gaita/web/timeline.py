@@ -10,7 +10,7 @@ more than the view holds, except the users' display names (one query).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from engine.answers import TASK_EVENT_ACTIONS
@@ -45,15 +45,19 @@ def actor_names(app: App, actors: Iterable[str], lang: str) -> dict[str, str]:
     t, actors = translator(lang), set(actors)
     names = display_names(app.db, {a for a in actors
                                    if a != SYSTEM.username and not a.startswith("link:")})
-    out = {}
-    for actor in actors:
-        if actor == SYSTEM.username:
-            out[actor] = t("cases.actor.system")
-        elif actor.startswith("link:"):
-            out[actor] = t("cases.actor.link", institution=institution_name(app, actor[5:], lang))
-        else:
-            out[actor] = names.get(actor, actor)   # a user since removed: the user name
-    return out
+    return {actor: actor_word(app, actor, names.get(actor), lang, t) for actor in actors}
+
+
+def actor_word(app: App, actor: str, name: str | None, lang: str,
+               t: Callable[..., str] | None = None) -> str:
+    """One actor as a page names them: Gaita itself, an email link's institution, or the
+    user's display ``name`` (None: a user since removed, by the user name)."""
+    t = t or translator(lang)
+    if actor == SYSTEM.username:
+        return t("cases.actor.system")
+    if actor.startswith("link:"):
+        return t("cases.actor.link", institution=institution_name(app, actor[5:], lang))
+    return name or actor
 
 
 def case_summary(app: App, view: Mapping[str, Any], wf: Workflow, lang: str) -> dict[str, Any]:
